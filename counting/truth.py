@@ -1,0 +1,84 @@
+"""Function identity: truth tables packed into uint32 words, printed as hex.
+
+A function ``f`` on ``n`` bits is the integer whose bit ``i`` is ``f(x_i)``. On the device it is
+``words = max(1, 2**n // 32)`` uint32 words, word ``k`` holding bits ``32k .. 32k+31``.
+
+Example:
+    >>> to_hex(named_truth_table("majority", 3), 3)
+    '0xe8'
+    >>> int_to_words(0xe8, 3).tolist(), words_to_int([0xe8])
+    ([232], 232)
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, UInt32
+
+from counting.domain import cube
+
+TARGET_NAMES = ("const0", "const1", "and", "or", "parity", "majority", "x<i> (dictator on bit i)")
+
+
+def n_words(n: int) -> int:
+    """uint32 words per truth table on ``n`` bits."""
+    return max(1, 2**n // 32)
+
+
+def pack(bits: Bool[Array, "... points"]) -> UInt32[Array, "... words"]:
+    """Pack output bits (last axis, one per cube point) into uint32 words, bit ``i%32`` of word ``i//32``."""
+    p = bits.shape[-1]
+    w = max(1, p // 32)
+    per = p // w
+    b = bits.reshape(bits.shape[:-1] + (w, per)).astype(jnp.uint32)
+    shifts = jnp.arange(per, dtype=jnp.uint32)
+    return jnp.sum(b << shifts, axis=-1, dtype=jnp.uint32)
+
+
+def int_to_words(tt: int, n: int) -> np.ndarray:
+    """A truth-table integer as its uint32 words."""
+    w = n_words(n)
+    return np.array([(tt >> (32 * k)) & 0xFFFFFFFF for k in range(w)], dtype=np.uint32)
+
+
+def words_to_int(words) -> int:
+    """uint32 words back to the truth-table integer."""
+    return sum(int(x) << (32 * k) for k, x in enumerate(np.asarray(words, dtype=np.uint64)))
+
+
+def to_hex(tt: int, n: int) -> str:
+    """Hex with one digit per 4 points (at least one), e.g. ``'0xe8'`` for 3-bit majority."""
+    digits = max(1, 2**n // 4)
+    return f"0x{tt:0{digits}x}"
+
+
+def rows_to_hex(rows: np.ndarray, n: int) -> list[str]:
+    """Hex strings for an array of packed rows ``[k, words]``."""
+    return [to_hex(words_to_int(r), n) for r in rows]
+
+
+def from_function(f, n: int) -> int:
+    """Truth table of a Python predicate on a ``{-1,+1}`` point (a 1-D numpy array)."""
+    return sum(1 << i for i, x in enumerate(cube(n)) if f(x))
+
+
+def named_truth_table(name: str, n: int) -> int:
+    """Truth table of a named function; raises ``ValueError`` naming the known names."""
+    ones = lambda x: int(np.sum(x > 0))  # noqa: E731
+    table = {
+        "const0": lambda x: False,
+        "const1": lambda x: True,
+        "and": lambda x: ones(x) == n,
+        "or": lambda x: ones(x) > 0,
+        "parity": lambda x: ones(x) % 2 == 1,
+        "majority": lambda x: 2 * ones(x) > n,
+    }
+    if name in table:
+        return from_function(table[name], n)
+    if isinstance(name, str) and name.startswith("x") and name[1:].isdigit():
+        j = int(name[1:])
+        if j < n:
+            return from_function(lambda x: x[j] > 0, n)
+        raise ValueError(f"a bit index below n_inputs={n} in 'x<i>'")
+    raise ValueError(f"one of {list(TARGET_NAMES)}")
