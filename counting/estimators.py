@@ -1,0 +1,135 @@
+"""Estimators: counts of networks turned into volumes with exact intervals.
+
+* :class:`VolumeEstimate`: hit-or-miss volume of one predicate (``hits / samples``) with a
+  Clopper-Pearson 95% interval in log10; zero hits gives ``log10_volume = None`` and a one-sided
+  upper bound.
+* :class:`Census`: exact counts of every distinct function seen, mergeable across chunks (order
+  does not matter), with top-k, number of distinct functions and rank-frequency.
+
+Example:
+    >>> import numpy as np
+    >>> c = Census.from_rows(np.array([[3], [3], [5]], np.uint32), n_inputs=2)
+    >>> c = c.merge(Census.from_rows(np.array([[5], [5]], np.uint32), n_inputs=2))
+    >>> c.samples, c.distinct, c.top(1).truth_table.tolist()
+    (5, 2, ['0x5'])
+    >>> volume_estimate(0, 1000).log10_volume is None
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from counting.stats import clopper_pearson, clopper_pearson_many, log10_or_none
+from counting.truth import rows_to_hex
+
+
+@dataclass(frozen=True)
+class VolumeEstimate:
+    """Hit-or-miss volume of a predicate. ``ci95`` is ``[lo, hi]`` in log10 (``lo`` may be ``None``)."""
+
+    hits: int
+    samples: int
+    volume: float
+    log10_volume: float | None
+    ci95: tuple[float | None, float]
+    one_sided: bool
+    estimator: str = "mc"
+
+    def as_dict(self) -> dict:
+        return {
+            "log10_volume": self.log10_volume,
+            "ci95": list(self.ci95),
+            "volume": self.volume,
+            "estimator": self.estimator,
+            "samples": self.samples,
+            "hits": self.hits,
+            "one_sided_upper_bound": self.one_sided,
+        }
+
+
+def volume_estimate(hits: int, samples: int, conf: float = 0.95) -> VolumeEstimate:
+    """Volume ``hits/samples`` with its exact interval."""
+    lo, hi = clopper_pearson(hits, samples, conf)
+    return VolumeEstimate(
+        hits=int(hits),
+        samples=int(samples),
+        volume=hits / samples,
+        log10_volume=log10_or_none(hits / samples),
+        ci95=(log10_or_none(lo), math.log10(hi)),
+        one_sided=hits == 0,
+    )
+
+
+def _unique_rows(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows (sorted) and the summed weights of each."""
+    if rows.shape[0] == 0:
+        return rows, weights.astype(np.int64)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    return uniq, np.bincount(inv.reshape(-1), weights=weights, minlength=len(uniq)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Census:
+    """Exact count of every distinct function seen. ``tables[k]`` (packed words) was seen ``counts[k]`` times."""
+
+    tables: np.ndarray  # [K, words] uint32, sorted, distinct
+    counts: np.ndarray  # [K] int64
+    n_inputs: int
+
+    @staticmethod
+    def empty(n_inputs: int, words: int) -> "Census":
+        return Census(np.zeros((0, words), np.uint32), np.zeros(0, np.int64), n_inputs)
+
+    @staticmethod
+    def from_rows(rows: np.ndarray, n_inputs: int) -> "Census":
+        """Count the packed truth tables ``rows [N, words]`` of N networks."""
+        t, c = _unique_rows(np.asarray(rows, np.uint32), np.ones(len(rows), np.int64))
+        return Census(t, c, n_inputs)
+
+    def merge(self, other: "Census") -> "Census":
+        """Counts of both censuses together (commutative and associative: exact integer sums)."""
+        rows = np.concatenate([self.tables, other.tables])
+        t, c = _unique_rows(rows, np.concatenate([self.counts, other.counts]))
+        return Census(t, c, self.n_inputs)
+
+    @property
+    def samples(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def distinct(self) -> int:
+        return int(len(self.counts))
+
+    def frame(self, limit: int | None = None, conf: float = 0.95) -> pd.DataFrame:
+        """Functions by decreasing count (ties by truth table): rank, hex, count, volume, log10 CI.
+
+        Volumes and intervals always refer to the whole census; ``limit`` keeps the first rows.
+        """
+        order = np.lexsort((np.arange(len(self.counts)), -self.counts))[:limit]
+        k, n = self.counts[order], self.samples
+        lo, hi = clopper_pearson_many(k, n, conf)
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(order) + 1),
+                "truth_table": rows_to_hex(self.tables[order], self.n_inputs),
+                "count": k,
+                "volume": k / n,
+                "log10_volume": np.log10(k / n),
+                "ci95_lo": np.log10(lo),
+                "ci95_hi": np.log10(hi),
+            }
+        )
+
+    def top(self, k: int = 10) -> pd.DataFrame:
+        """The ``k`` most frequent functions."""
+        return self.frame(limit=k)
+
+    def count_of(self, truth_table_words: np.ndarray) -> int:
+        """Count of one function given its packed words (0 if never seen)."""
+        hit = np.all(self.tables == np.asarray(truth_table_words, np.uint32), axis=1)
+        return int(self.counts[hit].sum())

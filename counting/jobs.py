@@ -1,0 +1,250 @@
+"""Jobs: run a spec's chunks on all devices, with progress, checkpoints, resume and result files.
+
+A job walks chunks ``0 .. ceil(samples / chunk_size) - 1`` in order, a step (one or more chunks per
+device) at a time, dispatching the next step before it folds in the last, and folding results into
+exact integer accumulators. With an output folder it checkpoints the accumulator and the next chunk
+in one atomically replaced file, so a job killed at any moment (``kill -9`` included) resumes from
+its last checkpoint and ends with exactly the counts of an uninterrupted run.
+
+Example:
+    >>> from counting.spec import parse_spec
+    >>> spec = parse_spec("[model]\\nn_inputs=2\\nwidths=[]\\n[estimator]\\nsamples=3000\\nchunk_size=1024",
+    ...                   need_target=False)
+    >>> c = run_census(spec)
+    >>> c.samples, c.distinct <= 14
+    (3000, True)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from counting.estimators import Census, VolumeEstimate, volume_estimate
+from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
+from counting.predicates import Predicate, computes
+from counting.sampler import Engine, hits_reducer, tables_reducer
+from counting.spec import Spec, SpecError
+from counting.truth import n_words, named_truth_table, to_hex
+
+CHECKPOINT = "checkpoint.npz"
+KILL_ENV = "COUNTING_KILL_AFTER_CHUNKS"  # fault injection for tests: SIGKILL self after this chunk
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a job runs; none of these changes a count.
+
+    ``out``: folder for results and checkpoints (``None``: write nothing). ``batch_size``: networks
+    vectorised at once (a divisor of ``chunk_size``; default 128 on CPU, 4096 on accelerators).
+    ``chunks_per_device``: chunks each device takes per step. ``checkpoint_seconds``: least time
+    between checkpoints (0: after every step). ``progress``: tqdm bar (``None``: only on a terminal).
+    """
+
+    out: Path | None = None
+    resume: bool = False
+    batch_size: int | None = None
+    chunks_per_device: int | None = None
+    checkpoint_seconds: float = 30.0
+    progress: bool | None = None
+    devices: tuple | None = None
+
+
+def target_truth_table(spec: Spec) -> int:
+    """The target's truth table as an int."""
+    t = spec.target
+    if t.truth_table is not None:
+        return t.truth_table
+    if t.name is not None:
+        return named_truth_table(t.name, spec.model.n_inputs)
+    raise SpecError("target", "a [target] table with 'truth_table' or 'name'")
+
+
+def _defaults(spec: Spec, opts: RunOptions) -> tuple[int, int]:
+    accel = jax.default_backend() != "cpu"
+    block = opts.batch_size or math.gcd(spec.estimator.chunk_size, 4096 if accel else 128)
+    per_dev = opts.chunks_per_device or (8 if accel else 1)
+    if per_dev < 1:
+        raise SpecError("chunks_per_device", "a positive integer", per_dev)
+    return block, per_dev
+
+
+# ----------------------------------------------------------------------------- accumulators
+class _Hits:
+    def __init__(self):
+        self.hits = 0
+
+    def add(self, result, n_valid):
+        self.hits += int(np.asarray(result, np.int64).sum())
+
+    def state(self):
+        return {"hits": np.array(self.hits, np.int64)}
+
+    def load(self, d):
+        self.hits = int(d["hits"])
+
+
+class _Tables:
+    FLUSH_ROWS = 1 << 20
+
+    def __init__(self, n: int, chunk: int):
+        self.n, self.chunk = n, chunk
+        self.census = Census.empty(n, n_words(n))
+        self.buffer: list[np.ndarray] = []
+        self.buffered = 0
+
+    def add(self, result, n_valid):
+        rows = np.asarray(result).reshape(len(n_valid), self.chunk, -1)
+        for r, v in zip(rows, n_valid):
+            if v:
+                self.buffer.append(r[:v])
+                self.buffered += int(v)
+        if self.buffered >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self):
+        if self.buffer:
+            self.census = self.census.merge(Census.from_rows(np.concatenate(self.buffer), self.n))
+            self.buffer, self.buffered = [], 0
+
+    def state(self):
+        self.flush()
+        return {"tables": self.census.tables, "counts": self.census.counts}
+
+    def load(self, d):
+        self.census = Census(d["tables"].astype(np.uint32), d["counts"].astype(np.int64), self.n)
+
+
+# ----------------------------------------------------------------------------- the loop
+def _save_checkpoint(out: Path, spec_json: str, kind: str, next_chunk: int, elapsed: float, acc) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, spec=np.array(spec_json), kind=np.array(kind), next_chunk=np.array(next_chunk, np.int64),
+             elapsed=np.array(elapsed), **acc.state())
+    atomic_write_bytes(out / CHECKPOINT, buf.getvalue())
+
+
+def _load_checkpoint(out: Path, spec_json: str, kind: str, acc) -> tuple[int, float]:
+    path = out / CHECKPOINT
+    if not path.exists():
+        return 0, 0.0
+    with np.load(path) as d:
+        if str(d["spec"]) != spec_json or str(d["kind"]) != kind:
+            raise SpecError("--resume", f"a checkpoint made by this same spec and job kind in {out}",
+                            "a checkpoint of a different job")
+        acc.load(d)
+        return int(d["next_chunk"]), float(d["elapsed"])
+
+
+def _run(spec: Spec, kind: str, reducer, acc, opts: RunOptions) -> dict:
+    """Run every chunk of the job into ``acc``; returns run facts for the manifest."""
+    est = spec.estimator
+    block, per_dev = _defaults(spec, opts)
+    engine = Engine.build(spec, reducer, block, opts.devices)
+    total = -(-est.samples // est.chunk_size)
+    step = engine.n_devices * per_dev
+    spec_json = json.dumps(spec.to_dict(), sort_keys=True)
+    out = Path(opts.out) if opts.out is not None else None
+    start, elapsed0 = 0, 0.0
+    if out is not None:
+        if (out / CHECKPOINT).exists() and not opts.resume:
+            raise SpecError("--out", f"a folder without an unfinished job, or --resume to continue it", str(out))
+        if opts.resume:
+            start, elapsed0 = _load_checkpoint(out, spec_json, kind, acc)
+    kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
+    t0 = last_ckpt = time.perf_counter()
+    c, pending = start, None
+    with tqdm(total=est.samples, initial=min(start * est.chunk_size, est.samples), unit="net",
+              unit_scale=True, disable=(None if opts.progress is None else not opts.progress),
+              desc=kind, leave=False) as bar:
+        while c < total or pending is not None:
+            nxt = None
+            if c < total:
+                ids = np.arange(c, c + step, dtype=np.int64)
+                valid = np.clip(est.samples - ids * est.chunk_size, 0, est.chunk_size)
+                nxt = (ids, valid, engine.run_step(ids, valid))
+                c += step
+            if pending is not None:
+                ids, valid, result = pending
+                acc.add(result, valid)
+                bar.update(int(valid.sum()))
+                done = min(int(ids[-1]) + 1, total)
+                now = time.perf_counter()
+                if out is not None and (now - last_ckpt >= opts.checkpoint_seconds or done == total):
+                    _save_checkpoint(out, spec_json, kind, done, elapsed0 + now - t0, acc)
+                    last_ckpt = now
+                    if kill_after and done >= kill_after and done < total:
+                        os.kill(os.getpid(), signal.SIGKILL)
+            pending = nxt
+    seconds = elapsed0 + time.perf_counter() - t0
+    return {
+        "samples": est.samples,
+        "chunks": total,
+        "chunk_size": est.chunk_size,
+        "batch_size": block,
+        "chunks_per_device": per_dev,
+        "resumed_from_chunk": start,
+        "seconds": seconds,
+        "networks_per_second": (est.samples - min(start * est.chunk_size, est.samples))
+        / max(time.perf_counter() - t0, 1e-9),
+    }
+
+
+def _finish(out: Path | None, kind: str, spec: Spec, table: pd.DataFrame, run: dict, extra: dict) -> None:
+    if out is None:
+        return
+    name = f"{kind}.parquet"
+    write_parquet(out / name, table)
+    m = manifest(kind, spec.to_dict(), run, {"seconds": run["seconds"],
+                                             "networks_per_second": run["networks_per_second"]}, [name])
+    m.update(extra)
+    write_json(out / "manifest.json", m)
+    (out / CHECKPOINT).unlink(missing_ok=True)
+
+
+def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptions = RunOptions()
+               ) -> tuple[VolumeEstimate, dict]:
+    """Hit-or-miss volume of ``predicate`` (default: "computes the spec's target") and the run facts."""
+    tt = target_truth_table(spec) if predicate is None else None
+    pred = predicate or computes(tt, spec.model.n_inputs)
+    acc = _Hits()
+    run = _run(spec, "volume", hits_reducer(pred), acc, options)
+    est = volume_estimate(acc.hits, spec.estimator.samples)
+    row = {"target": to_hex(tt, spec.model.n_inputs) if tt is not None else None, **est.as_dict(),
+           "seed": spec.estimator.seed, "seconds": run["seconds"]}
+    row["ci95_lo"], row["ci95_hi"] = row.pop("ci95")
+    _finish(options.out, "volume", spec, pd.DataFrame([row]), run, {"result": est.as_dict()})
+    return est, run
+
+
+def census_job(spec: Spec, options: RunOptions = RunOptions()) -> tuple[Census, dict]:
+    """Exact counts of every function computed by ``spec.estimator.samples`` networks, and the run facts."""
+    acc = _Tables(spec.model.n_inputs, spec.estimator.chunk_size)
+    run = _run(spec, "census", tables_reducer(), acc, options)
+    acc.flush()
+    census = acc.census
+    summary = {"samples": census.samples, "distinct": census.distinct,
+               "top": census.top(10).to_dict(orient="records")}
+    _finish(options.out, "census", spec, census.frame(), run, {"result": summary})
+    return census, run
+
+
+def estimate_volume(spec: Spec, predicate: Predicate | None = None, options: RunOptions = RunOptions()
+                    ) -> VolumeEstimate:
+    """:func:`volume_job` without the run facts."""
+    return volume_job(spec, predicate, options)[0]
+
+
+def run_census(spec: Spec, options: RunOptions = RunOptions()) -> Census:
+    """:func:`census_job` without the run facts."""
+    return census_job(spec, options)[0]
