@@ -64,18 +64,30 @@ def evaluate(spec: Spec, keys: Key[Array, "B"], x) -> Forward:
     return forward(spec.model, unflatten(spec.model, flat), x)
 
 
-def chunk_result(spec: Spec, reduce: Reducer, block: int, root: Key[Array, ""], chunk, n_valid):
-    """Scan the blocks of chunk ``chunk``; networks with index ``>= n_valid`` do not count."""
+def chunk_result(spec: Spec, reduce: Reducer, block: int, chunk_key: Key[Array, ""], n_valid):
+    """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
+
+    Every network key of the chunk is derived at once (one use of ``chunk_key``), then consumed
+    once by its network's prior draw.
+    """
     x = jnp.asarray(cube(spec.model.n_inputs))
-    ck = jax.random.fold_in(root, chunk)
+    size = spec.estimator.chunk_size
+    idx = jnp.arange(size, dtype=jnp.uint32)
+    keys = network_keys(chunk_key, idx)
 
-    def body(carry, j):
-        idx = j * block + jnp.arange(block, dtype=jnp.uint32)
-        fwd = evaluate(spec, network_keys(ck, idx), x)
-        return carry, reduce(fwd, idx < n_valid)
+    def body(carry, xs):
+        k, i = xs
+        return carry, reduce(evaluate(spec, k, x), i < n_valid)
 
-    n_blocks = spec.estimator.chunk_size // block
-    return lax.scan(body, None, jnp.arange(n_blocks, dtype=jnp.uint32))[1]
+    xs = (keys.reshape(size // block, block), idx.reshape(size // block, block))
+    return lax.scan(body, None, xs)[1]
+
+
+def step_result(spec: Spec, reduce: Reducer, block: int, chunks, n_valid):
+    """Results of chunks ``chunks`` (on one device): chunk ``c`` uses ``fold_in(key(seed), c)``."""
+    root = seed_key(spec.estimator.seed, spec.estimator.key_impl)
+    chunk_keys = jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
+    return lax.map(lambda kv: chunk_result(spec, reduce, block, *kv), (chunk_keys, n_valid))
 
 
 @dataclass(frozen=True)
@@ -96,14 +108,7 @@ class Engine:
             )
         devs = np.array(devices if devices is not None else jax.devices())
         mesh = Mesh(devs, ("d",))
-        root = seed_key(spec.estimator.seed, spec.estimator.key_impl)
-
-        def local(chunks, n_valid):
-            f = lambda c, v: chunk_result(spec, reduce, block_size, root, c, v)  # noqa: E731
-            return jax.vmap(f)(chunks, n_valid) if chunks.shape[0] == 1 else lax.map(
-                lambda cv: f(*cv), (chunks, n_valid)
-            )
-
+        local = lambda c, v: step_result(spec, reduce, block_size, c, v)  # noqa: E731
         sharded = jax.shard_map(local, mesh=mesh, in_specs=(P("d"), P("d")), out_specs=P("d"))
         return Engine(spec, block_size, mesh, jax.jit(sharded))
 
