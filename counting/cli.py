@@ -88,6 +88,8 @@ def _load(args, need_target: bool):
             spec = spec_from_dict(d, need_target=need_target)
         except SpecError as e:
             raise SpecError(f"--{e.field.split('.')[-1]}", str(e).split(": expected ", 1)[1]) from None
+    if not args.checkpoint_seconds >= 0:
+        raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
     for flag, value in (("--batch-size", args.batch_size), ("--chunks-per-device", args.chunks_per_device)):
         if value is not None and value < 1:
             raise SpecError(flag, "a positive integer", value)
@@ -140,6 +142,8 @@ def cmd_volume(args) -> int:
 def cmd_census(args) -> int:
     from counting.jobs import census_job
 
+    if args.top < 1:
+        raise SpecError("--top", "a positive integer", args.top)
     spec, opts = _load(args, need_target=False)
     census, run = census_job(spec, options=opts)
     top = census.top(args.top)
@@ -161,6 +165,8 @@ def cmd_bench(args) -> int:
     from counting.bench import run_bench
     from counting.outputs import manifest, write_json, write_parquet
 
+    if not args.seconds > 0:
+        raise SpecError("--seconds", "a positive number", args.seconds)
     rows = run_bench(seconds=args.seconds)
     if args.out:
         out = Path(args.out)

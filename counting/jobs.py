@@ -161,7 +161,10 @@ def _run(spec: Spec, kind: str, reducer, acc, opts: RunOptions) -> dict:
             raise SpecError("--out", f"a folder without an unfinished job, or --resume to continue it", str(out))
         if opts.resume:
             start, elapsed0 = _load_checkpoint(out, spec_json, kind, acc)
-    kill_after = int(os.environ.get(KILL_ENV, "0") or 0)
+    kill_after = os.environ.get(KILL_ENV, "")
+    if kill_after and not kill_after.isdigit():
+        raise SpecError(KILL_ENV, "a non-negative integer", kill_after)
+    kill_after = int(kill_after or 0)
     t0 = last_ckpt = time.perf_counter()
     c, pending = start, None
     with tqdm(total=est.samples, initial=min(start * est.chunk_size, est.samples), unit="net",

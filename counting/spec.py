@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,10 +122,11 @@ def _int(value: Any, field: str, lo: int | None = None, hi: int | None = None) -
 
 
 def _float(value: Any, field: str, positive: bool = True) -> float:
+    """A finite number, > 0 if ``positive`` else >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(field, "a number", value)
-    if positive and not value > 0:
-        raise SpecError(field, "a positive number", value)
+    if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+        raise SpecError(field, "a finite number " + ("> 0" if positive else ">= 0"), value)
     return float(value)
 
 
@@ -194,11 +196,13 @@ def _target(t: dict, n_inputs: int) -> TargetSpec:
 
 def _estimator(t: dict) -> EstimatorSpec:
     _check_keys(t, {f.name for f in dataclasses.fields(EstimatorSpec)}, "estimator")
+    chunk = _int(t.get("chunk_size", 16_384), "estimator.chunk_size", 1, 2**24)
     return EstimatorSpec(
         _choice(t.get("kind", "mc"), "estimator.kind", ESTIMATOR_KINDS),
-        _int(t.get("samples", 100_000), "estimator.samples", 1),
+        # chunk ids are uint32 fold_in data: at most 2**32 chunks
+        _int(t.get("samples", 100_000), "estimator.samples", 1, chunk * 2**32),
         _int(t.get("seed", 0), "estimator.seed", 0, 2**32 - 1),
-        _int(t.get("chunk_size", 16_384), "estimator.chunk_size", 1, 2**24),
+        chunk,
         _choice(t.get("key_impl", "threefry2x32"), "estimator.key_impl", KEY_IMPLS),
     )
 

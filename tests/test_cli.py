@@ -1,0 +1,268 @@
+"""The command line, run as a subprocess (``python -m counting.cli``).
+
+Bad input: malformed TOML, unknown keys and tables, an over-wide truth table, a non-positive
+sample count (in the file and as ``--samples``), an unknown activation, a missing spec file, a
+``--batch-size`` that does not divide ``chunk_size``, bad numbers of devices, and ``--resume``
+against a checkpoint of a different spec. Each must exit with status 2 after printing exactly one
+stderr line ``counting: error: ...`` that names the offending field, with no traceback, and must
+write nothing (the ``--out`` folder is not created, or an existing one is left as it was).
+
+Happy paths: ``volume --json`` and ``census --json`` print one JSON object with the documented
+keys; a target no perceptron computes gives zero hits, ``log10_volume`` null and the one-sided
+95% bound ``log10(1 - 0.05**(1/samples))``; the results folder holds ``manifest.json`` with the
+provenance keys and a parquet table whose counts add up to the samples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
+ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
+
+SMALL = """
+[model]
+n_inputs = 3
+widths = [8]
+activation = "relu"
+[target]
+name = "majority"
+[estimator]
+samples = 3000
+chunk_size = 512
+seed = 0
+"""
+
+
+def cli(*args, env_extra: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**ENV, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "counting.cli", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+def write(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def assert_usage_error(r: subprocess.CompletedProcess, field: str) -> str:
+    """Status 2, exactly one non-empty stderr line ``counting: error: ...`` naming ``field``."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    line = lines[0]
+    assert line.strip() and line.startswith("counting: error: "), line
+    assert field in line, (field, line)
+    return line
+
+
+BAD_SPECS = {
+    "malformed_toml": ("[model\nn_inputs = 3\n", "toml"),
+    "unknown_model_key": ("[model]\nn_inputs = 3\nwidthz = [8]\n[target]\nname = 'and'\n", "model.widthz"),
+    "unknown_table": ("[model]\nn_inputs = 3\n[target]\nname = 'and'\n[optimizer]\nlr = 1\n", "optimizer"),
+    "truth_table_too_wide": ("[model]\nn_inputs = 2\nwidths = []\n[target]\ntruth_table = '0x1f'\n",
+                             "target.truth_table"),
+    "samples_zero": ("[model]\nn_inputs = 3\n[target]\nname = 'and'\n[estimator]\nsamples = 0\n",
+                     "estimator.samples"),
+    "samples_negative": ("[model]\nn_inputs = 3\n[target]\nname = 'and'\n[estimator]\nsamples = -5\n",
+                         "estimator.samples"),
+    "unknown_activation": ("[model]\nn_inputs = 3\nactivation = 'sigmoid'\n[target]\nname = 'and'\n",
+                           "model.activation"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_spec_is_one_line_status_2_and_writes_nothing(tmp_path, case):
+    text, field = BAD_SPECS[case]
+    spec = write(tmp_path, text)
+    out = tmp_path / "out"
+    r = cli("volume", spec, "--out", out, "--no-progress")
+    assert_usage_error(r, field)
+    assert not out.exists()
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_spec_file(tmp_path):
+    out = tmp_path / "out"
+    r = cli("census", tmp_path / "nope.toml", "--out", out, "--no-progress")
+    line = assert_usage_error(r, "spec")
+    assert "nope.toml" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--batch-size", "100"], "--batch-size"),  # 512 % 100 != 0
+        (["--batch-size", "0"], "--batch-size"),
+        (["--chunks-per-device", "0"], "--chunks-per-device"),
+        (["--samples", "0"], "--samples"),
+        (["--samples", "-5"], "--samples"),
+        (["--samples", "many"], "--samples"),  # argparse's own error, also one line
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_bad_flags(tmp_path, args, field):
+    spec = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    r = cli("volume", spec, "--out", out, "--no-progress", *args)
+    assert_usage_error(r, field)
+    assert not out.exists()
+
+
+def test_bad_device_count(tmp_path):
+    spec = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    r = cli("--devices", "0", "census", spec, "--out", out, "--no-progress")
+    assert_usage_error(r, "--devices")
+    assert not out.exists()
+
+
+def test_resume_with_checkpoint_of_other_spec_is_refused(tmp_path):
+    spec_a = write(tmp_path, SMALL, "a.toml")
+    spec_b = write(tmp_path, SMALL.replace("seed = 0", "seed = 1"), "b.toml")
+    out = tmp_path / "out"
+    killed = cli("--devices", "1", "volume", spec_a, "--out", out, "--no-progress", "--checkpoint-seconds", "0",
+                 env_extra={"COUNTING_KILL_AFTER_CHUNKS": "2"})
+    assert killed.returncode == -9, (killed.returncode, killed.stderr)
+    ckpt = out / "checkpoint.npz"
+    assert ckpt.exists()
+    before = sorted(p.name for p in out.iterdir()), ckpt.read_bytes()
+
+    r = cli("--devices", "1", "volume", spec_b, "--out", out, "--no-progress", "--resume")
+    assert_usage_error(r, "--resume")
+    assert (sorted(p.name for p in out.iterdir()), ckpt.read_bytes()) == before  # untouched
+
+    # the same spec through a different job kind is refused as well
+    r = cli("--devices", "1", "census", spec_a, "--out", out, "--no-progress", "--resume")
+    assert_usage_error(r, "--resume")
+    assert (sorted(p.name for p in out.iterdir()), ckpt.read_bytes()) == before
+
+
+# ----------------------------------------------------------------------------- happy paths
+def test_volume_json_and_results_folder(tmp_path):
+    spec = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    r = cli("volume", spec, "--json", "--out", out, "--no-progress", "--seed", "7")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stdout
+    d = json.loads(lines[0])
+    assert isinstance(d, dict)
+    for k in ("log10_volume", "ci95", "volume", "estimator", "samples", "hits", "seconds", "seed"):
+        assert k in d, k
+    assert d["samples"] == 3000 and d["seed"] == 7 and d["estimator"] == "mc"
+    assert isinstance(d["hits"], int) and 0 < d["hits"] < 3000
+    assert d["volume"] == d["hits"] / d["samples"]
+    assert isinstance(d["ci95"], list) and len(d["ci95"]) == 2
+    assert d["ci95"][0] < d["log10_volume"] < d["ci95"][1] <= 0
+    assert math.isclose(d["log10_volume"], math.log10(d["volume"]), rel_tol=1e-12)
+
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "volume.parquet"]
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kind"] == "volume"
+    assert m["spec"]["estimator"]["samples"] == 3000 and m["spec"]["model"]["widths"] == [8]
+    assert m["seed"] == 7 and m["spec"]["estimator"]["seed"] == 7
+    assert m["key_impl"] == "threefry2x32"
+    assert isinstance(m["environment"]["jax"], str) and m["environment"]["jax"]
+    assert isinstance(m["environment"]["device_count"], int) and m["environment"]["device_count"] >= 1
+    assert m["timings"]["seconds"] >= 0
+    assert m["run"]["samples"] == 3000
+    assert m["files"] == ["volume.parquet"]
+    v = pd.read_parquet(out / "volume.parquet")
+    assert len(v) == 1
+    assert int(v["hits"][0]) == d["hits"] and int(v["samples"][0]) == 3000 and v["target"][0] == "0xe8"
+
+
+def test_volume_zero_hits_gives_null_and_one_sided_bound(tmp_path):
+    # 3-bit parity (0x96) is not linearly separable: no perceptron computes it
+    samples = 2500
+    spec = write(tmp_path, f"""
+[model]
+n_inputs = 3
+widths = []
+[target]
+truth_table = "0x96"
+[estimator]
+samples = {samples}
+chunk_size = 512
+""")
+    out = tmp_path / "out"
+    r = cli("volume", spec, "--json", "--out", out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["hits"] == 0 and d["samples"] == samples and d["volume"] == 0.0
+    assert d["log10_volume"] is None
+    assert d["ci95"][0] is None
+    assert abs(d["ci95"][1] - math.log10(1 - 0.05 ** (1 / samples))) < 1e-9
+
+    # the human-readable form of the same result does not crash on null
+    r = cli("volume", spec, "--out", tmp_path / "out2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "no hits" in r.stdout
+
+
+def test_census_json_and_results_folder(tmp_path):
+    spec = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    r = cli("census", spec, "--json", "--out", out, "--no-progress", "--top", "4")
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stdout
+    d = json.loads(lines[0])
+    assert d["samples"] == 3000
+    assert isinstance(d["distinct"], int) and 1 < d["distinct"] <= 256
+    assert isinstance(d["top"], list) and len(d["top"]) == 4
+    assert [row["rank"] for row in d["top"]] == [1, 2, 3, 4]
+    counts = [row["count"] for row in d["top"]]
+    assert counts == sorted(counts, reverse=True)
+
+    assert sorted(p.name for p in out.iterdir()) == ["census.parquet", "manifest.json"]
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kind"] == "census"
+    for k in ("spec", "seed", "key_impl", "environment", "timings", "run"):
+        assert k in m, k
+    assert m["seed"] == 0 and m["key_impl"] == "threefry2x32"
+    assert m["environment"]["jax"] and m["environment"]["device_count"] >= 1
+    assert m["timings"]["seconds"] >= 0 and m["run"]["samples"] == 3000
+
+    c = pd.read_parquet(out / "census.parquet")
+    assert int(c["count"].sum()) == 3000
+    assert len(c) == d["distinct"]
+    assert c["truth_table"].is_unique
+    assert c["truth_table"].head(4).tolist() == [row["truth_table"] for row in d["top"]]
+    assert c["count"].head(4).tolist() == counts
+
+
+def test_census_needs_no_target_and_volume_does(tmp_path):
+    text = "[model]\nn_inputs = 3\nwidths = [8]\n[estimator]\nsamples = 1024\nchunk_size = 512\n"
+    spec = write(tmp_path, text)
+    r = cli("census", spec, "--json", "--out", tmp_path / "c", "--no-progress", "--samples", "1500")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["samples"] == 1500
+    out = tmp_path / "v"
+    r = cli("volume", spec, "--json", "--out", out, "--no-progress")
+    assert_usage_error(r, "target")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "prior,field",
+    [("sigma_b = nan", "prior.sigma_b"), ("sigma_w = inf", "prior.sigma_w"), ("sigma_b = -1.0", "prior.sigma_b")],
+)
+def test_non_finite_or_negative_prior_scale_is_refused(tmp_path, prior, field):
+    from counting.spec import SpecError, parse_spec
+
+    with pytest.raises(SpecError, match=field):
+        parse_spec(f"[model]\nn_inputs=3\nwidths=[8]\n[prior]\n{prior}\n", need_target=False)
