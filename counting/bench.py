@@ -6,11 +6,17 @@ packed truth tables. The baseline draws each layer with one ``jax.random.normal`
 on the device); the engine is timed on all local devices and on one.
 
 Example:
-    >>> rows = run_bench(seconds=0.2, samples_per_step=4096)   # doctest: +SKIP
+    >>> rows = measure(seconds=0.1)          # doctest: +SKIP
+    >>> [r["workload"][:8] for r in rows]   # doctest: +SKIP
+    ['baseline', 'engine: ']
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 import jax
@@ -69,31 +75,61 @@ def _rate(call, per_call: int, seconds: float) -> float:
             return (i - 1) * per_call / dt
 
 
-def run_bench(seconds: float = 5.0, samples_per_step: int | None = None) -> list[dict]:
-    """Measure engine (all devices, one device) and baseline; returns one row per workload."""
+def measure(seconds: float = 5.0, baseline: bool = True) -> list[dict]:
+    """Engine on all local devices (and, if asked, the baseline on the first), in this process."""
     spec = parse_spec(BENCH_SPEC, need_target=False)
     chunk = spec.estimator.chunk_size
-    block = 4096 if jax.default_backend() != "cpu" else 128
-    per_dev = 8 if jax.default_backend() != "cpu" else 1
+    accel = jax.default_backend() != "cpu"
+    block, per_dev = (4096, 8) if accel else (128, 1)
     rows = []
-    base = baseline_fn()
-    root = jax.random.key(0)
-    base_rate = _rate(lambda i: base(jax.random.fold_in(root, i)), 4096, seconds)
-    rows.append({"workload": "baseline: normal per layer + batched einsum, batch 4096, 1 device",
-                 "networks_per_second": base_rate})
-    for devs in (jax.devices(), jax.devices()[:1]):
-        eng = Engine.build(spec, tables_reducer(), block, devs)
-        step = len(devs) * per_dev
+    if baseline:
+        base = baseline_fn()
+        root = jax.random.key(0)
+        keys = jax.random.split(root, 1 << 16)  # one fresh key per call
+        rate = _rate(lambda i: base(keys[i]), 4096, seconds)
+        rows.append({"workload": "baseline: normal per layer + batched einsum, batch 4096",
+                     "devices": 1, "networks_per_second": rate})
+    devs = jax.devices()
+    eng = Engine.build(spec, tables_reducer(), block, devs)
+    step = len(devs) * per_dev
 
-        def call(i, eng=eng, step=step):
-            ids = np.arange(i * step, (i + 1) * step)
-            return eng.run_step(ids, np.full(step, chunk))
+    def call(i):
+        return eng.run_step(np.arange(i * step, (i + 1) * step), np.full(step, chunk))
 
-        r = _rate(call, step * chunk, seconds)
-        rows.append({"workload": f"engine: fused per-network keys, block {block}, {len(devs)} device(s)",
-                     "networks_per_second": r})
+    rows.append({"workload": f"engine: per-network keys, blocked scan (block {block}), sharded",
+                 "devices": len(devs), "networks_per_second": _rate(call, step * chunk, seconds)})
     for r in rows:
-        r["ratio_to_baseline"] = r["networks_per_second"] / base_rate
         r["backend"] = jax.default_backend()
-        r["device_kind"] = jax.devices()[0].device_kind
+        r["device_kind"] = devs[0].device_kind
     return rows
+
+
+def run_bench(seconds: float = 5.0) -> list[dict]:
+    """All measurements, with ratios to the baseline.
+
+    On the CPU each configuration runs in a fresh process: the baseline and a one-device engine
+    under JAX's default settings (one CPU device using every core), then the engine with one CPU
+    device per core. Elsewhere, one process measures both.
+    """
+    if jax.default_backend() == "cpu" and (os.cpu_count() or 1) > 1:
+        rows = _worker(1, seconds, True) + _worker(os.cpu_count(), seconds, False)
+    else:
+        rows = measure(seconds, True)
+    base = rows[0]["networks_per_second"]
+    for r in rows:
+        r["ratio_to_baseline"] = r["networks_per_second"] / base
+    return rows
+
+
+def _worker(devices: int, seconds: float, baseline: bool) -> list[dict]:
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    cmd = [sys.executable, "-m", "counting.bench", str(devices), str(seconds), str(int(baseline))]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":  # worker: python -m counting.bench DEVICES SECONDS BASELINE
+    n, secs, base = int(sys.argv[1]), float(sys.argv[2]), bool(int(sys.argv[3]))
+    if n > 1:
+        jax.config.update("jax_num_cpu_devices", n)
+    print(json.dumps(measure(secs, base)))

@@ -182,7 +182,8 @@ def cmd_bench(args) -> int:
         print(json.dumps(rows))
         return 0
     for r in rows:
-        print(f"{r['networks_per_second']:>12,.0f} networks/s  x{r['ratio_to_baseline']:.2f}  {r['workload']}")
+        print(f"{r['networks_per_second']:>12,.0f} networks/s  x{r['ratio_to_baseline']:.2f}  "
+              f"{r['devices']} {r['device_kind']} device(s)  {r['workload']}")
     return 0
 
 
