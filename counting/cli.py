@@ -67,27 +67,12 @@ def _configure_devices(n: int | None) -> None:
 
 
 def _load(args, need_target: bool):
-
     from counting.jobs import RunOptions
-    from counting.spec import load_spec, spec_from_dict
+    from counting.spec import load_spec, with_estimator
 
     spec = load_spec(args.spec, need_target=need_target)
-    over = {}
-    if args.samples is not None:
-        over["samples"] = args.samples
-    if args.seed is not None:
-        over["seed"] = args.seed
-    if over:  # re-validate through the same checks as the file
-        d = spec.to_dict()
-        d["estimator"].update(over)
-        if d["target"]["truth_table"] is None and d["target"]["name"] is None:
-            d.pop("target")
-        else:
-            d["target"] = {k: v for k, v in d["target"].items() if v is not None}
-        try:
-            spec = spec_from_dict(d, need_target=need_target)
-        except SpecError as e:
-            raise SpecError(f"--{e.field.split('.')[-1]}", str(e).split(": expected ", 1)[1]) from None
+    overrides = {k: v for k, v in (("samples", args.samples), ("seed", args.seed)) if v is not None}
+    spec = with_estimator(spec, **overrides)
     if not args.checkpoint_seconds >= 0:
         raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
     for flag, value in (("--batch-size", args.batch_size), ("--chunks-per-device", args.chunks_per_device)):

@@ -220,6 +220,18 @@ def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
     return Spec(model, _prior(d.get("prior", {})), target, _estimator(d.get("estimator", {})))
 
 
+def with_estimator(spec: Spec, **overrides: Any) -> Spec:
+    """``spec`` with estimator fields replaced, validated like the file (errors name ``--field``)."""
+    d = {**dataclasses.asdict(spec.estimator), **overrides}
+    try:
+        return dataclasses.replace(spec, estimator=_estimator(d))
+    except SpecError as e:
+        name = e.field.split(".")[-1]
+        if name in overrides:
+            raise SpecError(f"--{name}", str(e).split(": expected ", 1)[1]) from None
+        raise
+
+
 def parse_spec(text: str, *, need_target: bool = True) -> Spec:
     """Parse TOML text into a :class:`Spec`; malformed TOML is a :class:`SpecError` too."""
     try:
