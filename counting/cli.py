@@ -94,7 +94,9 @@ def _describe(spec) -> str:
     m, pr = spec.model, spec.prior
     arch = (f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + "1 mlp" if m.kind == "mlp"
             else f"resmlp n={m.n_inputs} width={m.width} depth={m.depth} hidden={m.hidden}")
-    return f"{arch}, {m.activation}, {pr.kind} prior (sigma_w={pr.sigma_w:g}, sigma_b={pr.sigma_b:g})"
+    scale = (f"integers -{pr.max_abs}..{pr.max_abs}" if pr.discrete
+             else f"sigma_w={pr.sigma_w:g}, sigma_b={pr.sigma_b:g}")
+    return f"{arch}, {m.activation}, {pr.kind} prior ({scale})"
 
 
 def _fmt(x) -> str:
@@ -114,7 +116,10 @@ def cmd_volume(args) -> int:
         print(json.dumps(d))
         return 0
     print(f"target {tt} on {_describe(spec)}")
-    if est.hits == 0:
+    if est.estimator == "exact":
+        print(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
+              f"{est.samples:,} configurations)")
+    elif est.hits == 0:
         print(f"volume: no hits in {est.samples:,} networks; 95% upper bound 10^{_fmt(est.ci95[1])}"
               f" = {10 ** est.ci95[1]:.3g}")
     else:
@@ -137,7 +142,8 @@ def cmd_census(args) -> int:
                           "seconds": run["seconds"], "seed": spec.estimator.seed, "out": str(opts.out),
                           "top": top.to_dict(orient="records")}))
         return 0
-    print(f"census of {census.samples:,} networks: {_describe(spec)}")
+    what = "exact enumeration of" if census.exact else "census of"
+    print(f"{what} {census.samples:,} networks: {_describe(spec)}")
     print(f"{census.distinct:,} distinct functions; seed {spec.estimator.seed}, {run['seconds']:.1f} s")
     print(top.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"results in {opts.out}/ (census.parquet: every function with its count, rank and 95% CI)")

@@ -80,6 +80,7 @@ class Census:
     tables: np.ndarray  # [K, words] uint32, sorted, distinct
     counts: np.ndarray  # [K] int64
     n_inputs: int
+    exact: bool = False  # True for an enumeration of a discrete prior: intervals are points
 
     @staticmethod
     def empty(n_inputs: int, words: int) -> "Census":
@@ -95,7 +96,7 @@ class Census:
         """Counts of both censuses together (commutative and associative: exact integer sums)."""
         rows = np.concatenate([self.tables, other.tables])
         t, c = _unique_rows(rows, np.concatenate([self.counts, other.counts]))
-        return Census(t, c, self.n_inputs)
+        return Census(t, c, self.n_inputs, self.exact and other.exact)
 
     @property
     def samples(self) -> int:
@@ -109,10 +110,11 @@ class Census:
         """Functions by decreasing count (ties by truth table): rank, hex, count, volume, log10 CI.
 
         Volumes and intervals always refer to the whole census; ``limit`` keeps the first rows.
+        For an exact census (an enumeration, not a sample) the interval is the volume itself.
         """
         order = np.lexsort((np.arange(len(self.counts)), -self.counts))[:limit]
         k, n = self.counts[order], self.samples
-        lo, hi = clopper_pearson_many(k, n, conf)
+        lo, hi = (k / n, k / n) if self.exact else clopper_pearson_many(k, n, conf)
         return pd.DataFrame(
             {
                 "rank": np.arange(1, len(order) + 1),

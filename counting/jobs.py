@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from counting.enumeration import Enumeration, enumerated_spec
 from counting.estimators import Census, VolumeEstimate, volume_estimate
 from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
 from counting.predicates import Predicate, computes
@@ -71,9 +73,13 @@ def target_truth_table(spec: Spec) -> int:
     raise SpecError("target", "a [target] table with 'truth_table' or 'name'")
 
 
+def _largest_divisor(n: int, cap: int) -> int:
+    return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
+
+
 def _defaults(spec: Spec, opts: RunOptions) -> tuple[int, int]:
     accel = jax.default_backend() != "cpu"
-    block = opts.batch_size or math.gcd(spec.estimator.chunk_size, 4096 if accel else 128)
+    block = opts.batch_size or _largest_divisor(spec.estimator.chunk_size, 4096 if accel else 128)
     per_dev = opts.chunks_per_device or (8 if accel else 1)
     if per_dev < 1:
         raise SpecError("chunks_per_device", "a positive integer", per_dev)
@@ -146,11 +152,11 @@ def _load_checkpoint(out: Path, spec_json: str, kind: str, acc) -> tuple[int, fl
         return int(d["next_chunk"]), float(d["elapsed"])
 
 
-def _run(spec: Spec, kind: str, reducer, acc, opts: RunOptions) -> dict:
+def _run(spec: Spec, kind: str, reducer, acc, opts: RunOptions, source=None) -> dict:
     """Run every chunk of the job into ``acc``; returns run facts for the manifest."""
     est = spec.estimator
     block, per_dev = _defaults(spec, opts)
-    engine = Engine.build(spec, reducer, block, opts.devices)
+    engine = Engine.build(spec, reducer, block, opts.devices, source)
     total = -(-est.samples // est.chunk_size)
     step = engine.n_devices * per_dev
     spec_json = json.dumps(spec.to_dict(), sort_keys=True)
@@ -215,14 +221,34 @@ def _finish(out: Path | None, kind: str, spec: Spec, table: pd.DataFrame, run: d
     (out / CHECKPOINT).unlink(missing_ok=True)
 
 
+def _prepare(spec: Spec):
+    """The spec the engine runs and its parameter source (enumeration for ``kind = "exact"``)."""
+    if spec.estimator.kind == "exact":
+        return enumerated_spec(spec), Enumeration(spec)
+    return spec, None
+
+
+def exact_estimate(count: int, total: int) -> VolumeEstimate:
+    """An enumerated volume: exact, so its interval is the point itself."""
+    v = count / total
+    lv = math.log10(v) if count else None
+    return VolumeEstimate(hits=count, samples=total, volume=v, log10_volume=lv, ci95=(lv, lv),
+                          one_sided=False, estimator="exact")
+
+
 def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptions = RunOptions()
                ) -> tuple[VolumeEstimate, dict]:
-    """Hit-or-miss volume of ``predicate`` (default: "computes the spec's target") and the run facts."""
+    """Volume of ``predicate`` (default: "computes the spec's target") and the run facts.
+
+    ``mc``: hit-or-miss with a Clopper-Pearson interval; ``exact``: enumeration of a discrete prior.
+    """
     tt = target_truth_table(spec) if predicate is None else None
     pred = predicate or computes(tt, spec.model.n_inputs)
+    run_spec, source = _prepare(spec)
     acc = _Hits()
-    run = _run(spec, "volume", hits_reducer(pred), acc, options)
-    est = volume_estimate(acc.hits, spec.estimator.samples)
+    run = _run(run_spec, "volume", hits_reducer(pred), acc, options, source)
+    n = run_spec.estimator.samples
+    est = exact_estimate(acc.hits, n) if source is not None else volume_estimate(acc.hits, n)
     row = {"target": to_hex(tt, spec.model.n_inputs) if tt is not None else None, **est.as_dict(),
            "seed": spec.estimator.seed, "seconds": run["seconds"]}
     row["ci95_lo"], row["ci95_hi"] = row.pop("ci95")
@@ -232,11 +258,12 @@ def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptio
 
 def census_job(spec: Spec, options: RunOptions = RunOptions()) -> tuple[Census, dict]:
     """Exact counts of every function computed by ``spec.estimator.samples`` networks, and the run facts."""
-    acc = _Tables(spec.model.n_inputs, spec.estimator.chunk_size)
-    run = _run(spec, "census", tables_reducer(), acc, options)
+    run_spec, source = _prepare(spec)
+    acc = _Tables(spec.model.n_inputs, run_spec.estimator.chunk_size)
+    run = _run(run_spec, "census", tables_reducer(), acc, options, source)
     acc.flush()
-    census = acc.census
-    summary = {"samples": census.samples, "distinct": census.distinct,
+    census = dataclasses.replace(acc.census, exact=source is not None)
+    summary = {"samples": census.samples, "distinct": census.distinct, "exact": source is not None,
                "top": census.top(10).to_dict(orient="records")}
     _finish(options.out, "census", spec, census.frame(), run, {"result": summary})
     return census, run

@@ -85,6 +85,9 @@ def activation(name: str):
         "tanh": jnp.tanh,
         "erf": jax.scipy.special.erf,
         "gelu": lambda z: jax.nn.gelu(z, approximate=False),
+        # threshold units, with the output's convention: "on" iff the pre-activation is > 0
+        "step": lambda z: (z > 0).astype(z.dtype),
+        "sign": lambda z: jnp.where(z > 0, 1.0, -1.0).astype(z.dtype),
     }[name]
 
 

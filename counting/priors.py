@@ -30,7 +30,9 @@ SQRT3 = math.sqrt(3.0)
 
 
 def scale_vector(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
-    """Per-parameter standard deviations, in :func:`param_layout` order."""
+    """Per-parameter scales, in :func:`param_layout` order (all 1 for discrete priors)."""
+    if prior.discrete:
+        return np.ones(sum(int(np.prod(s.shape)) for s in param_layout(model)), np.float32)
     parts = []
     for slot in param_layout(model):
         size = int(np.prod(slot.shape))
@@ -39,8 +41,11 @@ def scale_vector(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def standard_draw(key: Key[Array, ""], kind: str, size: int) -> Float[Array, "size"]:
-    """``size`` i.i.d. unit-variance values of the prior's shape from ``key``."""
+def standard_draw(key: Key[Array, ""], kind: str, size: int, max_abs: int = 1) -> Float[Array, "size"]:
+    """``size`` i.i.d. values from ``key``: unit-variance for continuous priors, integers in
+    ``-max_abs .. max_abs`` for discrete ones."""
+    if kind in ("ternary", "integer"):
+        return jax.random.randint(key, (size,), -max_abs, max_abs + 1).astype(jnp.float32)
     if kind == "gaussian":
         return jax.random.normal(key, (size,), jnp.float32)
     if kind == "uniform":
@@ -61,7 +66,7 @@ def unflatten(model: ModelSpec, flat: Float[Array, "B n_params"]) -> dict:
 def draw_flat(keys: Key[Array, "B"], model: ModelSpec, prior: PriorSpec) -> Float[Array, "B n_params"]:
     """Scaled flat parameters of one network per key."""
     scale = jnp.asarray(scale_vector(model, prior))
-    z = jax.vmap(lambda k: standard_draw(k, prior.kind, scale.shape[0]))(keys)
+    z = jax.vmap(lambda k: standard_draw(k, prior.kind, scale.shape[0], prior.max_abs))(keys)
     return z * scale
 
 

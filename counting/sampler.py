@@ -58,36 +58,45 @@ def network_keys(chunk_key: Key[Array, ""], index: Array) -> Key[Array, "B"]:
     return jax.vmap(jax.random.fold_in, (None, 0))(chunk_key, index)
 
 
-def evaluate(spec: Spec, keys: Key[Array, "B"], x) -> Forward:
-    """Draw one network per key from the prior and run it on inputs ``x``."""
-    flat = draw_flat(keys, spec.model, spec.prior)
-    return forward(spec.model, unflatten(spec.model, flat), x)
+class PriorDraws:
+    """Random parameters: chunk ``c`` gets key ``fold_in(key(seed), c)``, network ``i`` of it
+    ``fold_in(chunk_key, i)``. Every network key of a chunk is derived at once (one use of the chunk
+    key) and then consumed once by that network's prior draw."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+
+    def chunk_inputs(self, chunks):
+        root = seed_key(self.spec.estimator.seed, self.spec.estimator.key_impl)
+        return jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
+
+    def network_inputs(self, chunk_key, size: int):
+        return network_keys(chunk_key, jnp.arange(size, dtype=jnp.uint32))
+
+    def params(self, keys):
+        return draw_flat(keys, self.spec.model, self.spec.prior)
 
 
-def chunk_result(spec: Spec, reduce: Reducer, block: int, chunk_key: Key[Array, ""], n_valid):
-    """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
-
-    Every network key of the chunk is derived at once (one use of ``chunk_key``), then consumed
-    once by its network's prior draw.
-    """
+def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
+    """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count."""
     x = jnp.asarray(cube(spec.model.n_inputs))
     size = spec.estimator.chunk_size
     idx = jnp.arange(size, dtype=jnp.uint32)
-    keys = network_keys(chunk_key, idx)
+    per_net = source.network_inputs(chunk_input, size)
 
     def body(carry, xs):
-        k, i = xs
-        return carry, reduce(evaluate(spec, k, x), i < n_valid)
+        net, i = xs
+        fwd = forward(spec.model, unflatten(spec.model, source.params(net)), x)
+        return carry, reduce(fwd, i < n_valid)
 
-    xs = (keys.reshape(size // block, block), idx.reshape(size // block, block))
-    return lax.scan(body, None, xs)[1]
+    blocks = jax.tree.map(lambda a: a.reshape((size // block, block) + a.shape[1:]), (per_net, idx))
+    return lax.scan(body, None, blocks)[1]
 
 
-def step_result(spec: Spec, reduce: Reducer, block: int, chunks, n_valid):
-    """Results of chunks ``chunks`` (on one device): chunk ``c`` uses ``fold_in(key(seed), c)``."""
-    root = seed_key(spec.estimator.seed, spec.estimator.key_impl)
-    chunk_keys = jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
-    return lax.map(lambda kv: chunk_result(spec, reduce, block, *kv), (chunk_keys, n_valid))
+def step_result(spec: Spec, source, reduce: Reducer, block: int, chunks, n_valid):
+    """Results of chunks ``chunks`` on one device."""
+    inputs = source.chunk_inputs(chunks)
+    return lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, n_valid))
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,8 @@ class Engine:
     step: Callable
 
     @staticmethod
-    def build(spec: Spec, reduce: Reducer, block_size: int, devices=None) -> "Engine":
+    def build(spec: Spec, reduce: Reducer, block_size: int, devices=None, source=None) -> "Engine":
+        """Compile a step. ``source`` makes each network's flat parameters (default: prior draws)."""
         if block_size < 1 or spec.estimator.chunk_size % block_size:
             raise ValueError(
                 f"batch_size: expected a divisor of estimator.chunk_size={spec.estimator.chunk_size}, "
@@ -108,7 +118,8 @@ class Engine:
             )
         devs = np.array(devices if devices is not None else jax.devices())
         mesh = Mesh(devs, ("d",))
-        local = lambda c, v: step_result(spec, reduce, block_size, c, v)  # noqa: E731
+        source = source if source is not None else PriorDraws(spec)
+        local = lambda c, v: step_result(spec, source, reduce, block_size, c, v)  # noqa: E731
         sharded = jax.shard_map(local, mesh=mesh, in_specs=(P("d"), P("d")), out_specs=P("d"))
         return Engine(spec, block_size, mesh, jax.jit(sharded))
 

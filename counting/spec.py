@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ACTIVATIONS = ("relu", "tanh", "erf", "gelu")
+ACTIVATIONS = ("relu", "tanh", "erf", "gelu", "step", "sign")
 MODEL_KINDS = ("mlp", "resmlp")
-PRIOR_KINDS = ("gaussian", "uniform")
-ESTIMATOR_KINDS = ("mc",)
+PRIOR_KINDS = ("gaussian", "uniform", "ternary", "integer")
+DISCRETE_PRIORS = ("ternary", "integer")
+ESTIMATOR_KINDS = ("mc", "exact", "nngp")
 KEY_IMPLS = ("threefry2x32",)
 MAX_INPUTS = 12
 
@@ -61,11 +62,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class PriorSpec:
-    """Weights have variance ``sigma_w**2 / fan_in``, biases ``sigma_b**2``; ``kind`` is the shape."""
+    """Continuous priors (``gaussian``, ``uniform``): weights have variance ``sigma_w**2 / fan_in``,
+    biases ``sigma_b**2``. Discrete priors: every weight and bias uniform on the integers
+    ``-max_abs .. max_abs``, unscaled (``ternary`` is ``max_abs = 1``)."""
 
     kind: str = "gaussian"
     sigma_w: float = 1.0
     sigma_b: float = 1.0
+    max_abs: int = 1
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind in DISCRETE_PRIORS
 
 
 @dataclass(frozen=True)
@@ -171,10 +179,16 @@ def _model(t: dict) -> ModelSpec:
 
 def _prior(t: dict) -> PriorSpec:
     _check_keys(t, {f.name for f in dataclasses.fields(PriorSpec)}, "prior")
+    kind = _choice(t.get("kind", "gaussian"), "prior.kind", PRIOR_KINDS)
+    if kind in DISCRETE_PRIORS and ({"sigma_w", "sigma_b"} & set(t)):
+        raise SpecError("prior", f"no sigma_w/sigma_b for the unscaled '{kind}' prior (use max_abs)")
+    if kind == "ternary" and t.get("max_abs", 1) != 1:
+        raise SpecError("prior.max_abs", "1 for 'ternary' (use kind = 'integer' for more levels)", t["max_abs"])
     return PriorSpec(
-        _choice(t.get("kind", "gaussian"), "prior.kind", PRIOR_KINDS),
+        kind,
         _float(t.get("sigma_w", 1.0), "prior.sigma_w"),
         _float(t.get("sigma_b", 1.0), "prior.sigma_b", positive=False),
+        _int(t.get("max_abs", 1), "prior.max_abs", 1, 7),
     )
 
 
@@ -217,7 +231,13 @@ def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
     if need_target and "target" not in d:
         raise SpecError("target", "a [target] table with 'truth_table' or 'name'")
     target = _target(d["target"], model.n_inputs) if "target" in d else TargetSpec()
-    return Spec(model, _prior(d.get("prior", {})), target, _estimator(d.get("estimator", {})))
+    prior, est = _prior(d.get("prior", {})), _estimator(d.get("estimator", {}))
+    if est.kind == "exact" and not prior.discrete:
+        raise SpecError("estimator.kind", f"a discrete prior {list(DISCRETE_PRIORS)} for 'exact'", prior.kind)
+    if est.kind == "nngp" and (prior.kind != "gaussian" or model.kind != "mlp"
+                               or model.activation not in ("relu", "erf")):
+        raise SpecError("estimator.kind", "a gaussian-prior mlp with relu or erf for 'nngp'", est.kind)
+    return Spec(model, prior, target, est)
 
 
 def with_estimator(spec: Spec, **overrides: Any) -> Spec:
