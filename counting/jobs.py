@@ -244,6 +244,8 @@ def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptio
     """
     tt = target_truth_table(spec) if predicate is None else None
     pred = predicate or computes(tt, spec.model.n_inputs)
+    if spec.estimator.kind in ("subset", "nngp"):
+        return _analytic_or_rare_job(spec, pred, tt, options)
     run_spec, source = _prepare(spec)
     acc = _Hits()
     run = _run(run_spec, "volume", hits_reducer(pred), acc, options, source)
@@ -253,6 +255,36 @@ def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptio
            "seed": spec.estimator.seed, "seconds": run["seconds"]}
     row["ci95_lo"], row["ci95_hi"] = row.pop("ci95")
     _finish(options.out, "volume", spec, pd.DataFrame([row]), run, {"result": est.as_dict()})
+    return est, run
+
+
+def _analytic_or_rare_job(spec: Spec, pred, tt, options: RunOptions):
+    """Volumes that are not chunked counts: subset simulation, or the infinite-width limit."""
+    t0 = time.perf_counter()
+    e = spec.estimator
+    if e.kind == "subset":
+        from counting.predicates import Condition
+        from counting.rare import subset_volume
+
+        if not isinstance(pred, Condition):
+            raise SpecError("estimator.kind", "a condition with a score for 'subset'", "a bare predicate")
+        est = subset_volume(spec, pred, n_particles=e.particles, p0=e.p0, n_steps=e.steps, kernel=e.kernel,
+                            replicates=e.replicates, max_levels=e.max_levels, progress=options.progress)
+    else:
+        from counting.nngp import nngp_volume
+
+        if tt is None:
+            raise SpecError("estimator.kind", "a target truth table for 'nngp'", "a custom predicate")
+        est = nngp_volume(spec.model, spec.prior, tt, seed=e.seed)
+    seconds = time.perf_counter() - t0
+    run = {"estimator": e.kind, "seconds": seconds, "networks_per_second": None,
+           "samples": est.as_dict()["samples"]}
+    row = {"target": to_hex(tt, spec.model.n_inputs) if tt is not None else None, "seed": e.seed,
+           "seconds": seconds}
+    d = est.as_dict()
+    row.update({k: v for k, v in d.items() if k not in ("ci95", "replicates_log10")})
+    row["ci95_lo"], row["ci95_hi"] = d["ci95"]
+    _finish(options.out, "volume", spec, pd.DataFrame([row]), run, {"result": d})
     return est, run
 
 

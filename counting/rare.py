@@ -17,7 +17,7 @@ to ``{S >= L_k}`` invariant:
   on the ellipse ``g cos t + nu sin t`` with a shrinking bracket, at most ``ess_shrinks`` tries.
 
 The estimate of one run is the product of the level fractions. Intervals come from ``replicates``
-independent runs (keys ``fold_in``'d from the seed): the volume is the mean of the replicate
+independent runs (keys split from the seed): the volume is the mean of the replicate
 estimates and its 95% interval a Student-t interval on that mean, in log10 (if its lower end is not
 positive, the interval is taken on the log10 replicate values instead, which is wider). The result
 states the network evaluations spent. Splitting is biased low when moves mix poorly: a replicate
@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -205,16 +206,27 @@ def _ess_level(key, g, s, level, *, evaluate, n_steps, shrinks, groups):
     return g, s, acc / n_steps
 
 
-def subset_run(key, spec: Spec, cond: Condition, *, n_particles: int = 1000, p0: float = 0.1,
-               n_steps: int = 10, kernel: str = "pcn", max_levels: int = 200, ess_shrinks: int = 8,
-               scale_moves: bool = True) -> tuple[float, int, int]:
+@dataclass(frozen=True)
+class Problem:
+    """What one run needs, built once per estimate so every replicate reuses the compiled code."""
+
+    evaluate: Callable
+    n_params: int
+    groups: _Groups
+
+    @staticmethod
+    def build(spec: Spec, cond: Condition, scale_moves: bool = True) -> "Problem":
+        n_par = scale_vector(spec.model, spec.prior).shape[0]
+        return Problem(jax.jit(_evaluator(spec, cond)), n_par, weight_groups(spec) if scale_moves else _Groups())
+
+
+def subset_run(key, problem: Problem, *, n_particles: int = 1000, p0: float = 0.1, n_steps: int = 10,
+               kernel: str = "ess", max_levels: int = 200, ess_shrinks: int = 8) -> tuple[float, int, int]:
     """One subset-simulation run: (natural log of the estimate, network evaluations, levels).
 
     A run that reaches ``max_levels`` without the condition holding returns ``-inf``.
     """
-    evaluate = jax.jit(_evaluator(spec, cond))
-    n_par = scale_vector(spec.model, spec.prior).shape[0]
-    groups = weight_groups(spec) if scale_moves else ()
+    evaluate, n_par, groups = problem.evaluate, problem.n_params, problem.groups
     n_groups = len(groups)
     keys = jax.random.split(key, max_levels + 1)
     g = jax.random.normal(keys[0], (n_particles, n_par))
@@ -245,34 +257,34 @@ def subset_run(key, spec: Spec, cond: Condition, *, n_particles: int = 1000, p0:
     return -math.inf, evals, max_levels
 
 
-def combine_replicates(log_ps: list[float]) -> tuple[float | None, tuple[float | None, float | None], float]:
-    """Mean of replicate estimates and a 95% t-interval on it, in log10."""
+def combine_replicates(log_ps: list[float]) -> tuple[float | None, tuple[float | None, float | None]]:
+    """log10 of the mean of replicate estimates (given as natural logs) and a 95% t-interval on it."""
     p = np.exp(np.asarray(log_ps, np.float64) - max(log_ps)) if np.isfinite(max(log_ps)) else None
     r = len(log_ps)
     if p is None:
-        return None, (None, None), 0.0
+        return None, (None, None)
     shift = max(log_ps) / math.log(10)
     mean, sd = p.mean(), p.std(ddof=1)
     t = stats.t.ppf(0.975, r - 1)
     lo, hi = mean - t * sd / math.sqrt(r), mean + t * sd / math.sqrt(r)
     est = math.log10(mean) + shift
     if lo > 0:
-        return est, (math.log10(lo) + shift, math.log10(hi) + shift), mean
+        return est, (math.log10(lo) + shift, math.log10(hi) + shift)
     finite = np.asarray([x for x in log_ps if np.isfinite(x)]) / math.log(10)
     if len(finite) < 2:
-        return est, (None, math.log10(hi) + shift), mean
+        return est, (None, math.log10(hi) + shift)
     m, sdl = finite.mean(), finite.std(ddof=1)
     half = stats.t.ppf(0.975, len(finite) - 1) * sdl / math.sqrt(len(finite))
-    return est, (min(m - half, est), max(m + half, est)), mean
+    return est, (min(m - half, est), max(m + half, est))
 
 
 def subset_volume(spec: Spec, condition: Condition | None = None, *, n_particles: int = 1000,
-                  p0: float = 0.1, n_steps: int = 10, kernel: str = "pcn", replicates: int = 10,
+                  p0: float = 0.1, n_steps: int = 10, kernel: str = "ess", replicates: int = 10,
                   max_levels: int = 200, ess_shrinks: int = 8, scale_moves: bool = True,
                   progress: bool | None = False) -> SubsetResult:
     """Volume of ``condition`` (default: computes the spec's target) from independent replicates.
 
-    Replicate ``r`` uses key ``fold_in(key(seed), r)``.
+    Replicate ``r`` uses the ``r``-th key of ``split(key(seed), replicates)``.
     """
     if kernel not in KERNELS:
         raise SpecError("estimator.kernel", f"one of {list(KERNELS)}", kernel)
@@ -284,17 +296,17 @@ def subset_volume(spec: Spec, condition: Condition | None = None, *, n_particles
         condition = computes(tt, spec.model.n_inputs)
     from tqdm.auto import tqdm
 
+    problem = Problem.build(spec, condition, scale_moves)
     root = jax.random.key(spec.estimator.seed, impl=spec.estimator.key_impl)
     keys = jax.random.split(root, replicates)
     log_ps, evals, levels = [], 0, []
     for r in tqdm(range(replicates), desc="replicates", disable=(None if progress is None else not progress)):
-        lp, ev, lv = subset_run(keys[r], spec, condition, n_particles=n_particles, p0=p0, n_steps=n_steps,
-                                kernel=kernel, max_levels=max_levels, ess_shrinks=ess_shrinks,
-                                scale_moves=scale_moves)
+        lp, ev, lv = subset_run(keys[r], problem, n_particles=n_particles, p0=p0, n_steps=n_steps,
+                                kernel=kernel, max_levels=max_levels, ess_shrinks=ess_shrinks)
         log_ps.append(lp)
         evals += ev
         levels.append(lv)
-    est, ci, mean = combine_replicates(log_ps)
+    est, ci = combine_replicates(log_ps)
     l10 = [x / math.log(10) for x in log_ps]
     finite = [x for x in l10 if np.isfinite(x)]
     sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")

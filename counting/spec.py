@@ -30,7 +30,8 @@ ACTIVATIONS = ("relu", "tanh", "erf", "gelu", "step", "sign")
 MODEL_KINDS = ("mlp", "resmlp")
 PRIOR_KINDS = ("gaussian", "uniform", "ternary", "integer")
 DISCRETE_PRIORS = ("ternary", "integer")
-ESTIMATOR_KINDS = ("mc", "exact", "nngp")
+ESTIMATOR_KINDS = ("mc", "exact", "nngp", "subset")
+SUBSET_KERNELS = ("ess", "pcn")
 KEY_IMPLS = ("threefry2x32",)
 MAX_INPUTS = 12
 
@@ -97,6 +98,13 @@ class EstimatorSpec:
     seed: int = 0
     chunk_size: int = 16_384
     key_impl: str = "threefry2x32"
+    # rare-event (kind = "subset") settings
+    kernel: str = "ess"
+    particles: int = 1000
+    p0: float = 0.1
+    steps: int = 10
+    replicates: int = 10
+    max_levels: int = 200
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,20 @@ def _estimator(t: dict) -> EstimatorSpec:
         _int(t.get("seed", 0), "estimator.seed", 0, 2**32 - 1),
         chunk,
         _choice(t.get("key_impl", "threefry2x32"), "estimator.key_impl", KEY_IMPLS),
+        _choice(t.get("kernel", "ess"), "estimator.kernel", SUBSET_KERNELS),
+        _int(t.get("particles", 1000), "estimator.particles", 10),
+        _p0(t.get("p0", 0.1)),
+        _int(t.get("steps", 10), "estimator.steps", 1),
+        _int(t.get("replicates", 10), "estimator.replicates", 2),
+        _int(t.get("max_levels", 200), "estimator.max_levels", 1),
     )
+
+
+def _p0(value: Any) -> float:
+    v = _float(value, "estimator.p0")
+    if not v < 0.5:
+        raise SpecError("estimator.p0", "a level probability in (0, 0.5)", value)
+    return v
 
 
 def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
@@ -234,6 +255,8 @@ def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
     prior, est = _prior(d.get("prior", {})), _estimator(d.get("estimator", {}))
     if est.kind == "exact" and not prior.discrete:
         raise SpecError("estimator.kind", f"a discrete prior {list(DISCRETE_PRIORS)} for 'exact'", prior.kind)
+    if est.kind == "subset" and prior.kind not in ("gaussian", "uniform"):
+        raise SpecError("estimator.kind", "a continuous prior ('gaussian' or 'uniform') for 'subset'", est.kind)
     if est.kind == "nngp" and (prior.kind != "gaussian" or model.kind != "mlp"
                                or model.activation not in ("relu", "erf")):
         raise SpecError("estimator.kind", "a gaussian-prior mlp with relu or erf for 'nngp'", est.kind)
