@@ -72,3 +72,23 @@ def test_combine_replicates_interval():
     half = stats.t.ppf(0.975, 2) * 0.5e-10 / math.sqrt(3)
     assert est == pytest.approx(math.log10(1.5e-10))
     assert (lo, hi) == pytest.approx((math.log10(1.5e-10 - half), math.log10(1.5e-10 + half)))
+
+
+@pytest.mark.slow
+def test_subset_interval_coverage_over_200_runs():
+    """The 95% interval covers the exact volume in at least 90% of 200 independent runs.
+
+    Case: AND on 3 bits, sigma_b = 0.01 (exact volume 8.77e-8, about 7 levels), 10 replicates of
+    500 particles per run. With true coverage 95%, fewer than 180 of 200 covers has probability
+    about 1e-3 (binomial tail), so that is this test's false-failure rate.
+    """
+    exact = math.log10(perceptron_volumes(3, 1.0, 0.01)[0x80])
+    covered = 0
+    for run in range(200):
+        spec = parse_spec('[model]\nn_inputs = 3\nwidths = []\n[prior]\nsigma_b = 0.01\n'
+                          f'[target]\ntruth_table = "0x80"\n[estimator]\nseed = {1000 + run}\n')
+        r = subset_volume(spec, replicates=10, n_particles=500)
+        lo, hi = r.ci95
+        covered += (lo is None or lo <= exact) and hi is not None and exact <= hi
+    print(f"coverage {covered}/200")
+    assert covered >= 180
