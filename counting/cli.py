@@ -118,7 +118,8 @@ def cmd_volume(args) -> int:
     print(f"target {tt} on {_describe(spec)}")
     if est.estimator in ("subset", "nngp"):
         print(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, 95% CI 10^[{_fmt(est.ci95[0])}, "
-              f"{_fmt(est.ci95[1])}]  ({est.estimator}, {d['samples']:,} network evaluations)")
+              f"{_fmt(est.ci95[1])}]  ({est.estimator}, {d['samples']:,} "
+              f"{'network' if est.estimator == 'subset' else 'orthant-integrand'} evaluations)")
     elif est.estimator == "exact":
         print(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
               f"{est.samples:,} configurations)")
