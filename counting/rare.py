@@ -19,7 +19,7 @@ to ``{S >= L_k}`` invariant:
 The estimate of one run is the product of the level fractions. Intervals come from ``replicates``
 independent runs (keys split from the seed): the volume is the mean of the replicate
 estimates and its 95% interval a Student-t interval on that mean, in log10 (if its lower end is not
-positive, the interval is taken on the log10 replicate values instead, which is wider). The result
+positive, the lower end comes from a t-interval on the log10 replicate values instead). The result
 states the network evaluations spent. Splitting is biased low when moves mix poorly: a replicate
 spread far above the theory is the warning sign, so ``replicate_sd_log10`` is reported.
 
@@ -275,7 +275,9 @@ def combine_replicates(log_ps: list[float]) -> tuple[float | None, tuple[float |
         return est, (None, math.log10(hi) + shift)
     m, sdl = finite.mean(), finite.std(ddof=1)
     half = stats.t.ppf(0.975, len(finite) - 1) * sdl / math.sqrt(len(finite))
-    return est, (min(m - half, est), max(m + half, est))
+    # replicates too dispersed for a positive lower end on the linear scale: take the lower end
+    # from the log10 values (a t-interval on their mean) and keep the linear-scale upper end
+    return est, (min(m - half, est), math.log10(hi) + shift)
 
 
 def subset_volume(spec: Spec, condition: Condition | None = None, *, n_particles: int = 1000,

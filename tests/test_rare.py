@@ -74,6 +74,18 @@ def test_combine_replicates_interval():
     assert (lo, hi) == pytest.approx((math.log10(1.5e-10 - half), math.log10(1.5e-10 + half)))
 
 
+def test_combine_replicates_dispersed_fallback():
+    """One replicate dominates: the linear lower end would be negative, so it comes from log10 values."""
+    logs = [math.log(x) for x in (1e-12, 1e-12, 1e-12, 1e-8)]
+    est, (lo, hi) = combine_replicates(logs)
+    mean = (3e-12 + 1e-8) / 4
+    sd = float(np.std([1e-12, 1e-12, 1e-12, 1e-8], ddof=1))
+    assert est == pytest.approx(math.log10(mean))
+    assert hi == pytest.approx(math.log10(mean + stats.t.ppf(0.975, 3) * sd / 2))
+    l10 = np.array([-12, -12, -12, -8.0])
+    assert lo == pytest.approx(l10.mean() - stats.t.ppf(0.975, 3) * l10.std(ddof=1) / 2)
+
+
 @pytest.mark.slow
 def test_subset_interval_coverage_over_200_runs():
     """The 95% interval covers the exact volume in at least 90% of 200 independent runs.
