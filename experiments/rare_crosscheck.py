@@ -15,7 +15,9 @@ import pandas as pd
 
 from counting import parse_spec
 from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
+from counting.nngp import nngp_volume
 from counting.rare import subset_volume
+from counting.truth import named_truth_table
 
 SPEC = """
 [model]
@@ -39,6 +41,7 @@ def main() -> None:
     ap.add_argument("--particles", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--targets", default="majority,parity")
+    ap.add_argument("--max-levels", type=int, default=200)
     ap.add_argument("--out", default="results/rare")
     args = ap.parse_args()
     rows = []
@@ -47,12 +50,18 @@ def main() -> None:
             spec = parse_spec(SPEC.format(target=target, seed=seed))
             t = time.perf_counter()
             r = subset_volume(spec, kernel=kernel, replicates=args.replicates, n_particles=args.particles,
-                              n_steps=args.steps, progress=True)
+                              n_steps=args.steps, max_levels=args.max_levels, progress=True)
             rows.append({"target": target, "kernel": kernel, "seed": seed, "log10_volume": r.log10_volume,
                          "ci95_lo": r.ci95[0], "ci95_hi": r.ci95[1], "replicate_sd_log10": r.replicate_sd_log10,
                          "mean_levels": r.levels, "evaluations": r.evaluations, "replicates": args.replicates,
                          "particles": args.particles, "seconds": time.perf_counter() - t})
             print(rows[-1], flush=True)
+        # the infinite-width limit of the same architecture, for context (not a cross-check)
+        t = time.perf_counter()
+        nn = nngp_volume(spec.model, spec.prior, named_truth_table(target, 7))
+        rows.append({"target": target, "kernel": "nngp (infinite width)", "seed": 0,
+                     "log10_volume": nn.log10_volume, "ci95_lo": nn.ci95[0], "ci95_hi": nn.ci95[1],
+                     "evaluations": nn.samples, "seconds": time.perf_counter() - t})
     df = pd.DataFrame(rows)
     out = Path(args.out)
     write_parquet(out / "crosscheck.parquet", df)

@@ -1,0 +1,106 @@
+"""Cost of a 1e-10 volume to 0.2 decades: subset simulation against hit-or-miss.
+
+Case: AND on 3 bits under a perceptron prior with sigma_b = 1e-3 (exact volume 8.77e-11, from
+``tests/exact_perceptron.py``). Subset simulation adds batches of replicates until its 95% interval
+is narrower than 0.2 decades and records the network evaluations and seconds spent. For
+hit-or-miss the required sample count is computed from the Clopper-Pearson interval at the exact
+volume (the smallest n whose expected interval is narrower than 0.2 decades), and its time from the
+engine's measured throughput on the same spec.
+
+    python experiments/rare_bench.py [--out results/rare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+
+from counting import parse_spec
+from counting.jobs import RunOptions, volume_job
+from counting.predicates import computes
+from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
+from counting.rare import Problem, combine_replicates, subset_run
+from counting.stats import clopper_pearson
+
+SPEC = """
+[model]
+n_inputs = 3
+widths = []
+[prior]
+sigma_b = 0.001
+[target]
+truth_table = "0x80"
+[estimator]
+seed = 7
+samples = {samples}
+chunk_size = 65536
+"""
+EXACT = 8.774624518e-11  # perceptron_volumes(3, 1.0, 1e-3)[0x80]
+
+
+def mc_samples_needed(v: float, width: float = 0.2) -> int:
+    """Smallest n (to 2 significant digits) whose CP interval at k = round(v n) is narrower than ``width``."""
+    n = 1e8
+    while True:
+        k = max(1, round(v * n))
+        lo, hi = clopper_pearson(k, int(n))
+        if math.log10(hi) - math.log10(lo) < width:
+            return int(n)
+        n *= 1.05
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="results/rare")
+    ap.add_argument("--particles", type=int, default=1000)
+    args = ap.parse_args()
+    spec = parse_spec(SPEC.format(samples=1))
+    problem = Problem.build(spec, computes(0x80, 3))
+    root = jax.random.key(spec.estimator.seed)
+    keys = jax.random.split(root, 400)
+    log_ps, evals = [], 0
+    subset_run(jax.random.key(10**6), problem, n_particles=args.particles)  # compile outside the timing
+    t0 = time.perf_counter()
+    while True:
+        lp, ev, _ = subset_run(keys[len(log_ps)], problem, n_particles=args.particles)
+        log_ps.append(lp)
+        evals += ev
+        if len(log_ps) >= 10:
+            est, (lo, hi) = combine_replicates(log_ps)
+            if lo is not None and hi - lo < 0.2:
+                break
+    sub_secs = time.perf_counter() - t0
+    # hit-or-miss throughput on the same spec (after compilation)
+    n_rate = 1 << 24
+    volume_job(parse_spec(SPEC.format(samples=65536)), options=RunOptions(progress=False))
+    _, run = volume_job(parse_spec(SPEC.format(samples=n_rate)), options=RunOptions(progress=False))
+    rate = n_rate / run["seconds"]
+    need = mc_samples_needed(EXACT)
+    rows = [
+        {"method": "subset (ess + scale moves)", "log10_volume": est, "ci95_lo": lo, "ci95_hi": hi,
+         "ci_width_decades": hi - lo, "replicates": len(log_ps), "network_evaluations": evals,
+         "seconds": sub_secs},
+        {"method": "hit-or-miss (required, computed)", "log10_volume": math.log10(EXACT), "ci95_lo": None,
+         "ci95_hi": None, "ci_width_decades": 0.2, "replicates": None, "network_evaluations": need,
+         "seconds": need / rate},
+    ]
+    df = pd.DataFrame(rows)
+    df["exact_log10_volume"] = math.log10(EXACT)
+    out = Path(args.out)
+    write_parquet(out / "bench.parquet", df)
+    text = df.to_string(index=False) + f"\n\nhit-or-miss throughput on this spec: {rate:,.0f} networks/s " \
+        f"({jax.devices()[0].device_kind}, {len(jax.devices())} device(s))\n"
+    atomic_write_bytes(out / "bench.md", text.encode())
+    write_json(out / "bench_manifest.json", manifest("rare-bench", spec.to_dict(), vars(args) | {"mc_rate": rate},
+                                                     {"subset_seconds": sub_secs}, ["bench.parquet"]) | {"result": rows})
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
