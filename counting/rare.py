@@ -55,7 +55,6 @@ from counting.models import forward, param_layout
 from counting.predicates import Condition, computes
 from counting.priors import scale_vector, unflatten
 from counting.spec import Spec, SpecError
-from counting.truth import named_truth_table
 
 KERNELS = ("pcn", "ess")
 
@@ -293,9 +292,9 @@ def subset_volume(spec: Spec, condition: Condition | None = None, *, n_particles
     if replicates < 2:
         raise SpecError("estimator.replicates", "an integer >= 2 (intervals come from replicates)", replicates)
     if condition is None:
-        t = spec.target
-        tt = t.truth_table if t.truth_table is not None else named_truth_table(t.name, spec.model.n_inputs)
-        condition = computes(tt, spec.model.n_inputs)
+        from counting.jobs import target_truth_table
+
+        condition = computes(target_truth_table(spec), spec.model.n_inputs)
     from tqdm.auto import tqdm
 
     problem = Problem.build(spec, condition, scale_moves)
