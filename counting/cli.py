@@ -1,4 +1,4 @@
-"""Command line: ``counting volume | census | bench | report``.
+"""Command line: ``counting volume | census | run | bench | report``.
 
 Bad input (malformed TOML, unknown keys, out-of-range values) prints one line
 ``counting: error: FIELD: expected ...`` to stderr and exits with status 2, writing nothing.
@@ -7,6 +7,7 @@ Example (shell)::
 
     counting volume experiments/quickstart.toml --json
     counting census experiments/quickstart.toml --top 5
+    counting run experiments/llamaizer.toml --out results/llamaizer
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("census", help="count every function seen")
     _common(c)
     c.add_argument("--top", type=int, default=10, help="functions to print")
+    e = sub.add_parser("run", help="run an experiment file (tables, figures and a manifest)")
+    e.add_argument("experiment", help="experiment TOML file")
+    e.add_argument("--out", help="results folder (default runs/<experiment name>)")
+    e.add_argument("--work", help="folder for checkpoints while it runs (default runs/work/<experiment name>)")
+    e.add_argument("--resume", action="store_true", help="continue an interrupted run from --work")
+    e.add_argument("--samples", type=int, help="override the networks per architecture (and every override)")
+    e.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
     b = sub.add_parser("bench", help="throughput against a straightforward baseline")
     b.add_argument("--json", action="store_true")
     b.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
@@ -154,6 +163,33 @@ def cmd_census(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    import dataclasses
+
+    from counting.llamaizer import load_experiment, run_experiment
+
+    exp = load_experiment(args.experiment)
+    if args.samples is not None:
+        if args.samples < 1:
+            raise SpecError("--samples", "a positive integer", args.samples)
+        exp = dataclasses.replace(exp, samples=args.samples, architectures=tuple(
+            dataclasses.replace(a, samples=None) for a in exp.architectures))
+    if args.batch_size is not None and (args.batch_size < 1 or exp.chunk_size % args.batch_size):
+        raise SpecError("--batch-size", f"a divisor of experiment.chunk_size={exp.chunk_size}", args.batch_size)
+    stem = Path(args.experiment).stem
+    out = Path(args.out) if args.out else Path("runs") / stem
+    work = Path(args.work) if args.work else Path("runs") / "work" / stem
+    if out.exists() and not out.is_dir():
+        raise SpecError("--out", "a folder", str(out))
+    result = run_experiment(exp, out=out, work=work, resume=args.resume,
+                            progress=False if args.no_progress else None, batch_size=args.batch_size)
+    vol = result["volumes"]
+    print(vol[["architecture", "target", "orbit_hits", "samples", "log10_volume", "ci95_lo", "ci95_hi"]]
+          .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"tables and figures in {out}/")
+    return 0
+
+
 def cmd_bench(args) -> int:
     import pandas as pd
 
@@ -214,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "report":
             _configure_devices(args.devices)
-        return {"volume": cmd_volume, "census": cmd_census, "bench": cmd_bench, "report": cmd_report}[
+        return {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench,
+                "report": cmd_report}[
             args.command
         ](args)
     except SpecError as e:

@@ -81,6 +81,7 @@ class Census:
     counts: np.ndarray  # [K] int64
     n_inputs: int
     exact: bool = False  # True for an enumeration of a discrete prior: intervals are points
+    drawn: int | None = None  # networks drawn, when a restricted census kept only some of them
 
     @staticmethod
     def empty(n_inputs: int, words: int) -> "Census":
@@ -100,6 +101,12 @@ class Census:
 
     @property
     def samples(self) -> int:
+        """Networks drawn (volumes are counts over this)."""
+        return int(self.counts.sum()) if self.drawn is None else int(self.drawn)
+
+    @property
+    def kept(self) -> int:
+        """Networks counted: all of them, or those satisfying a restricted census's condition."""
         return int(self.counts.sum())
 
     @property

@@ -111,11 +111,16 @@ class _Tables:
         self.buffered = 0
 
     def add(self, result, n_valid):
+        keep = None
+        if isinstance(result, tuple):  # a restricted census: (tables, where-holds)
+            result, keep = result
+            keep = np.asarray(keep).reshape(len(n_valid), self.chunk)
         rows = np.asarray(result).reshape(len(n_valid), self.chunk, -1)
-        for r, v in zip(rows, n_valid):
+        for j, (r, v) in enumerate(zip(rows, n_valid)):
             if v:
-                self.buffer.append(r[:v])
-                self.buffered += int(v)
+                r = r[:v] if keep is None else r[:v][keep[j, :v]]
+                self.buffer.append(r)
+                self.buffered += len(r)
         if self.buffered >= self.FLUSH_ROWS:
             self.flush()
 
@@ -288,13 +293,19 @@ def _analytic_or_rare_job(spec: Spec, pred, tt, options: RunOptions):
     return est, run
 
 
-def census_job(spec: Spec, options: RunOptions = RunOptions()) -> tuple[Census, dict]:
-    """Exact counts of every function computed by ``spec.estimator.samples`` networks, and the run facts."""
+def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate | None = None
+               ) -> tuple[Census, dict]:
+    """Exact counts of every function computed by ``spec.estimator.samples`` networks, and the run facts.
+
+    With ``where`` (a predicate such as "layer 1 holds AND") only the networks satisfying it are
+    counted, so each function's volume is the volume of "computes f and ``where``": the counts sum
+    to the networks satisfying ``where``, while ``samples`` stays the number of networks drawn.
+    """
     run_spec, source = _prepare(spec)
     acc = _Tables(spec.model.n_inputs, run_spec.estimator.chunk_size)
-    run = _run(run_spec, "census", tables_reducer(), acc, options, source)
+    run = _run(run_spec, "census", tables_reducer(where), acc, options, source)
     acc.flush()
-    census = dataclasses.replace(acc.census, exact=source is not None)
+    census = dataclasses.replace(acc.census, exact=source is not None, drawn=run_spec.estimator.samples)
     summary = {"samples": census.samples, "distinct": census.distinct, "exact": source is not None,
                "top": census.top(10).to_dict(orient="records")}
     _finish(options.out, "census", spec, census.frame(), run, {"result": summary})
@@ -307,6 +318,6 @@ def estimate_volume(spec: Spec, predicate: Predicate | None = None, options: Run
     return volume_job(spec, predicate, options)[0]
 
 
-def run_census(spec: Spec, options: RunOptions = RunOptions()) -> Census:
+def run_census(spec: Spec, options: RunOptions = RunOptions(), where: Predicate | None = None) -> Census:
     """:func:`census_job` without the run facts."""
-    return census_job(spec, options)[0]
+    return census_job(spec, options, where)[0]

@@ -38,9 +38,12 @@ from counting.spec import Spec
 Reducer = Callable[[Forward, Bool[Array, "B"]], Any]
 
 
-def tables_reducer() -> Reducer:
-    """Per block: the packed truth tables ``[B, words]`` (invalid rows are dropped on the host)."""
-    return lambda fwd, valid: truth_tables(fwd)
+def tables_reducer(where: Predicate | None = None) -> Reducer:
+    """Per block: the packed truth tables ``[B, words]`` (invalid rows are dropped on the host).
+    With ``where``: the pair (tables, ``where`` holds), and the host drops the rows where it fails."""
+    if where is None:
+        return lambda fwd, valid: truth_tables(fwd)
+    return lambda fwd, valid: (truth_tables(fwd), where(fwd))
 
 
 def hits_reducer(pred: Predicate) -> Reducer:

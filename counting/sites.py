@@ -1,0 +1,110 @@
+"""Site predicates: what a hidden layer *holds*, read from its units' sign patterns.
+
+A unit's **sign pattern** over the cube is the truth table of ``pre-activation > 0`` at every
+point (the output's own convention; for relu, step and sign units it is also "the unit is on").
+Site ``layer l`` **holds** ``g`` when some unit of the layer has sign pattern ``g`` or ``not g``:
+the layer has built ``g`` as an intermediate, whichever polarity the next layer reads.
+
+* :func:`holds` ``(site, g, n)``: some unit has pattern ``g`` or ``not g``.
+* :func:`holds_any` ``(site, family, n)``: some unit has the pattern of a member of ``family``
+  (or of its negation).
+
+Both are :class:`~counting.predicates.Condition` objects, so they compose with
+``computes``, :func:`~counting.predicates.all_of`, :func:`~counting.predicates.any_of` and
+:func:`~counting.predicates.negate`, and every estimator takes them: hit-or-miss and exact
+enumeration count them, a census can be restricted by them, and the rare-event estimator climbs
+their scores. The score of "holds g" is ``-min over units and polarities`` of the unit's squared
+violated margins ``sum_i min(y_i z_i, 0)**2`` (0 exactly where some unit matches); the score of
+its negation is ``-sum over matching units`` of ``min_i z_i**2``, the squared distance of each
+matching unit from its nearest flip.
+
+Example:
+    >>> import numpy as np, jax.numpy as jnp
+    >>> from counting.models import Forward
+    >>> z = jnp.asarray([[[-1., -1., -1., 1.], [1., -1., 1., -1.]]])  # 1 network, 2 units, 4 points
+    >>> fwd = Forward(output=z[:, 0], sites={"layer1": z})
+    >>> [bool(holds("layer1", g, 2)(fwd)[0]) for g in (0x8, 0x7, 0x5, 0x6)]   # AND, NAND, x0 (neg), XOR
+    [True, True, True, False]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax.numpy as jnp
+from jax import lax
+import numpy as np
+from jaxtyping import Array, Bool, Float, UInt32
+
+from counting.models import Forward
+from counting.predicates import Condition, signs_of
+from counting.truth import int_to_words, pack
+
+
+def complement(tt: int, n: int) -> int:
+    """``not g`` as a truth table."""
+    return tt ^ ((1 << 2**n) - 1)
+
+
+def unit_tables(fwd: Forward, site: str) -> UInt32[Array, "B units words"]:
+    """Packed sign pattern of every unit at ``site``."""
+    if site not in fwd.sites:
+        raise ValueError(f"site: expected one of {sorted(fwd.sites)}, got {site!r}")
+    return pack(fwd.sites[site] > 0)
+
+
+def _family_words(family: Sequence[int], n: int) -> np.ndarray:
+    """Members and their complements as packed words ``[2K, words]``, sorted (for one word)."""
+    both = sorted({t for g in family for t in (int(g), complement(int(g), n))})
+    return np.stack([int_to_words(t, n) for t in both])
+
+
+def member(tables: UInt32[Array, "... words"], family_words: np.ndarray) -> Bool[Array, "..."]:
+    """Whether each packed table is one of ``family_words`` (``[K, words]``)."""
+    fam = jnp.asarray(family_words)
+    if fam.shape[1] == 1:  # one word: binary search in the sorted family
+        t = tables[..., 0]
+        i = jnp.clip(jnp.searchsorted(fam[:, 0], t), 0, fam.shape[0] - 1)
+        return fam[i, 0] == t
+    return jnp.any(jnp.all(tables[..., None, :] == fam, axis=-1), axis=-1)
+
+
+def _closest(z: Float[Array, "B U P"], y: Float[Array, "K P"]) -> Float[Array, "B"]:
+    """Smallest squared violated margin over units and target sign vectors (one vector at a
+    time, so large families need no ``[B, U, K, P]`` array)."""
+    per = lax.map(lambda yk: jnp.min(jnp.sum(jnp.minimum(z * yk, 0.0) ** 2, axis=-1), axis=-1), y)
+    return jnp.min(per, axis=0)
+
+
+def _site_condition(site: str, family: Sequence[int], n: int) -> Condition:
+    fam_words = _family_words(family, n)
+    y = np.stack([signs_of(int(g), n) for g in family])
+    y = jnp.asarray(np.concatenate([y, -y]))  # both polarities
+
+    def matching(fwd: Forward) -> Bool[Array, "B U"]:
+        return member(unit_tables(fwd, site), fam_words)
+
+    def holds(fwd: Forward) -> Bool[Array, "B"]:
+        return jnp.any(matching(fwd), axis=-1)
+
+    def score(fwd: Forward) -> Float[Array, "B"]:
+        return -_closest(fwd.sites[site], y)
+
+    def neg_score(fwd: Forward) -> Float[Array, "B"]:
+        z = fwd.sites[site]
+        flip = jnp.min(z**2, axis=-1)
+        return -jnp.sum(jnp.where(matching(fwd), flip, 0.0), axis=-1)
+
+    return Condition(holds, score, neg_score)
+
+
+def holds(site: str, g: int, n: int) -> Condition:
+    """"Some unit at ``site`` has sign pattern ``g`` or ``not g`` over the ``n``-bit cube"."""
+    return _site_condition(site, [g], n)
+
+
+def holds_any(site: str, family: Sequence[int], n: int) -> Condition:
+    """"Some unit at ``site`` has the sign pattern of a member of ``family`` (or its negation)"."""
+    if len(family) == 0:
+        raise ValueError("family: expected at least one truth table")
+    return _site_condition(site, list(family), n)
