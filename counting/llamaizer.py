@@ -8,8 +8,8 @@ counts, for every target ``f`` and every llama ``g`` of its families:
   pattern ``g`` or ``not g``), and ``held_any[g]``: in some hidden layer;
 * ``union[family, l, K]``: those holding *any* of the family's first ``K`` members;
 * ``kept[g]``: those holding ``g`` both in layer 1 and in the last hidden layer;
-* ``prior_held[l, g]``: networks holding ``g`` at ``l`` whatever they compute (the llama's cost
-  without the target).
+* ``prior_held[l, g]``: networks holding ``g`` at ``l`` (or in any hidden layer) whatever they
+  compute: the llama's cost without the target.
 
 Counts are exact integers, accumulated chunk by chunk through :mod:`counting.jobs`, so a pass is
 bit-identical across batch sizes, devices and interruptions. Every share is a ratio of two such
@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -268,34 +269,69 @@ def truth_tables_of_units(z):
     return pack(z > 0)[..., 0]
 
 
+def _present(tables, sorted_rows, order, n_cols: int):
+    """``[B, J]``: which of the ``J`` llamas appear among each network's unit tables ``[B, U]``.
+
+    ``sorted_rows`` ``[B, J]`` (or ``[J]`` for all networks alike) are the llamas sorted, ``order``
+    their column numbers. A binary search per unit and a scatter per network cost ``B U log J``,
+    not the ``B U J`` of comparing every unit with every llama.
+    """
+    if sorted_rows.ndim == 1:
+        pos = jnp.searchsorted(sorted_rows, tables)
+        pos = jnp.clip(pos, 0, n_cols - 1)
+        found = sorted_rows[pos] == tables
+        col = jnp.where(found, order[pos], n_cols)
+    else:
+        pos = jax.vmap(jnp.searchsorted)(sorted_rows, tables)
+        pos = jnp.clip(pos, 0, n_cols - 1)
+        found = jnp.take_along_axis(sorted_rows, pos, axis=1) == tables
+        col = jnp.where(found, jnp.take_along_axis(order, pos, axis=1), n_cols)
+    b = jnp.arange(tables.shape[0])[:, None]
+    return jnp.zeros((tables.shape[0], n_cols + 1), bool).at[b, col].set(True)[:, :n_cols]
+
+
 def llamaizer_reducer(plans: list[TargetPlan], n_layers: int, n: int):
     """Per block of networks: the integer counts described in the module docstring, per target."""
-    dev = [(jnp.asarray(p.orbit), jnp.asarray(p.transported), {k: jnp.asarray(v) for k, v in p.families.items()},
-            jnp.asarray(np.array([L.canonical(g, n) for g in p.llamas], np.uint32)))
-           for p in plans]
+    dev = []
+    for p in plans:
+        order = np.argsort(p.transported, axis=1, kind="stable").astype(np.int32)
+        plain = np.array([L.canonical(g, n) for g in p.llamas], np.uint32)
+        porder = np.argsort(plain, kind="stable").astype(np.int32)
+        ranks = {}
+        for name, cols in p.families.items():  # position of each column in the family (or "absent")
+            r = np.full(len(p.llamas), len(cols), np.int32)
+            r[cols] = np.arange(len(cols), dtype=np.int32)
+            ranks[name] = jnp.asarray(r)
+        dev.append((jnp.asarray(p.orbit), jnp.asarray(np.take_along_axis(p.transported, order, axis=1)),
+                    jnp.asarray(order), jnp.asarray(plain[porder]), jnp.asarray(porder), ranks,
+                    {k: len(v) for k, v in p.families.items()}))
 
     def reduce(fwd, valid):
         out_tt = truth_tables(fwd)[:, 0]
         units = [_canonical_units(fwd.sites[f"layer{l}"], n) for l in range(1, n_layers + 1)]
+        v32 = valid.astype(jnp.int32)
         result = {}
-        for plan, (orbit, transported, fams, plain) in zip(plans, dev):
+        for plan, (orbit, tr_sorted, tr_order, plain, porder, ranks, sizes) in zip(plans, dev):
+            J = len(plan.llamas)
             i = jnp.clip(jnp.searchsorted(orbit, out_tt), 0, orbit.shape[0] - 1)
             hit = (orbit[i] == out_tt) & valid
-            g = transported[i]  # [B, J]
-            held = jnp.stack([jnp.any(u[:, :, None] == g[:, None, :], axis=1) for u in units])  # [L, B, J]
-            held_any = jnp.any(held, axis=0)
             h32 = hit.astype(jnp.int32)
-            per_layer = jnp.concatenate([held, held_any[None]])  # [L + 1, B, J]
+            held = jnp.stack([_present(u, tr_sorted[i], tr_order[i], J) for u in units])  # [L, B, J]
+            per_layer = jnp.concatenate([held, jnp.any(held, axis=0)[None]])  # [L + 1, B, J]
             r = {
                 "n_f": jnp.sum(h32),
                 "held": jnp.einsum("b,lbj->lj", h32, per_layer.astype(jnp.int32)),
                 "kept": jnp.einsum("b,bj->j", h32, (held[0] & held[-1]).astype(jnp.int32)),
             }
-            for name, cols in fams.items():
-                cum = jnp.cumsum(per_layer[:, :, cols].astype(jnp.int32), axis=2) > 0  # [L + 1, B, K]
-                r[f"union:{name}"] = jnp.einsum("b,lbk->lk", h32, cum.astype(jnp.int32))
-            prior = jnp.stack([jnp.any(u[:, :, None] == plain[None, None, :], axis=1) for u in units])
-            r["prior_held"] = jnp.einsum("b,lbj->lj", valid.astype(jnp.int32), prior.astype(jnp.int32))
+            for name, rank in ranks.items():
+                # first family member held: the network is in the union of the first K iff first < K
+                first = jnp.min(jnp.where(per_layer, rank, sizes[name]), axis=2)  # [L + 1, B]
+                hist = jnp.zeros((n_layers + 1, sizes[name] + 1), jnp.int32)
+                hist = hist.at[jnp.arange(n_layers + 1)[:, None], first].add(h32[None, :])
+                r[f"union:{name}"] = jnp.cumsum(hist[:, :-1], axis=1)
+            prior = jnp.stack([_present(u, plain, porder, J) for u in units])
+            prior = jnp.concatenate([prior, jnp.any(prior, axis=0)[None]])  # [L + 1, B, J]
+            r["prior_held"] = jnp.einsum("b,lbj->lj", v32, prior.astype(jnp.int32))
             result[plan.target.name] = r
         return result
 
@@ -307,7 +343,7 @@ class TargetCounts(NamedTuple):
     held: np.ndarray  # [L + 1, J] (last row: any hidden layer)
     kept: np.ndarray  # [J]
     unions: dict[str, np.ndarray]  # family -> [L + 1, K]
-    prior_held: np.ndarray  # [L, J]
+    prior_held: np.ndarray  # [L + 1, J]
 
 
 class _Counts:
@@ -403,17 +439,16 @@ def tables(exp: Experiment, arch: Architecture, plans: list[TargetPlan], counts:
                 fam_of.setdefault(int(j), fname)
         for li, lname in enumerate(layer_names):
             cols = _share_columns(c.held[li], c.n_f, exact)
-            prior = (_share_columns(c.prior_held[li], samples, exact) if li < n_layers else None)
+            prior = _share_columns(c.prior_held[li], samples, exact)
             for j, g in enumerate(p.llamas):
                 row = {"architecture": arch.name, "target": p.target.name, "family": fam_of[j],
                        "llama": to_hex(g, n), "degree": desc[j]["degree"], "weight": desc[j]["weight"],
                        "relevant_bits": desc[j]["relevant_bits"], "threshold": desc[j]["threshold"],
                        "layer": lname, "n_f": c.n_f, "n_f_and_g": int(c.held[li, j]),
                        **{k: float(v[j]) for k, v in cols.items()}}
-                if prior is not None:
-                    row.update({"prior_share": float(prior["share"][j]), "prior_cost_bits": float(prior["cost_bits"][j]),
+                row.update({"prior_share": float(prior["share"][j]), "prior_cost_bits": float(prior["cost_bits"][j]),
                                 "prior_cost_bits_lo": float(prior["cost_bits_lo"][j]),
-                                "prior_cost_bits_hi": float(prior["cost_bits_hi"][j])})
+                            "prior_cost_bits_hi": float(prior["cost_bits_hi"][j])})
                 cost.append(row)
         for fname, u in c.unions.items():
             cols_f = p.families[fname]
@@ -455,29 +490,38 @@ def run_experiment(exp: Experiment, out: Path | None = None, work: Path | None =
                 raise SpecError("--work", "a folder without an unfinished run, or --resume to continue it",
                                 str(Path(work) / arch.name))
     parts: dict[str, list[pd.DataFrame]] = {}
-    runs = {}
+    runs, raw = {}, {}
     for arch in exp.architectures:
         wdir = None if work is None else Path(work) / arch.name
         if wdir is not None:
             wdir.mkdir(parents=True, exist_ok=True)
         opts = RunOptions(out=wdir, resume=resume, progress=progress, batch_size=batch_size)
         counts, runs[arch.name] = count_pass(exp, arch, opts)
+        for t, c in counts.items():
+            raw.update({f"{arch.name}|{t}|n_f": np.array(c.n_f), f"{arch.name}|{t}|held": c.held,
+                        f"{arch.name}|{t}|kept": c.kept, f"{arch.name}|{t}|prior_held": c.prior_held,
+                        **{f"{arch.name}|{t}|union:{k}": u for k, u in c.unions.items()}})
         for k, df in tables(exp, arch, plans, counts, runs[arch.name]["samples"]).items():
             parts.setdefault(k, []).append(df)
     result = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
     if out is not None:
-        _write(exp, Path(out), result, runs)
+        _write(exp, Path(out), result, runs, raw)
     if work is not None:  # every pass is in the tables now: its checkpoint has served
         for arch in exp.architectures:
             (Path(work) / arch.name / "checkpoint.npz").unlink(missing_ok=True)
     return result
 
 
-def _write(exp: Experiment, out: Path, result: dict[str, pd.DataFrame], runs: dict) -> None:
-    from counting.outputs import manifest, write_json, write_parquet
+def _write(exp: Experiment, out: Path, result: dict[str, pd.DataFrame], runs: dict, raw: dict) -> None:
+    import io
+
+    from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
     from counting.plots import llamaizer_figures
 
-    files = []
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **raw)
+    atomic_write_bytes(out / "counts.npz", buf.getvalue())
+    files = ["counts.npz"]
     for k, df in result.items():
         write_parquet(out / f"{k}.parquet", df)
         files.append(f"{k}.parquet")
