@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--resume", action="store_true", help="continue an interrupted run from --work")
     e.add_argument("--samples", type=int, help="override the networks per architecture (and every override)")
     e.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
+    e.add_argument("--checkpoint-seconds", type=float, default=30.0, help="least time between checkpoints")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     b = sub.add_parser("bench", help="throughput against a straightforward baseline")
     b.add_argument("--json", action="store_true")
@@ -176,13 +177,16 @@ def cmd_run(args) -> int:
             dataclasses.replace(a, samples=None) for a in exp.architectures))
     if args.batch_size is not None and (args.batch_size < 1 or exp.chunk_size % args.batch_size):
         raise SpecError("--batch-size", f"a divisor of experiment.chunk_size={exp.chunk_size}", args.batch_size)
+    if not args.checkpoint_seconds >= 0:
+        raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
     stem = Path(args.experiment).stem
     out = Path(args.out) if args.out else Path("runs") / stem
     work = Path(args.work) if args.work else Path("runs") / "work" / stem
     if out.exists() and not out.is_dir():
         raise SpecError("--out", "a folder", str(out))
     result = run_experiment(exp, out=out, work=work, resume=args.resume,
-                            progress=False if args.no_progress else None, batch_size=args.batch_size)
+                            progress=False if args.no_progress else None, batch_size=args.batch_size,
+                            checkpoint_seconds=args.checkpoint_seconds)
     vol = result["volumes"]
     print(vol[["architecture", "target", "orbit_hits", "samples", "log10_volume", "ci95_lo", "ci95_hi"]]
           .to_string(index=False, float_format=lambda v: f"{v:.3f}"))

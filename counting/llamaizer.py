@@ -478,7 +478,8 @@ def tables(exp: Experiment, arch: Architecture, plans: list[TargetPlan], counts:
 
 
 def run_experiment(exp: Experiment, out: Path | None = None, work: Path | None = None, resume: bool = False,
-                   progress: bool | None = None, batch_size: int | None = None) -> dict[str, pd.DataFrame]:
+                   progress: bool | None = None, batch_size: int | None = None,
+                   checkpoint_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
     """Every architecture's pass, then the tables (and, with ``out``, parquet files, figures and a
     manifest, written atomically). ``work`` holds each pass's checkpoint for ``resume``."""
     from counting.jobs import RunOptions
@@ -495,7 +496,8 @@ def run_experiment(exp: Experiment, out: Path | None = None, work: Path | None =
         wdir = None if work is None else Path(work) / arch.name
         if wdir is not None:
             wdir.mkdir(parents=True, exist_ok=True)
-        opts = RunOptions(out=wdir, resume=resume, progress=progress, batch_size=batch_size)
+        opts = RunOptions(out=wdir, resume=resume, progress=progress, batch_size=batch_size,
+                          checkpoint_seconds=checkpoint_seconds)
         counts, runs[arch.name] = count_pass(exp, arch, opts)
         for t, c in counts.items():
             raw.update({f"{arch.name}|{t}|n_f": np.array(c.n_f), f"{arch.name}|{t}|held": c.held,

@@ -1,0 +1,239 @@
+"""The llamaizer experiment: exact shares under the ternary prior against a numpy brute force,
+sampled shares against the exact ones, the orbit symmetrization, reruns and resumes, bad input."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from counting.domain import cube
+from counting.llamaizer import count_pass, parse_experiment, plan_target, run_experiment
+from counting.stats import clopper_pearson_many
+from counting.symmetry import orbit_transport
+
+LLAMAS = ["0xf0", "0x80", "0xe8", "0x96", "0xaa", "0x88", "0xc0"]  # x2, and3, maj3, parity3, x0, and01, x1&x2
+
+
+def config(estimator: str, samples: int = 1, prior: str = "ternary", widths=((2,), (2, 1)),
+           activation: str = "step", chunk: int = 4096) -> str:
+    archs = "\n".join(f'[[architecture]]\nname = "w{"-".join(map(str, w))}"\nwidths = {list(w)}\n'
+                      f'activation = "{activation}"\n' for w in widths)
+    return f"""
+[experiment]
+n_inputs = 3
+samples = {samples}
+chunk_size = {chunk}
+seed = 5
+estimator = "{estimator}"
+[prior]
+kind = "{prior}"
+{archs}
+[[target]]
+name = "and01"
+truth_table = "0x88"
+[[target]]
+name = "x0"
+truth_table = "0xaa"
+[[family]]
+name = "ignored"
+kind = "ignored_bits"
+[[family]]
+name = "named"
+kind = "named"
+truth_tables = {LLAMAS!r}
+""".replace("'", '"')
+
+
+def brute_force(widths: tuple[int, ...], f: int, llamas: list[int]):
+    """Every ternary configuration of a 3-w...-1 step network, in plain numpy: the number computing
+    ``f``, and for each llama the number computing ``f`` whose layer ``l`` holds it, per layer."""
+    sizes = [3, *widths, 1]
+    n_par = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    grid = np.array(list(itertools.product((-1.0, 0.0, 1.0), repeat=n_par)), np.float32)
+    h, k, tables = cube(3)[None].repeat(len(grid), 0), 0, []  # [N, 8, in]
+    bits = 1 << np.arange(8)
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        w = grid[:, k:k + a * b].reshape(-1, a, b)
+        bias = grid[:, k + a * b:k + a * b + b]
+        k += a * b + b
+        z = np.einsum("npa,nab->npb", h, w) + bias[:, None, :]
+        tables.append(((z > 0) * bits[None, :, None]).sum(1))  # [N, b] unit truth tables
+        h = (z > 0).astype(np.float32)
+    is_f = tables[-1][:, 0] == f
+    held = np.zeros((len(widths), len(llamas)), np.int64)
+    for l in range(len(widths)):
+        for j, g in enumerate(llamas):
+            has = np.any((tables[l] == g) | (tables[l] == (0xFF ^ g)), axis=1)
+            held[l, j] = np.sum(is_f & has)
+    return int(is_f.sum()), held
+
+
+@pytest.fixture(scope="module")
+def exact_tables():
+    exp = parse_experiment(config("exact"))
+    return exp, run_experiment(exp)
+
+
+def test_exact_shares_equal_a_brute_force(exact_tables):
+    """Enumerating every configuration, the symmetrized counts give exactly the brute force's
+    shares V(f and layer l holds g) / V(f) for every target, llama and layer (as fractions)."""
+    exp, res = exact_tables
+    cost = res["cost"]
+    for arch in exp.architectures:
+        for t in exp.targets:
+            plan = plan_target(exp, t)
+            llamas = [int(g) for g in plan.llamas]
+            n_f, held = brute_force(arch.widths, t.truth_table, llamas)
+            assert n_f > 0
+            sub = cost[(cost.architecture == arch.name) & (cost.target == t.name)]
+            for l in range(len(arch.widths)):
+                rows = sub[sub.layer == str(l + 1)].set_index("llama")
+                for j, g in enumerate(llamas):
+                    r = rows.loc[f"0x{g:02x}"]
+                    # symmetrized counts are |orbit| times the plain ones: compare the fractions
+                    assert r.n_f_and_g * n_f == held[l, j] * r.n_f, (arch.name, t.name, l, hex(g))
+            assert held.sum() > 0  # some llama is held: the comparison is not vacuous
+
+
+def test_exact_volume_is_the_orbit_count_over_its_size(exact_tables):
+    exp, res = exact_tables
+    v = res["volumes"]
+    for arch in exp.architectures:
+        for t in exp.targets:
+            n_f, _ = brute_force(arch.widths, t.truth_table, [])
+            row = v[(v.architecture == arch.name) & (v.target == t.name)].iloc[0]
+            assert row.orbit_hits == n_f * row.orbit_size
+            assert row.samples == 3 ** (sum(a * b + b for a, b in zip([3, *arch.widths], [*arch.widths, 1])))
+            assert row.ci95_lo == row.ci95_hi == pytest.approx(np.log10(n_f / row.samples))
+
+
+def test_sampled_shares_match_the_exact_ones(exact_tables):
+    """Hit-or-miss sampling of the same ternary prior (2**18 networks per architecture): every
+    share's exact interval, Bonferroni-corrected over all cells to a 1% family-wise level, holds
+    the enumerated share. A correct sampler fails this with probability at most 1%."""
+    exp, exact = exact_tables
+    mc = run_experiment(parse_experiment(config("mc", samples=2**18)))["cost"]
+    ex = exact["cost"].set_index(["architecture", "target", "llama", "layer"])
+    mc = mc.set_index(["architecture", "target", "llama", "layer"])
+    k, n = mc["n_f_and_g"].to_numpy(), mc["n_f"].to_numpy()
+    assert len(np.unique(n)) <= 4 and n.min() > 1000
+    conf = 1 - 0.01 / len(mc)
+    inside = []
+    for nn in np.unique(n):
+        sel = n == nn
+        lo, hi = clopper_pearson_many(k[sel], int(nn), conf)
+        truth = ex.loc[mc.index[sel], "share"].to_numpy()
+        inside.append((lo <= truth + 1e-12) & (truth <= hi + 1e-12))
+    inside = np.concatenate(inside)
+    assert inside.all(), mc.index[~inside].tolist()
+    # the check has power: shares of a few percent are resolved, not just bounded
+    resolved = mc[(mc["share_lo"] > 0.01) & (mc["share_hi"] < 0.99)]
+    assert len(resolved) >= 10
+
+
+def test_sampled_shares_reject_a_wrong_answer(exact_tables):
+    """The same comparison against shares from the wrong architecture fails."""
+    _, exact = exact_tables
+    c = exact["cost"]
+    a = c[(c.architecture == "w2") & (c.layer == "1")].set_index(["target", "llama"])["share"]
+    b = c[(c.architecture == "w2-1") & (c.layer == "1")].set_index(["target", "llama"])["share"]
+    assert not np.allclose(a.sort_index(), b.sort_index())
+
+
+def test_orbit_transport_uses_one_automorphism_for_f_and_its_llamas():
+    """For 3 bits, every (h, transported llamas) pair equals (f o s, g o s) for one of the 48
+    automorphisms s, found here by brute force."""
+    f, llamas = 0x88, [0xF0, 0x80, 0xE8, 0xC0]
+    orb = orbit_transport(f, llamas, 3)
+    x = cube(3) > 0
+    compose = {}
+    for perm in itertools.permutations(range(3)):
+        for flips in itertools.product((False, True), repeat=3):
+            y = x[:, perm] ^ np.array(flips)
+            idx = y @ (1 << np.arange(3))
+            apply = lambda t, idx=idx: sum(((t >> int(idx[i])) & 1) << i for i in range(8))  # noqa: E731
+            compose.setdefault(apply(f), []).append(tuple(apply(g) for g in llamas))
+    assert sorted(int(h) for h in orb.orbit) == sorted(compose)
+    for h, row in zip(orb.orbit, orb.llamas):
+        assert tuple(int(g) for g in row) in compose[int(h)]
+    assert len(orbit_transport(0x88888888, [], 5).orbit) == 40
+    assert len(orbit_transport(0xE8E8E8E8, [], 5).orbit) == 80
+
+
+def test_union_counts_are_nested_and_bounded(exact_tables):
+    """The share of 'holds any of the first K' grows with K, never exceeds the sum of the
+    individual shares, and is at least the largest of them."""
+    _, res = exact_tables
+    s = res["share"]
+    for _, grp in s.groupby(["architecture", "target", "family", "layer"]):
+        grp = grp.sort_values("K")
+        assert (np.diff(grp["n_f_and_any"]) >= 0).all()
+        assert (grp["share"] <= grp["sum_of_shares"] + 1e-12).all()
+        assert (grp["overlap"] >= -1e-12).all()
+
+
+def test_gaussian_rerun_is_identical_whatever_the_batch_size(tmp_path):
+    exp = parse_experiment(config("mc", samples=20000, prior="gaussian", widths=((8, 8),), activation="relu",
+                                  chunk=2048))
+    a = run_experiment(exp, batch_size=64)
+    b = run_experiment(exp, batch_size=256)
+    for k in a:
+        pd.testing.assert_frame_equal(a[k], b[k])
+    assert a["volumes"]["orbit_hits"].min() > 0
+
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
+ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
+
+
+def cli(*args, env_extra=None):
+    return subprocess.run([sys.executable, "-m", "counting.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**ENV, **(env_extra or {})}, timeout=300)
+
+
+def test_run_killed_and_resumed_gives_the_same_tables(tmp_path):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(config("mc", samples=12000, prior="gaussian", widths=((8, 8),), activation="relu", chunk=1024))
+    r = cli("--devices", 2, "run", cfg, "--out", tmp_path / "a", "--work", tmp_path / "wa", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress",
+            "--checkpoint-seconds", 0, env_extra={"COUNTING_KILL_AFTER_CHUNKS": "4"})
+    assert r.returncode == -signal.SIGKILL and not (tmp_path / "b").exists()
+    r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress")
+    assert r.returncode == 2 and "--work: expected" in r.stderr  # an unfinished run is not overwritten
+    r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress",
+            "--resume", "--batch-size", 256)
+    assert r.returncode == 0, r.stderr
+    for k in ("volumes", "cost", "share", "discard"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / f"{k}.parquet"),
+                                      pd.read_parquet(tmp_path / "b" / f"{k}.parquet"))
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        ["counts.npz", "cost.parquet", "share.parquet", "discard.parquet", "volumes.parquet", "manifest.json",
+         "cost.png", "share.png", "discard.png"])
+    assert not list((tmp_path / "wb").rglob("checkpoint.npz"))
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda s: s.replace("[[architecture]]", "[[architectur]]", 1), "experiment file.architectur"),
+    (lambda s: s.replace('kind = "ignored_bits"', 'kind = "lamas"'), "family[0].kind"),
+    (lambda s: s.replace('truth_table = "0x88"', 'truth_table = "0x1ff"'), "target[0].truth_table"),
+    (lambda s: s.replace('truth_table = "0x88"', 'truth_table = "0x00"'), "target[0].truth_table"),
+    (lambda s: s.replace("widths = [2]", "widths = []"), "architecture[0].widths"),
+    (lambda s: s.replace('estimator = "exact"', 'estimator = "nngp"'), "experiment.estimator"),
+    (lambda s: s.replace('kind = "ternary"', 'kind = "gaussian"'), "experiment.estimator"),
+    (lambda s: s.replace("samples = 1\n", "samples = 0\n"), "experiment.samples"),
+])
+def test_bad_experiment_files_give_one_line_errors(tmp_path, edit, field):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(edit(config("exact")))
+    r = cli("run", cfg, "--out", tmp_path / "out", "--work", tmp_path / "w", "--no-progress")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"counting: error: {field}: expected"), r.stderr
+    assert not (tmp_path / "out").exists()
