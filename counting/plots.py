@@ -45,7 +45,7 @@ def _finite_err(df: pd.DataFrame, col: str) -> np.ndarray:
 def cost_figure(cost: pd.DataFrame):
     """Constraint cost in bits of each llama against its Fourier degree, one panel per
     architecture and target, one colour per layer; open markers are upper-censored (never seen)."""
-    df = cost[np.isfinite(cost["cost_bits_lo"])].copy()
+    df = cost[np.isfinite(cost["cost_bits_lo"]) & (cost["layer"] != "any")].copy()
     rows, cols = sorted(df["architecture"].unique()), sorted(df["target"].unique())
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.6 * len(cols), 3.6 * len(rows)), squeeze=False,
                              sharey=True)
@@ -70,6 +70,7 @@ def cost_figure(cost: pd.DataFrame):
                 ax.set_ylabel("cost: -log2 V(f and g) / V(f)  [bits]")
     axes[0, -1].legend(fontsize=7, loc="upper left")
     fig.suptitle("Constraint cost of holding a llama (triangles: never seen, lower bound of the cost)", fontsize=10)
+    fig.tight_layout()
     return fig
 
 
@@ -96,6 +97,9 @@ def share_figure(share: pd.DataFrame):
         ax.set_xlabel("K: llamas in the family")
     axes[0, 0].set_ylabel("share of V(f) holding some llama (any hidden layer)")
     axes[0, -1].legend(fontsize=7, loc="center right")
+    fig.suptitle("Llamaizer share against the naive count (the family of every function gives share 1 by "
+                 "definition)", fontsize=10)
+    fig.tight_layout()
     return fig
 
 
@@ -122,7 +126,7 @@ def discard_figure(discard: pd.DataFrame, top: int = 12):
                         ms=4, color=colour, label={"discard": "built in layer 1, discarded",
                                                    "keep": "built in layer 1, kept"}[what])
         ax.set_xticks(np.arange(len(llamas)), llamas, rotation=45, fontsize=7)
-        ax.set_yscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_ylabel("share of V(f)")
         ax.set_title(p, fontsize=9)
     axes[0, 0].legend(fontsize=7)

@@ -8,6 +8,8 @@ the layer has built ``g`` as an intermediate, whichever polarity the next layer 
 * :func:`holds` ``(site, g, n)``: some unit has pattern ``g`` or ``not g``.
 * :func:`holds_any` ``(site, family, n)``: some unit has the pattern of a member of ``family``
   (or of its negation).
+* :func:`decodes_everything` ``(site, activation)``: the linear-readout reading, "every function
+  is a linear readout of the layer" (full row rank of the activations), a plain predicate.
 
 Both are :class:`~counting.predicates.Condition` objects, so they compose with
 ``computes``, :func:`~counting.predicates.all_of`, :func:`~counting.predicates.any_of` and
@@ -37,7 +39,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, UInt32
 
 from counting.models import Forward
-from counting.predicates import Condition, signs_of
+from counting.predicates import Condition, Predicate, signs_of
 from counting.truth import int_to_words, pack
 
 
@@ -108,3 +110,21 @@ def holds_any(site: str, family: Sequence[int], n: int) -> Condition:
     if len(family) == 0:
         raise ValueError("family: expected at least one truth table")
     return _site_condition(site, list(family), n)
+
+
+def decodes_everything(site: str, activation_name: str) -> Predicate:
+    """"Every function of the cube is a linear readout of ``site``'s activations": the matrix of
+    activations ``[points, units]`` with a column of ones has full row rank (float32 SVD rank,
+    NumPy's default tolerance). This is the linear-readout reading of "the layer holds g" made
+    true for every ``g`` at once; it is sufficient, not necessary, for a particular ``g`` to be
+    linearly decodable (that needs a linear program per network). A predicate without a score."""
+    from counting.models import activation
+
+    act = activation(activation_name)
+
+    def holds_(fwd: Forward) -> Bool[Array, "B"]:
+        a = jnp.swapaxes(act(fwd.sites[site]), 1, 2)  # [B, P, U]
+        a = jnp.concatenate([a, jnp.ones(a.shape[:2] + (1,), a.dtype)], axis=2)
+        return jnp.linalg.matrix_rank(a) == a.shape[1]
+
+    return holds_

@@ -173,3 +173,23 @@ def test_rare_event_estimator_climbs_a_site_condition():
     reps = 10 ** np.array(r.replicates_log10)
     half = stats.t.ppf(0.9995, len(reps) - 1) * reps.std(ddof=1) / np.sqrt(len(reps))
     assert reps.mean() - half <= hi and reps.mean() + half >= lo, (r, mc)
+
+
+def test_decodes_everything_on_hand_built_layers():
+    """Four relu units, each on at exactly one point of the 2-bit cube (x . x_i - 1 > 0 only at
+    x_i), give the identity matrix: every function is a readout. Four copies of one unit do not."""
+    from counting.sites import decodes_everything
+
+    m4 = ModelSpec(n_inputs=2, widths=(4,), activation="relu")
+    pts = cube(2)
+
+    def fwd_of(units):
+        w = np.array(units, np.float32)[:, :2].T[None]
+        b = np.array(units, np.float32)[:, 2][None]
+        p = {"layer1.w": w, "layer1.b": b, "output.w": np.ones((1, 4, 1), np.float32),
+             "output.b": np.zeros((1, 1), np.float32)}
+        return forward(m4, p, jnp.asarray(pts))
+
+    pred = decodes_everything("layer1", "relu")
+    assert bool(pred(fwd_of([(p[0], p[1], -1.0) for p in pts]))[0])
+    assert not bool(pred(fwd_of([(1.0, 1.0, -1.0)] * 4))[0])
