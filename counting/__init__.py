@@ -2,8 +2,10 @@
 
 Data flow (one module per arrow)::
 
-    spec (TOML) -> models + priors + domain -> sampler (chunked, sharded) -> predicates
-                -> estimators (hit-or-miss volume, census) -> jobs (resume, progress) -> outputs
+    spec (TOML) -> models + priors + domain -> sampler (chunked, sharded)
+                -> predicates + sites (computes f, layer holds g; all_of / any_of / negate)
+                -> estimators (hit-or-miss, census, exact, subset, nngp) -> jobs (resume, progress)
+                -> outputs -> experiments (llamaizer) -> plots
 
 Example:
     >>> from counting import parse_spec, estimate_volume
@@ -26,10 +28,19 @@ __version__ = "0.1.0"
 
 from counting.estimators import Census, VolumeEstimate, volume_estimate  # noqa: E402
 from counting.jobs import RunOptions, estimate_volume, run_census  # noqa: E402
+from counting.predicates import Condition, all_of, any_of, computes, negate  # noqa: E402
+from counting.sites import holds, holds_any  # noqa: E402
 from counting.spec import Spec, SpecError, load_spec, parse_spec  # noqa: E402
 
 __all__ = [
     "Census",
+    "Condition",
+    "all_of",
+    "any_of",
+    "computes",
+    "holds",
+    "holds_any",
+    "negate",
     "RunOptions",
     "Spec",
     "SpecError",

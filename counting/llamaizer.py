@@ -45,7 +45,7 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -58,7 +58,7 @@ from counting.spec import (ACTIVATIONS, ModelSpec, PriorSpec, Spec, SpecError, E
                            _check_keys, _choice, _int, _prior, parse_truth_table)
 from counting.stats import clopper_pearson_many
 from counting.symmetry import orbit_transport
-from counting.truth import to_hex
+from counting.truth import pack, to_hex
 
 FAMILY_KINDS = ("ignored_bits", "random_weight", "random_degree", "named")
 
@@ -258,15 +258,9 @@ def plan_target(exp: Experiment, target: Target) -> TargetPlan:
 # ----------------------------------------------------------------------------- the counting pass
 def _canonical_units(z, n: int):
     """Canonical (bit 0 clear) sign pattern of every unit: ``[B, units]`` uint32."""
-    t = truth_tables_of_units(z)
+    t = pack(z > 0)[..., 0]
     full = jnp.uint32((1 << 2**n) - 1)
     return jnp.where((t & 1) == 1, (~t) & full, t)
-
-
-def truth_tables_of_units(z):
-    from counting.truth import pack
-
-    return pack(z > 0)[..., 0]
 
 
 def _present(tables, sorted_rows, order, n_cols: int):

@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from counting.domain import cube
-from counting.llamaizer import count_pass, parse_experiment, plan_target, run_experiment
+from counting.llamaizer import parse_experiment, plan_target, run_experiment
 from counting.stats import clopper_pearson_many
 from counting.symmetry import orbit_transport
 

@@ -1,7 +1,6 @@
 """Site predicates on hand-built networks whose hidden units are known, and their use by every
 estimator (hit-or-miss, restricted census, exact enumeration, rare-event)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
