@@ -32,8 +32,8 @@ Example:
     ... ''')
     >>> counts, run = count_pass(cfg, cfg.architectures[0])
     >>> c = counts["and01"]
-    >>> c.held.shape, bool(c.n_f > 0), bool((c.held <= c.n_f).all())
-    ((1, 1), True, True)
+    >>> c.held.shape, bool(c.n_f > 0), bool((c.held <= c.n_f).all())   # rows: layer 1, any layer
+    ((2, 1), True, True)
 """
 
 from __future__ import annotations
