@@ -4,7 +4,7 @@ Data flow (one module per arrow)::
 
     spec (TOML) -> models + priors + domain -> sampler (chunked, sharded)
                 -> predicates + sites (computes f, layer holds g; all_of / any_of / negate)
-                -> estimators (hit-or-miss, census, exact, subset, nngp) -> jobs (resume, progress)
+                -> estimators (hit-or-miss, census, exact, subset, smc, nngp) -> jobs (resume, progress)
                 -> outputs -> experiments (llamaizer) -> plots
 
 Example:

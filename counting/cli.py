@@ -126,10 +126,10 @@ def cmd_volume(args) -> int:
         print(json.dumps(d))
         return 0
     print(f"target {tt} on {_describe(spec)}")
-    if est.estimator in ("subset", "nngp"):
+    if est.estimator in ("subset", "smc", "nngp"):
         print(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, 95% CI 10^[{_fmt(est.ci95[0])}, "
               f"{_fmt(est.ci95[1])}]  ({est.estimator}, {d['samples']:,} "
-              f"{'network' if est.estimator == 'subset' else 'orthant-integrand'} evaluations)")
+              f"{'orthant-integrand' if est.estimator == 'nngp' else 'network'} evaluations)")
     elif est.estimator == "exact":
         print(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
               f"{est.samples:,} configurations)")

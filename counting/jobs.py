@@ -249,7 +249,7 @@ def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptio
     """
     tt = target_truth_table(spec) if predicate is None else None
     pred = predicate or computes(tt, spec.model.n_inputs)
-    if spec.estimator.kind in ("subset", "nngp"):
+    if spec.estimator.kind in ("subset", "smc", "nngp"):
         return _analytic_or_rare_job(spec, pred, tt, options)
     run_spec, source = _prepare(spec)
     acc = _Hits()
@@ -264,17 +264,23 @@ def volume_job(spec: Spec, predicate: Predicate | None = None, options: RunOptio
 
 
 def _analytic_or_rare_job(spec: Spec, pred, tt, options: RunOptions):
-    """Volumes that are not chunked counts: subset simulation, or the infinite-width limit."""
+    """Volumes that are not chunked counts: subset simulation, tempered SMC, or the infinite-width limit."""
     t0 = time.perf_counter()
     e = spec.estimator
-    if e.kind == "subset":
+    if e.kind in ("subset", "smc"):
         from counting.predicates import Condition
         from counting.rare import subset_volume
+        from counting.smc import smc_volume
 
         if not isinstance(pred, Condition):
-            raise SpecError("estimator.kind", "a condition with a score for 'subset'", "a bare predicate")
-        est = subset_volume(spec, pred, n_particles=e.particles, p0=e.p0, n_steps=e.steps, kernel=e.kernel,
-                            replicates=e.replicates, max_levels=e.max_levels, progress=options.progress)
+            raise SpecError("estimator.kind", f"a condition with a score for '{e.kind}'", "a bare predicate")
+        if e.kind == "subset":
+            est = subset_volume(spec, pred, n_particles=e.particles, p0=e.p0, n_steps=e.steps, kernel=e.kernel,
+                                replicates=e.replicates, max_levels=e.max_levels, progress=options.progress)
+        else:
+            est = smc_volume(spec, pred, n_particles=e.particles, kernel=e.kernel, n_moves=e.steps,
+                             leapfrog=e.leapfrog, replicates=e.replicates, max_stages=e.max_levels,
+                             progress=options.progress)
     else:
         from counting.nngp import nngp_volume
 

@@ -30,8 +30,9 @@ ACTIVATIONS = ("relu", "tanh", "erf", "gelu", "step", "sign")
 MODEL_KINDS = ("mlp", "resmlp")
 PRIOR_KINDS = ("gaussian", "uniform", "ternary", "integer")
 DISCRETE_PRIORS = ("ternary", "integer")
-ESTIMATOR_KINDS = ("mc", "exact", "nngp", "subset")
+ESTIMATOR_KINDS = ("mc", "exact", "nngp", "subset", "smc")
 SUBSET_KERNELS = ("ess", "pcn")
+SMC_KERNELS = ("hmc", "mala")
 KEY_IMPLS = ("threefry2x32",)
 MAX_INPUTS = 12
 
@@ -98,13 +99,16 @@ class EstimatorSpec:
     seed: int = 0
     chunk_size: int = 16_384
     key_impl: str = "threefry2x32"
-    # rare-event (kind = "subset") settings
+    # rare-event settings: kind = "subset" (kernel "ess" or "pcn"; steps per level, max_levels) and
+    # kind = "smc" (kernel "hmc" or "mala", default "hmc"; steps = moves per stage, leapfrog steps
+    # per hmc move, max_levels = most tempering stages)
     kernel: str = "ess"
     particles: int = 1000
     p0: float = 0.1
     steps: int = 10
     replicates: int = 10
     max_levels: int = 200
+    leapfrog: int = 8
 
 
 @dataclass(frozen=True)
@@ -219,19 +223,22 @@ def _target(t: dict, n_inputs: int) -> TargetSpec:
 def _estimator(t: dict) -> EstimatorSpec:
     _check_keys(t, {f.name for f in dataclasses.fields(EstimatorSpec)}, "estimator")
     chunk = _int(t.get("chunk_size", 16_384), "estimator.chunk_size", 1, 2**24)
+    kind = _choice(t.get("kind", "mc"), "estimator.kind", ESTIMATOR_KINDS)
+    kernels = SMC_KERNELS if kind == "smc" else SUBSET_KERNELS
     return EstimatorSpec(
-        _choice(t.get("kind", "mc"), "estimator.kind", ESTIMATOR_KINDS),
+        kind,
         # chunk ids are uint32 fold_in data: at most 2**32 chunks
         _int(t.get("samples", 100_000), "estimator.samples", 1, chunk * 2**32),
         _int(t.get("seed", 0), "estimator.seed", 0, 2**32 - 1),
         chunk,
         _choice(t.get("key_impl", "threefry2x32"), "estimator.key_impl", KEY_IMPLS),
-        _choice(t.get("kernel", "ess"), "estimator.kernel", SUBSET_KERNELS),
+        _choice(t.get("kernel", kernels[0]), "estimator.kernel", kernels),
         _int(t.get("particles", 1000), "estimator.particles", 10),
         _p0(t.get("p0", 0.1)),
         _int(t.get("steps", 10), "estimator.steps", 1),
         _int(t.get("replicates", 10), "estimator.replicates", 2),
         _int(t.get("max_levels", 200), "estimator.max_levels", 1),
+        _int(t.get("leapfrog", 8), "estimator.leapfrog", 1),
     )
 
 
@@ -255,8 +262,9 @@ def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
     prior, est = _prior(d.get("prior", {})), _estimator(d.get("estimator", {}))
     if est.kind == "exact" and not prior.discrete:
         raise SpecError("estimator.kind", f"a discrete prior {list(DISCRETE_PRIORS)} for 'exact'", prior.kind)
-    if est.kind == "subset" and prior.kind not in ("gaussian", "uniform"):
-        raise SpecError("estimator.kind", "a continuous prior ('gaussian' or 'uniform') for 'subset'", est.kind)
+    if est.kind in ("subset", "smc") and prior.kind not in ("gaussian", "uniform"):
+        raise SpecError("estimator.kind", f"a continuous prior ('gaussian' or 'uniform') for '{est.kind}'",
+                        est.kind)
     if est.kind == "nngp" and (prior.kind != "gaussian" or model.kind != "mlp"
                                or model.activation not in ("relu", "erf")):
         raise SpecError("estimator.kind", "a gaussian-prior mlp with relu or erf for 'nngp'", est.kind)

@@ -1,0 +1,105 @@
+"""Tempered SMC against exact perceptron volumes (1e-4 down to 1e-13), hit-or-miss, and subset simulation.
+
+The exact values are those of ``test_rare.py``: AND on 3 bits under a perceptron prior with small
+``sigma_b`` (volume ``∝ sigma_b**3``) by quadrature in ``exact_perceptron.perceptron_volumes``.
+Each check asks the exact (or other-estimator) value to lie in a 99.9% Student-t interval built
+from the estimator's own replicates (on log10 values), so a correct, unbiased estimator with an
+honest replicate spread fails a check with probability about 1e-3 over keys; the keys are fixed.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from counting import parse_spec
+from counting.jobs import RunOptions, estimate_volume, volume_job
+from counting.predicates import all_of, computes
+from counting.sites import holds
+from counting.smc import next_beta, smc_volume
+from counting.spec import SpecError
+from counting.stats import clopper_pearson
+from exact_perceptron import perceptron_volumes
+
+
+def and3_spec(sigma_b, extra=""):
+    return parse_spec(f'[model]\nn_inputs = 3\nwidths = []\n[prior]\nsigma_b = {sigma_b}\n'
+                      f'[target]\ntruth_table = "0x80"\n[estimator]\nseed = 5\n{extra}')
+
+
+def t_interval(log10s, conf=0.999):
+    x = np.asarray(log10s)
+    half = stats.t.ppf(0.5 + conf / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return x.mean() - half, x.mean() + half
+
+
+@pytest.mark.parametrize("sigma_b,kernel", [(0.1, "hmc"), (0.1, "mala"), (1e-3, "hmc"), (1e-4, "hmc")])
+def test_smc_matches_exact_perceptron_tail(sigma_b, kernel):
+    exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
+    r = smc_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, n_particles=500, n_moves=5)
+    assert r.reached == 10 and all(np.isfinite(r.replicates_log10))
+    lo, hi = t_interval(r.replicates_log10)
+    assert lo <= exact <= hi, (r.replicates_log10, exact)
+    assert abs(r.log10_volume - exact) < 0.3
+    assert r.evaluations > 0 and r.ci95[0] < r.log10_volume < r.ci95[1]
+    assert r.log10_bound >= r.log10_volume - 0.5  # Z_b bounds the volume (up to noise)
+
+
+def test_smc_agrees_with_hit_or_miss_on_a_deep_network():
+    """3-bit majority on a 3-16-16-1 relu net: MC (5e5 networks) and SMC agree, each with a 99.9%
+    interval (SMC: t on replicates; MC: Clopper-Pearson), so the intervals overlap."""
+    text = ('[model]\nn_inputs = 3\nwidths = [16, 16]\n[target]\nname = "majority"\n'
+            '[estimator]\nsamples = 500000\nseed = 2\nchunk_size = 65536\n')
+    mc = estimate_volume(parse_spec(text))
+    lo_mc, hi_mc = (math.log10(v) for v in clopper_pearson(mc.hits, mc.samples, 0.999))
+    r = smc_volume(parse_spec(text), replicates=10, n_particles=500)
+    lo, hi = t_interval(r.replicates_log10)
+    assert lo <= hi_mc and lo_mc <= hi, (lo, hi, lo_mc, hi_mc)
+    assert 1e-5 < mc.volume < 1e-2
+
+
+def test_smc_takes_a_site_condition():
+    """"Majority, and layer 1 holds AND3" on 3-8-1: SMC and hit-or-miss (4e5 networks) agree."""
+    text = ('[model]\nn_inputs = 3\nwidths = [8]\n[target]\nname = "majority"\n'
+            '[estimator]\nsamples = 400000\nseed = 3\nchunk_size = 65536\n')
+    spec = parse_spec(text)
+    cond = all_of(computes(0xE8, 3), holds("layer1", 0x80, 3))
+    mc, _ = volume_job(spec, cond)
+    lo_mc, hi_mc = (math.log10(v) for v in clopper_pearson(mc.hits, mc.samples, 0.999))
+    r = smc_volume(spec, cond, replicates=10, n_particles=500)
+    lo, hi = t_interval(r.replicates_log10)
+    assert mc.hits > 50 and lo <= hi_mc and lo_mc <= hi, (lo, hi, lo_mc, hi_mc, mc.hits)
+
+
+def test_next_beta_hits_the_ess_target():
+    e = np.random.default_rng(0).exponential(3.0, 1000)
+    b = next_beta(e, 0.25, 0.5)
+    w = np.exp(-(b - 0.25) * e)
+    assert b > 0.25 and abs(w.sum() ** 2 / (w * w).sum() / 1000 - 0.5) < 1e-6
+    assert next_beta(np.zeros(10), 1.0, 0.5) == math.inf
+
+
+def test_smc_is_reproducible_and_its_job_row_has_the_standard_fields(tmp_path):
+    spec = and3_spec(0.1, 'kind = "smc"\nparticles = 200\nreplicates = 3\nsteps = 3\n')
+    a = smc_volume(spec, n_particles=200, replicates=3, n_moves=3)
+    est, _ = volume_job(spec, options=RunOptions(out=tmp_path / "o", progress=False))
+    assert est.replicates_log10 == a.replicates_log10  # same seed, same replicates, bit for bit
+    d = est.as_dict()
+    for k in ("log10_volume", "ci95", "volume", "estimator", "samples", "evaluations", "replicates"):
+        assert k in d
+    assert d["estimator"] == "smc" and d["kernel"] == "hmc" and d["replicates"] == 3
+    assert (tmp_path / "o" / "volume.parquet").exists()
+
+
+@pytest.mark.parametrize("extra,field", [('kind = "smc"\nkernel = "ess"', "estimator.kernel"),
+                                         ('kind = "smc"\nleapfrog = 0', "estimator.leapfrog")])
+def test_smc_bad_input(extra, field):
+    with pytest.raises(SpecError, match=field):
+        and3_spec(0.1, extra)
+
+
+def test_smc_needs_a_continuous_prior():
+    with pytest.raises(SpecError, match="prior"):
+        parse_spec('[model]\nn_inputs = 2\nwidths = []\n[prior]\nkind = "ternary"\n[target]\nname = "and"\n'
+                   '[estimator]\nkind = "smc"\n')
