@@ -273,7 +273,8 @@ def smc_volume(spec: Spec, condition: Condition | None = None, *, n_particles: i
         stages.append(st)
         bounds.append(lz / math.log(10))
     est, ci = combine_replicates(log_ps)
-    l10 = [x / math.log(10) for x in log_ps]
+    est, ci = (None if est is None else float(est)), tuple(None if c is None else float(c) for c in ci)
+    l10 = [float(x / math.log(10)) for x in log_ps]
     finite = [x for x in l10 if np.isfinite(x)]
     sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
     vol = 10**est if est is not None else 0.0

@@ -1,8 +1,9 @@
-"""Cost of a 1e-10 volume to 0.2 decades: subset simulation against hit-or-miss.
+"""Cost of a 1e-10 volume to 0.2 decades: subset simulation and tempered SMC against hit-or-miss.
 
 Case: AND on 3 bits under a perceptron prior with sigma_b = 1e-3 (exact volume 8.77e-11, from
 ``tests/exact_perceptron.py``). Subset simulation adds batches of replicates until its 95% interval
-is narrower than 0.2 decades and records the network evaluations and seconds spent. For
+is narrower than 0.2 decades and records the network evaluations and seconds spent; tempered SMC
+(hmc kernel) does the same with its own replicates. For
 hit-or-miss the required sample count is computed from the Clopper-Pearson interval at the exact
 volume (the smallest n whose expected interval is narrower than 0.2 decades), and its time from the
 engine's measured throughput on the same spec.
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 import pandas as pd
 
 from counting import parse_spec
@@ -26,6 +26,7 @@ from counting.jobs import RunOptions, volume_job
 from counting.predicates import computes
 from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
 from counting.rare import Problem, combine_replicates, subset_run
+from counting.smc import Tempered, smc_run
 from counting.stats import clopper_pearson
 
 SPEC = """
@@ -55,27 +56,38 @@ def mc_samples_needed(v: float, width: float = 0.2) -> int:
         n *= 1.05
 
 
+def until_narrow(run, width: float = 0.2, first: int = 10):
+    """Replicates of ``run(r) -> (log p, evaluations)`` until the 95% interval is narrower than ``width``."""
+    log_ps, evals = [], 0
+    t0 = time.perf_counter()
+    while True:
+        lp, ev = run(len(log_ps))
+        log_ps.append(lp)
+        evals += ev
+        if len(log_ps) >= first:
+            est, (lo, hi) = combine_replicates(log_ps)
+            if lo is not None and hi - lo < width:
+                return est, lo, hi, len(log_ps), evals, time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="results/rare")
     ap.add_argument("--particles", type=int, default=1000)
+    ap.add_argument("--smc-particles", type=int, default=500)
     args = ap.parse_args()
     spec = parse_spec(SPEC.format(samples=1))
     problem = Problem.build(spec, computes(0x80, 3))
     root = jax.random.key(spec.estimator.seed)
     keys = jax.random.split(root, 400)
-    log_ps, evals = [], 0
     subset_run(jax.random.key(10**6), problem, n_particles=args.particles)  # compile outside the timing
-    t0 = time.perf_counter()
-    while True:
-        lp, ev, _ = subset_run(keys[len(log_ps)], problem, n_particles=args.particles)
-        log_ps.append(lp)
-        evals += ev
-        if len(log_ps) >= 10:
-            est, (lo, hi) = combine_replicates(log_ps)
-            if lo is not None and hi - lo < 0.2:
-                break
-    sub_secs = time.perf_counter() - t0
+    est, lo, hi, reps, evals, sub_secs = until_narrow(
+        lambda r: subset_run(keys[r], problem, n_particles=args.particles)[:2])
+    tempered = Tempered.build(spec, computes(0x80, 3))
+    smc_root = jax.random.key(spec.estimator.seed + 1)
+    smc_run(jax.random.key(10**6), tempered, n_particles=args.smc_particles)  # compile outside the timing
+    s_est, s_lo, s_hi, s_reps, s_evals, smc_secs = until_narrow(
+        lambda r: smc_run(jax.random.fold_in(smc_root, r), tempered, n_particles=args.smc_particles)[:2])
     # hit-or-miss throughput on the same spec (after compilation)
     n_rate = 1 << 24
     volume_job(parse_spec(SPEC.format(samples=65536)), options=RunOptions(progress=False))
@@ -84,8 +96,11 @@ def main() -> None:
     need = mc_samples_needed(EXACT)
     rows = [
         {"method": "subset (ess + scale moves)", "log10_volume": est, "ci95_lo": lo, "ci95_hi": hi,
-         "ci_width_decades": hi - lo, "replicates": len(log_ps), "network_evaluations": evals,
+         "ci_width_decades": hi - lo, "replicates": reps, "network_evaluations": evals,
          "seconds": sub_secs},
+        {"method": "tempered smc (hmc, 8 leapfrog steps; forward passes counted)", "log10_volume": s_est,
+         "ci95_lo": s_lo, "ci95_hi": s_hi, "ci_width_decades": s_hi - s_lo, "replicates": s_reps,
+         "network_evaluations": s_evals, "seconds": smc_secs},
         {"method": "hit-or-miss (required, computed)", "log10_volume": math.log10(EXACT), "ci95_lo": None,
          "ci95_hi": None, "ci_width_decades": 0.2, "replicates": None, "network_evaluations": need,
          "seconds": need / rate},
@@ -98,7 +113,7 @@ def main() -> None:
         f"({jax.devices()[0].device_kind}, {len(jax.devices())} device(s))\n"
     atomic_write_bytes(out / "bench.md", text.encode())
     write_json(out / "bench_manifest.json", manifest("rare-bench", spec.to_dict(), vars(args) | {"mc_rate": rate},
-                                                     {"subset_seconds": sub_secs}, ["bench.parquet"]) | {"result": rows})
+                                                     {"subset_seconds": sub_secs, "smc_seconds": smc_secs}, ["bench.parquet"]) | {"result": rows})
     print(text)
 
 

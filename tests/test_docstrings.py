@@ -1,4 +1,4 @@
-"""The runnable examples in the docstrings of the site, llama and experiment modules run."""
+"""The runnable examples in the docstrings of the site, llama, experiment and rare-event modules run."""
 
 import doctest
 import importlib
@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["counting.predicates", "counting.sites", "counting.symmetry", "counting.llamas", "counting.llamaizer",
-           "counting.plots"]
+           "counting.plots", "counting.rare", "counting.smc"]
 
 
 @pytest.mark.parametrize("name", MODULES)
