@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -279,6 +279,30 @@ def combine_replicates(log_ps: list[float]) -> tuple[float | None, tuple[float |
     return est, (min(m - half, est), math.log10(hi) + shift)
 
 
+class ReplicateSummary(NamedTuple):
+    """What every replicate-based estimator reports: log10 volume and 95% interval (as
+    :func:`combine_replicates`), the volume, each replicate's log10, their sd, and how many
+    replicates reached the condition (finite estimates)."""
+
+    log10_volume: float | None
+    ci95: tuple[float | None, float | None]
+    volume: float
+    replicates_log10: tuple[float, ...]
+    replicate_sd_log10: float
+    reached: int
+
+
+def summarize_replicates(log_ps: list[float]) -> ReplicateSummary:
+    """Summary of replicate estimates given as natural logs (``-inf``: did not reach the condition)."""
+    est, ci = combine_replicates(log_ps)
+    est = None if est is None else float(est)
+    ci = tuple(None if c is None else float(c) for c in ci)
+    l10 = tuple(float(x / math.log(10)) for x in log_ps)
+    finite = [x for x in l10 if np.isfinite(x)]
+    sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
+    return ReplicateSummary(est, ci, 10**est if est is not None else 0.0, l10, sd, len(finite))
+
+
 def subset_volume(spec: Spec, condition: Condition | None = None, *, n_particles: int = 1000,
                   p0: float = 0.1, n_steps: int = 10, kernel: str = "ess", replicates: int = 10,
                   max_levels: int = 200, ess_shrinks: int = 8, scale_moves: bool = True,
@@ -307,9 +331,5 @@ def subset_volume(spec: Spec, condition: Condition | None = None, *, n_particles
         log_ps.append(lp)
         evals += ev
         levels.append(lv)
-    est, ci = combine_replicates(log_ps)
-    l10 = [x / math.log(10) for x in log_ps]
-    finite = [x for x in l10 if np.isfinite(x)]
-    sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
-    vol = 10**est if est is not None else 0.0
-    return SubsetResult(est, ci, vol, tuple(l10), sd, evals, float(np.mean(levels)), kernel)
+    r = summarize_replicates(log_ps)
+    return SubsetResult(*r[:5], evals, float(np.mean(levels)), kernel)

@@ -57,7 +57,7 @@ from counting.domain import cube
 from counting.models import forward
 from counting.predicates import Condition, computes
 from counting.priors import scale_vector, unflatten
-from counting.rare import combine_replicates, gaussian_to_params
+from counting.rare import gaussian_to_params, summarize_replicates
 from counting.spec import SMC_KERNELS, Spec, SpecError
 
 
@@ -272,11 +272,5 @@ def smc_volume(spec: Spec, condition: Condition | None = None, *, n_particles: i
         evals += ev
         stages.append(st)
         bounds.append(lz / math.log(10))
-    est, ci = combine_replicates(log_ps)
-    est, ci = (None if est is None else float(est)), tuple(None if c is None else float(c) for c in ci)
-    l10 = [float(x / math.log(10)) for x in log_ps]
-    finite = [x for x in l10 if np.isfinite(x)]
-    sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
-    vol = 10**est if est is not None else 0.0
-    return SMCResult(est, ci, vol, tuple(l10), sd, evals, float(np.mean(stages)), kernel, len(finite),
-                     float(max(bounds)))
+    r = summarize_replicates(log_ps)
+    return SMCResult(*r[:5], evals, float(np.mean(stages)), kernel, r.reached, float(max(bounds)))
