@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from counting import parse_spec
 from counting.jobs import RunOptions, estimate_volume, volume_job
@@ -21,17 +20,7 @@ from counting.smc import next_beta, smc_volume
 from counting.spec import SpecError
 from counting.stats import clopper_pearson
 from exact_perceptron import perceptron_volumes
-
-
-def and3_spec(sigma_b, extra=""):
-    return parse_spec(f'[model]\nn_inputs = 3\nwidths = []\n[prior]\nsigma_b = {sigma_b}\n'
-                      f'[target]\ntruth_table = "0x80"\n[estimator]\nseed = 5\n{extra}')
-
-
-def t_interval(log10s, conf=0.999):
-    x = np.asarray(log10s)
-    half = stats.t.ppf(0.5 + conf / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return x.mean() - half, x.mean() + half
+from test_rare import and3_spec, t_interval
 
 
 @pytest.mark.parametrize("sigma_b,kernel", [(0.1, "hmc"), (0.1, "mala"), (1e-3, "hmc"), (1e-4, "hmc")])
