@@ -1,11 +1,13 @@
 """counting: volumes of parameter space that implement a function, under neural-network priors.
 
-Data flow (one module per arrow)::
+Data flow (one place per arrow)::
 
-    spec (TOML) -> models + priors + domain -> sampler (chunked, sharded)
-                -> predicates + sites (computes f, layer holds g; all_of / any_of / negate)
-                -> estimators (hit-or-miss, census, exact, subset, smc, nngp) -> jobs (resume, progress)
-                -> outputs -> experiments (llamaizer) -> plots
+    spec/ (TOML -> model, prior, target, estimator settings; one-line errors)
+      -> models/ + engine/priors, engine/draws, engine/enumeration (parameters of each network)
+      -> engine/sharding + engine/run (chunks over devices, checkpoints, resume) into a Tally
+      -> mechanisms/ (computes f, layer holds g; all_of / any_of / negate) decide what counts
+      -> estimators/ (mc | exact | subset | smc | nngp; rare/ and analytic/ underneath) -> Estimate
+      -> jobs (volume, census) and experiments/ (llamaizer, ...) -> io/ (tables, manifest, report)
 
 Example:
     >>> from counting import parse_spec, estimate_volume
@@ -24,30 +26,34 @@ Example:
     (4096, True)
 """
 
-__version__ = "0.1.0"
-
-from counting.estimators import Census, VolumeEstimate, volume_estimate  # noqa: E402
-from counting.jobs import RunOptions, estimate_volume, run_census  # noqa: E402
-from counting.predicates import Condition, all_of, any_of, computes, negate  # noqa: E402
-from counting.sites import holds, holds_any  # noqa: E402
-from counting.spec import Spec, SpecError, load_spec, parse_spec  # noqa: E402
+from counting.engine.census import Census
+from counting.engine.run import RunOptions
+from counting.estimators import ESTIMATORS, Estimate, Problem, estimate
+from counting.jobs import census_job, estimate_volume, run_census, volume_job
+from counting.mechanisms.predicates import Condition, all_of, any_of, computes, negate
+from counting.mechanisms.sites import holds, holds_any
+from counting.spec import Spec, SpecError, load_spec, parse_spec
 
 __all__ = [
+    "ESTIMATORS",
     "Census",
     "Condition",
-    "all_of",
-    "any_of",
-    "computes",
-    "holds",
-    "holds_any",
-    "negate",
+    "Estimate",
+    "Problem",
     "RunOptions",
     "Spec",
     "SpecError",
-    "VolumeEstimate",
+    "all_of",
+    "any_of",
+    "census_job",
+    "computes",
+    "estimate",
     "estimate_volume",
+    "holds",
+    "holds_any",
     "load_spec",
+    "negate",
     "parse_spec",
     "run_census",
-    "volume_estimate",
+    "volume_job",
 ]

@@ -1,13 +1,15 @@
-"""Command line: ``counting volume | census | run | bench | report``.
+"""Command line: ``counting volume | census | run | bench | report``. Thin: parse, look up, call, print.
 
-Bad input (malformed TOML, unknown keys, out-of-range values) prints one line
-``counting: error: FIELD: expected ...`` to stderr and exits with status 2, writing nothing.
+Bad input (malformed TOML, unknown keys, out-of-range values, a flag that does not apply to the
+chosen estimator) prints one line ``counting: error: FIELD: expected ...`` to stderr and exits
+with status 2, writing nothing.
 
 Example (shell)::
 
     counting volume experiments/quickstart.toml --json
     counting census experiments/quickstart.toml --top 5
     counting run experiments/llamaizer.toml --out results/llamaizer
+    counting report results/llamaizer
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from counting.spec import SpecError
+from counting.spec.errors import SpecError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,12 +29,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec TOML file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", help="results folder (default runs/<spec name>-<command>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted job in --out")
-    p.add_argument("--samples", type=int, help="override estimator.samples")
+    p.add_argument("--samples", type=int, help="override estimator.samples (kind 'mc')")
     p.add_argument("--seed", type=int, help="override estimator.seed")
     p.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
     p.add_argument("--chunks-per-device", type=int, help="chunks per device per step (no effect on counts)")
@@ -44,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="counting", description="Volumes of parameter space that implement Boolean functions.")
     p.add_argument("--devices", type=int, help="CPU devices to use (default: one per core)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _common(sub.add_parser("volume", help="hit-or-miss volume of the spec's target"))
+    _job_flags(sub.add_parser("volume", help="volume of the spec's target by the spec's estimator"))
     c = sub.add_parser("census", help="count every function seen")
-    _common(c)
+    _job_flags(c)
     c.add_argument("--top", type=int, default=10, help="functions to print")
     e = sub.add_parser("run", help="run an experiment file (tables, figures and a manifest)")
     e.add_argument("experiment", help="experiment TOML file")
@@ -60,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="throughput against a straightforward baseline")
     b.add_argument("--json", action="store_true")
     b.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
-    b.add_argument("--out", help="folder to record bench.parquet and manifest.json in")
-    r = sub.add_parser("report", help="print a results folder as a table")
+    b.add_argument("--out", help="folder to record bench_<backend>.parquet and manifest_<backend>.json in")
+    r = sub.add_parser("report", help="print a results folder as tables")
     r.add_argument("dir")
     r.add_argument("--top", type=int, default=20)
     return p
@@ -76,21 +78,25 @@ def _configure_devices(n: int | None) -> None:
     jax.config.update("jax_num_cpu_devices", want)
 
 
+def _positive(flag: str, value) -> None:
+    if value is not None and value < 1:
+        raise SpecError(flag, "a positive integer", value)
+
+
 def _load(args, need_target: bool):
-    from counting.jobs import RunOptions
-    from counting.spec import load_spec, with_estimator
+    from counting.engine.run import RunOptions
+    from counting.spec.job import load_spec, with_overrides
 
     spec = load_spec(args.spec, need_target=need_target)
     overrides = {k: v for k, v in (("samples", args.samples), ("seed", args.seed)) if v is not None}
-    spec = with_estimator(spec, **overrides)
+    spec = with_overrides(spec, **overrides)
     if not args.checkpoint_seconds >= 0:
         raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
-    for flag, value in (("--batch-size", args.batch_size), ("--chunks-per-device", args.chunks_per_device)):
-        if value is not None and value < 1:
-            raise SpecError(flag, "a positive integer", value)
-    if args.batch_size is not None and spec.estimator.chunk_size % args.batch_size:
-        raise SpecError("--batch-size", f"a divisor of estimator.chunk_size={spec.estimator.chunk_size}",
-                        args.batch_size)
+    _positive("--batch-size", args.batch_size)
+    _positive("--chunks-per-device", args.chunks_per_device)
+    chunk = getattr(spec.estimator, "chunk_size", None)
+    if args.batch_size is not None and chunk is not None and chunk % args.batch_size:
+        raise SpecError("--batch-size", f"a divisor of estimator.chunk_size={chunk}", args.batch_size)
     out = Path(args.out) if args.out else Path("runs") / f"{Path(args.spec).stem}-{args.command}"
     if out.exists() and not out.is_dir():
         raise SpecError("--out", "a folder", str(out))
@@ -101,45 +107,48 @@ def _load(args, need_target: bool):
 
 
 def _describe(spec) -> str:
-    m, pr = spec.model, spec.prior
-    arch = (f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + "1 mlp" if m.kind == "mlp"
-            else f"resmlp n={m.n_inputs} width={m.width} depth={m.depth} hidden={m.hidden}")
-    scale = (f"integers -{pr.max_abs}..{pr.max_abs}" if pr.discrete
-             else f"sigma_w={pr.sigma_w:g}, sigma_b={pr.sigma_b:g}")
-    return f"{arch}, {m.activation}, {pr.kind} prior ({scale})"
+    from counting.spec.model import describe_model
+    from counting.spec.prior import describe_prior
+
+    return f"{describe_model(spec.model)}, {describe_prior(spec.prior)}"
 
 
 def _fmt(x) -> str:
     return "null" if x is None else f"{x:.3f}"
 
 
+def volume_lines(spec, est, out) -> list[str]:
+    """What ``counting volume`` prints for an estimate."""
+    k = est.estimator
+    what = "the infinite-width (NNGP) limit of " if k == "nngp" else ""
+    lines = [f"target {spec.target.hex} on {what}{_describe(spec)}"]
+    ci = f"95% CI 10^[{_fmt(est.ci95[0])}, {_fmt(est.ci95[1])}]"
+    if k == "exact":
+        lines.append(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
+                     f"{est.samples:,} configurations)")
+    elif k == "mc" and est.hits == 0:
+        lines.append(f"volume: no hits in {est.samples:,} networks; 95% upper bound 10^{_fmt(est.ci95[1])}"
+                     f" = {10 ** est.ci95[1]:.3g}")
+    elif k == "mc":
+        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({est.hits:,} hits / "
+                     f"{est.samples:,} networks)")
+    else:
+        unit = est.cost_unit.replace("_", " ")
+        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({k}, {est.samples:,} {unit})")
+    seed = "" if est.seed is None else f"seed {est.seed}, "
+    lines.append(f"{seed}{est.seconds:.1f} s, results in {out}/")
+    return lines
+
+
 def cmd_volume(args) -> int:
-    from counting.jobs import target_truth_table, volume_job
-    from counting.truth import to_hex
+    from counting.jobs import volume_job
 
     spec, opts = _load(args, need_target=True)
-    est, run = volume_job(spec, options=opts)
-    tt = to_hex(target_truth_table(spec), spec.model.n_inputs)
-    d = {**est.as_dict(), "seconds": run["seconds"], "seed": spec.estimator.seed, "target": tt,
-         "out": str(opts.out)}
+    est = volume_job(spec, options=opts)
     if args.json:
-        print(json.dumps(d))
+        print(json.dumps({**est.as_dict(), "target": spec.target.hex, "out": str(opts.out)}))
         return 0
-    print(f"target {tt} on {_describe(spec)}")
-    if est.estimator in ("subset", "smc", "nngp"):
-        print(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, 95% CI 10^[{_fmt(est.ci95[0])}, "
-              f"{_fmt(est.ci95[1])}]  ({est.estimator}, {d['samples']:,} "
-              f"{'orthant-integrand' if est.estimator == 'nngp' else 'network'} evaluations)")
-    elif est.estimator == "exact":
-        print(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
-              f"{est.samples:,} configurations)")
-    elif est.hits == 0:
-        print(f"volume: no hits in {est.samples:,} networks; 95% upper bound 10^{_fmt(est.ci95[1])}"
-              f" = {10 ** est.ci95[1]:.3g}")
-    else:
-        print(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, 95% CI 10^[{_fmt(est.ci95[0])}, "
-              f"{_fmt(est.ci95[1])}]  ({est.hits:,} hits / {est.samples:,} networks)")
-    print(f"seed {spec.estimator.seed}, {run['seconds']:.1f} s, results in {opts.out}/")
+    print("\n".join(volume_lines(spec, est, opts.out)))
     return 0
 
 
@@ -149,34 +158,31 @@ def cmd_census(args) -> int:
     if args.top < 1:
         raise SpecError("--top", "a positive integer", args.top)
     spec, opts = _load(args, need_target=False)
-    census, run = census_job(spec, options=opts)
+    census, facts = census_job(spec, options=opts)
     top = census.top(args.top)
+    seed = getattr(spec.estimator, "seed", None)
     if args.json:
         print(json.dumps({"estimator": "census", "samples": census.samples, "distinct": census.distinct,
-                          "seconds": run["seconds"], "seed": spec.estimator.seed, "out": str(opts.out),
+                          "seconds": facts.seconds, "seed": seed, "out": str(opts.out),
                           "top": top.to_dict(orient="records")}))
         return 0
     what = "exact enumeration of" if census.exact else "census of"
-    print(f"{what} {census.samples:,} networks: {_describe(spec)}")
-    print(f"{census.distinct:,} distinct functions; seed {spec.estimator.seed}, {run['seconds']:.1f} s")
+    unit = "configurations" if census.exact else "networks"
+    print(f"{what} {census.samples:,} {unit}: {_describe(spec)}")
+    print(f"{census.distinct:,} distinct functions; seed {seed}, {facts.seconds:.1f} s")
     print(top.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"results in {opts.out}/ (census.parquet: every function with its count, rank and 95% CI)")
     return 0
 
 
 def cmd_run(args) -> int:
-    import dataclasses
+    from counting.experiments import check_batch_size, load_experiment, run_experiment, summary, with_samples
 
-    from counting.llamaizer import load_experiment, run_experiment
-
-    exp = load_experiment(args.experiment)
+    config = load_experiment(args.experiment)
     if args.samples is not None:
-        if args.samples < 1:
-            raise SpecError("--samples", "a positive integer", args.samples)
-        exp = dataclasses.replace(exp, samples=args.samples, architectures=tuple(
-            dataclasses.replace(a, samples=None) for a in exp.architectures))
-    if args.batch_size is not None and (args.batch_size < 1 or exp.chunk_size % args.batch_size):
-        raise SpecError("--batch-size", f"a divisor of experiment.chunk_size={exp.chunk_size}", args.batch_size)
+        _positive("--samples", args.samples)
+        config = with_samples(config, args.samples)
+    check_batch_size(config, args.batch_size)
     if not args.checkpoint_seconds >= 0:
         raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
     stem = Path(args.experiment).stem
@@ -184,35 +190,22 @@ def cmd_run(args) -> int:
     work = Path(args.work) if args.work else Path("runs") / "work" / stem
     if out.exists() and not out.is_dir():
         raise SpecError("--out", "a folder", str(out))
-    result = run_experiment(exp, out=out, work=work, resume=args.resume,
+    result = run_experiment(config, out=out, work=work, resume=args.resume,
                             progress=False if args.no_progress else None, batch_size=args.batch_size,
                             checkpoint_seconds=args.checkpoint_seconds)
-    vol = result["volumes"]
-    print(vol[["architecture", "target", "orbit_hits", "samples", "log10_volume", "ci95_lo", "ci95_hi"]]
-          .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(summary(config, result))
     print(f"tables and figures in {out}/")
     return 0
 
 
 def cmd_bench(args) -> int:
-    import pandas as pd
-
-    from counting.bench import run_bench
-    from counting.outputs import manifest, write_json, write_parquet
+    from counting.engine.bench import run_bench, write_bench
 
     if not args.seconds > 0:
         raise SpecError("--seconds", "a positive number", args.seconds)
     rows = run_bench(seconds=args.seconds)
     if args.out:
-        out = Path(args.out)
-        import jax
-
-        tag = f"{jax.default_backend()}"
-        write_parquet(out / f"bench_{tag}.parquet", pd.DataFrame(rows))
-        spec = {"estimator": {"seed": 0, "key_impl": "threefry2x32"}, "workload": "7-40-40-1 relu census"}
-        write_json(out / f"manifest_{tag}.json",
-                   manifest("bench", spec, {"seconds_per_measurement": args.seconds}, {}, [f"bench_{tag}.parquet"])
-                   | {"result": rows})
+        write_bench(Path(args.out), rows, args.seconds)
     if args.json:
         print(json.dumps(rows))
         return 0
@@ -223,30 +216,14 @@ def cmd_bench(args) -> int:
 
 
 def cmd_report(args) -> int:
-    import pandas as pd
+    from counting.io.report import render
 
-    d = Path(args.dir)
-    mpath = d / "manifest.json"
-    if not mpath.exists():
-        raise SpecError("dir", "a results folder holding manifest.json", str(d))
-    m = json.loads(mpath.read_text())
-    print(f"{m['kind']} job, seed {m['seed']}, {m['run']['samples']:,} samples, "
-          f"{m['environment']['device_count']} x {m['environment']['device_kind']}, "
-          f"commit {(m['environment']['git']['commit'] or 'unknown')[:10]}")
-    for f in m["files"]:
-        df = pd.read_parquet(d / f)
-        print(df.head(args.top).to_markdown(index=False) if hasattr(df, "to_markdown") and _has_tabulate()
-              else df.head(args.top).to_string(index=False))
+    _positive("--top", args.top)
+    print(render(args.dir, args.top))
     return 0
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-
-        return True
-    except ImportError:
-        return False
+COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,10 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "report":
             _configure_devices(args.devices)
-        return {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench,
-                "report": cmd_report}[
-            args.command
-        ](args)
+        return COMMANDS[args.command](args)
     except SpecError as e:
         sys.stderr.write(f"counting: error: {e}\n")
         return 2

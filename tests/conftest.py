@@ -1,10 +1,62 @@
-"""Test setup: every test runs with JAX's key-reuse checker on, on the CPU."""
+"""Test setup and the helpers tests share.
 
+Every test (and every docstring example collected with ``--doctest-modules``) runs on the CPU with
+JAX's key-reuse checker on. Shared helpers, imported as ``from conftest import ...``: ``cli`` runs
+``python -m counting.cli`` in a subprocess with the same settings, ``write_spec`` writes a spec
+file, ``assert_usage_error`` checks the one-line status-2 error contract, and ``t_interval``
+gives the two-sided Student-t interval of replicate values.
+"""
+
+from __future__ import annotations
+
+import math
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["JAX_DEBUG_KEY_REUSE"] = "true"  # also inherited by CLI subprocesses
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
 
 jax.config.update("jax_debug_key_reuse", True)
+
+ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
+ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
+
+
+def cli(*args, env_extra: dict | None = None, cwd: Path | None = None, timeout: float = 300
+        ) -> subprocess.CompletedProcess:
+    """``python -m counting.cli ARGS`` on the CPU with the key-reuse checker, captured."""
+    env = {**ENV, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "counting.cli", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def write_spec(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
+    """Write a spec file and return its path."""
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def assert_usage_error(r: subprocess.CompletedProcess, field: str) -> str:
+    """Status 2, exactly one non-empty stderr line ``counting: error: ...`` naming ``field``."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    line = lines[0]
+    assert line.strip() and line.startswith("counting: error: "), line
+    assert field in line, (field, line)
+    return line
+
+
+def t_interval(values, conf: float) -> tuple[float, float]:
+    """Two-sided Student-t interval at level ``conf`` for the mean of ``values``."""
+    v = np.asarray(values, np.float64)
+    half = stats.t.ppf(0.5 + conf / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)

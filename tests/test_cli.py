@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from pathlib import Path
 
-ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
-ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
+from conftest import assert_usage_error, cli
+from conftest import write_spec as write
 
 SMALL = """
 [model]
@@ -42,30 +39,6 @@ seed = 0
 """
 
 
-def cli(*args, env_extra: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**ENV, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "counting.cli", *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=300)
-
-
-def write(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
-    p = tmp_path / name
-    p.write_text(text)
-    return p
-
-
-def assert_usage_error(r: subprocess.CompletedProcess, field: str) -> str:
-    """Status 2, exactly one non-empty stderr line ``counting: error: ...`` naming ``field``."""
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    line = lines[0]
-    assert line.strip() and line.startswith("counting: error: "), line
-    assert field in line, (field, line)
-    return line
-
-
 BAD_SPECS = {
     "malformed_toml": ("[model\nn_inputs = 3\n", "toml"),
     "unknown_model_key": ("[model]\nn_inputs = 3\nwidthz = [8]\n[target]\nname = 'and'\n", "model.widthz"),
@@ -78,6 +51,16 @@ BAD_SPECS = {
                          "estimator.samples"),
     "unknown_activation": ("[model]\nn_inputs = 3\nactivation = 'sigmoid'\n[target]\nname = 'and'\n",
                            "model.activation"),
+    "resmlp_field_without_kind": ("[model]\nn_inputs = 3\ndepth = 8\n[target]\nname = 'and'\n", "model.depth"),
+    "mlp_field_in_resmlp": ("[model]\nkind = 'resmlp'\nwidths = [8]\n[target]\nname = 'and'\n", "model.widths"),
+    "sigma_in_ternary": ("[model]\nn_inputs = 2\n[prior]\nkind = 'ternary'\nsigma_w = 1.0\n[target]\nname = 'and'\n"
+                         "[estimator]\nkind = 'exact'\n", "prior.sigma_w"),
+    "samples_in_subset": ("[model]\nn_inputs = 3\n[target]\nname = 'and'\n[estimator]\nkind = 'subset'\n"
+                          "samples = 100\n", "estimator.samples"),
+    "leapfrog_in_subset": ("[model]\nn_inputs = 3\n[target]\nname = 'and'\n[estimator]\nkind = 'subset'\n"
+                           "leapfrog = 4\n", "estimator.leapfrog"),
+    "unknown_prior_kind": ("[model]\nn_inputs = 3\n[prior]\nkind = 'cauchy'\n[target]\nname = 'and'\n",
+                           "prior.kind"),
 }
 
 
@@ -117,6 +100,15 @@ def test_bad_flags(tmp_path, args, field):
     out = tmp_path / "out"
     r = cli("volume", spec, "--out", out, "--no-progress", *args)
     assert_usage_error(r, field)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["subset", "smc", "nngp"])
+def test_samples_flag_that_does_not_apply_is_refused(tmp_path, kind):
+    spec = write(tmp_path, f"[model]\nn_inputs = 2\nwidths = []\n[target]\nname = 'and'\n[estimator]\nkind = '{kind}'\n")
+    out = tmp_path / "out"
+    line = assert_usage_error(cli("volume", spec, "--out", out, "--no-progress", "--samples", "10"), "--samples")
+    assert kind in line
     assert not out.exists()
 
 
@@ -266,3 +258,61 @@ def test_non_finite_or_negative_prior_scale_is_refused(tmp_path, prior, field):
 
     with pytest.raises(SpecError, match=field):
         parse_spec(f"[model]\nn_inputs=3\nwidths=[8]\n[prior]\n{prior}\n", need_target=False)
+
+
+# ----------------------------------------------------------------------------- one shape for every estimator
+ESTIMATOR_SPECS = {
+    "mc": "[estimator]\nkind = 'mc'\nsamples = 2048\nchunk_size = 1024\n",
+    "exact": "[prior]\nkind = 'ternary'\n[estimator]\nkind = 'exact'\n",
+    "subset": "[estimator]\nkind = 'subset'\nparticles = 100\nsteps = 2\nreplicates = 2\n",
+    "smc": "[estimator]\nkind = 'smc'\nparticles = 100\nsteps = 2\nleapfrog = 2\nreplicates = 2\n",
+    "nngp": "[estimator]\nkind = 'nngp'\nn_qmc = 256\nreplicates = 2\n",
+}
+
+
+def test_volume_json_has_the_same_keys_for_every_estimator(tmp_path):
+    """``counting volume --json`` for each kind (2-bit AND on a perceptron): one key set, the
+    documented one, and each estimator's own numbers under ``diagnostics``."""
+    keys = {}
+    for kind, est in ESTIMATOR_SPECS.items():
+        act = "'step'" if kind == "exact" else "'relu'"
+        spec = write(tmp_path, f"[model]\nn_inputs = 2\nwidths = []\nactivation = {act}\n[target]\nname = 'and'\n{est}",
+                     f"{kind}.toml")
+        r = cli("volume", spec, "--json", "--out", tmp_path / kind, "--no-progress")
+        assert r.returncode == 0, (kind, r.stderr)
+        d = json.loads(r.stdout)
+        keys[kind] = set(d)
+        assert d["estimator"] == kind and d["target"] == "0x8"
+        assert list(d["cost"].values()) == [d["samples"]]
+        assert isinstance(d["diagnostics"], dict)
+        assert d["ci95"][0] is None or d["ci95"][0] <= d["log10_volume"] <= d["ci95"][1], (kind, d)
+        manifest = json.loads((tmp_path / kind / "manifest.json").read_text())
+        assert manifest["spec"]["estimator"]["kind"] == kind  # only the settings that applied
+        assert set(manifest["spec"]["estimator"]) == set(ESTIMATOR_FIELDS[kind])
+    assert all(k == keys["mc"] for k in keys.values()), keys
+    assert {"log10_volume", "ci95", "volume", "estimator", "samples", "cost", "hits", "seconds", "seed",
+            "diagnostics", "target", "out"} <= keys["mc"]
+
+
+ESTIMATOR_FIELDS = {
+    "mc": ["kind", "samples", "seed", "chunk_size", "key_impl"],
+    "exact": ["kind"],
+    "subset": ["kind", "particles", "p0", "steps", "kernel", "ess_shrinks", "scale_moves", "replicates",
+               "max_levels", "seed", "key_impl"],
+    "smc": ["kind", "particles", "kernel", "steps", "leapfrog", "replicates", "max_stages", "ess_target",
+            "stop_fraction", "seed", "key_impl"],
+    "nngp": ["kind", "n_qmc", "replicates", "seed"],
+}
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in RESULTS.iterdir() if p.is_dir()))
+def test_report_renders_every_results_folder(folder):
+    r = cli("report", RESULTS / folder, "--top", "3")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.strip()
+
+
+def test_report_refuses_a_folder_without_a_manifest(tmp_path):
+    assert_usage_error(cli("report", tmp_path), "dir")

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from counting import parse_spec, run_census
-from counting.domain import cube
-from counting.enumeration import configuration, enumeration_plan
-from counting.jobs import RunOptions, estimate_volume
+from counting.boolean.cube import cube
+from counting.engine.enumeration import configuration, enumeration_plan
+from counting.engine.run import RunOptions
+from counting.jobs import estimate_volume
 from counting.stats import clopper_pearson
-from counting.truth import words_to_int
+from counting.boolean.tables import words_to_int
 from exact_perceptron import number_of_threshold_functions
 
 

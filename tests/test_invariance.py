@@ -19,18 +19,14 @@ volume hits equal the census count of the target under the same seed.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
-ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
+from conftest import cli
 
 SAMPLES = 5000  # 10 chunks of 512, the last one partial (392 networks)
 SPEC = f"""
@@ -45,12 +41,6 @@ samples = {SAMPLES}
 chunk_size = 512
 seed = 3
 """
-
-
-def cli(*args, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**ENV, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "counting.cli", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 def run_ok(*args, **kw) -> subprocess.CompletedProcess:

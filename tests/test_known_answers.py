@@ -14,10 +14,10 @@ import pytest
 from scipy import optimize, stats
 
 from counting import parse_spec, run_census
-from counting.estimators import volume_estimate
+from counting.estimators.result import binomial_estimate
 from counting.jobs import estimate_volume
 from counting.stats import clopper_pearson, clopper_pearson_many
-from counting.truth import int_to_words, words_to_int
+from counting.boolean.tables import int_to_words, words_to_int
 from exact_perceptron import number_of_threshold_functions, perceptron_volumes
 
 FWER = 1e-3
@@ -81,7 +81,7 @@ def test_volume_estimator_matches_exact_and_on_two_bits():
 def test_volume_estimator_deep_tail_is_an_honest_upper_bound():
     """Parity on 3 bits is impossible for a perceptron: zero hits, one-sided bound ~3/n."""
     est = estimate_volume(perceptron_spec(3, 50_000, seed=5, target=0x96))
-    assert est.hits == 0 and est.log10_volume is None and est.one_sided
+    assert est.hits == 0 and est.log10_volume is None and est.one_sided_upper_bound
     assert est.ci95[1] == pytest.approx(math.log10(1 - 0.05 ** (1 / 50_000)), abs=1e-12)
 
 
@@ -124,7 +124,7 @@ def test_clopper_pearson_matches_scipy_binomtest():
     assert expect == pytest.approx([b for pair in zip(lo, hi) for b in pair], rel=1e-12)
 
 
-def test_volume_estimate_fields():
-    est = volume_estimate(50, 1000)
+def test_binomial_estimate_fields():
+    est = binomial_estimate(50, 1000)
     assert est.volume == 0.05 and est.ci95[0] < math.log10(0.05) < est.ci95[1]
     assert words_to_int(int_to_words(0xDEADBEEF12345678, 6)) == 0xDEADBEEF12345678

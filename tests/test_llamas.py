@@ -1,26 +1,15 @@
 """Llama families and complexity measures against known answers."""
 
-import doctest
 import itertools
 
 import numpy as np
 import pytest
 
-from counting import llamas
-from counting.domain import cube
-from counting.llamas import (
-    canonical,
-    describe,
-    fourier_degree,
-    functions_of_bits,
-    is_threshold,
-    random_of_degree,
-    random_of_weight,
-    relevant_bits,
-    total_influence,
-    weight,
-)
-from counting.truth import from_function, named_truth_table
+from counting.boolean.cube import cube
+from counting.boolean.measures import describe, fourier_degree, is_threshold, relevant_bits, total_influence, weight
+from counting.boolean.tables import canonical
+from counting.mechanisms.llamas import functions_of_bits, random_of_degree, random_of_weight
+from counting.boolean.tables import from_function, named_truth_table
 
 
 def parity_of(bits, n):
@@ -42,10 +31,6 @@ def brute_force_degree(tt, n):
             if abs(chi @ f) / 2**n > 1e-9:
                 best = max(best, size)
     return best
-
-
-def test_module_doctest():
-    assert doctest.testmod(llamas).failed == 0
 
 
 def test_canonical_is_zero_on_point_zero_and_idempotent():

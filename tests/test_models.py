@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from counting.domain import cube
+from counting.boolean.cube import cube
 from counting.models import forward, n_params, param_layout
-from counting.predicates import computes, truth_tables
-from counting.priors import sample_params, scale_vector
-from counting.spec import ModelSpec, PriorSpec
-from counting.truth import from_function, named_truth_table, pack, to_hex, words_to_int
+from counting.mechanisms.predicates import computes, truth_tables
+from counting.engine.priors import sample_params, scale_vector
+from counting.spec import MLPSpec, ResMLPSpec, ScaledPrior
+from counting.boolean.tables import from_function, named_truth_table, pack, to_hex, words_to_int
 
 NP_ACT = {
     "relu": lambda z: np.maximum(z, 0),
@@ -32,8 +32,8 @@ def numpy_mlp(p, b, widths, act, x):
 @pytest.mark.parametrize("act", ["relu", "tanh", "erf", "gelu"])
 @pytest.mark.parametrize("widths", [(), (5,), (6, 4, 3)])
 def test_mlp_matches_numpy(act, widths):
-    m = ModelSpec(n_inputs=3, widths=widths, activation=act)
-    params = sample_params(jax.random.key(2), m, PriorSpec(), batch=4)
+    m = MLPSpec(n_inputs=3, widths=widths, activation=act)
+    params = sample_params(jax.random.key(2), m, ScaledPrior(), batch=4)
     fwd = forward(m, params, cube(3))
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     for b in range(4):
@@ -44,8 +44,8 @@ def test_mlp_matches_numpy(act, widths):
 
 
 def test_resmlp_matches_numpy():
-    m = ModelSpec(kind="resmlp", n_inputs=4, width=5, depth=3, hidden=7, activation="tanh")
-    params = sample_params(jax.random.key(3), m, PriorSpec(), batch=2)
+    m = ResMLPSpec(n_inputs=4, width=5, depth=3, hidden=7, activation="tanh")
+    params = sample_params(jax.random.key(3), m, ScaledPrior(), batch=2)
     fwd = forward(m, params, cube(4))
     p = {k: np.asarray(v, np.float64)[1] for k, v in params.items()}
     s = cube(4) @ p["embed.w"] + p["embed.b"]
@@ -64,8 +64,8 @@ def test_prior_variances_and_shape(kind):
     With 64k networks per entry the relative standard error of a variance is about 0.6%
     (gaussian) or 0.4% (uniform); a 5-sigma band fails a correct prior with probability < 1e-6.
     """
-    m = ModelSpec(n_inputs=4, widths=(3,))
-    pr = PriorSpec(kind=kind, sigma_w=2.0, sigma_b=0.5)
+    m = MLPSpec(n_inputs=4, widths=(3,))
+    pr = ScaledPrior(kind=kind, sigma_w=2.0, sigma_b=0.5)
     p = sample_params(jax.random.key(4), m, pr, batch=1 << 16)
     w, b = np.asarray(p["layer1.w"], np.float64), np.asarray(p["output.b"], np.float64)
     kurt = 3.0 if kind == "gaussian" else 1.8
@@ -103,7 +103,7 @@ def test_pack_bit_order_on_seven_bits():
 
 def test_hand_built_perceptron_computes_and():
     """w = (1, 1), b = -1.5 computes AND (0x8); b = +1.5 computes OR (0xe)."""
-    m = ModelSpec(n_inputs=2, widths=())
+    m = MLPSpec(n_inputs=2, widths=())
     params = {"output.w": np.array([[[1.0], [1.0]], [[1.0], [1.0]]]), "output.b": np.array([[-1.5], [1.5]])}
     fwd = forward(m, params, cube(2))
     assert [words_to_int(t) for t in np.asarray(truth_tables(fwd))] == [0x8, 0xE]

@@ -19,7 +19,6 @@ standard deviation 1.13 (1.07 for t_15) and the largest was 4.5, against Bonferr
 ~7. Other approximations are stated per test. The seeds are fixed, so the outcome is deterministic.
 """
 
-import doctest
 import math
 
 import jax
@@ -28,21 +27,20 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import erf, log_ndtr
 
-import counting.nngp as nngp
+import counting.analytic.orthant as orthant
 from counting import estimate_volume, parse_spec
-from counting.domain import cube
+from counting.analytic.kernel import erf_expectation, nngp_kernel, relu_expectation
+from counting.analytic.orthant import orthant_probability
+from counting.boolean.cube import cube
+from counting.boolean.tables import signs_of
+from counting.estimators import nngp as nngp_estimator
+from counting.estimators.problem import Problem
+from counting.estimators.nngp import nngp_orthant
+from counting.mechanisms.predicates import computes
 from counting.models import forward
-from counting.nngp import (
-    erf_expectation,
-    nngp_kernel,
-    nngp_orthant,
-    nngp_volume,
-    orthant_probability,
-    relu_expectation,
-    truth_table_signs,
-)
-from counting.priors import sample_params
-from counting.spec import ModelSpec, PriorSpec
+from counting.spec import NNGPSettings, Target
+from counting.engine.priors import sample_params
+from counting.spec import MLPSpec, ResMLPSpec, ScaledPrior
 from counting.stats import clopper_pearson
 from exact_perceptron import perceptron_volumes
 
@@ -60,16 +58,17 @@ def assert_within(est, exact: float, k: int, what: str = "") -> None:
     assert abs(est.value - exact) <= tol, f"{what}: estimate {est.value!r} vs exact {exact!r} (tol {tol:.3g})"
 
 
-# ----------------------------------------------------------------------------- kernel
-def test_module_doctest():
-    assert doctest.testmod(nngp).failed == 0
+def truth_table_signs(f: int, n: int) -> np.ndarray:
+    return signs_of(f, n).astype(np.float64)
 
+
+# ----------------------------------------------------------------------------- kernel
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_perceptron_kernel_is_the_exact_output_covariance(n):
-    prior = PriorSpec(sigma_w=1.3, sigma_b=0.7)
+    prior = ScaledPrior(sigma_w=1.3, sigma_b=0.7)
     x = cube(n).astype(np.float64)
-    k = nngp_kernel(ModelSpec(n_inputs=n, widths=()), prior)
+    k = nngp_kernel(MLPSpec(n_inputs=n, widths=()), prior)
     assert k.dtype == np.float64 and k.shape == (2**n, 2**n)
     np.testing.assert_allclose(k, 0.7**2 + 1.3**2 * (x @ x.T) / n, rtol=0, atol=1e-14)
 
@@ -124,8 +123,8 @@ def test_one_hidden_layer_kernel_matches_sampled_networks(activation):
     the closed forms and the fan-in scaling against counting's own prior and forward pass.
     Normal approximation: each of the 36 entries fails with probability ~6e-7 (family ~2e-5).
     """
-    model = ModelSpec(n_inputs=3, widths=(64,), activation=activation)
-    prior = PriorSpec(sigma_w=1.2, sigma_b=0.6)
+    model = MLPSpec(n_inputs=3, widths=(64,), activation=activation)
+    prior = ScaledPrior(sigma_w=1.2, sigma_b=0.6)
     params = sample_params(jax.random.key(17), model, prior, batch=2**15)
     y = np.asarray(forward(model, params, np.asarray(cube(3))).output, np.float64)  # [B, 8]
     prods = y[:, :, None] * y[:, None, :]
@@ -138,10 +137,10 @@ def test_one_hidden_layer_kernel_matches_sampled_networks(activation):
 @pytest.mark.parametrize(
     "model,prior,field",
     [
-        (ModelSpec(activation="tanh"), PriorSpec(), "model.activation"),
-        (ModelSpec(activation="gelu"), PriorSpec(), "model.activation"),
-        (ModelSpec(kind="resmlp"), PriorSpec(), "model.kind"),
-        (ModelSpec(), PriorSpec(kind="uniform"), "prior.kind"),
+        (MLPSpec(activation="tanh"), ScaledPrior(), "model.activation"),
+        (MLPSpec(activation="gelu"), ScaledPrior(), "model.activation"),
+        (ResMLPSpec(), ScaledPrior(), "model.kind"),
+        (MLPSpec(), ScaledPrior(kind="uniform"), "prior.kind"),
     ],
 )
 def test_unsupported_models_raise_one_line_naming_the_field(model, prior, field):
@@ -209,7 +208,7 @@ def test_perceptron_nngp_volumes_match_exact(n, sigma_w, sigma_b):
     the Bonferroni t-interval (level 1 - 1e-3 / 2**(2**n)) widened by 1e-12, and non-threshold
     functions (e.g. XOR 0x6) come out below 1e-12."""
     exact = perceptron_volumes(n, sigma_w, sigma_b)
-    model, prior = ModelSpec(n_inputs=n, widths=()), PriorSpec(sigma_w=sigma_w, sigma_b=sigma_b)
+    model, prior = MLPSpec(n_inputs=n, widths=()), ScaledPrior(sigma_w=sigma_w, sigma_b=sigma_b)
     k = nngp_kernel(model, prior)
     n_funcs = 2 ** (2**n)
     total = 0.0
@@ -225,10 +224,17 @@ def test_perceptron_nngp_volumes_match_exact(n, sigma_w, sigma_b):
     assert total == pytest.approx(1.0, abs=1e-3)
 
 
-def test_nngp_volume_is_a_volume_estimate():
-    model, prior = ModelSpec(n_inputs=2, widths=()), PriorSpec()
+def nngp_volume(model, prior, f: int, seed: int = 0, n_qmc: int = 4096, replicates: int = 16):
+    problem = Problem(model, prior, computes(f, model.n_inputs), Target(f, model.n_inputs))
+    return nngp_estimator.estimate(problem, NNGPSettings(n_qmc=n_qmc, replicates=replicates, seed=seed))
+
+
+def test_nngp_volume_is_an_estimate():
+    model, prior = MLPSpec(n_inputs=2, widths=()), ScaledPrior()
     est = nngp_volume(model, prior, 0x8, seed=3, n_qmc=512, replicates=8)  # AND: exactly 1/24
-    assert (est.estimator, est.hits, est.samples, est.one_sided) == ("nngp", 0, 512 * 8, False)
+    assert (est.estimator, est.hits, est.samples, est.cost_unit, est.one_sided_upper_bound) == (
+        "nngp", None, 512 * 8, "integrand_evaluations", False)
+    assert est.diagnostics["limit"] == "infinite width"
     assert est.log10_volume == pytest.approx(math.log10(est.volume))
     lo, hi = est.ci95
     assert lo <= est.log10_volume <= hi and lo <= math.log10(1 / 24) <= hi
@@ -236,14 +242,14 @@ def test_nngp_volume_is_a_volume_estimate():
     xor = nngp_volume(model, prior, 0x6, n_qmc=512, replicates=8)
     assert xor.volume < 1e-12
     assert xor.volume > 0 or (xor.log10_volume is None and xor.ci95 == (None, None))
-    with pytest.raises(ValueError, match="truth_table"):
+    with pytest.raises(ValueError, match="truth table"):
         nngp_volume(model, prior, 1 << 4)
 
 
 # ----------------------------------------------------------------------------- minimax tilt
-def _plan(cov: np.ndarray, signs: np.ndarray) -> "nngp.SovPlan":
+def _plan(cov: np.ndarray, signs: np.ndarray) -> "orthant.SovPlan":
     sd = np.sqrt(np.diag(cov))
-    return nngp.sov_plan(cov * np.outer(signs, signs) / np.outer(sd, sd))
+    return orthant.sov_plan(cov * np.outer(signs, signs) / np.outer(sd, sd))
 
 
 @pytest.mark.parametrize("case", ["singular", "full"])
@@ -251,18 +257,18 @@ def test_tilt_jacobian_matches_finite_differences(case):
     """The analytic Jacobian of the saddle-point system (Newton's matrix) against central differences."""
     rng = np.random.default_rng(2)
     if case == "singular":  # perceptron kernel, rank 4 in 8 dimensions, several rows per step
-        plan = _plan(nngp_kernel(ModelSpec(n_inputs=3, widths=()), PriorSpec()), truth_table_signs(0xE8, 3))
-        x = nngp.interior_point(plan)
+        plan = _plan(nngp_kernel(MLPSpec(n_inputs=3, widths=()), ScaledPrior()), truth_table_signs(0xE8, 3))
+        x = orthant.interior_point(plan)
     else:
         plan = _plan(random_correlation(rng, 6), np.ones(6))
         x = 0.3 * rng.normal(size=plan.rank)
     r = plan.rank
     y = np.r_[x[: r - 1], 0.3 * rng.normal(size=r - 1)]
-    _, jac = nngp.tilt_gradient(plan, y)
+    _, jac = orthant.tilt_gradient(plan, y)
     h = 1e-6
 
     def grad(v: np.ndarray) -> np.ndarray:
-        return nngp.tilt_gradient(plan, v)[0]
+        return orthant.tilt_gradient(plan, v)[0]
 
     fd = np.column_stack([(grad(y + h * e) - grad(y - h * e)) / (2 * h) for e in np.eye(len(y))])
     np.testing.assert_allclose(jac, fd, atol=1e-6 * max(1.0, np.abs(jac).max()))
@@ -270,9 +276,9 @@ def test_tilt_jacobian_matches_finite_differences(case):
 
 def test_tilt_is_found_for_every_perceptron_function():
     """The saddle point is found for all 104 threshold functions of 3 bits (singular kernel)."""
-    k = nngp_kernel(ModelSpec(n_inputs=3, widths=()), PriorSpec())
+    k = nngp_kernel(MLPSpec(n_inputs=3, widths=()), ScaledPrior())
     for f in perceptron_volumes(3):
-        plan = nngp.minimax_tilt(_plan(k, truth_table_signs(f, 3)))
+        plan = orthant.minimax_tilt(_plan(k, truth_table_signs(f, 3)))
         assert np.any(plan.mu != 0), f"{f:#x}"
 
 
@@ -325,8 +331,8 @@ def test_deep_tail_orthant_has_relative_accuracy(d, rho, n_neg):
 def test_nngp_volumes_of_all_functions_sum_to_one(activation):
     """The 256 orthants of a full-rank 8-dim kernel partition the space: the estimates sum to 1
     within 5 combined standard errors (normal approximation: false failure ~6e-7)."""
-    model = ModelSpec(n_inputs=3, widths=(8, 8), activation=activation)
-    k = nngp_kernel(model, PriorSpec(sigma_w=1.5, sigma_b=0.5))
+    model = MLPSpec(n_inputs=3, widths=(8, 8), activation=activation)
+    k = nngp_kernel(model, ScaledPrior(sigma_w=1.5, sigma_b=0.5))
     ests = [orthant_probability(k, truth_table_signs(f, 3), seed=f, n_qmc=512) for f in range(256)]
     total = sum(e.value for e in ests)
     se = math.sqrt(sum(e.std_error**2 for e in ests))
@@ -345,8 +351,8 @@ def test_finite_width_volumes_approach_nngp():
     level 1 - 1e-3/2 (the O(1/W) finite-width bias there, ~1% of the volume, is well inside the
     ~9% half-width: false failure ~1e-3), is far outside the W = 4 interval (bias ~ -40%), and the
     |log difference| at W = 4 exceeds the one at the widest W."""
-    model, prior = ModelSpec(n_inputs=3, widths=(8, 8)), PriorSpec()
-    ng = nngp_orthant(model, prior, 0x80, seed=1)
+    model, prior = MLPSpec(n_inputs=3, widths=(8, 8)), ScaledPrior()
+    ng = nngp_orthant(model, prior, 0x80, NNGPSettings(seed=1))
     rows = []
     for w in WIDTHS:
         spec = parse_spec(

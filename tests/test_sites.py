@@ -5,17 +5,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from counting.domain import cube
+from counting.boolean.cube import cube
 from counting.jobs import census_job, volume_job
 from counting.models import forward
-from counting.predicates import all_of, any_of, computes, negate
-from counting.sites import holds, holds_any, unit_tables
-from counting.spec import ModelSpec, parse_spec
-from counting.truth import from_function, words_to_int
+from counting.mechanisms.predicates import all_of, any_of, computes, negate
+from counting.mechanisms.sites import decodes_everything, holds, holds_any, unit_tables
+from counting.estimators import Problem, estimate
+from counting.spec import MLPSpec, SubsetSettings, parse_spec
+from counting.stats import clopper_pearson
+from scipy import stats
+from counting.boolean.tables import from_function, words_to_int
 
 N = 2
 AND, OR, XOR, X0, X1 = 0x8, 0xE, 0x6, 0xA, 0xC
-M = ModelSpec(n_inputs=2, widths=(2,), activation="relu")
+M = MLPSpec(n_inputs=2, widths=(2,), activation="relu")
 
 
 def net(units):
@@ -105,7 +108,7 @@ def test_restricted_census_matches_hit_or_miss_on_the_same_networks():
     census, _ = census_job(spec, where=where)
     assert census.samples == 200000 and census.kept < census.samples
     for tt in (0xE8, 0x80, 0xF0):
-        est, _ = volume_job(spec, all_of(computes(tt, 3), where))
+        est = volume_job(spec, all_of(computes(tt, 3), where))
         words = np.array([tt], np.uint32)
         assert census.count_of(words) == est.hits
     frame = census.frame()
@@ -128,10 +131,10 @@ truth_table = "0x88"
 kind = "exact"
 """)
     cond = all_of(computes(0x88, 3), holds("layer1", 0xF0, 3))
-    est, _ = volume_job(spec, cond)
+    est = volume_job(spec, cond)
     both, f_only = _brute_force_3_2_1(0x88, 0xF0)
     assert est.hits == both
-    assert volume_job(spec)[0].hits == f_only
+    assert volume_job(spec).hits == f_only
 
 
 def _brute_force_3_2_1(f: int, g: int) -> tuple[int, int]:
@@ -156,20 +159,12 @@ def test_rare_event_estimator_climbs_a_site_condition():
     hit-or-miss (2e5 networks) within their 99.9% intervals (false failure well under 1e-2)."""
     spec = parse_spec(SMALL)
     cond = all_of(computes(0xE8, 3), holds("layer1", 0x80, 3))
-    mc, _ = volume_job(spec, cond)
+    mc = volume_job(spec, cond)
     assert mc.hits > 30
-    from counting.rare import subset_volume
-
-    from counting.spec import with_estimator
-
-    r = subset_volume(with_estimator(spec, seed=3), cond, n_particles=400, replicates=6, n_steps=8)
-    from counting.stats import clopper_pearson
-
+    r = estimate(Problem.of(spec, cond), SubsetSettings(seed=3, particles=400, replicates=6, steps=8))
     lo, hi = clopper_pearson(mc.hits, mc.samples, 0.999)
     # widen the subset interval to 99.9% from its replicates (Student t, 5 degrees of freedom)
-    from scipy import stats
-
-    reps = 10 ** np.array(r.replicates_log10)
+    reps = 10 ** np.array(r.diagnostics["replicates_log10"])
     half = stats.t.ppf(0.9995, len(reps) - 1) * reps.std(ddof=1) / np.sqrt(len(reps))
     assert reps.mean() - half <= hi and reps.mean() + half >= lo, (r, mc)
 
@@ -177,9 +172,7 @@ def test_rare_event_estimator_climbs_a_site_condition():
 def test_decodes_everything_on_hand_built_layers():
     """Four relu units, each on at exactly one point of the 2-bit cube (x . x_i - 1 > 0 only at
     x_i), give the identity matrix: every function is a readout. Four copies of one unit do not."""
-    from counting.sites import decodes_everything
-
-    m4 = ModelSpec(n_inputs=2, widths=(4,), activation="relu")
+    m4 = MLPSpec(n_inputs=2, widths=(4,), activation="relu")
     pts = cube(2)
 
     def fwd_of(units):

@@ -1,13 +1,16 @@
-"""Function identity: truth tables packed into uint32 words, printed as hex.
+"""Truth tables: the identity of a function, packed into uint32 words, printed as hex.
 
 A function ``f`` on ``n`` bits is the integer whose bit ``i`` is ``f(x_i)``. On the device it is
-``words = max(1, 2**n // 32)`` uint32 words, word ``k`` holding bits ``32k .. 32k+31``.
+``words = max(1, 2**n // 32)`` uint32 words, word ``k`` holding bits ``32k .. 32k+31``. Up to
+negation, a function is represented by its *canonical* member, the one that is 0 on point 0.
 
 Example:
     >>> to_hex(named_truth_table("majority", 3), 3)
     '0xe8'
     >>> int_to_words(0xe8, 3).tolist(), words_to_int([0xe8])
     ([232], 232)
+    >>> complement(0x8, 2), canonical(0b0111, 2), signs_of(0x8, 2).tolist()
+    (7, 8, [-1.0, -1.0, -1.0, 1.0])
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, UInt32
 
-from counting.domain import cube
+from counting.boolean.cube import cube
 
 TARGET_NAMES = ("const0", "const1", "and", "or", "parity", "majority", "x<i> (dictator on bit i)")
 
@@ -82,3 +85,38 @@ def named_truth_table(name: str, n: int) -> int:
             return from_function(lambda x: x[j] > 0, n)
         raise ValueError(f"a bit index below n_inputs={n} in 'x<i>'")
     raise ValueError(f"one of {list(TARGET_NAMES)}")
+
+
+def full_table(n: int) -> int:
+    """The constant-1 truth table on ``n`` bits."""
+    return (1 << (1 << n)) - 1
+
+
+def check_table(tt: int, n: int) -> None:
+    """Raise ``ValueError`` unless ``tt`` is a truth table on ``n`` bits."""
+    if n < 0 or not 0 <= tt < 1 << (1 << n):
+        raise ValueError(f"truth table {tt!r} is not a function of n={n} bits")
+
+
+def complement(tt: int, n: int) -> int:
+    """``not f`` as a truth table."""
+    return tt ^ full_table(n)
+
+
+def canonical(tt: int, n: int) -> int:
+    """The representative of ``tt`` up to negation: the member that is 0 on point 0."""
+    check_table(tt, n)
+    return tt ^ full_table(n) if tt & 1 else tt
+
+
+def to_bits(tt: int, n: int) -> np.ndarray:
+    """The truth table as an int64 array of ``2**n`` zeros and ones, point ``i`` at index ``i``."""
+    check_table(tt, n)
+    size = 1 << n
+    raw = np.frombuffer(tt.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")[:size].astype(np.int64)
+
+
+def signs_of(tt: int, n: int) -> np.ndarray:
+    """``+1`` where bit ``i`` of the truth table is set, else ``-1`` (one float32 entry per cube point)."""
+    return np.where(to_bits(tt, n) == 1, 1.0, -1.0).astype(np.float32)

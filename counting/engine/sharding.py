@@ -1,16 +1,17 @@
-"""The sampling engine: chunk ``c`` of a job, network ``i`` of the chunk, on every local device.
+"""The sharded step: evaluate chunks of networks on every local device, reduce each block on the device.
 
-Network ``i`` of chunk ``c`` draws its parameters from ``fold_in(fold_in(key(seed), c), i)``, so every
-count depends only on (spec, seed, samples): never on the block size (networks vectorised at once),
-the number of chunks per step, the number of devices, or interruptions. The chunk ids of one step
-are sharded over a 1-D mesh of all local devices and each device scans its chunks block by block
-(small blocks keep the per-network matrices in cache, which is where CPU speed comes from).
+The chunk ids of one step are sharded over a 1-D mesh of all local devices and each device scans
+its chunks block by block (small blocks keep the per-network matrices in cache, which is where
+CPU speed comes from). A *reducer* turns each evaluated block into a small result on the device
+(a count, packed truth tables, a histogram); :mod:`counting.engine.tally` defines the reducers of
+hit-or-miss and the census, and experiments bring their own.
 
 Example:
     >>> import jax, numpy as np
     >>> from counting.spec import parse_spec
+    >>> from counting.mechanisms.predicates import truth_tables
     >>> spec = parse_spec("[model]\\nn_inputs=2\\nwidths=[]\\n[estimator]\\nchunk_size=64", need_target=False)
-    >>> eng = Engine.build(spec, tables_reducer(), block_size=32)
+    >>> eng = Engine.build(spec, lambda fwd, valid: truth_tables(fwd), block_size=32)
     >>> out = eng.run_step(np.array([0], np.uint32), np.array([64], np.int64))
     >>> out.shape   # [chunks, blocks per chunk, block, words]
     (1, 2, 32, 1)
@@ -26,58 +27,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from jaxtyping import Array, Bool, Key
+from jaxtyping import Array, Bool
 
-from counting.domain import cube
+from counting.boolean.cube import cube
+from counting.engine.draws import PriorDraws
+from counting.engine.priors import unflatten
 from counting.models import Forward, forward
-from counting.predicates import Predicate, truth_tables
-from counting.priors import draw_flat, unflatten
-from counting.spec import Spec
+from counting.spec.job import Spec
 
 # A reducer turns one evaluated block (and which of its networks count) into a small result.
 Reducer = Callable[[Forward, Bool[Array, "B"]], Any]
-
-
-def tables_reducer(where: Predicate | None = None) -> Reducer:
-    """Per block: the packed truth tables ``[B, words]`` (invalid rows are dropped on the host).
-    With ``where``: the pair (tables, ``where`` holds), and the host drops the rows where it fails."""
-    if where is None:
-        return lambda fwd, valid: truth_tables(fwd)
-    return lambda fwd, valid: (truth_tables(fwd), where(fwd))
-
-
-def hits_reducer(pred: Predicate) -> Reducer:
-    """Per block: how many valid networks satisfy ``pred`` (an int32 scalar)."""
-    return lambda fwd, valid: jnp.sum(pred(fwd) & valid, dtype=jnp.int32)
-
-
-def seed_key(seed: int, impl: str = "threefry2x32") -> Key[Array, ""]:
-    """The job's root key."""
-    return jax.random.key(seed, impl=impl)
-
-
-def network_keys(chunk_key: Key[Array, ""], index: Array) -> Key[Array, "B"]:
-    """Keys of networks ``index`` within a chunk."""
-    return jax.vmap(jax.random.fold_in, (None, 0))(chunk_key, index)
-
-
-class PriorDraws:
-    """Random parameters: chunk ``c`` gets key ``fold_in(key(seed), c)``, network ``i`` of it
-    ``fold_in(chunk_key, i)``. Every network key of a chunk is derived at once (one use of the chunk
-    key) and then consumed once by that network's prior draw."""
-
-    def __init__(self, spec: Spec):
-        self.spec = spec
-
-    def chunk_inputs(self, chunks):
-        root = seed_key(self.spec.estimator.seed, self.spec.estimator.key_impl)
-        return jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
-
-    def network_inputs(self, chunk_key, size: int):
-        return network_keys(chunk_key, jnp.arange(size, dtype=jnp.uint32))
-
-    def params(self, keys):
-        return draw_flat(keys, self.spec.model, self.spec.prior)
 
 
 def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):

@@ -11,9 +11,14 @@ the layer has built ``g`` as an intermediate, whichever polarity the next layer 
 * :func:`decodes_everything` ``(site, activation)``: the linear-readout reading, "every function
   is a linear readout of the layer" (full row rank of the activations), a plain predicate.
 
-Both are :class:`~counting.predicates.Condition` objects, so they compose with
-``computes``, :func:`~counting.predicates.all_of`, :func:`~counting.predicates.any_of` and
-:func:`~counting.predicates.negate`, and every estimator takes them: hit-or-miss and exact
+"Holds" is defined here once: a unit's *canonical* sign pattern (:func:`canonical_units`, the
+member of ``{pattern, not pattern}`` that is 0 on point 0) is one of the canonical llamas. The
+counting pass of the llamaizer experiment looks many llamas up at once with :func:`present`, the
+same reading.
+
+Both are :class:`~counting.mechanisms.predicates.Condition` objects, so they compose with
+``computes``, :func:`~counting.mechanisms.predicates.all_of`, :func:`~counting.mechanisms.predicates.any_of` and
+:func:`~counting.mechanisms.predicates.negate`, and every estimator takes them: hit-or-miss and exact
 enumeration count them, a census can be restricted by them, and the rare-event estimator climbs
 their scores. The score of "holds g" is ``-min over units and polarities`` of the unit's squared
 violated margins ``sum_i min(y_i z_i, 0)**2`` (0 exactly where some unit matches); the score of
@@ -22,7 +27,7 @@ matching unit from its nearest flip.
 
 Example:
     >>> import numpy as np, jax.numpy as jnp
-    >>> from counting.models import Forward
+    >>> from counting.models.layers import Forward
     >>> z = jnp.asarray([[[-1., -1., -1., 1.], [1., -1., 1., -1.]]])  # 1 network, 2 units, 4 points
     >>> fwd = Forward(output=z[:, 0], sites={"layer1": z})
     >>> [bool(holds("layer1", g, 2)(fwd)[0]) for g in (0x8, 0x7, 0x5, 0x6)]   # AND, NAND, x0 (neg), XOR
@@ -33,19 +38,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 import numpy as np
 from jaxtyping import Array, Bool, Float, UInt32
 
-from counting.models import Forward
-from counting.predicates import Condition, Predicate, signs_of
-from counting.truth import int_to_words, pack
-
-
-def complement(tt: int, n: int) -> int:
-    """``not g`` as a truth table."""
-    return tt ^ ((1 << 2**n) - 1)
+from counting.boolean.tables import canonical, full_table, int_to_words, pack, signs_of
+from counting.mechanisms.predicates import Condition, Predicate
+from counting.models.layers import Forward, activation
 
 
 def unit_tables(fwd: Forward, site: str) -> UInt32[Array, "B units words"]:
@@ -55,15 +56,21 @@ def unit_tables(fwd: Forward, site: str) -> UInt32[Array, "B units words"]:
     return pack(fwd.sites[site] > 0)
 
 
-def _family_words(family: Sequence[int], n: int) -> np.ndarray:
-    """Members and their complements as packed words ``[2K, words]``, sorted (for one word)."""
-    both = sorted({t for g in family for t in (int(g), complement(int(g), n))})
-    return np.stack([int_to_words(t, n) for t in both])
+def canonical_units(z: Float[Array, "B U P"], n: int) -> UInt32[Array, "B U words"]:
+    """Canonical sign pattern (0 on point 0: a pattern and its negation are one) of every unit."""
+    t = pack(z > 0)
+    full = jnp.asarray(int_to_words(full_table(n), n))
+    return jnp.where((t[..., :1] & 1) == 1, (~t) & full, t)
 
 
-def member(tables: UInt32[Array, "... words"], family_words: np.ndarray) -> Bool[Array, "..."]:
-    """Whether each packed table is one of ``family_words`` (``[K, words]``)."""
-    fam = jnp.asarray(family_words)
+def family_words(family: Sequence[int], n: int) -> np.ndarray:
+    """Distinct canonical members as packed words ``[K, words]``, sorted."""
+    return np.stack([int_to_words(t, n) for t in sorted({canonical(int(g), n) for g in family})])
+
+
+def member(tables: UInt32[Array, "... words"], words: np.ndarray) -> Bool[Array, "..."]:
+    """Whether each packed table is one of ``words`` (``[K, words]``, sorted)."""
+    fam = jnp.asarray(words)
     if fam.shape[1] == 1:  # one word: binary search in the sorted family
         t = tables[..., 0]
         i = jnp.clip(jnp.searchsorted(fam[:, 0], t), 0, fam.shape[0] - 1)
@@ -78,13 +85,36 @@ def _closest(z: Float[Array, "B U P"], y: Float[Array, "K P"]) -> Float[Array, "
     return jnp.min(per, axis=0)
 
 
+def present(tables: UInt32[Array, "B U"], sorted_rows, order, n_cols: int) -> Bool[Array, "B J"]:
+    """Which of ``J`` llamas appear among each network's canonical unit tables ``[B, U]`` (one word).
+
+    ``sorted_rows`` ``[B, J]`` (or ``[J]`` for all networks alike) are the canonical llamas sorted,
+    ``order`` their column numbers. A binary search per unit and a scatter per network cost
+    ``B U log J``, not the ``B U J`` of comparing every unit with every llama.
+    """
+    if sorted_rows.ndim == 1:
+        pos = jnp.searchsorted(sorted_rows, tables)
+        pos = jnp.clip(pos, 0, n_cols - 1)
+        found = sorted_rows[pos] == tables
+        col = jnp.where(found, order[pos], n_cols)
+    else:
+        pos = jax.vmap(jnp.searchsorted)(sorted_rows, tables)
+        pos = jnp.clip(pos, 0, n_cols - 1)
+        found = jnp.take_along_axis(sorted_rows, pos, axis=1) == tables
+        col = jnp.where(found, jnp.take_along_axis(order, pos, axis=1), n_cols)
+    b = jnp.arange(tables.shape[0])[:, None]
+    return jnp.zeros((tables.shape[0], n_cols + 1), bool).at[b, col].set(True)[:, :n_cols]
+
+
 def _site_condition(site: str, family: Sequence[int], n: int) -> Condition:
-    fam_words = _family_words(family, n)
+    fam_words = family_words(family, n)
     y = np.stack([signs_of(int(g), n) for g in family])
     y = jnp.asarray(np.concatenate([y, -y]))  # both polarities
 
     def matching(fwd: Forward) -> Bool[Array, "B U"]:
-        return member(unit_tables(fwd, site), fam_words)
+        if site not in fwd.sites:
+            raise ValueError(f"site: expected one of {sorted(fwd.sites)}, got {site!r}")
+        return member(canonical_units(fwd.sites[site], n), fam_words)
 
     def holds(fwd: Forward) -> Bool[Array, "B"]:
         return jnp.any(matching(fwd), axis=-1)
@@ -118,8 +148,6 @@ def decodes_everything(site: str, activation_name: str) -> Predicate:
     NumPy's default tolerance). This is the linear-readout reading of "the layer holds g" made
     true for every ``g`` at once; it is sufficient, not necessary, for a particular ``g`` to be
     linearly decodable (that needs a linear program per network). A predicate without a score."""
-    from counting.models import activation
-
     act = activation(activation_name)
 
     def holds_(fwd: Forward) -> Bool[Array, "B"]:

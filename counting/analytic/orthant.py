@@ -1,35 +1,13 @@
-"""Infinite-width (NNGP) volumes: Gaussian orthant probabilities of the limiting kernel.
+"""Gaussian orthant probabilities ``P(s_i y_i > 0 for all i)``, ``y ~ N(0, K)``, with relative accuracy
+down to tiny probabilities.
 
-As every hidden width of an MLP goes to infinity, its outputs on the ``2**n`` cube points become
-jointly Gaussian, ``y ~ N(0, K)`` (Neal 1996; Lee et al. 2018, "Deep neural networks as Gaussian
-processes"; Matthews et al. 2018). With weights of variance ``sigma_w**2 / fan_in`` and biases of
-variance ``sigma_b**2`` (:mod:`counting.priors`), ``K`` follows the recursion
-
-* ``K_1(x, x') = sigma_b**2 + sigma_w**2 * (x . x') / n`` (first-layer pre-activations; for a
-  perceptron, ``widths=()``, this is already the output covariance, at any width);
-* ``K_{l+1}(x, x') = sigma_b**2 + sigma_w**2 * E[act(u) act(v)]``, ``(u, v)`` centred Gaussian with
-  covariance ``[[K_l(x,x), K_l(x,x')], [K_l(x,x'), K_l(x',x')]]``: the ``width_l`` units of layer
-  ``l`` each contribute ``E[act(u) act(v)]`` and their readout weights have variance
-  ``sigma_w**2 / width_l``, so the sum is exactly ``sigma_w**2 * E[act(u) act(v)]``.
-
-The Gaussian expectation has a closed form for ``relu`` (:func:`relu_expectation`, the arc-cosine
-kernel of degree 1) and ``erf`` (:func:`erf_expectation`, the arcsine kernel).
-
-The volume of a function ``f`` (truth table: bit ``i`` is ``f(x_i)``, and ``f(x) = 1`` iff the
-output is ``> 0``) is the orthant probability ``P(s_i y_i > 0 for all i)``, ``s_i = +1`` where bit
-``i`` is set and ``-1`` elsewhere. :func:`orthant_probability` computes it with Genz's
-separation-of-variables method (randomised quasi-Monte Carlo, variable prioritisation, pivoted
-Cholesky with the singular-case treatment), with Botev's minimax exponential tilt and everything
-accumulated in log space, so tiny probabilities (1e-13 and 1e-39 in 128 dimensions are tested)
-keep their relative accuracy. See its docstring for the algorithm and references.
+:func:`orthant_probability` uses Genz's separation-of-variables method (randomised quasi-Monte
+Carlo, variable prioritisation, pivoted Cholesky with the singular-case treatment), with Botev's
+minimax exponential tilt and everything accumulated in log space, so tiny probabilities (1e-13 and
+1e-39 in 128 dimensions are tested) keep their relative accuracy. See its docstring for the
+algorithm and references.
 
 Example:
-    >>> from counting.spec import ModelSpec, PriorSpec
-    >>> nngp_kernel(ModelSpec(n_inputs=1, widths=()), PriorSpec()).tolist()
-    [[2.0, 0.0], [0.0, 2.0]]
-    >>> est = nngp_volume(ModelSpec(n_inputs=2, widths=()), PriorSpec(), 0x8, n_qmc=256, replicates=8)
-    >>> est.estimator, est.samples, round(est.volume * 24, 2)    # AND on 2 bits: exactly 1/24
-    ('nngp', 2048, 1.0)
     >>> round(orthant_probability([[1.0, 0.5], [0.5, 1.0]], [1, 1]).value, 4)   # 1/4 + asin(1/2)/(2 pi)
     0.3333
 """
@@ -44,12 +22,6 @@ from scipy import optimize, stats
 from scipy.special import erfcx, log_ndtr, ndtri_exp
 from scipy.stats import qmc
 
-from counting.domain import cube
-from counting.estimators import VolumeEstimate
-from counting.spec import ModelSpec, PriorSpec, SpecError
-
-NNGP_ACTIVATIONS = ("relu", "erf")
-
 #: Conditional variance (on the unit-diagonal correlation scale) below which a variable counts as
 #: a linear combination of the pivots already chosen (singular case).
 RANK_TOL = 1e-10
@@ -59,72 +31,6 @@ COEF_TOL = 1e-8
 BLOCK_ELEMENTS = 2**22
 
 
-# ----------------------------------------------------------------------------- kernel
-def relu_expectation(k11: np.ndarray, k22: np.ndarray, k12: np.ndarray) -> np.ndarray:
-    """``E[relu(u) relu(v)]`` for centred Gaussian ``(u, v)`` with variances ``k11, k22``, covariance ``k12``.
-
-    Arc-cosine kernel of degree 1 (Cho & Saul 2009, "Kernel methods for deep learning", NIPS 22),
-    whose ``k_1 = (1/pi) |x| |y| J_1(t)`` is *twice* this expectation:
-    ``sqrt(k11 k22) / (2 pi) * (sin t + (pi - t) cos t)`` with ``cos t = k12 / sqrt(k11 k22)``.
-    """
-    norm = np.sqrt(np.asarray(k11, np.float64) * np.asarray(k22, np.float64))
-    cos = np.clip(np.asarray(k12, np.float64) / norm, -1.0, 1.0)
-    sin = np.sqrt(np.maximum(0.0, 1.0 - cos * cos))
-    theta = np.arctan2(sin, cos)
-    return norm / (2 * np.pi) * (sin + (np.pi - theta) * cos)
-
-
-def erf_expectation(k11: np.ndarray, k22: np.ndarray, k12: np.ndarray) -> np.ndarray:
-    """``E[erf(u) erf(v)]`` for centred Gaussian ``(u, v)`` with variances ``k11, k22``, covariance ``k12``.
-
-    Arcsine kernel (Williams 1997, "Computing with infinite networks", NIPS 9; there the bias is an
-    augmented input, here it is already inside ``K``):
-    ``(2 / pi) * arcsin(2 k12 / sqrt((1 + 2 k11)(1 + 2 k22)))``.
-    """
-    k11, k22, k12 = (np.asarray(a, np.float64) for a in (k11, k22, k12))
-    return (2 / np.pi) * np.arcsin(np.clip(2 * k12 / np.sqrt((1 + 2 * k11) * (1 + 2 * k22)), -1.0, 1.0))
-
-
-_EXPECTATIONS = {"relu": relu_expectation, "erf": erf_expectation}
-
-
-def _check_nngp(model: ModelSpec, prior: PriorSpec) -> None:
-    if model.kind != "mlp":
-        raise SpecError("model.kind", "'mlp' for the NNGP estimator", model.kind)
-    if model.activation not in NNGP_ACTIVATIONS:
-        raise SpecError("model.activation", f"one of {list(NNGP_ACTIVATIONS)} for the NNGP estimator",
-                        model.activation)
-    if prior.kind != "gaussian":
-        raise SpecError("prior.kind", "'gaussian' for the NNGP estimator", prior.kind)
-
-
-def input_kernel(n: int, prior: PriorSpec) -> np.ndarray:
-    """``K_1 = sigma_b**2 + sigma_w**2 x.x' / n`` on the cube (float64 ``[2**n, 2**n]``)."""
-    x = cube(n).astype(np.float64)
-    return prior.sigma_b**2 + prior.sigma_w**2 * (x @ x.T) / n
-
-
-def next_kernel(k: np.ndarray, activation: str, prior: PriorSpec) -> np.ndarray:
-    """One step of the recursion: ``sigma_b**2 + sigma_w**2 E[act(u) act(v)]`` under ``N(0, k)``."""
-    diag = np.diag(k)
-    e = _EXPECTATIONS[activation](diag[:, None], diag[None, :], k)
-    return prior.sigma_b**2 + prior.sigma_w**2 * e
-
-
-def nngp_kernel(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
-    """Output covariance ``[2**n, 2**n]`` (float64) on the cube of the infinitely wide ``model``.
-
-    Raises :class:`~counting.spec.SpecError` (a ``ValueError``) naming ``model.kind``,
-    ``model.activation`` or ``prior.kind`` when there is no NNGP limit implemented for it.
-    """
-    _check_nngp(model, prior)
-    k = input_kernel(model.n_inputs, prior)
-    for _ in model.widths:
-        k = next_kernel(k, model.activation, prior)
-    return k
-
-
-# ----------------------------------------------------------------------------- orthant probabilities
 class OrthantEstimate(NamedTuple):
     """Randomised-QMC estimate of a Gaussian orthant probability.
 
@@ -565,40 +471,3 @@ def orthant_probability(
     logf = np.concatenate([sov_log_integrand(plan, u[i : i + block]) for i in range(0, len(u), block)])
     logf = logf.reshape(replicates, n_qmc)
     return _combine(_log_mean_exp(logf), n_qmc * replicates, plan)
-
-
-# ----------------------------------------------------------------------------- volumes
-def truth_table_signs(truth_table: int, n: int) -> np.ndarray:
-    """``s_i = +1`` where bit ``i`` of ``truth_table`` is set, else ``-1`` (``2**n`` entries)."""
-    if truth_table < 0 or truth_table.bit_length() > 2**n:
-        raise ValueError(f"truth_table: expected at most 2**{n} bits, got {truth_table:#x}")
-    return np.array([1.0 if truth_table >> i & 1 else -1.0 for i in range(2**n)])
-
-
-def nngp_orthant(model: ModelSpec, prior: PriorSpec, truth_table: int, *, seed: int = 0,
-                 n_qmc: int = 4096, replicates: int = 16) -> OrthantEstimate:
-    """The NNGP volume of ``truth_table`` with all the orthant diagnostics."""
-    k = nngp_kernel(model, prior)
-    return orthant_probability(k, truth_table_signs(truth_table, model.n_inputs), seed=seed,
-                               n_qmc=n_qmc, replicates=replicates)
-
-
-def nngp_volume(model: ModelSpec, prior: PriorSpec, truth_table: int, *, seed: int = 0,
-                n_qmc: int = 4096, replicates: int = 16) -> VolumeEstimate:
-    """Volume of ``truth_table`` under the infinite-width limit of ``model`` as a :class:`VolumeEstimate`.
-
-    ``estimator="nngp"``, ``hits=0``, ``samples`` = integrand evaluations (``n_qmc * replicates``),
-    ``ci95`` the replicate t-interval in log10 (``lo`` is ``None`` when it reaches 0; a volume that
-    is 0 at every point, e.g. a non-threshold function of a perceptron, gives ``log10_volume=None``
-    and ``ci95=(None, None)``), ``one_sided=False``.
-    """
-    est = nngp_orthant(model, prior, truth_table, seed=seed, n_qmc=n_qmc, replicates=replicates)
-    return VolumeEstimate(
-        hits=0,
-        samples=est.evaluations,
-        volume=est.value,
-        log10_volume=est.log10_value,
-        ci95=est.ci95,
-        one_sided=False,
-        estimator="nngp",
-    )

@@ -1,10 +1,4 @@
-"""Estimators: counts of networks turned into volumes with exact intervals.
-
-* :class:`VolumeEstimate`: hit-or-miss volume of one predicate (``hits / samples``) with a
-  Clopper-Pearson 95% interval in log10; zero hits gives ``log10_volume = None`` and a one-sided
-  upper bound.
-* :class:`Census`: exact counts of every distinct function seen, mergeable across chunks (order
-  does not matter), with top-k, number of distinct functions and rank-frequency.
+"""The census: exact counts of every distinct function seen, mergeable in any order.
 
 Example:
     >>> import numpy as np
@@ -12,57 +6,17 @@ Example:
     >>> c = c.merge(Census.from_rows(np.array([[5], [5]], np.uint32), n_inputs=2))
     >>> c.samples, c.distinct, c.top(1).truth_table.tolist()
     (5, 2, ['0x5'])
-    >>> volume_estimate(0, 1000).log10_volume is None
-    True
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from counting.stats import clopper_pearson, clopper_pearson_many, log10_or_none
-from counting.truth import rows_to_hex
-
-
-@dataclass(frozen=True)
-class VolumeEstimate:
-    """Hit-or-miss volume of a predicate. ``ci95`` is ``[lo, hi]`` in log10 (``lo`` may be ``None``)."""
-
-    hits: int
-    samples: int
-    volume: float
-    log10_volume: float | None
-    ci95: tuple[float | None, float]
-    one_sided: bool
-    estimator: str = "mc"
-
-    def as_dict(self) -> dict:
-        return {
-            "log10_volume": self.log10_volume,
-            "ci95": list(self.ci95),
-            "volume": self.volume,
-            "estimator": self.estimator,
-            "samples": self.samples,
-            "hits": self.hits,
-            "one_sided_upper_bound": self.one_sided,
-        }
-
-
-def volume_estimate(hits: int, samples: int, conf: float = 0.95) -> VolumeEstimate:
-    """Volume ``hits/samples`` with its exact interval."""
-    lo, hi = clopper_pearson(hits, samples, conf)
-    return VolumeEstimate(
-        hits=int(hits),
-        samples=int(samples),
-        volume=hits / samples,
-        log10_volume=log10_or_none(hits / samples),
-        ci95=(log10_or_none(lo), math.log10(hi)),
-        one_sided=hits == 0,
-    )
+from counting.boolean.tables import rows_to_hex
+from counting.stats import clopper_pearson_many
 
 
 def _unique_rows(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,10 +48,14 @@ class Census:
         return Census(t, c, n_inputs)
 
     def merge(self, other: "Census") -> "Census":
-        """Counts of both censuses together (commutative and associative: exact integer sums)."""
+        """Counts of both censuses together (commutative and associative: exact integer sums).
+
+        ``drawn`` adds up too: two restricted censuses over 1000 networks each were drawn from 2000.
+        """
         rows = np.concatenate([self.tables, other.tables])
         t, c = _unique_rows(rows, np.concatenate([self.counts, other.counts]))
-        return Census(t, c, self.n_inputs, self.exact and other.exact)
+        drawn = None if self.drawn is None and other.drawn is None else self.samples + other.samples
+        return Census(t, c, self.n_inputs, self.exact and other.exact, drawn)
 
     @property
     def samples(self) -> int:

@@ -6,9 +6,9 @@ packed truth tables. The baseline draws each layer with one ``jax.random.normal`
 on the device); the engine is timed on all local devices and on one.
 
 Example:
-    >>> rows = measure(seconds=0.1)          # doctest: +SKIP
-    >>> [r["workload"][:8] for r in rows]   # doctest: +SKIP
-    ['baseline', 'engine: ']
+    >>> import jax
+    >>> baseline_fn(batch=8)(jax.random.key(0)).shape    # packed truth tables of 8 networks on 7 bits
+    (8, 4)
 """
 
 from __future__ import annotations
@@ -18,16 +18,21 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from counting.domain import cube
-from counting.predicates import truth_tables
-from counting.models import Forward
-from counting.sampler import Engine, tables_reducer
-from counting.spec import parse_spec
+import pandas as pd
+
+from counting.boolean.cube import cube
+from counting.engine.sharding import Engine
+from counting.io.files import write_json, write_parquet
+from counting.io.manifest import manifest
+from counting.mechanisms.predicates import truth_tables
+from counting.models.layers import Forward
+from counting.spec.job import parse_spec
 
 BENCH_SPEC = """
 [model]
@@ -90,7 +95,7 @@ def measure(seconds: float = 5.0, baseline: bool = True) -> list[dict]:
         rows.append({"workload": "baseline: normal per layer + batched einsum, batch 4096",
                      "devices": 1, "networks_per_second": rate})
     devs = jax.devices()
-    eng = Engine.build(spec, tables_reducer(), block, devs)
+    eng = Engine.build(spec, lambda fwd, valid: truth_tables(fwd), block, devs)
     step = len(devs) * per_dev
 
     def call(i):
@@ -121,14 +126,25 @@ def run_bench(seconds: float = 5.0) -> list[dict]:
     return rows
 
 
+def write_bench(out: Path, rows: list[dict], seconds: float) -> list[str]:
+    """Record a benchmark run as ``bench_<backend>.parquet`` and ``manifest_<backend>.json`` in ``out``."""
+    tag = jax.default_backend()
+    name = f"bench_{tag}.parquet"
+    write_parquet(out / name, pd.DataFrame(rows))
+    spec = {"estimator": {"seed": 0, "key_impl": "threefry2x32"}, "workload": "7-40-40-1 relu census"}
+    write_json(out / f"manifest_{tag}.json",
+               manifest("bench", spec, {"seconds_per_measurement": seconds}, {}, [name]) | {"result": rows})
+    return [name, f"manifest_{tag}.json"]
+
+
 def _worker(devices: int, seconds: float, baseline: bool) -> list[dict]:
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    cmd = [sys.executable, "-m", "counting.bench", str(devices), str(seconds), str(int(baseline))]
+    cmd = [sys.executable, "-m", "counting.engine.bench", str(devices), str(seconds), str(int(baseline))]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-if __name__ == "__main__":  # worker: python -m counting.bench DEVICES SECONDS BASELINE
+if __name__ == "__main__":  # worker: python -m counting.engine.bench DEVICES SECONDS BASELINE
     n, secs, base = int(sys.argv[1]), float(sys.argv[2]), bool(int(sys.argv[3]))
     if n > 1:
         jax.config.update("jax_num_cpu_devices", n)

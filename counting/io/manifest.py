@@ -1,53 +1,27 @@
-"""Result files: atomic writes, parquet tables and the provenance manifest.
+"""Provenance: the manifest written beside every result table.
 
-Every file is written to a temporary name in the same folder, flushed to disk, then renamed, so
-a reader (or a job killed with ``kill -9``) never sees a half-written file.
+It records what ran (the command, the spec or experiment config with only the settings that
+applied), with what (package version, git commit and whether the tree was dirty, Python, jax and
+jaxlib versions, backend, device kind and count, process count), the key implementation, the run's
+facts and the files written.
 
 Example:
-    >>> import tempfile, pathlib, pandas as pd
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> write_parquet(d / "t.parquet", pd.DataFrame({"a": [1, 2]}))
-    >>> pd.read_parquet(d / "t.parquet")["a"].tolist()
-    [1, 2]
+    >>> m = manifest("volume", {"estimator": {"kind": "mc", "seed": 3, "key_impl": "threefry2x32"}},
+    ...              {"samples": 10}, {"seconds": 0.1}, ["volume.parquet"])
+    >>> m["kind"], m["seed"], m["key_impl"], m["files"]
+    ('volume', 3, 'threefry2x32', ['volume.parquet'])
 """
 
 from __future__ import annotations
 
 import datetime
-import io
-import json
-import os
+import importlib.metadata
 import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import jax
-import pandas as pd
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
-
 
 def git_commit() -> dict:
     """Commit and dirty flag of the source tree this package was imported from (if it is a checkout)."""
@@ -69,16 +43,23 @@ def git_commit() -> dict:
         return {"commit": None, "dirty": None}
 
 
+def package_version() -> str:
+    """The installed version of this package (``"unknown"`` when run from a bare source tree)."""
+    try:
+        return importlib.metadata.version("counting")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def environment() -> dict:
     """Software and hardware provenance of this process."""
     devs = jax.devices()
-    import jaxlib
 
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
+        "jaxlib": importlib.metadata.version("jaxlib"),
         "backend": jax.default_backend(),
         "device_kind": devs[0].device_kind,
         "device_count": len(devs),
@@ -88,17 +69,17 @@ def environment() -> dict:
 
 
 def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[str]) -> dict:
-    """The manifest written beside every result table."""
-    from counting import __version__
-
+    """The manifest written beside every result table (``spec_dict["estimator"]`` gives the seed and
+    key implementation where the estimator has them)."""
+    est = spec_dict.get("estimator") or {}
     return {
         "kind": kind,
-        "counting_version": __version__,
+        "counting_version": package_version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         "spec": spec_dict,
-        "seed": spec_dict["estimator"]["seed"],
-        "key_impl": spec_dict["estimator"]["key_impl"],
+        "seed": est.get("seed"),
+        "key_impl": est.get("key_impl"),
         "run": run,
         "timings": timings,
         "environment": environment(),

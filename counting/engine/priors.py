@@ -8,8 +8,8 @@ same way.
 
 Example:
     >>> import jax
-    >>> from counting.spec import ModelSpec, PriorSpec
-    >>> p = sample_params(jax.random.key(0), ModelSpec(n_inputs=2, widths=()), PriorSpec(), batch=3)
+    >>> from counting.spec import MLPSpec, ScaledPrior
+    >>> p = sample_params(jax.random.key(0), MLPSpec(n_inputs=2, widths=()), ScaledPrior(), batch=3)
     >>> sorted(p), p["output.w"].shape
     (['output.b', 'output.w'], (3, 2, 1))
 """
@@ -24,7 +24,8 @@ import numpy as np
 from jaxtyping import Array, Float, Key
 
 from counting.models import param_layout
-from counting.spec import ModelSpec, PriorSpec
+from counting.spec.model import ModelSpec
+from counting.spec.prior import PRIOR_KINDS, PriorSpec
 
 SQRT3 = math.sqrt(3.0)
 
@@ -50,7 +51,7 @@ def standard_draw(key: Key[Array, ""], kind: str, size: int, max_abs: int = 1) -
         return jax.random.normal(key, (size,), jnp.float32)
     if kind == "uniform":
         return jax.random.uniform(key, (size,), jnp.float32, -SQRT3, SQRT3)
-    raise ValueError(f"prior.kind: expected 'gaussian' or 'uniform', got {kind!r}")
+    raise ValueError(f"prior.kind: expected one of {list(PRIOR_KINDS)}, got {kind!r}")
 
 
 def unflatten(model: ModelSpec, flat: Float[Array, "B n_params"]) -> dict:
@@ -66,7 +67,8 @@ def unflatten(model: ModelSpec, flat: Float[Array, "B n_params"]) -> dict:
 def draw_flat(keys: Key[Array, "B"], model: ModelSpec, prior: PriorSpec) -> Float[Array, "B n_params"]:
     """Scaled flat parameters of one network per key."""
     scale = jnp.asarray(scale_vector(model, prior))
-    z = jax.vmap(lambda k: standard_draw(k, prior.kind, scale.shape[0], prior.max_abs))(keys)
+    max_abs = prior.max_abs if prior.discrete else 1
+    z = jax.vmap(lambda k: standard_draw(k, prior.kind, scale.shape[0], max_abs))(keys)
     return z * scale
 
 

@@ -32,7 +32,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from counting.domain import cube
+from counting.boolean.cube import cube
 
 
 def generators(n: int) -> list[np.ndarray]:

@@ -2,12 +2,12 @@
 
 Example:
     >>> import jax, numpy as np
-    >>> from counting.spec import ModelSpec, PriorSpec
-    >>> from counting.priors import sample_params
+    >>> from counting.spec import MLPSpec, ScaledPrior
+    >>> from counting.engine.priors import sample_params
     >>> from counting.models import forward
-    >>> from counting.domain import cube
-    >>> m = ModelSpec(n_inputs=2, widths=())
-    >>> fwd = forward(m, sample_params(jax.random.key(1), m, PriorSpec(), 4), cube(2))
+    >>> from counting.boolean.cube import cube
+    >>> m = MLPSpec(n_inputs=2, widths=())
+    >>> fwd = forward(m, sample_params(jax.random.key(1), m, ScaledPrior(), 4), cube(2))
     >>> bool((computes(0x6, 2)(fwd)).any())   # XOR: no perceptron computes it
     False
     >>> c = all_of(computes(0x8, 2), negate(computes(0x6, 2)))   # AND, and not XOR
@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Bool, Float, UInt32
 
-from counting.models import Forward
-from counting.truth import int_to_words, pack
+from counting.boolean.tables import int_to_words, pack, signs_of
+from counting.models.layers import Forward
 
 Predicate = Callable[[Forward], Bool[Array, "B"]]
 
@@ -34,11 +33,6 @@ Predicate = Callable[[Forward], Bool[Array, "B"]]
 def truth_tables(fwd: Forward) -> UInt32[Array, "B words"]:
     """Packed truth table of each network: bit ``i`` is ``output(x_i) > 0``."""
     return pack(fwd.output > 0)
-
-
-def signs_of(truth_table: int, n: int) -> np.ndarray:
-    """``+1`` where bit ``i`` of the truth table is set, else ``-1`` (one entry per cube point)."""
-    return np.array([1.0 if (truth_table >> i) & 1 else -1.0 for i in range(2**n)], np.float32)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from counting.models import n_params
-from counting.spec import Spec, SpecError
+from counting.spec.errors import SpecError
+from counting.spec.estimator import MCSettings
+from counting.spec.job import Spec
 
 MAX_CHUNK = 1 << 16
 
@@ -67,10 +69,10 @@ def enumeration_plan(spec: Spec) -> EnumerationPlan:
 
 
 def enumerated_spec(spec: Spec) -> Spec:
-    """``spec`` with ``samples`` and ``chunk_size`` set to the enumeration's."""
+    """The engine's view of an enumeration: ``samples`` and ``chunk_size`` set to the plan's (the
+    seed is unused: the source lists configurations, it draws nothing)."""
     plan = enumeration_plan(spec)
-    est = dataclasses.replace(spec.estimator, samples=plan.total, chunk_size=plan.chunk_size)
-    return dataclasses.replace(spec, estimator=est)
+    return dataclasses.replace(spec, estimator=MCSettings(samples=plan.total, chunk_size=plan.chunk_size))
 
 
 def _digits(values, base: int, n: int):

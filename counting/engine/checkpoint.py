@@ -1,0 +1,103 @@
+"""Checkpoints: one atomically replaced file per job folder, and the rule for reusing a folder.
+
+``checkpoint.npz`` holds the job's identity (its spec as canonical JSON and the job kind), where it
+got to (``next``: the next chunk or replicate), the seconds spent so far, and the exact state as
+named arrays. A folder holding a checkpoint belongs to an unfinished job: a new job refuses it,
+and ``--resume`` continues it only if the identity matches (the error says which part differs).
+
+Example:
+    >>> import tempfile, pathlib, numpy as np
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> save(d, "spec-json", "volume", 3, 1.5, {"hits": np.array(7)})
+    >>> ck = load(d, "spec-json", "volume")
+    >>> ck.next, ck.state["hits"].item()
+    (3, 7)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from counting.io.files import atomic_write_bytes
+from counting.spec.errors import SpecError
+
+CHECKPOINT = "checkpoint.npz"
+_RESERVED = ("spec", "kind", "next", "elapsed")
+
+
+class Checkpoint(NamedTuple):
+    next: int
+    elapsed: float
+    state: dict[str, np.ndarray]
+
+
+def path(out: Path) -> Path:
+    return Path(out) / CHECKPOINT
+
+
+def save(out: Path, spec_json: str, kind: str, next_index: int, elapsed: float, state: dict) -> None:
+    """Replace the folder's checkpoint atomically."""
+    clash = set(state) & set(_RESERVED)
+    if clash:
+        raise ValueError(f"state: expected no keys named {sorted(clash)}")
+    buf = io.BytesIO()
+    np.savez(buf, spec=np.array(spec_json), kind=np.array(kind), next=np.array(next_index, np.int64),
+             elapsed=np.array(elapsed), **state)
+    atomic_write_bytes(path(out), buf.getvalue())
+
+
+def _differs(saved: str, current: str) -> str:
+    """The first top-level field (``section.key``) where two spec JSON documents differ."""
+    try:
+        a, b = json.loads(saved), json.loads(current)
+    except ValueError:
+        return "spec"
+    for sec in sorted(set(a) | set(b)):
+        x, y = a.get(sec), b.get(sec)
+        if x != y:
+            if isinstance(x, dict) and isinstance(y, dict):
+                for k in sorted(set(x) | set(y)):
+                    if x.get(k) != y.get(k):
+                        return f"{sec}.{k} ({x.get(k)!r} in the checkpoint, {y.get(k)!r} now)"
+            return sec
+    return "spec"
+
+
+def load(out: Path, spec_json: str, kind: str) -> Checkpoint:
+    """The folder's checkpoint, refused (one line) if another spec or job kind wrote it."""
+    with np.load(path(out)) as d:
+        saved_kind = str(d["kind"])
+        if saved_kind != kind:
+            raise SpecError("--resume", f"a checkpoint of a '{kind}' job in {out}", f"a '{saved_kind}' job")
+        saved = str(d["spec"])
+        if saved != spec_json:
+            raise SpecError("--resume", f"a checkpoint made by this same spec in {out}",
+                            f"one that differs in {_differs(saved, spec_json)}")
+        state = {k: d[k] for k in d.files if k not in _RESERVED}
+        return Checkpoint(int(d["next"]), float(d["elapsed"]), state)
+
+
+def claim(out: Path | None, resume: bool) -> bool:
+    """Check a job may use ``out``; returns whether there is a checkpoint to resume from.
+
+    A folder with a checkpoint and no ``--resume`` is refused: it holds an unfinished job.
+    """
+    if out is None:
+        return False
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SpecError("--out", "a folder", str(out))
+    if path(out).exists() and not resume:
+        raise SpecError("--out", "a folder without an unfinished job, or --resume to continue it", str(out))
+    return resume and path(out).exists()
+
+
+def clear(out: Path | None) -> None:
+    """Remove the checkpoint once its result is written."""
+    if out is not None:
+        path(out).unlink(missing_ok=True)

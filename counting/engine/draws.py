@@ -1,0 +1,55 @@
+"""Keys and parameter sources: where each network's parameters come from.
+
+Chunk ``c`` of a job gets key ``fold_in(key(seed), c)``; network ``i`` of it gets
+``fold_in(chunk_key, i)``. Every network key of a chunk is derived at once (one use of the chunk
+key) and then consumed once by that network's prior draw, so counts depend only on the spec,
+never on how chunks are batched or spread over devices.
+
+A *source* has three methods the engine calls on the device: ``chunk_inputs(chunk_ids)``,
+``network_inputs(chunk_input, size)`` and ``params(network_inputs) -> [B, n_params]``.
+:class:`PriorDraws` draws from the prior; :class:`counting.engine.enumeration.Enumeration` lists
+every configuration of a discrete prior.
+
+Example:
+    >>> import jax, numpy as np
+    >>> k = network_keys(jax.random.fold_in(seed_key(0), 3), np.arange(2, dtype=np.uint32))
+    >>> bool((jax.random.key_data(k[1]) == jax.random.key_data(
+    ...     jax.random.fold_in(jax.random.fold_in(seed_key(0), 3), 1))).all())
+    True
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Key
+
+from counting.engine.priors import draw_flat
+from counting.spec.job import Spec
+
+
+def seed_key(seed: int, impl: str = "threefry2x32") -> Key[Array, ""]:
+    """The job's root key."""
+    return jax.random.key(seed, impl=impl)
+
+
+def network_keys(chunk_key: Key[Array, ""], index: Array) -> Key[Array, "B"]:
+    """Keys of networks ``index`` within a chunk."""
+    return jax.vmap(jax.random.fold_in, (None, 0))(chunk_key, index)
+
+
+class PriorDraws:
+    """Random parameters from the spec's prior (the default source)."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+
+    def chunk_inputs(self, chunks):
+        root = seed_key(self.spec.estimator.seed, self.spec.estimator.key_impl)
+        return jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
+
+    def network_inputs(self, chunk_key, size: int):
+        return network_keys(chunk_key, jnp.arange(size, dtype=jnp.uint32))
+
+    def params(self, keys):
+        return draw_flat(keys, self.spec.model, self.spec.prior)

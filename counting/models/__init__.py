@@ -1,0 +1,55 @@
+"""Models: batched forward passes over the whole cube, with named internal sites.
+
+One module per architecture (:mod:`counting.models.mlp`, :mod:`counting.models.resmlp`), each with
+``layout`` (the ordered parameter arrays, which fixes the random stream) and ``forward`` (outputs
+``[B, points]`` and pre-activation sites ``[B, units, points]``). This package dispatches on
+``model.kind``; a new architecture is one new module and one line in ``_ARCHITECTURES``.
+
+Example:
+    >>> import jax, numpy as np
+    >>> from counting.spec import MLPSpec, ScaledPrior
+    >>> from counting.engine.priors import sample_params
+    >>> from counting.boolean.cube import cube
+    >>> m = MLPSpec(n_inputs=3, widths=(4,))
+    >>> p = sample_params(jax.random.key(0), m, ScaledPrior(), batch=2)
+    >>> out = forward(m, p, np.asarray(cube(3)))
+    >>> out.output.shape, out.sites["layer1"].shape
+    ((2, 8), (2, 4, 8))
+"""
+
+from __future__ import annotations
+
+import math
+
+from jaxtyping import Array, Float
+
+from counting.models import mlp, resmlp
+from counting.models.layers import Forward, ParamSlot, activation
+from counting.spec.model import ModelSpec
+
+_ARCHITECTURES = {"mlp": mlp, "resmlp": resmlp}
+
+
+def _module(model: ModelSpec):
+    try:
+        return _ARCHITECTURES[model.kind]
+    except KeyError:
+        raise ValueError(f"model.kind: expected one of {sorted(_ARCHITECTURES)}, got {model.kind!r}") from None
+
+
+def param_layout(model: ModelSpec) -> tuple[ParamSlot, ...]:
+    """The ordered parameter arrays of one network."""
+    return _module(model).layout(model)
+
+
+def n_params(model: ModelSpec) -> int:
+    """Number of scalar parameters of one network."""
+    return sum(math.prod(s.shape) for s in param_layout(model))
+
+
+def forward(model: ModelSpec, params: dict, x: Float[Array, "P n"]) -> Forward:
+    """Outputs ``[B, P]`` and sites ``{name: [B, units, P]}`` of a batch of networks on inputs ``x``."""
+    return _module(model).forward(model, params, x)
+
+
+__all__ = ["Forward", "ParamSlot", "activation", "forward", "n_params", "param_layout"]

@@ -1,0 +1,60 @@
+"""Shared pieces of every architecture: parameter slots, the forward result, activations, dense maps.
+
+Parameters of a batch of ``B`` networks are a dict ``name -> array[B, *shape]``. Sites are
+pre-activations in units-first layout ``[B, units, points]``.
+
+Example:
+    >>> dense("layer1", 3, 4)
+    [ParamSlot(name='layer1.w', shape=(3, 4), fan_in=3), ParamSlot(name='layer1.b', shape=(4,), fan_in=None)]
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+
+class ParamSlot(NamedTuple):
+    """One parameter array of a network: its name, shape, and fan-in (``None`` for a bias)."""
+
+    name: str
+    shape: tuple[int, ...]
+    fan_in: int | None
+
+
+class Forward(NamedTuple):
+    """Outputs ``[B, points]`` and named sites ``{name: [B, units, points]}`` of a batch of networks."""
+
+    output: Float[Array, "B points"]
+    sites: dict[str, Float[Array, "B units points"]]
+
+
+def dense(name: str, fan_in: int, fan_out: int) -> list[ParamSlot]:
+    """The weight and bias slots of one dense map."""
+    return [ParamSlot(f"{name}.w", (fan_in, fan_out), fan_in), ParamSlot(f"{name}.b", (fan_out,), None)]
+
+
+def activation(name: str):
+    """The elementwise nonlinearity called ``name``."""
+    return {
+        "relu": jax.nn.relu,
+        "tanh": jnp.tanh,
+        "erf": jax.scipy.special.erf,
+        "gelu": lambda z: jax.nn.gelu(z, approximate=False),
+        # threshold units, with the output's convention: "on" iff the pre-activation is > 0
+        "step": lambda z: (z > 0).astype(z.dtype),
+        "sign": lambda z: jnp.where(z > 0, 1.0, -1.0).astype(z.dtype),
+    }[name]
+
+
+def apply_hidden(params: dict, name: str, h: Float[Array, "B i P"]) -> Float[Array, "B j P"]:
+    """A dense map applied to per-network activations ``[B, i, P]``."""
+    return jnp.einsum("bij,bip->bjp", params[f"{name}.w"], h) + params[f"{name}.b"][:, :, None]
+
+
+def apply_input(params: dict, name: str, x: Float[Array, "P n"]) -> Float[Array, "B j P"]:
+    """A dense map applied to the shared inputs ``[P, n]``."""
+    return jnp.einsum("bij,pi->bjp", params[f"{name}.w"], x) + params[f"{name}.b"][:, :, None]

@@ -1,0 +1,84 @@
+"""One-line errors for bad input, and the small field checks every parser shares.
+
+A :class:`SpecError` names the field and what was expected, in one line, so the command line can
+print it as ``counting: error: FIELD: expected ...`` and exit with status 2 before any work.
+
+Example:
+    >>> str(SpecError("model.widths[0]", "an integer >= 1", 0))
+    'model.widths[0]: expected an integer >= 1, got 0'
+    >>> integer(5, "estimator.samples", lo=1)
+    5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+
+class SpecError(ValueError):
+    """A field is missing, unknown or out of range. ``str(err)`` is one line."""
+
+    def __init__(self, field: str, expected: str, got: Any = dataclasses.MISSING):
+        msg = f"{field}: expected {expected}"
+        if got is not dataclasses.MISSING:
+            msg += f", got {got!r}"
+        super().__init__(msg)
+        self.field = field
+        self.expected = expected
+
+
+def check_keys(table: dict, allowed: set[str] | frozenset[str], where: str, what: str = "") -> None:
+    """Every key of ``table`` is one of ``allowed`` (``what`` says for which kind, if any)."""
+    for k in table:
+        if k not in allowed:
+            raise SpecError(f"{where}.{k}", f"one of the known keys{what} {sorted(allowed)}", "unknown key")
+
+
+def section(value: Any, field: str) -> dict:
+    """A TOML table."""
+    if not isinstance(value, dict):
+        raise SpecError(field, "a TOML table", value)
+    return value
+
+
+def integer(value: Any, field: str, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (not a bool) within ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field, "an integer", value)
+    if lo is not None and value < lo:
+        raise SpecError(field, f"an integer >= {lo}", value)
+    if hi is not None and value > hi:
+        raise SpecError(field, f"an integer <= {hi}", value)
+    return value
+
+
+def number(value: Any, field: str, positive: bool = True) -> float:
+    """A finite number, > 0 if ``positive`` else >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(field, "a number", value)
+    if not math.isfinite(value) or (value <= 0 if positive else value < 0):
+        raise SpecError(field, "a finite number " + ("> 0" if positive else ">= 0"), value)
+    return float(value)
+
+
+def choice(value: Any, field: str, options: tuple[str, ...]) -> str:
+    """One of ``options``."""
+    if value not in options:
+        raise SpecError(field, f"one of {list(options)}", value)
+    return value
+
+
+def flag(value: Any, field: str) -> bool:
+    """A TOML boolean."""
+    if not isinstance(value, bool):
+        raise SpecError(field, "true or false", value)
+    return value
+
+
+def kind_of(table: dict, field: str, kinds: tuple[str, ...], default: str | None) -> str:
+    """The ``kind`` of a tagged section (``default`` when absent; ``None``: required)."""
+    if "kind" not in table and default is None:
+        raise SpecError(f"{field}.kind", f"one of {list(kinds)}")
+    return choice(table.get("kind", default), f"{field}.kind", kinds)

@@ -1,0 +1,177 @@
+"""Estimator sections: a tagged union of settings, each kind with only its own fields and defaults.
+
+This module is the one place where estimator defaults live: the Python functions and the TOML
+spec both take them from these dataclasses.
+
+* ``mc`` (:class:`MCSettings`): hit-or-miss over ``samples`` networks drawn in chunks.
+* ``exact`` (:class:`ExactSettings`): every configuration of a discrete prior.
+* ``subset`` (:class:`SubsetSettings`): subset simulation, replicated.
+* ``smc`` (:class:`SMCSettings`): tempered sequential Monte Carlo, replicated.
+* ``nngp`` (:class:`NNGPSettings`): the infinite-width Gaussian-process limit.
+
+Example:
+    >>> parse_estimator({"kind": "smc", "particles": 200})
+    SMCSettings(particles=200, kernel='hmc', steps=10, leapfrog=8, replicates=10, max_stages=200, ess_target=0.5, stop_fraction=0.5, seed=0, key_impl='threefry2x32', kind='smc')
+    >>> parse_estimator({"kind": "subset", "samples": 10})
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: estimator.samples: expected one of the known keys for kind 'subset' ['ess_shrinks', 'kernel', 'key_impl', 'kind', 'max_levels', 'p0', 'particles', 'replicates', 'scale_moves', 'seed', 'steps'], got 'unknown key'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from counting.spec.errors import SpecError, check_keys, choice, flag, integer, kind_of, number
+
+ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp")
+KEY_IMPLS = ("threefry2x32",)
+SUBSET_KERNELS = ("ess", "pcn")
+SMC_KERNELS = ("hmc", "mala")
+MAX_CHUNK = 2**24
+
+
+@dataclass(frozen=True)
+class MCSettings:
+    """Hit-or-miss. ``chunk_size`` is part of the random stream's definition (network ``i`` of
+    chunk ``c`` uses ``fold_in(fold_in(key(seed), c), i)``); batch size and devices are not."""
+
+    samples: int = 100_000
+    seed: int = 0
+    chunk_size: int = 16_384
+    key_impl: str = "threefry2x32"
+    kind: str = field(default="mc", init=False)
+
+
+@dataclass(frozen=True)
+class ExactSettings:
+    """Exact enumeration of a discrete prior: no settings (the prior fixes the configurations)."""
+
+    kind: str = field(default="exact", init=False)
+
+
+@dataclass(frozen=True)
+class SubsetSettings:
+    """Subset simulation: ``particles`` per level, level probability ``p0``, ``steps`` moves per
+    level with ``kernel`` (``ess`` with at most ``ess_shrinks`` bracket shrinks, or ``pcn``), plus
+    layer-rescaling moves if ``scale_moves``; ``replicates`` independent runs of at most
+    ``max_levels`` levels."""
+
+    particles: int = 1000
+    p0: float = 0.1
+    steps: int = 10
+    kernel: str = "ess"
+    ess_shrinks: int = 8
+    scale_moves: bool = True
+    replicates: int = 10
+    max_levels: int = 200
+    seed: int = 0
+    key_impl: str = "threefry2x32"
+    kind: str = field(default="subset", init=False)
+
+
+@dataclass(frozen=True)
+class SMCSettings:
+    """Tempered SMC: ``particles``, ``steps`` moves per stage with ``kernel`` (``hmc`` with
+    ``leapfrog`` steps, or ``mala``), stages keeping an effective sample size of ``ess_target``,
+    stopping once ``stop_fraction`` of the particles hold; ``replicates`` runs of at most
+    ``max_stages`` stages."""
+
+    particles: int = 1000
+    kernel: str = "hmc"
+    steps: int = 10
+    leapfrog: int = 8
+    replicates: int = 10
+    max_stages: int = 200
+    ess_target: float = 0.5
+    stop_fraction: float = 0.5
+    seed: int = 0
+    key_impl: str = "threefry2x32"
+    kind: str = field(default="smc", init=False)
+
+
+@dataclass(frozen=True)
+class NNGPSettings:
+    """Infinite-width limit: ``replicates`` scrambled Sobol sets of ``n_qmc`` points (a power of 2)."""
+
+    n_qmc: int = 4096
+    replicates: int = 16
+    seed: int = 0
+    kind: str = field(default="nngp", init=False)
+
+
+EstimatorSettings = MCSettings | ExactSettings | SubsetSettings | SMCSettings | NNGPSettings
+SETTINGS: dict[str, type] = {"mc": MCSettings, "exact": ExactSettings, "subset": SubsetSettings,
+                             "smc": SMCSettings, "nngp": NNGPSettings}
+
+
+def _seed(v: Any, f: str) -> int:
+    return integer(v, f, 0, 2**32 - 1)
+
+
+def _key_impl(v: Any, f: str) -> str:
+    return choice(v, f, KEY_IMPLS)
+
+
+def _open_unit(lo_excl: float, hi_excl: float) -> Callable[[Any, str], float]:
+    def check(v: Any, f: str) -> float:
+        x = number(v, f)
+        if not lo_excl < x < hi_excl:
+            raise SpecError(f, f"a number in ({lo_excl:g}, {hi_excl:g})", v)
+        return x
+    return check
+
+
+def _at_least(lo: int) -> Callable[[Any, str], int]:
+    return lambda v, f: integer(v, f, lo)
+
+
+def _power_of_two(v: Any, f: str) -> int:
+    x = integer(v, f, 2, 2**24)
+    if x & (x - 1):
+        raise SpecError(f, "a power of 2", v)
+    return x
+
+
+# Per kind: field -> check. Missing fields take the dataclass default (the only defaults there are).
+_CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
+    "mc": {"samples": _at_least(1), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
+           "key_impl": _key_impl},
+    "exact": {},
+    "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
+               "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
+               "scale_moves": flag, "replicates": _at_least(2), "max_levels": _at_least(1), "seed": _seed,
+               "key_impl": _key_impl},
+    "smc": {"particles": _at_least(10), "kernel": lambda v, f: choice(v, f, SMC_KERNELS), "steps": _at_least(1),
+            "leapfrog": _at_least(1), "replicates": _at_least(2), "max_stages": _at_least(1),
+            "ess_target": _open_unit(0.0, 1.0), "stop_fraction": _open_unit(0.0, 1.0), "seed": _seed,
+            "key_impl": _key_impl},
+    "nngp": {"n_qmc": _power_of_two, "replicates": _at_least(2), "seed": _seed},
+}
+
+
+def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
+    """Validate an ``[estimator]`` table (``kind`` defaults to ``mc``)."""
+    kind = kind_of(t, where, ESTIMATOR_KINDS, "mc")
+    checks = _CHECKS[kind]
+    check_keys(t, set(checks) | {"kind"}, where, f" for kind {kind!r}")
+    values = {k: checks[k](v, f"{where}.{k}") for k, v in t.items() if k != "kind"}
+    settings = SETTINGS[kind](**values)
+    if kind == "mc" and settings.samples > settings.chunk_size * 2**32:  # chunk ids are uint32 fold_in data
+        raise SpecError(f"{where}.samples", f"at most chunk_size * 2**32 = {settings.chunk_size * 2**32}",
+                        settings.samples)
+    return settings
+
+
+def settings_dict(s: EstimatorSettings) -> dict:
+    """The settings that apply, as a plain dict (what manifests record)."""
+    return dataclasses.asdict(s)
+
+
+def replace_settings(s: EstimatorSettings, where: str = "estimator", **changes: Any) -> EstimatorSettings:
+    """``s`` with fields replaced, validated as in a file (a field of another kind is an error)."""
+    table = {k: v for k, v in settings_dict(s).items()}
+    table.update(changes)
+    return parse_estimator(table, where)

@@ -1,0 +1,130 @@
+"""A job spec: model, prior, target and estimator sections, validated before anything runs.
+
+Example:
+    >>> spec = parse_spec('''
+    ... [model]
+    ... n_inputs = 3
+    ... widths = []
+    ... [target]
+    ... name = "majority"
+    ... [estimator]
+    ... samples = 1000
+    ... ''')
+    >>> spec.model.widths, spec.target.hex, spec.estimator.samples
+    ((), '0xe8', 1000)
+    >>> with_overrides(spec, particles=10)
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: --particles: expected an estimator kind with that setting, got 'mc'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from counting.spec.errors import SpecError, check_keys, section
+from counting.spec.estimator import EstimatorSettings, MCSettings, parse_estimator, replace_settings, settings_dict
+from counting.spec.model import ModelSpec, parse_model
+from counting.spec.prior import CONTINUOUS_PRIORS, DISCRETE_PRIORS, PriorSpec, parse_prior
+from counting.spec.target import Target, parse_target
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated job. ``target`` is ``None`` for jobs without one (a census)."""
+
+    model: ModelSpec
+    prior: PriorSpec
+    target: Target | None
+    estimator: EstimatorSettings
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the settings that apply to the chosen kinds (what manifests record)."""
+        model = dataclasses.asdict(self.model)
+        if "widths" in model:
+            model["widths"] = list(model["widths"])
+        return {"model": model, "prior": dataclasses.asdict(self.prior),
+                "target": None if self.target is None else self.target.to_dict(),
+                "estimator": settings_dict(self.estimator)}
+
+    def to_json(self) -> str:
+        """Canonical JSON of :meth:`to_dict` (sorted keys): the job's identity in checkpoints."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def check_compatible(model: ModelSpec, prior: PriorSpec, est: EstimatorSettings) -> None:
+    """Estimator kinds that need a particular prior or model."""
+    if est.kind == "exact" and not prior.discrete:
+        raise SpecError("estimator.kind", f"a discrete prior {list(DISCRETE_PRIORS)} for 'exact'", prior.kind)
+    if est.kind in ("subset", "smc") and prior.kind not in CONTINUOUS_PRIORS:
+        raise SpecError("estimator.kind", f"a continuous prior {list(CONTINUOUS_PRIORS)} for '{est.kind}'",
+                        prior.kind)
+    if est.kind == "nngp" and (prior.kind != "gaussian" or model.kind != "mlp"
+                               or model.activation not in ("relu", "erf")):
+        raise SpecError("estimator.kind", "a gaussian-prior mlp with relu or erf for 'nngp'", est.kind)
+
+
+def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
+    """Validate a parsed TOML document. ``need_target=False`` for jobs without one (census)."""
+    check_keys(d, {"model", "prior", "target", "estimator"}, "spec")
+    for name in ("model", "prior", "target", "estimator"):
+        if name in d:
+            section(d[name], name)
+    model = parse_model(d.get("model", {}))
+    if need_target and "target" not in d:
+        raise SpecError("target", "a [target] table with 'truth_table' or 'name'")
+    target = parse_target(d["target"], model.n_inputs) if "target" in d else None
+    prior, est = parse_prior(d.get("prior", {})), parse_estimator(d.get("estimator", {}))
+    check_compatible(model, prior, est)
+    return Spec(model, prior, target, est)
+
+
+def parse_spec(text: str, *, need_target: bool = True) -> Spec:
+    """Parse TOML text into a :class:`Spec`; malformed TOML is a :class:`SpecError` too."""
+    try:
+        d = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError("toml", f"well-formed TOML ({e})") from None
+    return spec_from_dict(d, need_target=need_target)
+
+
+def load_spec(path: str | Path, *, need_target: bool = True) -> Spec:
+    """Read and validate a spec file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise SpecError("spec", f"a readable TOML file ({e.strerror})", str(p)) from None
+    return parse_spec(text, need_target=need_target)
+
+
+def with_overrides(spec: Spec, **overrides: Any) -> Spec:
+    """``spec`` with estimator settings replaced (command-line flags): a setting the chosen kind does
+    not have is an error naming the flag, and values are validated as in a file."""
+    fields = settings_dict(spec.estimator)
+    for name in overrides:
+        if name not in fields or name == "kind":
+            raise SpecError(f"--{name.replace('_', '-')}", "an estimator kind with that setting",
+                            spec.estimator.kind)
+    try:
+        return dataclasses.replace(spec, estimator=replace_settings(spec.estimator, **overrides))
+    except SpecError as e:
+        name = e.field.split(".")[-1]
+        if name in overrides:
+            raise SpecError(f"--{name.replace('_', '-')}", e.expected, overrides[name]) from None
+        raise
+
+
+def sampling_spec(model: ModelSpec, prior: PriorSpec, samples: int, seed: int = 0, chunk_size: int = 16_384,
+                  target: Target | None = None) -> Spec:
+    """A hit-or-miss spec built in code (experiments build one per architecture)."""
+    est = replace_settings(MCSettings(), samples=samples, seed=seed, chunk_size=chunk_size)
+    return Spec(model, prior, target, est)
+
+
+
