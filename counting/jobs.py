@@ -66,7 +66,8 @@ def volume_job(spec: Spec, condition: Predicate | None = None, options: RunOptio
     problem = Problem.of(spec, condition)
     est = ESTIMATORS[spec.estimator.kind](problem, spec.estimator, options)
     target = None if problem.target is None else problem.target.hex
-    run = {"estimator": est.estimator, "samples": est.samples, "cost_unit": est.cost_unit, "seconds": est.seconds}
+    run = {"estimator": est.estimator, "samples": est.samples, "cost_unit": est.cost_unit, "seconds": est.seconds,
+           **{k: v for k, v in est.diagnostics.items() if isinstance(v, (Number, str, bool))}}
     _write(options.out, "volume", spec, pd.DataFrame([volume_row(est, target)]), run,
            {**est.as_dict(), "target": target})
     return est

@@ -10,17 +10,17 @@ with a 95% Clopper-Pearson interval:
 import jax
 import jax.numpy as jnp
 
-from counting.domain import cube
+from counting.boolean.cube import cube
+from counting.engine.priors import sample_params
+from counting.mechanisms.sites import decodes_everything
 from counting.models import forward
-from counting.priors import sample_params
-from counting.sites import decodes_everything
-from counting.spec import ModelSpec, PriorSpec
+from counting.spec import MLPSpec, ScaledPrior
 from counting.stats import clopper_pearson
 
 N = 2000
 for widths in [(32, 32), (32, 32, 32, 32)]:
-    m = ModelSpec(n_inputs=5, widths=widths)
-    fwd = forward(m, sample_params(jax.random.key(0), m, PriorSpec(), N), jnp.asarray(cube(5)))
+    m = MLPSpec(n_inputs=5, widths=widths)
+    fwd = forward(m, sample_params(jax.random.key(0), m, ScaledPrior(), N), jnp.asarray(cube(5)))
     for layer in range(1, len(widths) + 1):
         k = int(jnp.sum(decodes_everything(f"layer{layer}", "relu")(fwd)))
         lo, hi = clopper_pearson(k, N)

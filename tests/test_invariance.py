@@ -129,7 +129,7 @@ def test_different_seed_changes_census(spec, reference, tmp_path):
 
 def checkpoint_next_chunk(out: Path) -> int:
     with np.load(out / "checkpoint.npz") as d:
-        return int(d["next_chunk"])
+        return int(d["next"])
 
 
 def assert_killed_state(out: Path, kind: str) -> None:

@@ -1,20 +1,29 @@
-"""The llamaizer experiment: exact shares under the ternary prior against a numpy brute force,
-sampled shares against the exact ones, the orbit symmetrization, reruns and resumes, bad input."""
+"""The llamaizer experiment: its tally on hand-built networks, exact shares under the ternary prior
+against a numpy brute force, sampled shares against the exact ones, the orbit symmetrization,
+targets never hit, reruns and resumes, bad input."""
 
 import itertools
-import os
+import math
 import signal
-import subprocess
-import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli
 
-from counting.domain import cube
-from counting.llamaizer import parse_experiment, plan_target, run_experiment
+from counting.boolean.cube import cube
+from counting.boolean.symmetry import orbit_transport
+from counting.experiments import (check_batch_size, load_experiment, parse_experiment, run_experiment, summary,
+                                  with_samples)
+from counting.experiments.llamaizer.config import Family, Target
+from counting.experiments.llamaizer.plan import plan_target
+from counting.experiments.llamaizer.tally import LlamaizerTally
+from counting.mechanisms.sites import holds
+from counting.models.layers import Forward
+from counting.spec.errors import SpecError
 from counting.stats import clopper_pearson_many
-from counting.symmetry import orbit_transport
 
 LLAMAS = ["0xf0", "0x80", "0xe8", "0x96", "0xaa", "0x88", "0xc0"]  # x2, and3, maj3, parity3, x0, and01, x1&x2
 
@@ -73,6 +82,47 @@ def brute_force(widths: tuple[int, ...], f: int, llamas: list[int]):
     return int(is_f.sum()), held
 
 
+def _pre(tables, n_points=4):
+    """Pre-activations whose sign patterns are the given truth tables: [..., points]."""
+    t = np.asarray(tables)[..., None]
+    return jnp.asarray(np.where((t >> np.arange(n_points)) & 1, 1.0, -1.0), jnp.float32)
+
+
+def test_tally_counts_hand_built_networks():
+    """Four hand-built 2-2-2-1 networks, target AND on 2 bits, llamas x1, x0 and xor: the counts
+    match the site predicate "layer l holds g" (counting.mechanisms.sites.holds, with the llamas
+    carried over f's orbit) network by network, and the prior counts match a count by hand."""
+    n, llamas = 2, (0xC, 0xA, 0x6)
+    plan = plan_target(Target("and", 0x8), (Family("named", "named", truth_tables=llamas),), n)
+    assert plan.llamas == llamas
+    out = [0x8, 0x1, 0x6, 0x8]  # AND, NOR (in AND's orbit), XOR (not), AND but not counted
+    layer1 = [[0xC, 0x6], [0x3, 0x0], [0xC, 0xC], [0xC, 0xC]]  # 0x3 is not x1: it holds x1
+    layer2 = [[0xC, 0x5], [0xA, 0x6], [0xC, 0x0], [0xC, 0xC]]  # 0x5 is not x0
+    fwd = Forward(output=_pre(out), sites={"layer1": _pre(layer1), "layer2": _pre(layer2)})
+    valid = jnp.asarray([True, True, True, False])
+    tally = LlamaizerTally((plan,), n_layers=2, n_inputs=n, kind="test")
+    tally.add(jax.tree.map(lambda a: np.asarray(a)[None, None], jax.jit(tally.reduce)(fwd, valid)), np.array([3]))
+    c = tally.finalize()["and"]
+
+    row = {int(h): k for k, h in enumerate(plan.orbit)}
+    held, kept, union = np.zeros((3, 3), np.int64), np.zeros(3, np.int64), np.zeros((3, 3), np.int64)
+    for b in range(3):
+        if out[b] not in row:
+            continue
+        carried = [int(g) for g in plan.transported[row[out[b]]]]
+        has = np.array([[bool(holds(f"layer{l}", g, n)(fwd)[b]) for g in carried] for l in (1, 2)])
+        rows = np.vstack([has, has.any(axis=0)])  # layer 1, layer 2, any
+        held += rows
+        kept += has[0] & has[1]
+        union += np.stack([rows[:, :k].any(axis=1) for k in (1, 2, 3)], axis=1)
+    assert c.n_f == 2
+    np.testing.assert_array_equal(c.held, held)
+    np.testing.assert_array_equal(c.kept, kept)
+    np.testing.assert_array_equal(c.unions["named"], union)
+    np.testing.assert_array_equal(c.prior_held, [[3, 0, 1], [2, 2, 1], [3, 2, 2]])  # by hand: nets 0, 1, 2
+    assert held[:2].sum() > 0 and held[0].tolist() != held[1].tolist()  # not vacuous
+
+
 @pytest.fixture(scope="module")
 def exact_tables():
     exp = parse_experiment(config("exact"))
@@ -86,7 +136,7 @@ def test_exact_shares_equal_a_brute_force(exact_tables):
     cost = res["cost"]
     for arch in exp.architectures:
         for t in exp.targets:
-            plan = plan_target(exp, t)
+            plan = plan_target(t, exp.families, exp.n_inputs)
             llamas = [int(g) for g in plan.llamas]
             n_f, held = brute_force(arch.widths, t.truth_table, llamas)
             assert n_f > 0
@@ -187,13 +237,89 @@ def test_gaussian_rerun_is_identical_whatever_the_batch_size(tmp_path):
     assert a["volumes"]["orbit_hits"].min() > 0
 
 
-ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
-ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
+NEVER_HIT = """
+[experiment]
+n_inputs = 3
+samples = 4096
+chunk_size = 1024
+estimator = "{estimator}"
+[prior]
+kind = "ternary"
+[[architecture]]
+widths = [1]
+activation = "step"
+[[target]]
+name = "parity"
+truth_table = "0x96"
+[[target]]
+name = "and01"
+truth_table = "0x88"
+[[family]]
+name = "named"
+kind = "named"
+truth_tables = ["0xf0", "0xaa", "0x96"]
+"""
 
 
-def cli(*args, env_extra=None):
-    return subprocess.run([sys.executable, "-m", "counting.cli", *map(str, args)], capture_output=True, text=True,
-                          env={**ENV, **(env_extra or {})}, timeout=300)
+@pytest.mark.parametrize("estimator", ["exact", "mc"])
+def test_a_target_never_hit_gives_no_volume_and_nan_shares(tmp_path, estimator):
+    """A 3-1-1 step network never computes parity (one threshold unit feeds the output): the tables,
+    figures and manifest are still written, with no log10 volume, no lower end, the one-sided upper
+    bound when sampled (none when enumerated: the volume is exactly 0) and NaN shares."""
+    exp = parse_experiment(NEVER_HIT.format(estimator=estimator))
+    out = tmp_path / "out" if estimator == "exact" else None  # the figures take NaN shares too
+    res = run_experiment(exp, out=out, progress=False)
+    v = res["volumes"].set_index("target")
+    par, and01 = v.loc["parity"], v.loc["and01"]
+    assert par.orbit_hits == 0 and par.volume == 0 and and01.orbit_hits > 0
+    assert pd.isna(par.log10_volume) and pd.isna(par.ci95_lo)
+    if estimator == "exact":
+        assert par.samples == 3**6 and pd.isna(par.ci95_hi)
+        assert and01.ci95_lo == and01.ci95_hi == pytest.approx(and01.log10_volume)
+    else:
+        one_sided = -math.expm1(math.log(0.05) / 4096)
+        assert par.ci95_hi == pytest.approx(math.log10(one_sided / par.orbit_size))
+    for name in ("cost", "share", "discard"):
+        t = res[name]
+        never = t[t.target == "parity"]
+        assert (never.n_f == 0).all() and len(never) > 0
+        shares = never.filter(regex="share|cost_bits").drop(columns=never.filter(regex="prior_|naive").columns)
+        assert shares.isna().all().all(), name
+        assert t[t.target == "and01"].filter(regex="^share$|_share$").notna().all().all()
+    if out is not None:
+        assert {"counts.npz", "manifest.json", "volumes.parquet", "cost.png"} <= {p.name for p in out.iterdir()}
+        pd.testing.assert_frame_equal(pd.read_parquet(out / "volumes.parquet"), res["volumes"])
+    text = summary(exp, res)
+    assert "parity" in text and "and01" in text and text.splitlines()[0].split() == [
+        "architecture", "target", "orbit_hits", "samples", "log10_volume", "ci95_lo", "ci95_hi"]
+
+
+def test_samples_override_batch_size_check_and_work_folder(tmp_path):
+    exp = parse_experiment(config("mc", samples=10).replace('activation = "step"\n', 'activation = "step"\n'
+                                                               'samples = 99\n', 1))
+    assert [a.samples for a in exp.architectures] == [99, None]
+    small = with_samples(exp, 3000)
+    assert small.samples == 3000 and [a.samples for a in small.architectures] == [None, None]
+    with pytest.raises(SpecError, match="^--samples: expected an integer >= 1, got 0$"):
+        with_samples(exp, 0)
+    check_batch_size(exp, 256)
+    check_batch_size(exp, None)
+    with pytest.raises(SpecError, match=r"^--batch-size: expected a divisor of experiment.chunk_size=4096, got 3$"):
+        check_batch_size(exp, 3)
+    exact = parse_experiment(config("exact"))
+    check_batch_size(exact, 27)
+    with pytest.raises(SpecError, match=r"^--batch-size: expected a divisor of the enumeration chunk of w2="):
+        check_batch_size(exact, 128)
+    # a work folder holding an unfinished pass is refused before anything runs
+    (tmp_path / "w" / "w2-1").mkdir(parents=True)
+    (tmp_path / "w" / "w2-1" / "checkpoint.npz").write_bytes(b"")
+    with pytest.raises(SpecError, match="^--work: expected a folder without an unfinished run"):
+        run_experiment(small, out=tmp_path / "out", work=tmp_path / "w", progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "w" / "w2").exists()
+    with pytest.raises(SpecError, match="^experiment.kind: expected one of"):
+        parse_experiment('[experiment]\nkind = "serial"\n')
+    with pytest.raises(SpecError, match="^experiment: expected a readable TOML file"):
+        load_experiment(tmp_path / "missing.toml")
 
 
 def test_run_killed_and_resumed_gives_the_same_tables(tmp_path):
@@ -218,7 +344,7 @@ def test_run_killed_and_resumed_gives_the_same_tables(tmp_path):
     assert not list((tmp_path / "wb").rglob("checkpoint.npz"))
 
 
-@pytest.mark.parametrize("edit, field", [
+BAD = [
     (lambda s: s.replace("[[architecture]]", "[[architectur]]", 1), "experiment file.architectur"),
     (lambda s: s.replace('kind = "ignored_bits"', 'kind = "lamas"'), "family[0].kind"),
     (lambda s: s.replace('truth_table = "0x88"', 'truth_table = "0x1ff"'), "target[0].truth_table"),
@@ -227,8 +353,32 @@ def test_run_killed_and_resumed_gives_the_same_tables(tmp_path):
     (lambda s: s.replace('estimator = "exact"', 'estimator = "nngp"'), "experiment.estimator"),
     (lambda s: s.replace('kind = "ternary"', 'kind = "gaussian"'), "experiment.estimator"),
     (lambda s: s.replace("samples = 1\n", "samples = 0\n"), "experiment.samples"),
-])
+    (lambda s: s.replace("[experiment]\n", '[experiment]\nkind = "serial"\n'), "experiment.kind"),
+    (lambda s: s.replace('name = "w2"', 'name = "w2-1"'), "architecture.name"),
+    (lambda s: s.replace('name = "w2"', 'name = "../w2"'), "architecture[0].name"),
+    (lambda s: s + "[[target]]\nname = 'x0'\ntruth_table = '0x0f'\n", "target.name"),
+    (lambda s: s.replace("[prior]", "[priors]"), "experiment file.priors"),
+    (lambda s: s.replace("[prior]", "[prior.sub]"), "prior.sub"),
+    (lambda s: "prior = 3\n" + s, "toml"),  # [prior] redefines it
+    (lambda s: s.replace("n_inputs = 3", "n_inputs = 6"), "experiment.n_inputs"),
+    (lambda s: s.replace('kind = "ignored_bits"', 'kind = "random_weight"\nweight = 0'), "family[0]"),
+    (lambda s: s.replace("[[family]]", "[[famil]]"), "experiment file.famil"),
+]
+
+
+@pytest.mark.parametrize("edit, field", BAD)
 def test_bad_experiment_files_give_one_line_errors(tmp_path, edit, field):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(edit(config("exact")))
+    with pytest.raises(SpecError) as err:
+        load_experiment(cfg)
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1 and msg.startswith(f"{field}: expected"), msg
+
+
+def test_bad_experiment_file_on_the_command_line(tmp_path):
+    """The command line prints the one-line error, exits with 2 and writes nothing."""
+    edit, field = BAD[1]
     cfg = tmp_path / "bad.toml"
     cfg.write_text(edit(config("exact")))
     r = cli("run", cfg, "--out", tmp_path / "out", "--work", tmp_path / "w", "--no-progress")

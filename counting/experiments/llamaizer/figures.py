@@ -1,4 +1,4 @@
-"""Figures drawn from result tables (seaborn on the Agg backend, written atomically as PNG).
+"""The llamaizer's figures, drawn from its result tables (written by :func:`counting.io.figures.save`).
 
 Example:
     >>> import pandas as pd
@@ -8,30 +8,19 @@ Example:
     ...     "sum_of_shares": [.1, .2], "overlap": [0., 0.]}))
     >>> type(fig).__name__
     'Figure'
+    >>> plt.close(fig)
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from counting.outputs import atomic_write_bytes  # noqa: E402
-
-
-def save(fig, path: Path) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return path.name
+from counting.io.figures import save  # also selects the Agg backend
 
 
 def _finite_err(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -45,8 +34,10 @@ def _finite_err(df: pd.DataFrame, col: str) -> np.ndarray:
 def cost_figure(cost: pd.DataFrame):
     """Constraint cost in bits of each llama against its Fourier degree, one panel per
     architecture and target, one colour per layer; open markers are upper-censored (never seen)."""
-    df = cost[np.isfinite(cost["cost_bits_lo"]) & (cost["layer"] != "any")].copy()
-    rows, cols = sorted(df["architecture"].unique()), sorted(df["target"].unique())
+    layered = cost[cost["layer"] != "any"]
+    df = layered[np.isfinite(layered["cost_bits_lo"])].copy()
+    # panels for every architecture and target, even one with no finite cost (never hit, say)
+    rows, cols = sorted(layered["architecture"].unique()) or ["-"], sorted(layered["target"].unique()) or ["-"]
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.6 * len(cols), 3.6 * len(rows)), squeeze=False,
                              sharey=True)
     layers = sorted(df["layer"].unique(), key=lambda s: (s == "any", s))
@@ -68,7 +59,8 @@ def cost_figure(cost: pd.DataFrame):
             ax.set_xlabel("llama Fourier degree")
             if j == 0:
                 ax.set_ylabel("cost: -log2 V(f and g) / V(f)  [bits]")
-    axes[0, -1].legend(fontsize=7, loc="upper left")
+    if axes[0, -1].get_legend_handles_labels()[0]:
+        axes[0, -1].legend(fontsize=7, loc="upper left")
     fig.suptitle("Constraint cost of holding a llama (triangles: never seen, lower bound of the cost)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -134,7 +126,7 @@ def discard_figure(discard: pd.DataFrame, top: int = 12):
     return fig
 
 
-def llamaizer_figures(result: dict[str, pd.DataFrame], out: Path) -> list[str]:
+def write_figures(result: dict[str, pd.DataFrame], out: Path) -> list[str]:
     """Write the experiment's three figures into ``out``; returns their file names."""
     out = Path(out)
     return [save(cost_figure(result["cost"]), out / "cost.png"),

@@ -1,0 +1,101 @@
+"""Experiments: TOML files that run counting passes and write tables, raw counts, figures and a manifest.
+
+``[experiment] kind`` (default ``"llamaizer"``) picks an entry of :data:`EXPERIMENTS`; everything
+else is that kind's. This module is what the command line calls: :func:`load_experiment` /
+:func:`parse_experiment` (a validated config, or a one-line
+:class:`~counting.spec.errors.SpecError`), :func:`with_samples` (a smaller or larger run),
+:func:`check_batch_size`, :func:`run_experiment` and :func:`summary`.
+
+Adding an experiment kind means one subpackage implementing
+:class:`counting.experiments.base.run.Kind` (its config dataclass with a ``kind`` class attribute,
+``from_dict``, ``with_samples``, ``chunk_sizes``, ``passes`` with one :class:`~counting.engine.tally.Tally` each,
+``pass_tables``, ``pass_counts``, ``write_figures``, ``manifest_config``, ``summary``) and one line
+in :data:`EXPERIMENTS`; work folders, resume, the writer and the share columns are
+:mod:`counting.experiments.base`'s.
+
+Example:
+    >>> exp = parse_experiment('''
+    ... [experiment]
+    ... n_inputs = 3
+    ... samples = 2048
+    ... chunk_size = 1024
+    ... [[architecture]]
+    ... widths = [4]
+    ... [[target]]
+    ... name = "and01"
+    ... truth_table = "0x88"
+    ... [[family]]
+    ... kind = "ignored_bits"
+    ... ''')
+    >>> res = run_experiment(with_samples(exp, 1024), progress=False)
+    >>> sorted(res), int(res["volumes"]["samples"][0])
+    (['cost', 'discard', 'share', 'volumes'], 1024)
+    >>> parse_experiment('[experiment]\\nkind = "llamas"')
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer'], got 'llamas'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from counting.experiments import llamaizer
+from counting.experiments.base import run as runner
+from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read_file, read_toml
+from counting.spec.errors import SpecError
+
+EXPERIMENTS: dict[str, runner.Kind] = {llamaizer.KIND: llamaizer}
+
+__all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
+           "with_samples"]
+
+
+def kind_of(config: Any) -> runner.Kind:
+    """The experiment kind a config belongs to (its ``kind`` class attribute)."""
+    kind = getattr(config, "kind", None)
+    if kind not in EXPERIMENTS:
+        raise SpecError("experiment.kind", f"one of {list(EXPERIMENTS)}", kind)
+    return EXPERIMENTS[kind]
+
+
+def parse_experiment(text: str, name: str = DEFAULT_KIND) -> Any:
+    """Validate an experiment TOML document; ``name`` names it (a file's stem)."""
+    d = read_toml(text)
+    return EXPERIMENTS[experiment_kind(d, tuple(EXPERIMENTS))].from_dict(d, name)
+
+
+def load_experiment(path: str | Path) -> Any:
+    """Read and validate an experiment file (named by its stem)."""
+    return parse_experiment(read_file(path), name=Path(path).stem)
+
+
+def with_samples(config: Any, samples: int) -> Any:
+    """``config`` with ``samples`` networks in every pass, per-pass overrides dropped (``--samples``)."""
+    return kind_of(config).with_samples(config, samples)
+
+
+def check_batch_size(config: Any, batch_size: int | None) -> None:
+    """A one-line ``--batch-size`` error unless ``batch_size`` (``None``: the default) divides the
+    chunk size of every pass (``experiment.chunk_size``, or an enumeration's chunk)."""
+    runner.check_batch_size(kind_of(config).chunk_sizes(config), batch_size)
+
+
+def run_experiment(config: Any, out: str | Path | None = None, work: str | Path | None = None, resume: bool = False,
+                   progress: bool | None = None, batch_size: int | None = None,
+                   checkpoint_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
+    """Every pass of ``config``, then its tables (and, with ``out``, parquet files, raw counts,
+    figures and a manifest, written atomically). ``work`` holds one checkpoint subfolder per pass:
+    a work folder with an unfinished pass needs ``resume``; checkpoints are removed once the
+    tables are written. ``progress``: a bar (``None``: on a terminal); ``batch_size``: networks
+    evaluated at once (changes no count)."""
+    return runner.run(kind_of(config), config, out=out, work=work, resume=resume, progress=progress,
+                      batch_size=batch_size, checkpoint_seconds=checkpoint_seconds)
+
+
+def summary(config: Any, result: dict[str, pd.DataFrame]) -> str:
+    """What ``counting run`` prints: for the llamaizer, the volumes with 3 decimals."""
+    return kind_of(config).summary(config, result)

@@ -1,0 +1,65 @@
+"""Experiment files: TOML text in, plain dicts out, and the small checks every experiment repeats.
+
+An experiment file has an ``[experiment]`` table whose ``kind`` (default ``"llamaizer"``) picks the
+experiment, plus the tables and ``[[table]]`` lists that kind reads. Every failure is a one-line
+:class:`~counting.spec.errors.SpecError` naming the field.
+
+Example:
+    >>> d = read_toml('[experiment]\\nkind = "llamaizer"\\n[[target]]\\nname = "a"\\n[[target]]\\nname = "b"')
+    >>> [t["name"] for t in table_list(d, "target")]
+    ['a', 'b']
+    >>> unique(["a", "a"], "target.name")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: target.name: expected distinct names, got ['a', 'a']
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from counting.spec.errors import SpecError, choice, section
+
+DEFAULT_KIND = "llamaizer"
+
+
+def read_toml(text: str) -> dict:
+    """Parse TOML text; malformed TOML is a one-line :class:`SpecError` too."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError("toml", f"well-formed TOML ({e})") from None
+
+
+def read_file(path: str | Path) -> str:
+    """The text of an experiment file (an unreadable file is a :class:`SpecError`)."""
+    p = Path(path)
+    try:
+        return p.read_text()
+    except OSError as e:
+        raise SpecError("experiment", f"a readable TOML file ({e.strerror})", str(p)) from None
+
+
+def experiment_table(d: dict) -> dict:
+    """The ``[experiment]`` table (empty when absent)."""
+    return section(d.get("experiment", {}), "experiment")
+
+
+def experiment_kind(d: dict, kinds: tuple[str, ...] | list[str], default: str = DEFAULT_KIND) -> str:
+    """The ``[experiment] kind``, one of ``kinds``."""
+    return choice(experiment_table(d).get("kind", default), "experiment.kind", tuple(kinds))
+
+
+def table_list(d: dict, key: str) -> list[dict]:
+    """A non-empty ``[[key]]`` list of tables."""
+    v = d.get(key, [])
+    if not isinstance(v, list) or not v or not all(isinstance(t, dict) for t in v):
+        raise SpecError(key, f"one or more [[{key}]] tables")
+    return v
+
+
+def unique(names: list[str], field: str) -> None:
+    """Names that must be distinct (they key tables, files and folders)."""
+    if len(set(names)) != len(names):
+        raise SpecError(field, "distinct names", names)

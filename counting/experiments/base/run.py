@@ -1,0 +1,133 @@
+"""Running an experiment: its counting passes, then its tables, then its results folder.
+
+An experiment kind (:class:`Kind`, e.g. :mod:`counting.experiments.llamaizer`) says how to read
+its config and cut it into *passes*: one job spec, one parameter source and one
+:class:`~counting.engine.tally.Tally` each (an architecture's pass over the prior, say). This
+module runs every pass through :func:`counting.engine.run.run_pass` with a checkpoint subfolder
+under ``work`` (:mod:`~counting.experiments.base.work`), asks the kind for the tables of each pass,
+concatenates them, writes them (:mod:`~counting.experiments.base.writer`) and only then removes the
+checkpoints.
+
+Example:
+    >>> from counting.engine.tally import Hits
+    >>> from counting.spec.job import sampling_spec
+    >>> from counting.spec.model import MLPSpec
+    >>> from counting.spec.prior import ScaledPrior
+    >>> spec = sampling_spec(MLPSpec(n_inputs=2, widths=()), ScaledPrior(), samples=2048, chunk_size=1024)
+    >>> p = Pass("perceptron", spec, Hits(lambda fwd: fwd.output[:, 0] > 0))
+    >>> [(name, facts.samples) for name, _, facts in run_passes([p], progress=False)]
+    [('perceptron', 2048)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+
+from counting.engine.run import PassFacts, RunOptions, run_pass
+from counting.engine.tally import Tally
+from counting.experiments.base import work as workdirs
+from counting.experiments.base.writer import write_results
+from counting.spec.errors import SpecError, integer, number
+from counting.spec.job import Spec
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One counting pass: ``spec`` (the engine's: for an enumeration, its chunking), the parameter
+    ``source`` (``None``: draws from the prior), the ``tally`` it accumulates and ``about``, what the
+    experiment needs to turn the tally's result into tables (an architecture, say)."""
+
+    name: str
+    spec: Spec
+    tally: Tally
+    source: Any = None
+    about: Any = None
+
+
+class Kind(Protocol):
+    """What an experiment kind provides (a module such as :mod:`counting.experiments.llamaizer`)."""
+
+    KIND: str
+
+    def from_dict(self, d: dict, name: str) -> Any:
+        """The validated config of a parsed TOML document (one-line ``SpecError`` on bad input)."""
+
+    def with_samples(self, config: Any, samples: int) -> Any:
+        """``config`` with ``samples`` networks in every pass (per-pass overrides dropped)."""
+
+    def chunk_sizes(self, config: Any) -> dict[str, int]:
+        """The chunk sizes of the passes (what each is called, e.g. ``experiment.chunk_size``, and its size)."""
+
+    def passes(self, config: Any) -> Sequence[Pass]:
+        """The counting passes, each with a fresh tally."""
+
+    def pass_tables(self, config: Any, p: Pass, result: Any, facts: PassFacts) -> dict[str, pd.DataFrame]:
+        """The tables of one finished pass (``result``: its tally's ``finalize()``)."""
+
+    def pass_counts(self, config: Any, p: Pass, result: Any) -> dict[str, np.ndarray]:
+        """The pass's raw counts for ``counts.npz`` (keys starting with ``<pass name>|``)."""
+
+    def write_figures(self, tables: dict[str, pd.DataFrame], out: Path) -> list[str]:
+        """Draw the figures into ``out``; returns their file names."""
+
+    def manifest_config(self, config: Any) -> dict:
+        """The config as the manifest's ``spec`` records it (with ``estimator``: seed and key_impl)."""
+
+    def summary(self, config: Any, tables: dict[str, pd.DataFrame]) -> str:
+        """What the command line prints after a run."""
+
+
+def check_batch_size(chunk_sizes: Mapping[str, int], batch_size: int | None) -> None:
+    """``batch_size`` (``None``: the default) divides every chunk size (``chunk_sizes``: what each
+    is called, e.g. ``experiment.chunk_size``, and its size), or a one-line ``--batch-size`` error."""
+    if batch_size is None:
+        return
+    integer(batch_size, "--batch-size", 1)
+    for what, chunk in chunk_sizes.items():
+        if chunk % batch_size:
+            raise SpecError("--batch-size", f"a divisor of {what}={chunk}", batch_size)
+
+
+def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: bool = False,
+               progress: bool | None = None, batch_size: int | None = None,
+               checkpoint_seconds: float = 30.0) -> Iterator[tuple[str, Any, PassFacts]]:
+    """Run every pass in order, yielding ``(name, tally result, facts)``; checkpoints go under
+    ``work`` (every check happens before the first pass starts)."""
+    check_batch_size({f"the chunk size of {p.name}": p.spec.estimator.chunk_size for p in passes}, batch_size)
+    number(checkpoint_seconds, "--checkpoint-seconds", positive=False)
+    folders = workdirs.prepare(work, [p.name for p in passes], resume)
+    for p in passes:
+        options = RunOptions(out=folders[p.name], resume=resume, progress=progress, batch_size=batch_size,
+                             checkpoint_seconds=checkpoint_seconds)
+        facts = run_pass(p.spec, p.tally, options, p.source)
+        yield p.name, p.tally.finalize(), facts
+
+
+def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path | None = None,
+        resume: bool = False, progress: bool | None = None, batch_size: int | None = None,
+        checkpoint_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
+    """Every pass of ``config``, then its tables (and, with ``out``, the results folder)."""
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise SpecError("--out", "a folder", str(out))
+    check_batch_size(kind.chunk_sizes(config), batch_size)
+    passes = kind.passes(config)
+    by_name = {p.name: p for p in passes}
+    parts: dict[str, list[pd.DataFrame]] = {}
+    counts: dict[str, np.ndarray] = {}
+    facts: dict[str, dict] = {}
+    for name, result, f in run_passes(passes, work, resume, progress, batch_size, checkpoint_seconds):
+        p = by_name[name]
+        facts[name] = f.as_dict()
+        counts.update(kind.pass_counts(config, p, result))
+        for k, df in kind.pass_tables(config, p, result, f).items():
+            parts.setdefault(k, []).append(df)
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    if out is not None:
+        write_results(out, kind.KIND, kind.manifest_config(config), tables, counts, facts, kind.write_figures)
+    workdirs.clear(work, list(by_name))  # every pass is in the tables now: its checkpoint has served
+    return tables

@@ -1,0 +1,57 @@
+"""Share, cost and volume columns of result tables, each with its 95% interval.
+
+A *share* is ``k / n``: of ``n`` networks (those computing a target, say), the ``k`` that also
+satisfy something. Sampled, its interval is the exact Clopper-Pearson one; enumerated (``exact``),
+it is the point itself. Its *cost* is ``-log2(share)`` bits, the interval reversed. With ``n = 0``
+every share is NaN (nothing to divide), never an error.
+
+A *volume* is ``hits / samples / orbit_size`` (hits symmetrized over an orbit of ``orbit_size``
+functions count once per function): with zero hits ``log10_volume`` and the lower end are ``None``,
+and the upper end is the one-sided bound when sampled (``None`` when enumerated: it is 0).
+
+Example:
+    >>> c = share_columns([0, 5, 10], 10, exact=False)
+    >>> [round(float(x), 3) for x in c["share_lo"]], [float(x) for x in c["cost_bits"]]
+    ([0.0, 0.187, 0.692], [inf, 1.0, -0.0])
+    >>> share_columns([0], 0, exact=False)["share"].tolist()
+    [nan]
+    >>> v = volume_columns(0, 1000)
+    >>> v["log10_volume"], v["ci95_lo"], round(v["ci95_hi"], 3)
+    (None, None, -2.524)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from jaxtyping import Float, Int
+
+from counting.stats import clopper_pearson_many, log10_or_none
+
+
+def share_columns(k: Int[np.ndarray, "J"], n: int, exact: bool) -> dict[str, Float[np.ndarray, "J"]]:
+    """Share ``k / n`` with its 95% interval, and the cost in bits ``-log2(share)`` (interval reversed)."""
+    k = np.asarray(k, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = k / n if n > 0 else np.full(k.shape, np.nan)
+        if exact or n == 0:
+            lo, hi = share, share
+        else:
+            lo, hi = clopper_pearson_many(k, int(n))
+        cost = -np.log2(share)
+        return {"share": share, "share_lo": lo, "share_hi": hi, "cost_bits": cost,
+                "cost_bits_lo": -np.log2(hi), "cost_bits_hi": -np.log2(lo)}
+
+
+def volume_columns(hits: int, samples: int, orbit_size: int = 1, exact: bool = False) -> dict:
+    """``volume``, ``log10_volume``, ``ci95_lo`` and ``ci95_hi`` (log10) of ``hits`` among ``samples``
+    networks (or enumerated configurations), each hit counting once per function of its orbit."""
+    if exact:
+        lo = hi = hits / samples
+    else:
+        lo, hi = (float(np.asarray(x).item()) for x in clopper_pearson_many(np.array([hits]), int(samples)))
+    return {"volume": hits / samples / orbit_size,
+            "log10_volume": math.log10(hits / samples / orbit_size) if hits else None,
+            "ci95_lo": math.log10(lo / orbit_size) if hits else None,
+            "ci95_hi": log10_or_none(hi / orbit_size)}

@@ -1,0 +1,123 @@
+"""Experiment 1, inner llamaizers versus direct solutions: the ``llamaizer`` experiment kind.
+
+For each architecture, one counting pass over the prior (or an exact enumeration of a discrete
+prior) counts, for every target ``f`` and every llama ``g`` of its families, the networks
+computing ``f`` and, of those, the ones whose hidden layers hold ``g``
+(:mod:`~counting.experiments.llamaizer.tally`); the counts become four tables
+(:mod:`~counting.experiments.llamaizer.tables`) and three figures
+(:mod:`~counting.experiments.llamaizer.figures`). Every share is a ratio of two exact counts, with
+an exact (Clopper-Pearson) interval given the ``n_f`` networks that compute ``f``.
+
+Modules: :mod:`~counting.experiments.llamaizer.config` (the dataclasses and their parsing),
+:mod:`~counting.experiments.llamaizer.plan` (llamas per target, their orbit transport), ``tally``,
+``tables``, ``figures``; this one holds the entry points :mod:`counting.experiments` calls
+(:class:`counting.experiments.base.run.Kind`).
+
+Example:
+    >>> from counting.experiments.base.config import read_toml
+    >>> exp = from_dict(read_toml('''
+    ... [experiment]
+    ... n_inputs = 3
+    ... samples = 2048
+    ... chunk_size = 1024
+    ... [[architecture]]
+    ... widths = [4]
+    ... [[target]]
+    ... name = "and01"
+    ... truth_table = "0x88"
+    ... [[family]]
+    ... name = "ignored"
+    ... kind = "ignored_bits"
+    ... '''))
+    >>> counts, facts = count_pass(exp, exp.architectures[0])
+    >>> c = counts["and01"]
+    >>> c.held.shape, facts.samples, bool(c.n_f > 0), bool((c.held <= c.n_f).all())   # rows: layer 1, any
+    ((2, 1), 2048, True, True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from counting.engine.enumeration import Enumeration, enumerated_spec, enumeration_plan
+from counting.engine.run import PassFacts, RunOptions, run_pass
+from counting.experiments.base.run import Pass
+from counting.experiments.llamaizer.config import KIND, Architecture, Experiment, from_dict, with_samples
+from counting.experiments.llamaizer.figures import write_figures
+from counting.experiments.llamaizer.plan import TargetPlan, plan_targets
+from counting.experiments.llamaizer.tables import summary as volumes_summary
+from counting.experiments.llamaizer.tables import tables as make_tables
+from counting.experiments.llamaizer.tally import LlamaizerTally, TargetCounts
+from counting.spec.estimator import ExactSettings, MCSettings
+from counting.spec.job import Spec, sampling_spec
+from counting.spec.model import MLPSpec
+
+__all__ = ["KIND", "Experiment", "chunk_sizes", "count_pass", "from_dict", "job_spec", "make_pass", "manifest_config",
+           "pass_counts", "pass_tables", "passes", "summary", "with_samples", "write_figures"]
+
+
+def job_spec(exp: Experiment, arch: Architecture) -> Spec:
+    """The job spec of one architecture's pass (for ``exact``: before enumeration, see :func:`make_pass`)."""
+    model = MLPSpec(n_inputs=exp.n_inputs, widths=arch.widths, activation=arch.activation)
+    if exp.estimator == "exact":
+        return Spec(model, exp.prior, None, ExactSettings())
+    return sampling_spec(model, exp.prior, exp.samples_of(arch), seed=exp.seed, chunk_size=exp.chunk_size)
+
+
+def chunk_sizes(exp: Experiment) -> dict[str, int]:
+    """``experiment.chunk_size``, or for ``exact`` each architecture's enumeration chunk (a power of the base)."""
+    if exp.estimator == "exact":
+        return {f"the enumeration chunk of {a.name}": enumeration_plan(job_spec(exp, a)).chunk_size
+                for a in exp.architectures}
+    return {"experiment.chunk_size": exp.chunk_size}
+
+
+def make_pass(exp: Experiment, arch: Architecture, plans: tuple[TargetPlan, ...]) -> Pass:
+    """One architecture's pass: the engine's spec and source (an enumeration for ``exact``) and a fresh tally."""
+    spec = job_spec(exp, arch)
+    tally = LlamaizerTally(plans, len(arch.widths), exp.n_inputs, kind=f"{KIND}:{exp.digest()}")
+    if exp.estimator == "exact":
+        return Pass(arch.name, enumerated_spec(spec), tally, Enumeration(spec), arch)
+    return Pass(arch.name, spec, tally, None, arch)
+
+
+def passes(exp: Experiment) -> tuple[Pass, ...]:
+    """Every architecture's pass, in the config's order."""
+    plans = plan_targets(exp)
+    return tuple(make_pass(exp, a, plans) for a in exp.architectures)
+
+
+def count_pass(exp: Experiment, arch: Architecture, options: RunOptions = RunOptions()
+               ) -> tuple[dict[str, TargetCounts], PassFacts]:
+    """Run one architecture's pass: the counts per target and the run's facts (``samples``: the
+    networks, or configurations, counted)."""
+    p = make_pass(exp, arch, plan_targets(exp))
+    facts = run_pass(p.spec, p.tally, options, p.source)
+    return p.tally.finalize(), facts
+
+
+def pass_tables(exp: Experiment, p: Pass, result: dict[str, TargetCounts], facts: PassFacts
+                ) -> dict[str, pd.DataFrame]:
+    """The four tables of one architecture's pass (:mod:`~counting.experiments.llamaizer.tables`)."""
+    return make_tables(p.about, p.tally.plans, result, facts.samples, exp.n_inputs, exp.estimator == "exact")
+
+
+def pass_counts(exp: Experiment, p: Pass, result: dict[str, TargetCounts]) -> dict[str, np.ndarray]:
+    """Every count of the pass, named ``<architecture>|<target>|<count>``, for ``counts.npz``."""
+    raw = {}
+    for t, c in result.items():
+        key = f"{p.name}|{t}|"
+        raw.update({key + "n_f": np.array(c.n_f), key + "held": c.held, key + "kept": c.kept,
+                    key + "prior_held": c.prior_held, **{f"{key}union:{k}": u for k, u in c.unions.items()}})
+    return raw
+
+
+def manifest_config(exp: Experiment) -> dict:
+    """The experiment as the manifest records it, with the seed and key implementation of its draws."""
+    return {"experiment": exp.to_dict(), "estimator": {"seed": exp.seed, "key_impl": MCSettings().key_impl}}
+
+
+def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
+    """The volumes table, 3 decimals (what ``counting run`` prints)."""
+    return volumes_summary(result["volumes"])

@@ -1,0 +1,189 @@
+"""The llamaizer experiment's config: architectures, targets and llama families, validated.
+
+``[experiment]`` gives ``n_inputs`` (2..5), ``samples`` per architecture, ``seed``, ``chunk_size``
+and ``estimator`` (``"mc"``, or ``"exact"`` for a discrete prior); ``[prior]`` is a job's prior
+section; ``[[architecture]]`` lists MLPs (hidden ``widths``, ``activation``, optional ``samples``),
+``[[target]]`` the functions (``name`` and ``truth_table``) and ``[[family]]`` the llama families
+(:class:`Family`). Bad input is a one-line :class:`~counting.spec.errors.SpecError`.
+
+Example:
+    >>> from counting.experiments.base.config import read_toml
+    >>> exp = from_dict(read_toml('''
+    ... [experiment]
+    ... n_inputs = 3
+    ... [[architecture]]
+    ... widths = [8]
+    ... [[target]]
+    ... name = "and01"
+    ... truth_table = "0x88"
+    ... [[family]]
+    ... kind = "ignored_bits"
+    ... '''), "demo")
+    >>> exp.architectures[0].name, exp.targets[0].truth_table, exp.families[0].name, exp.samples
+    ('3-8-1', 136, 'ignored_bits', 1000000)
+    >>> with_samples(exp, 0)
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: --samples: expected an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+from counting.experiments.base.config import experiment_table, table_list, unique
+from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.spec.model import ACTIVATIONS
+from counting.spec.prior import PriorSpec, parse_prior
+from counting.spec.target import parse_truth_table
+
+KIND = "llamaizer"
+FAMILY_KINDS = ("ignored_bits", "random_weight", "random_degree", "named")
+MAX_INPUTS = 5  # one 32-bit word per truth table
+MAX_CHUNKS = 2**32  # chunk ids are uint32 fold_in data
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """An MLP ``n_inputs - widths - 1``; ``samples`` overrides the experiment's."""
+
+    name: str
+    widths: tuple[int, ...]
+    activation: str = "relu"
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    truth_table: int
+
+
+@dataclass(frozen=True)
+class Family:
+    """Llamas for a target. ``ignored_bits``: every non-constant function of the bits the target
+    ignores (up to negation). ``random_weight``: ``count`` random functions with ``weight`` ones.
+    ``random_degree``: ``count`` random functions of Fourier degree ``degree`` on ``degree`` of the
+    ignored bits (or of all bits with ``bits = "all"``). ``named``: the listed ``truth_tables``."""
+
+    name: str
+    kind: str
+    weight: int = 0
+    degree: int = 0
+    count: int = 0
+    seed: int = 0
+    bits: str = "ignored"
+    truth_tables: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated llamaizer experiment (``name``: its file's stem)."""
+
+    kind: ClassVar[str] = KIND
+
+    name: str
+    n_inputs: int
+    samples: int
+    seed: int
+    chunk_size: int
+    estimator: str  # "mc" or "exact"
+    prior: PriorSpec
+    architectures: tuple[Architecture, ...]
+    targets: tuple[Target, ...]
+    families: tuple[Family, ...]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of the whole config: part of each pass's checkpoint identity."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def samples_of(self, arch: Architecture) -> int:
+        return arch.samples or self.samples
+
+
+def _architecture(a: dict, i: int, n: int, chunk: int) -> Architecture:
+    where = f"architecture[{i}]"
+    check_keys(a, {"name", "widths", "activation", "samples"}, where)
+    widths = a.get("widths")
+    if not isinstance(widths, list) or not widths:
+        raise SpecError(f"{where}.widths", "a non-empty list of hidden widths (llamas live in hidden layers)", widths)
+    widths = tuple(integer(w, f"{where}.widths[{j}]", 1) for j, w in enumerate(widths))
+    act = choice(a.get("activation", "relu"), f"{where}.activation", ACTIVATIONS)
+    s = a.get("samples")
+    s = None if s is None else integer(s, f"{where}.samples", 1, chunk * MAX_CHUNKS)
+    name = a.get("name") or "-".join(map(str, (n, *widths, 1)))
+    if not isinstance(name, str) or "/" in name or name in (".", ".."):  # it names a work subfolder
+        raise SpecError(f"{where}.name", "a name usable as a folder name (no '/')", name)
+    return Architecture(name, widths, act, s)
+
+
+def _target(t: dict, i: int, n: int) -> Target:
+    where = f"target[{i}]"
+    check_keys(t, {"name", "truth_table"}, where)
+    if "truth_table" not in t or "name" not in t:
+        raise SpecError(where, "a 'name' and a 'truth_table'")
+    tt = parse_truth_table(t["truth_table"], n, f"{where}.truth_table")
+    if tt in (0, (1 << 2**n) - 1):
+        raise SpecError(f"{where}.truth_table", "a non-constant function", t["truth_table"])
+    return Target(str(t["name"]), tt)
+
+
+def _family(f: dict, i: int, n: int) -> Family:
+    where = f"family[{i}]"
+    check_keys(f, {"name", "kind", "weight", "degree", "count", "seed", "bits", "truth_tables"}, where)
+    kind = choice(f.get("kind"), f"{where}.kind", FAMILY_KINDS)
+    tables = f.get("truth_tables", [])
+    if not isinstance(tables, list):
+        raise SpecError(f"{where}.truth_tables", "a list of truth tables", tables)
+    fam = Family(str(f.get("name", kind)), kind,
+                 weight=integer(f.get("weight", 0), f"{where}.weight", 0, 2**n),
+                 degree=integer(f.get("degree", 0), f"{where}.degree", 0, n),
+                 count=integer(f.get("count", 0), f"{where}.count", 0, 1 << 16),
+                 seed=integer(f.get("seed", 0), f"{where}.seed", 0, 2**32 - 1),
+                 bits=choice(f.get("bits", "ignored"), f"{where}.bits", ("ignored", "all")),
+                 truth_tables=tuple(parse_truth_table(v, n, f"{where}.truth_tables[{j}]")
+                                    for j, v in enumerate(tables)))
+    if kind == "random_weight" and not (0 < fam.weight < 2**n and fam.count > 0):
+        raise SpecError(where, f"'weight' in 1..{2**n - 1} and 'count' >= 1 for 'random_weight'")
+    if kind == "random_degree" and not (fam.degree >= 1 and fam.count > 0):
+        raise SpecError(where, "'degree' >= 1 and 'count' >= 1 for 'random_degree'")
+    if kind == "named" and not fam.truth_tables:
+        raise SpecError(f"{where}.truth_tables", "one or more truth tables for 'named'")
+    return fam
+
+
+def from_dict(d: dict, name: str = KIND) -> Experiment:
+    """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
+    check_keys(d, {"experiment", "prior", "architecture", "target", "family"}, "experiment file")
+    e = experiment_table(d)
+    check_keys(e, {"kind", "n_inputs", "samples", "seed", "chunk_size", "estimator"}, "experiment")
+    choice(e.get("kind", KIND), "experiment.kind", (KIND,))
+    n = integer(e.get("n_inputs", 5), "experiment.n_inputs", 2, MAX_INPUTS)
+    chunk = integer(e.get("chunk_size", 16_384), "experiment.chunk_size", 1, 2**24)
+    samples = integer(e.get("samples", 1_000_000), "experiment.samples", 1, chunk * MAX_CHUNKS)
+    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
+    estimator = choice(e.get("estimator", "mc"), "experiment.estimator", ("mc", "exact"))
+    prior = parse_prior(section(d.get("prior", {}), "prior"))
+    if estimator == "exact" and not prior.discrete:
+        raise SpecError("experiment.estimator", "a discrete prior ('ternary' or 'integer') for 'exact'", prior.kind)
+    archs = tuple(_architecture(a, i, n, chunk) for i, a in enumerate(table_list(d, "architecture")))
+    unique([a.name for a in archs], "architecture.name")
+    targets = tuple(_target(t, i, n) for i, t in enumerate(table_list(d, "target")))
+    unique([t.name for t in targets], "target.name")
+    families = tuple(_family(f, i, n) for i, f in enumerate(table_list(d, "family")))
+    unique([f.name for f in families], "family.name")
+    return Experiment(name, n, samples, seed, chunk, estimator, prior, archs, targets, families)
+
+
+def with_samples(exp: Experiment, samples: int) -> Experiment:
+    """``exp`` with ``samples`` networks for every architecture (their own ``samples`` dropped)."""
+    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    return dataclasses.replace(exp, samples=samples, architectures=tuple(
+        dataclasses.replace(a, samples=None) for a in exp.architectures))
