@@ -21,12 +21,14 @@ from pathlib import Path
 import jax
 import pandas as pd
 
-from counting import parse_spec
-from counting.jobs import RunOptions, volume_job
-from counting.predicates import computes
-from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
-from counting.rare import Problem, combine_replicates, subset_run
-from counting.smc import Tempered, smc_run
+from counting.engine.run import RunOptions
+from counting.estimators import mc
+from counting.estimators.problem import Problem
+from counting.io.files import atomic_write_bytes, write_json, write_parquet
+from counting.io.manifest import manifest
+from counting.mechanisms.predicates import computes
+from counting.rare import GaussianProblem, combine_replicates, replicate_key, smc_run, subset_run
+from counting.spec import SMCSettings, SubsetSettings, parse_spec
 from counting.stats import clopper_pearson
 
 SPEC = """
@@ -71,6 +73,10 @@ def until_narrow(run, width: float = 0.2, first: int = 20):
                 return est, lo, hi, len(log_ps), evals, time.perf_counter() - t0
 
 
+def hit_or_miss(spec):
+    return mc.estimate(Problem.of(spec), spec.estimator, RunOptions(progress=False))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="results/rare")
@@ -78,22 +84,20 @@ def main() -> None:
     ap.add_argument("--smc-particles", type=int, default=2000)
     args = ap.parse_args()
     spec = parse_spec(SPEC.format(samples=1))
-    problem = Problem.build(spec, computes(0x80, 3))
-    root = jax.random.key(spec.estimator.seed)
-    keys = jax.random.split(root, 400)
-    subset_run(jax.random.key(10**6), problem, n_particles=args.particles)  # compile outside the timing
+    problem = GaussianProblem.of(spec.model, spec.prior, computes(0x80, 3))
+    seed = spec.estimator.seed
+    sub = SubsetSettings(particles=args.particles)
+    subset_run(jax.random.key(10**6), problem, sub)  # compile outside the timing
     est, lo, hi, reps, evals, sub_secs = until_narrow(
-        lambda r: subset_run(keys[r], problem, n_particles=args.particles)[:2])
-    tempered = Tempered.build(spec, computes(0x80, 3))
-    smc_root = jax.random.key(spec.estimator.seed + 1)
-    smc_run(jax.random.key(10**6), tempered, n_particles=args.smc_particles)  # compile outside the timing
+        lambda r: subset_run(replicate_key(seed, r), problem, sub)[:2])
+    smc = SMCSettings(particles=args.smc_particles, steps=5)
+    smc_run(jax.random.key(10**6), problem, smc)  # compile outside the timing
     s_est, s_lo, s_hi, s_reps, s_evals, smc_secs = until_narrow(
-        lambda r: smc_run(jax.random.fold_in(smc_root, r), tempered, n_particles=args.smc_particles)[:2])
+        lambda r: smc_run(replicate_key(seed + 1, r), problem, smc)[:2])
     # hit-or-miss throughput on the same spec (after compilation)
     n_rate = 1 << 24
-    volume_job(parse_spec(SPEC.format(samples=65536)), options=RunOptions(progress=False))
-    _, run = volume_job(parse_spec(SPEC.format(samples=n_rate)), options=RunOptions(progress=False))
-    rate = n_rate / run["seconds"]
+    hit_or_miss(parse_spec(SPEC.format(samples=65536)))
+    rate = n_rate / hit_or_miss(parse_spec(SPEC.format(samples=n_rate))).seconds
     need = mc_samples_needed(EXACT)
     rows = [
         {"method": "subset (ess + scale moves)", "log10_volume": est, "ci95_lo": lo, "ci95_hi": hi,

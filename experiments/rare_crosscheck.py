@@ -1,9 +1,10 @@
 """Cross-check two rare-event methods, each with two move kernels, on a 7-40-40-1 relu network
 (7-bit majority and 7-bit parity).
 
-Methods: subset simulation (:mod:`counting.rare`, kernels ``ess`` and ``pcn``) and tempered SMC
-(:mod:`counting.smc`, kernels ``hmc`` and ``mala``). Every run has its own seed. The
-infinite-width (NNGP) volume of the same architecture is added for context; it is not a cross-check.
+Methods: subset simulation (:mod:`counting.estimators.subset`, kernels ``ess`` and ``pcn``) and
+tempered SMC (:mod:`counting.estimators.smc`, kernels ``hmc`` and ``mala``). Every run has its own
+seed. The infinite-width (NNGP) volume of the same architecture is added for context; it is not a
+cross-check.
 Parity is run with fewer replicates and a cap on levels/stages (``--parity-replicates``,
 ``--parity-max-levels``): no method reaches it, and the table records how far each got.
 
@@ -15,18 +16,19 @@ Writes ``crosscheck.parquet``, ``crosscheck.md`` and ``manifest.json`` in ``--ou
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from counting import parse_spec
-from counting.nngp import nngp_volume
-from counting.outputs import atomic_write_bytes, manifest, write_json, write_parquet
-from counting.rare import subset_volume
-from counting.smc import smc_volume
-from counting.truth import named_truth_table
+from counting.engine.run import RunOptions
+from counting.estimators import nngp
+from counting.estimators.problem import Problem
+from counting.estimators.smc import smc_volume
+from counting.estimators.subset import subset_volume
+from counting.io.files import atomic_write_bytes, write_json, write_parquet
+from counting.io.manifest import manifest
+from counting.spec import parse_spec
 
 SPEC = """
 [model]
@@ -49,21 +51,22 @@ RUNS = (("subset", "ess", 0), ("subset", "pcn", 1), ("smc", "hmc", 2), ("smc", "
 def one(target: str, kind: str, kernel: str, seed: int, args, replicates: int, max_levels: int) -> dict:
     spec = parse_spec(SPEC.format(target=target, kind=kind, seed=seed))
     t = time.perf_counter()
+    progress = RunOptions(progress=True)
     if kind == "subset":
-        r = subset_volume(spec, kernel=kernel, replicates=replicates, n_particles=args.particles,
-                          n_steps=args.steps, max_levels=max_levels, progress=True)
-        levels, bound = r.levels, None
-        reached = sum(math.isfinite(x) for x in r.replicates_log10)
+        r = subset_volume(spec, options=progress, kernel=kernel, replicates=replicates, particles=args.particles,
+                          steps=args.steps, max_levels=max_levels)
+        levels, bound = r.diagnostics["mean_levels"], None
     else:
         moves = args.hmc_moves if kernel == "hmc" else args.mala_moves
-        r = smc_volume(spec, kernel=kernel, replicates=replicates, n_particles=args.smc_particles,
-                       n_moves=moves, max_stages=max_levels, progress=True)
-        levels, bound, reached = r.stages, r.log10_bound, r.reached
+        r = smc_volume(spec, options=progress, kernel=kernel, replicates=replicates, particles=args.smc_particles,
+                       steps=moves, max_stages=max_levels)
+        levels, bound = r.diagnostics["mean_stages"], r.diagnostics["log10_bound"]
+    d = r.diagnostics
     return {"target": target, "method": kind, "kernel": kernel, "seed": seed,
             "log10_volume": r.log10_volume, "ci95_lo": r.ci95[0], "ci95_hi": r.ci95[1],
-            "replicate_sd_log10": r.replicate_sd_log10, "replicates": replicates, "reached": reached,
+            "replicate_sd_log10": d["replicate_sd_log10"], "replicates": replicates, "reached": d["reached"],
             "mean_levels_or_stages": levels, "max_levels_or_stages": max_levels,
-            "log10_upper_bound": bound, "evaluations": r.evaluations, "seconds": time.perf_counter() - t}
+            "log10_upper_bound": bound, "evaluations": r.samples, "seconds": time.perf_counter() - t}
 
 
 def main() -> None:
@@ -89,7 +92,7 @@ def main() -> None:
             print(rows[-1], flush=True)
         spec = parse_spec(SPEC.format(target=target, kind="nngp", seed=0))
         t = time.perf_counter()
-        nn = nngp_volume(spec.model, spec.prior, named_truth_table(target, 7))
+        nn = nngp.estimate(Problem.of(spec), spec.estimator)
         rows.append({"target": target, "method": "nngp (infinite width)", "kernel": None, "seed": 0,
                      "log10_volume": nn.log10_volume, "ci95_lo": nn.ci95[0], "ci95_hi": nn.ci95[1],
                      "evaluations": nn.samples, "seconds": time.perf_counter() - t})

@@ -12,27 +12,30 @@ import math
 import numpy as np
 import pytest
 
-from counting import parse_spec
-from counting.jobs import RunOptions, estimate_volume, volume_job
-from counting.predicates import all_of, computes
-from counting.sites import holds
-from counting.smc import next_beta, smc_volume
-from counting.spec import SpecError
+from counting.engine.run import RunOptions
+from counting.estimators import smc
+from counting.estimators.result import ESTIMATE_KEYS
+from counting.jobs import volume_job
+from counting.mechanisms.predicates import all_of, computes
+from counting.mechanisms.sites import holds
+from counting.rare.smc import next_beta
+from counting.spec import SpecError, parse_spec
 from counting.stats import clopper_pearson
 from exact_perceptron import perceptron_volumes
-from test_rare import and3_spec, t_interval
+from test_rare import and3_spec, hit_or_miss, t_interval
 
 
 @pytest.mark.parametrize("sigma_b,kernel", [(0.1, "hmc"), (0.1, "mala"), (1e-3, "hmc"), (1e-4, "hmc")])
 def test_smc_matches_exact_perceptron_tail(sigma_b, kernel):
     exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
-    r = smc_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, n_particles=500, n_moves=5)
-    assert r.reached == 10 and all(np.isfinite(r.replicates_log10))
-    lo, hi = t_interval(r.replicates_log10)
-    assert lo <= exact <= hi, (r.replicates_log10, exact)
+    r = smc.smc_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, particles=500, steps=5)
+    d = r.diagnostics
+    assert d["reached"] == 10 and all(np.isfinite(d["replicates_log10"]))
+    lo, hi = t_interval(d["replicates_log10"])
+    assert lo <= exact <= hi, (d["replicates_log10"], exact)
     assert abs(r.log10_volume - exact) < 0.3
-    assert r.evaluations > 0 and r.ci95[0] < r.log10_volume < r.ci95[1]
-    assert r.log10_bound >= r.log10_volume - 0.5  # Z_b bounds the volume (up to noise)
+    assert r.samples > 0 and r.ci95[0] < r.log10_volume < r.ci95[1]
+    assert d["log10_bound"] >= r.log10_volume - 0.5  # Z_b bounds the volume (up to noise)
 
 
 def test_smc_agrees_with_hit_or_miss_on_a_deep_network():
@@ -40,12 +43,12 @@ def test_smc_agrees_with_hit_or_miss_on_a_deep_network():
     interval (SMC: t on replicates; MC: Clopper-Pearson), so the intervals overlap."""
     text = ('[model]\nn_inputs = 3\nwidths = [16, 16]\n[target]\nname = "majority"\n'
             '[estimator]\nsamples = 500000\nseed = 2\nchunk_size = 65536\n')
-    mc = estimate_volume(parse_spec(text))
-    lo_mc, hi_mc = (math.log10(v) for v in clopper_pearson(mc.hits, mc.samples, 0.999))
-    r = smc_volume(parse_spec(text), replicates=10, n_particles=500)
-    lo, hi = t_interval(r.replicates_log10)
+    est = hit_or_miss(parse_spec(text))
+    lo_mc, hi_mc = (math.log10(v) for v in clopper_pearson(est.hits, est.samples, 0.999))
+    r = smc.smc_volume(parse_spec(text), replicates=10, particles=500, steps=5)
+    lo, hi = t_interval(r.diagnostics["replicates_log10"])
     assert lo <= hi_mc and lo_mc <= hi, (lo, hi, lo_mc, hi_mc)
-    assert 1e-5 < mc.volume < 1e-2
+    assert 1e-5 < est.volume < 1e-2
 
 
 def test_smc_takes_a_site_condition():
@@ -54,11 +57,11 @@ def test_smc_takes_a_site_condition():
             '[estimator]\nsamples = 400000\nseed = 3\nchunk_size = 65536\n')
     spec = parse_spec(text)
     cond = all_of(computes(0xE8, 3), holds("layer1", 0x80, 3))
-    mc, _ = volume_job(spec, cond)
-    lo_mc, hi_mc = (math.log10(v) for v in clopper_pearson(mc.hits, mc.samples, 0.999))
-    r = smc_volume(spec, cond, replicates=10, n_particles=500)
-    lo, hi = t_interval(r.replicates_log10)
-    assert mc.hits > 50 and lo <= hi_mc and lo_mc <= hi, (lo, hi, lo_mc, hi_mc, mc.hits)
+    est = hit_or_miss(spec, cond)
+    lo_mc, hi_mc = (math.log10(v) for v in clopper_pearson(est.hits, est.samples, 0.999))
+    r = smc.smc_volume(spec, cond, replicates=10, particles=500, steps=5)
+    lo, hi = t_interval(r.diagnostics["replicates_log10"])
+    assert est.hits > 50 and lo <= hi_mc and lo_mc <= hi, (lo, hi, lo_mc, hi_mc, est.hits)
 
 
 def test_next_beta_hits_the_ess_target():
@@ -71,13 +74,16 @@ def test_next_beta_hits_the_ess_target():
 
 def test_smc_is_reproducible_and_its_job_row_has_the_standard_fields(tmp_path):
     spec = and3_spec(0.1, 'kind = "smc"\nparticles = 200\nreplicates = 3\nsteps = 3\n')
-    a = smc_volume(spec, n_particles=200, replicates=3, n_moves=3)
-    est, _ = volume_job(spec, options=RunOptions(out=tmp_path / "o", progress=False))
-    assert est.replicates_log10 == a.replicates_log10  # same seed, same replicates, bit for bit
+    a = smc.smc_volume(and3_spec(0.1), particles=200, replicates=3, steps=3)
+    est = volume_job(spec, options=RunOptions(out=tmp_path / "o", progress=False))
     d = est.as_dict()
-    for k in ("log10_volume", "ci95", "volume", "estimator", "samples", "evaluations", "replicates"):
-        assert k in d
-    assert d["estimator"] == "smc" and d["kernel"] == "hmc" and d["replicates"] == 3
+    assert d["diagnostics"]["replicates_log10"] == a.diagnostics["replicates_log10"]  # same seed, bit for bit
+    assert sorted(d) == sorted(ESTIMATE_KEYS)
+    assert d["estimator"] == "smc" and d["cost"] == {"network_evaluations": est.samples} and d["seed"] == 5
+    diag = d["diagnostics"]
+    assert diag["kernel"] == "hmc" and diag["replicates"] == 3
+    for k in ("replicate_sd_log10", "mean_stages", "reached", "log10_bound"):
+        assert k in diag
     assert (tmp_path / "o" / "volume.parquet").exists()
 
 
@@ -88,7 +94,15 @@ def test_smc_bad_input(extra, field):
         and3_spec(0.1, extra)
 
 
+def test_smc_bad_override():
+    with pytest.raises(SpecError, match="estimator.kernel"):
+        smc.smc_volume(and3_spec(0.1), kernel="pcn")
+
+
 def test_smc_needs_a_continuous_prior():
     with pytest.raises(SpecError, match="prior"):
         parse_spec('[model]\nn_inputs = 2\nwidths = []\n[prior]\nkind = "ternary"\n[target]\nname = "and"\n'
                    '[estimator]\nkind = "smc"\n')
+    spec = parse_spec('[model]\nn_inputs = 2\nwidths = []\n[prior]\nkind = "ternary"\n[target]\nname = "and"\n')
+    with pytest.raises(SpecError, match="prior.kind"):
+        smc.smc_volume(spec, replicates=2)

@@ -47,7 +47,7 @@ def provenance(m: dict) -> str:
     run = m.get("run") if isinstance(m.get("run"), dict) else {}
     samples = run.get("samples")
     if isinstance(samples, int):
-        unit = run.get("cost_unit", "networks")
+        unit = str(run.get("cost_unit", "networks")).replace("_", " ")
         parts.append(f"{samples:,} {unit}")
     env = m.get("environment") or {}
     if env:

@@ -1,0 +1,40 @@
+"""Rare-event volumes: subset simulation and tempered SMC, built from shared pieces.
+
+Both methods work in the prior's standard Gaussian coordinates and share:
+
+* :mod:`~counting.rare.coordinates`: the problem there (:class:`GaussianProblem`: score, holds,
+  energy gradient, weight groups), built once per estimate;
+* :mod:`~counting.rare.kernels`: move kernels ``step(key, particles, target, ...)`` (``pcn``,
+  ``ess``, ``rescaling``, ``hmc``, ``mala``) for either target, a level (:class:`Level`) or a
+  tempered prior (:class:`Tempered`);
+* :mod:`~counting.rare.replicates`: the replicate loop (keys, progress, checkpoints) and the
+  replicate summary.
+
+:mod:`~counting.rare.subset` and :mod:`~counting.rare.smc` are one run each:
+``subset_run(key, problem, settings)`` and ``smc_run(key, problem, settings)``, with ``settings``
+from :mod:`counting.spec.estimator`. The estimators ``subset`` and ``smc``
+(:mod:`counting.estimators.subset`, :mod:`counting.estimators.smc`) replicate them.
+
+Example:
+    >>> import math
+    >>> from counting.spec import MLPSpec, ScaledPrior, SubsetSettings
+    >>> from counting.mechanisms.predicates import computes
+    >>> problem = GaussianProblem.of(MLPSpec(n_inputs=2, widths=()), ScaledPrior(), computes(0x8, 2))
+    >>> settings = SubsetSettings(particles=300, steps=4, replicates=4)
+    >>> reps = run_replicates(lambda key: subset_run(key, problem, settings), SubsetRun, 4, seed=0)
+    >>> s = summarize_replicates([r.log_p for r in reps.runs])
+    >>> -1.8 < s.log10_volume < -1.0, s.reached       # exact: log10(1/24) = -1.380
+    (True, 4)
+"""
+
+from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weight_groups
+from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
+from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, run_replicates,
+                                      summarize_replicates)
+from counting.rare.smc import SMCRun, next_beta, smc_run
+from counting.rare.subset import SubsetRun, subset_run
+
+__all__ = ["GaussianProblem", "Level", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SubsetRun",
+           "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
+           "replicate_key", "rescaling", "run_replicates", "smc_run", "subset_run", "summarize_replicates",
+           "weight_groups"]
