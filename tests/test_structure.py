@@ -27,8 +27,11 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "counting":
             names = [a.name for a in node.names]
             # "from counting.estimators import mc" imports the submodule counting.estimators.mc
+            # (its package's __init__ is imported first, as for every submodule: not an edge of its own)
             subs = [f"{node.module}.{n}" for n in names if f"{node.module}.{n}" in MODULES]
-            out.append((node.module, [n for n in names if f"{node.module}.{n}" not in MODULES]))
+            rest = [n for n in names if f"{node.module}.{n}" not in MODULES]
+            if rest:
+                out.append((node.module, rest))
             out += [(s, []) for s in subs]
     return out
 

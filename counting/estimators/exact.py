@@ -19,7 +19,7 @@ Example:
     ... ''')
     >>> est = estimate(Problem.of(spec), spec.estimator)
     >>> est.hits, est.samples, est.cost_unit      # w = (1, 1) with b = -1 or b = 0
-    (1, 27, 'configurations')
+    (2, 27, 'configurations')
 """
 
 from __future__ import annotations

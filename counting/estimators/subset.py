@@ -32,31 +32,19 @@ import numpy as np
 
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
+from counting.estimators.replicated import replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
-from counting.rare.coordinates import GaussianProblem, require_score
-from counting.rare.replicates import run_replicates, summarize_replicates
 from counting.rare.subset import SubsetRun, subset_run
-from counting.spec.estimator import SubsetSettings, replace_settings, settings_dict
+from counting.spec.estimator import SubsetSettings
 from counting.spec.job import Spec
 
 
 def estimate(problem: Problem, settings: SubsetSettings, options: RunOptions = RunOptions()) -> Estimate:
     """Subset-simulation volume of ``problem.condition`` (a condition with a score) from
     ``settings.replicates`` independent runs."""
-    settings = replace_settings(settings)
-    condition = require_score(problem.condition, settings.kind)
-    gp = GaussianProblem.of(problem.model, problem.prior, condition)
-    reps = run_replicates(lambda key: subset_run(key, gp, settings), SubsetRun, settings.replicates,
-                          seed=settings.seed, key_impl=settings.key_impl, options=options,
-                          spec_json=Spec(problem.model, problem.prior, problem.target, settings).to_json(),
-                          kind=settings.kind)
-    s = summarize_replicates([r.log_p for r in reps.runs])
-    diagnostics = {"kernel": settings.kernel, "replicates": len(reps.runs),
-                   "replicates_log10": list(s.replicates_log10), "replicate_sd_log10": s.replicate_sd_log10,
-                   "mean_levels": float(np.mean([r.levels for r in reps.runs])), "reached": s.reached}
-    return Estimate(s.log10_volume, s.ci95, s.volume, "subset", sum(r.evaluations for r in reps.runs),
-                    "network_evaluations", None, reps.seconds, settings.seed, False, diagnostics)
+    return replicated_estimate(problem, settings, options, subset_run, SubsetRun,
+                               lambda runs: {"mean_levels": float(np.mean([r.levels for r in runs]))})
 
 
 def subset_volume(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions(),
@@ -66,7 +54,4 @@ def subset_volume(spec: Spec, condition: Predicate | None = None, options: RunOp
     Settings: the spec's if it is a ``subset`` job, else :class:`SubsetSettings` with the spec's
     seed; ``overrides`` replace fields by name (``particles``, ``kernel``, ...), validated as in a file.
     """
-    base = spec.estimator
-    if base.kind != "subset":
-        base = SubsetSettings(**{k: v for k, v in settings_dict(base).items() if k in ("seed", "key_impl")})
-    return estimate(Problem.of(spec, condition), replace_settings(base, **overrides), options)
+    return estimate(Problem.of(spec, condition), settings_for(spec, SubsetSettings, **overrides), options)
