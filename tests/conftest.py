@@ -3,8 +3,10 @@
 Every test (and every docstring example collected with ``--doctest-modules``) runs on the CPU with
 JAX's key-reuse checker on. Shared helpers, imported as ``from conftest import ...``: ``cli`` runs
 ``python -m counting.cli`` in a subprocess with the same settings, ``write_spec`` writes a spec
-file, ``assert_usage_error`` checks the one-line status-2 error contract, and ``t_interval``
-gives the two-sided Student-t interval of replicate values.
+file, ``assert_usage_error`` checks the one-line status-2 error contract, ``t_interval`` gives the
+two-sided Student-t interval of replicate values, ``and3_spec`` is the perceptron AND-on-3-bits
+spec whose tail volumes ``tests/exact_perceptron.py`` knows exactly, and ``hit_or_miss`` is the
+``mc`` estimate of a spec's target or condition.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 jax.config.update("jax_debug_key_reuse", True)
+
+from counting.engine.run import RunOptions  # noqa: E402
+from counting.estimators import mc  # noqa: E402
+from counting.estimators.problem import Problem  # noqa: E402
+from counting.spec import parse_spec  # noqa: E402
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_DEBUG_KEY_REUSE": "true"}
 ENV.pop("COUNTING_KILL_AFTER_CHUNKS", None)
@@ -55,8 +62,19 @@ def assert_usage_error(r: subprocess.CompletedProcess, field: str) -> str:
     return line
 
 
-def t_interval(values, conf: float) -> tuple[float, float]:
-    """Two-sided Student-t interval at level ``conf`` for the mean of ``values``."""
+def t_interval(values, conf: float = 0.999) -> tuple[float, float]:
+    """Two-sided Student-t interval at level ``conf`` (default 99.9%) for the mean of ``values``."""
     v = np.asarray(values, np.float64)
     half = stats.t.ppf(0.5 + conf / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
     return float(v.mean() - half), float(v.mean() + half)
+
+
+def and3_spec(sigma_b: float, extra: str = ""):
+    """3-input perceptron, bias scale ``sigma_b``, target AND (``0x80``), seed 5, and ``extra`` estimator lines."""
+    return parse_spec(f'[model]\nn_inputs = 3\nwidths = []\n[prior]\nsigma_b = {sigma_b}\n'
+                      f'[target]\ntruth_table = "0x80"\n[estimator]\nseed = 5\n{extra}')
+
+
+def hit_or_miss(spec, condition=None):
+    """The ``mc`` estimate of ``condition`` (default: the spec's target) under the spec's settings."""
+    return mc.estimate(Problem.of(spec, condition), spec.estimator, RunOptions(progress=False))

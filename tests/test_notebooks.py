@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom on a small-N setting (``COUNTING_NOTEBOOK_SAMPLES``)."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import and3_spec, hit_or_miss, t_interval
 from counting.engine import checkpoint
 from counting.engine.run import RunOptions
-from counting.estimators import mc, subset
+from counting.estimators import subset
 from counting.estimators.problem import Problem
 from counting.estimators.result import ESTIMATE_KEYS
 from counting.jobs import volume_job
@@ -33,21 +34,6 @@ from counting.rare.replicates import combine_replicates
 from counting.spec import MLPSpec, ScaledPrior, SpecError, parse_spec
 from counting.stats import clopper_pearson
 from exact_perceptron import perceptron_volumes
-
-
-def and3_spec(sigma_b, extra=""):
-    return parse_spec(f'[model]\nn_inputs = 3\nwidths = []\n[prior]\nsigma_b = {sigma_b}\n'
-                      f'[target]\ntruth_table = "0x80"\n[estimator]\nseed = 5\n{extra}')
-
-
-def t_interval(log10s, conf=0.999):
-    x = np.asarray(log10s)
-    half = stats.t.ppf(0.5 + conf / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return x.mean() - half, x.mean() + half
-
-
-def hit_or_miss(spec, condition=None):
-    return mc.estimate(Problem.of(spec, condition), spec.estimator, RunOptions(progress=False))
 
 
 @pytest.mark.parametrize("sigma_b,kernel", [(0.1, "ess"), (0.1, "pcn"), (1e-3, "ess"), (1e-4, "ess")])

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import and3_spec, hit_or_miss, t_interval
 from counting.engine.run import RunOptions
 from counting.estimators import smc
 from counting.estimators.result import ESTIMATE_KEYS
@@ -22,7 +23,6 @@ from counting.rare.smc import next_beta
 from counting.spec import SpecError, parse_spec
 from counting.stats import clopper_pearson
 from exact_perceptron import perceptron_volumes
-from test_rare import and3_spec, hit_or_miss, t_interval
 
 
 @pytest.mark.parametrize("sigma_b,kernel", [(0.1, "hmc"), (0.1, "mala"), (1e-3, "hmc"), (1e-4, "hmc")])
