@@ -322,6 +322,7 @@ def test_samples_override_batch_size_check_and_work_folder(tmp_path):
         load_experiment(tmp_path / "missing.toml")
 
 
+@pytest.mark.slow  # end to end through the CLI, killed twice (about 30 s)
 def test_run_killed_and_resumed_gives_the_same_tables(tmp_path):
     cfg = tmp_path / "exp.toml"
     cfg.write_text(config("mc", samples=12000, prior="gaussian", widths=((8, 8),), activation="relu", chunk=1024))

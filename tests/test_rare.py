@@ -48,6 +48,7 @@ def test_subset_matches_exact_perceptron_tail(sigma_b, kernel):
     assert r.samples > 0 and r.ci95[0] < r.log10_volume < r.ci95[1]
 
 
+@pytest.mark.slow  # 5e5 networks of 3-16-16-1 by hit-or-miss, then subset replicates (about 20 s)
 def test_subset_agrees_with_hit_or_miss_on_a_deep_network():
     """3-bit majority on a 3-16-16-1 relu net: MC (5e5 networks) and subset agree, each with a
     99.9% interval (subset: t on replicates; MC: Clopper-Pearson), so the intervals overlap."""

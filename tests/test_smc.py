@@ -38,6 +38,7 @@ def test_smc_matches_exact_perceptron_tail(sigma_b, kernel):
     assert d["log10_bound"] >= r.log10_volume - 0.5  # Z_b bounds the volume (up to noise)
 
 
+@pytest.mark.slow  # as the subset test of the same name (about 20 s)
 def test_smc_agrees_with_hit_or_miss_on_a_deep_network():
     """3-bit majority on a 3-16-16-1 relu net: MC (5e5 networks) and SMC agree, each with a 99.9%
     interval (SMC: t on replicates; MC: Clopper-Pearson), so the intervals overlap."""
