@@ -238,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("counting: interrupted; continue with --resume\n")
         return 130
+    except BrokenPipeError:  # the reader stopped early (``counting report DIR | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
