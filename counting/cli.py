@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from counting.io.files import check_folder
+from counting.io.manifest import package_version
 from counting.spec.errors import SpecError
 
 
@@ -29,8 +31,13 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _devices_flag(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    p.add_argument("--devices", type=int, default=default, help="CPU devices to use (default: one per core)")
+
+
 def _job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec TOML file")
+    _devices_flag(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", help="results folder (default runs/<spec name>-<command>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted job in --out")
@@ -44,7 +51,8 @@ def _job_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="counting", description="Volumes of parameter space that implement Boolean functions.")
-    p.add_argument("--devices", type=int, help="CPU devices to use (default: one per core)")
+    p.add_argument("--version", action="version", version=f"counting {package_version()}")
+    _devices_flag(p, None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _job_flags(sub.add_parser("volume", help="volume of the spec's target by the spec's estimator"))
     c = sub.add_parser("census", help="count every function seen")
@@ -52,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--top", type=int, default=10, help="functions to print")
     e = sub.add_parser("run", help="run an experiment file (tables, figures and a manifest)")
     e.add_argument("experiment", help="experiment TOML file")
+    _devices_flag(e)
     e.add_argument("--out", help="results folder (default runs/<experiment name>)")
     e.add_argument("--work", help="folder for checkpoints while it runs (default runs/work/<experiment name>)")
     e.add_argument("--resume", action="store_true", help="continue an interrupted run from --work")
@@ -61,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     b = sub.add_parser("bench", help="throughput against a straightforward baseline")
     b.add_argument("--json", action="store_true")
+    _devices_flag(b)
     b.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
     b.add_argument("--out", help="folder to record bench_<backend>.parquet and manifest_<backend>.json in")
     r = sub.add_parser("report", help="print a results folder as tables")
@@ -97,9 +107,7 @@ def _load(args, need_target: bool):
     chunk = getattr(spec.estimator, "chunk_size", None)
     if args.batch_size is not None and chunk is not None and chunk % args.batch_size:
         raise SpecError("--batch-size", f"a divisor of estimator.chunk_size={chunk}", args.batch_size)
-    out = Path(args.out) if args.out else Path("runs") / f"{Path(args.spec).stem}-{args.command}"
-    if out.exists() and not out.is_dir():
-        raise SpecError("--out", "a folder", str(out))
+    out = check_folder(Path(args.out) if args.out else Path("runs") / f"{Path(args.spec).stem}-{args.command}")
     opts = RunOptions(out=out, resume=args.resume, batch_size=args.batch_size,
                       chunks_per_device=args.chunks_per_device, checkpoint_seconds=args.checkpoint_seconds,
                       progress=False if args.no_progress else None)
@@ -186,10 +194,8 @@ def cmd_run(args) -> int:
     if not args.checkpoint_seconds >= 0:
         raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
     stem = Path(args.experiment).stem
-    out = Path(args.out) if args.out else Path("runs") / stem
-    work = Path(args.work) if args.work else Path("runs") / "work" / stem
-    if out.exists() and not out.is_dir():
-        raise SpecError("--out", "a folder", str(out))
+    out = check_folder(Path(args.out) if args.out else Path("runs") / stem)
+    work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "--work")
     result = run_experiment(config, out=out, work=work, resume=args.resume,
                             progress=False if args.no_progress else None, batch_size=args.batch_size,
                             checkpoint_seconds=args.checkpoint_seconds)
@@ -203,6 +209,8 @@ def cmd_bench(args) -> int:
 
     if not args.seconds > 0:
         raise SpecError("--seconds", "a positive number", args.seconds)
+    if args.out:
+        check_folder(Path(args.out))
     rows = run_bench(seconds=args.seconds)
     if args.out:
         write_bench(Path(args.out), rows, args.seconds)

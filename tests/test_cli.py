@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from pathlib import Path
-
-from conftest import assert_usage_error, cli
+from conftest import ENV, assert_usage_error, cli
 from conftest import write_spec as write
 
 SMALL = """
@@ -316,3 +317,46 @@ def test_report_renders_every_results_folder(folder):
 
 def test_report_refuses_a_folder_without_a_manifest(tmp_path):
     assert_usage_error(cli("report", tmp_path), "dir")
+
+
+# ----------------------------------------------------------------------------- folders, resume, entry points
+def test_resume_without_a_checkpoint_is_refused_not_a_fresh_start(tmp_path):
+    spec = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    for command in ("volume", "census"):
+        assert_usage_error(cli(command, spec, "--out", out, "--no-progress", "--resume"), "--resume")
+    assert not out.exists()
+    assert cli("volume", spec, "--out", out, "--no-progress").returncode == 0
+    assert_usage_error(cli("volume", spec, "--out", out, "--no-progress", "--resume"), "--resume")  # finished job
+
+
+def test_experiment_resume_without_an_unfinished_run_is_refused(tmp_path):
+    exp = Path(__file__).resolve().parents[1] / "experiments" / "llamaizer.toml"
+    r = cli("run", exp, "--out", tmp_path / "out", "--work", tmp_path / "work", "--resume", "--no-progress")
+    assert_usage_error(r, "--resume")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["volume", "census", "run", "bench"])
+def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, command):
+    """A results path under a file, or (bench) an existing file: one line, status 2, nothing computed
+    (no ``runs/`` folder, no work folder) and well under the time of the job itself."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    spec = write(tmp_path, SMALL)
+    target = {"run": [Path(__file__).resolve().parents[1] / "experiments" / "llamaizer.toml"], "bench": []}
+    out = blocker if command == "bench" else blocker / "out"
+    r = cli(command, *target.get(command, [spec]), "--out", out, cwd=tmp_path)
+    assert_usage_error(r, "--out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "spec.toml"]
+    assert blocker.read_text() == "not a folder"
+
+
+def test_version_module_entry_point_and_devices_after_the_command(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "counting", "--version"], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 0 and r.stdout.startswith("counting "), r.stderr
+    spec = write(tmp_path, SMALL)
+    r = cli("volume", spec, "--out", tmp_path / "out", "--no-progress", "--json", "--devices", "1")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hits"] == json.loads(
+        cli("--devices", "2", "volume", spec, "--out", tmp_path / "out2", "--no-progress", "--json").stdout)["hits"]

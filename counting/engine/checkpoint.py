@@ -97,6 +97,12 @@ def claim(out: Path | None, resume: bool) -> bool:
     return resume and path(out).exists()
 
 
+def require(out: Path | None, resume: bool) -> None:
+    """``--resume`` needs a checkpoint to continue from: without one it is an error, not a fresh start."""
+    if resume and (out is None or not path(out).exists()):
+        raise SpecError("--resume", "a folder holding an unfinished job's checkpoint", str(out))
+
+
 def clear(out: Path | None) -> None:
     """Remove the checkpoint once its result is written."""
     if out is not None:

@@ -9,6 +9,10 @@ Example:
     >>> write_parquet(d / "t.parquet", pd.DataFrame({"a": [1, 2]}))
     >>> pd.read_parquet(d / "t.parquet")["a"].tolist()
     [1, 2]
+    >>> check_folder(d / "t.parquet" / "sub")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: --out: expected a path whose parent is a folder (... is a file), got '...'
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from counting.spec.errors import SpecError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
@@ -33,6 +39,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def check_folder(path: str | Path, flag: str = "--out") -> Path:
+    """Refuse, before any work, a results folder that cannot be written: ``path`` must be a folder or
+    not exist yet, and its nearest existing ancestor a writable folder (one-line ``SpecError``)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SpecError(flag, "a folder (this is a file)", str(path))
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SpecError(flag, f"a path whose parent is a folder ({probe} is a file)", str(path))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SpecError(flag, f"a writable folder ({probe} is not writable)", str(path))
+    return path
 
 
 def write_parquet(path: str | Path, df: pd.DataFrame) -> None:

@@ -43,7 +43,8 @@ def unfinished(work: str | Path | None, names: Sequence[str]) -> list[Path]:
 def prepare(work: str | Path | None, names: Sequence[str], resume: bool) -> dict[str, Path | None]:
     """Check ``work`` may take these passes and create their subfolders; returns them by pass name.
 
-    Without ``resume`` a folder with an unfinished pass is refused (``--work``), before anything runs.
+    Without ``resume`` a folder with an unfinished pass is refused (``--work``), before anything runs;
+    with ``resume``, a folder without one is refused too (``--resume`` is not a silent fresh start).
     """
     if work is None:
         return {n: None for n in names}
@@ -52,6 +53,8 @@ def prepare(work: str | Path | None, names: Sequence[str], resume: bool) -> dict
     busy = unfinished(work, names)
     if busy and not resume:
         raise SpecError("--work", "a folder without an unfinished run, or --resume to continue it", str(busy[0]))
+    if resume and not busy:
+        raise SpecError("--resume", "a --work folder holding an unfinished run's checkpoints", str(work))
     folders = {n: pass_folder(work, n) for n in names}
     for f in folders.values():
         f.mkdir(parents=True, exist_ok=True)
