@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from counting.io.files import check_folder
+from counting.io.folders import default_name, hold
 from counting.io.manifest import package_version
 from counting.spec.errors import SpecError
 
@@ -39,8 +40,9 @@ def _job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="spec TOML file")
     _devices_flag(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", help="results folder (default runs/<spec name>-<command>)")
+    p.add_argument("--out", help="results folder (default runs/<spec name>-<command>-<hash of the spec>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted job in --out")
+    p.add_argument("--force", action="store_true", help="replace a finished result in --out")
     p.add_argument("--samples", type=int, help="override estimator.samples (kind 'mc')")
     p.add_argument("--seed", type=int, help="override estimator.seed")
     p.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="results folder (default runs/<experiment name>)")
     e.add_argument("--work", help="folder for checkpoints while it runs (default runs/work/<experiment name>)")
     e.add_argument("--resume", action="store_true", help="continue an interrupted run from --work")
+    e.add_argument("--force", action="store_true", help="replace a finished result in --out")
     e.add_argument("--samples", type=int, help="override the networks per architecture (and every override)")
     e.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
     e.add_argument("--checkpoint-seconds", type=float, default=30.0, help="least time between checkpoints")
@@ -107,7 +110,8 @@ def _load(args, need_target: bool):
     chunk = getattr(spec.estimator, "chunk_size", None)
     if args.batch_size is not None and chunk is not None and chunk % args.batch_size:
         raise SpecError("--batch-size", f"a divisor of estimator.chunk_size={chunk}", args.batch_size)
-    out = check_folder(Path(args.out) if args.out else Path("runs") / f"{Path(args.spec).stem}-{args.command}")
+    out = check_folder(Path(args.out) if args.out else
+                       Path("runs") / default_name(Path(args.spec).stem, args.command, spec.to_json()))
     opts = RunOptions(out=out, resume=args.resume, batch_size=args.batch_size,
                       chunks_per_device=args.chunks_per_device, checkpoint_seconds=args.checkpoint_seconds,
                       progress=False if args.no_progress else None)
@@ -152,7 +156,8 @@ def cmd_volume(args) -> int:
     from counting.jobs import volume_job
 
     spec, opts = _load(args, need_target=True)
-    est = volume_job(spec, options=opts)
+    with hold(opts.out, force=args.force):
+        est = volume_job(spec, options=opts)
     if args.json:
         print(json.dumps({**est.as_dict(), "target": spec.target.hex, "out": str(opts.out)}))
         return 0
@@ -166,7 +171,8 @@ def cmd_census(args) -> int:
     if args.top < 1:
         raise SpecError("--top", "a positive integer", args.top)
     spec, opts = _load(args, need_target=False)
-    census, facts = census_job(spec, options=opts)
+    with hold(opts.out, force=args.force):
+        census, facts = census_job(spec, options=opts)
     top = census.top(args.top)
     seed = getattr(spec.estimator, "seed", None)
     if args.json:
@@ -196,9 +202,10 @@ def cmd_run(args) -> int:
     stem = Path(args.experiment).stem
     out = check_folder(Path(args.out) if args.out else Path("runs") / stem)
     work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "--work")
-    result = run_experiment(config, out=out, work=work, resume=args.resume,
-                            progress=False if args.no_progress else None, batch_size=args.batch_size,
-                            checkpoint_seconds=args.checkpoint_seconds)
+    with hold(out, force=args.force), hold(work, force=True, flag="--work"):
+        result = run_experiment(config, out=out, work=work, resume=args.resume,
+                                progress=False if args.no_progress else None, batch_size=args.batch_size,
+                                checkpoint_seconds=args.checkpoint_seconds)
     print(summary(config, result))
     print(f"tables and figures in {out}/")
     return 0

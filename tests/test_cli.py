@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +123,7 @@ def test_bad_device_count(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow  # a job killed with kill -9, then two refused resumes (about 11 s)
 def test_resume_with_checkpoint_of_other_spec_is_refused(tmp_path):
     spec_a = write(tmp_path, SMALL, "a.toml")
     spec_b = write(tmp_path, SMALL.replace("seed = 0", "seed = 1"), "b.toml")
@@ -360,3 +363,43 @@ def test_version_module_entry_point_and_devices_after_the_command(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["hits"] == json.loads(
         cli("--devices", "2", "volume", spec, "--out", tmp_path / "out2", "--no-progress", "--json").stdout)["hits"]
+
+
+# ----------------------------------------------------------------------------- never lose a result
+def test_finished_result_is_kept_unless_forced_and_default_folders_differ_by_spec(tmp_path):
+    spec = write(tmp_path, SMALL)
+    first = cli("volume", spec, "--json", "--no-progress", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    folder = Path(json.loads(first.stdout)["out"])
+    manifest = (tmp_path / folder / "manifest.json").read_bytes()
+    assert_usage_error(cli("volume", spec, "--no-progress", cwd=tmp_path), "--force")
+    assert (tmp_path / folder / "manifest.json").read_bytes() == manifest  # untouched
+    other = cli("volume", spec, "--json", "--no-progress", "--seed", "1", cwd=tmp_path)
+    assert other.returncode == 0 and json.loads(other.stdout)["out"] != str(folder), other.stderr
+    forced = cli("volume", spec, "--json", "--no-progress", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and json.loads(forced.stdout)["out"] == str(folder), forced.stderr
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted([folder.name, Path(
+        json.loads(other.stdout)["out"]).name])
+
+
+def test_a_second_job_on_a_busy_folder_is_refused_and_a_dead_jobs_lock_is_taken_over(tmp_path):
+    """A folder locked by a live process (this test's own) is refused in one line naming it, and
+    nothing is written. A job killed with SIGKILL right after a checkpoint leaves its lock behind,
+    naming a dead process: resuming takes the lock over and finishes with the uninterrupted count."""
+    spec = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".lock").write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    line = assert_usage_error(cli("volume", spec, "--out", out, "--no-progress"), "--out")
+    assert f"process {os.getpid()}" in line and sorted(p.name for p in out.iterdir()) == [".lock"]
+    (out / ".lock").unlink()
+
+    killed = cli("--devices", "1", "volume", spec, "--out", out, "--no-progress", "--checkpoint-seconds", "0",
+                 env_extra={"COUNTING_KILL_AFTER_CHUNKS": "2"})
+    assert killed.returncode == -9, killed.stderr
+    assert (out / ".lock").exists() and (out / "checkpoint.npz").exists()
+    resumed = cli("volume", spec, "--out", out, "--no-progress", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (out / ".lock").exists()
+    fresh = cli("volume", spec, "--out", tmp_path / "fresh", "--no-progress", "--json")
+    assert json.loads(resumed.stdout)["hits"] == json.loads(fresh.stdout)["hits"]

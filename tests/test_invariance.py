@@ -140,6 +140,7 @@ def assert_killed_state(out: Path, kind: str) -> None:
     assert names == ["checkpoint.npz"], names
 
 
+@pytest.mark.slow  # kill -9 twice and resume through the CLI, per job kind (about 15 s each)
 @pytest.mark.parametrize("kind", ["census", "volume"])
 def test_kill_and_resume_gives_uninterrupted_counts(spec, reference, tmp_path, kind):
     out = tmp_path / "out"

@@ -1,0 +1,103 @@
+"""Results folders: a finished result is never replaced unless asked, and one job at a time per folder.
+
+* A folder is *finished* when it holds ``manifest.json`` (every job writes it last) and no
+  checkpoint. A new job into a finished folder is refused unless ``force``.
+* :func:`hold` takes the folder's lock, ``.lock``, created exclusively (``O_CREAT | O_EXCL``) and
+  holding the owner's host and process id. A second job on the folder is refused in one line; a
+  lock left by a job that died (its process is gone on this host) is taken over, so a crash never
+  leaves a folder stuck.
+* :func:`default_name` gives runs that differ different default folders: the spec's stem, the
+  command and the first 8 hex digits of the SHA-256 of the job's canonical spec (seed and samples
+  included).
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "out"
+    >>> with hold(d):
+    ...     (d / ".lock").exists()
+    True
+    >>> d.exists()          # nothing was written: the folder it created is gone again
+    False
+    >>> default_name("q", "volume", '{"seed": 1}') != default_name("q", "volume", '{"seed": 2}')
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import socket
+from pathlib import Path
+from typing import Iterator
+
+from counting.spec.errors import SpecError
+
+LOCK = ".lock"
+MANIFEST = "manifest.json"
+CHECKPOINT = "checkpoint.npz"
+
+
+def default_name(stem: str, command: str, spec_json: str) -> str:
+    """``<stem>-<command>-<8 hex digits of the spec's hash>``."""
+    return f"{stem}-{command}-{hashlib.sha256(spec_json.encode()).hexdigest()[:8]}"
+
+
+def finished(out: Path) -> bool:
+    """The folder holds a finished result (a manifest and no checkpoint)."""
+    return (out / MANIFEST).exists() and not (out / CHECKPOINT).exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _owner(lock: Path) -> tuple[str, int] | None:
+    try:
+        host, pid = lock.read_text().split()
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def _acquire(out: Path, flag: str) -> Path:
+    lock = out / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _owner(lock)
+            here = socket.gethostname()
+            if owner is not None and owner[0] == here and not _alive(owner[1]):
+                lock.unlink(missing_ok=True)  # left by a job that died: take it over
+                continue
+            who = f"process {owner[1]} on {owner[0]}" if owner else "another job"
+            raise SpecError(flag, f"a folder no other job is using ({who} holds {lock}; remove it if that "
+                            "job is gone)", str(out)) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        return lock
+    raise SpecError(flag, "a folder whose lock can be taken", str(out))
+
+
+@contextlib.contextmanager
+def hold(out: str | Path, *, force: bool = False, flag: str = "--out") -> Iterator[Path]:
+    """Lock ``out`` for one job (creating it); refuse a finished result unless ``force``."""
+    out = Path(out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _acquire(out, flag)
+    try:
+        if finished(out) and not force:
+            raise SpecError(flag, "a folder without a finished result (--force replaces it)", str(out))
+        yield out
+    finally:
+        lock.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):  # a job refused or failed before writing: leave nothing
+            out.rmdir()
