@@ -156,7 +156,7 @@ def cmd_volume(args) -> int:
     from counting.jobs import volume_job
 
     spec, opts = _load(args, need_target=True)
-    with hold(opts.out, force=args.force):
+    with hold(opts.out, force=args.force, resume=args.resume):
         est = volume_job(spec, options=opts)
     if args.json:
         print(json.dumps({**est.as_dict(), "target": spec.target.hex, "out": str(opts.out)}))
@@ -171,7 +171,7 @@ def cmd_census(args) -> int:
     if args.top < 1:
         raise SpecError("--top", "a positive integer", args.top)
     spec, opts = _load(args, need_target=False)
-    with hold(opts.out, force=args.force):
+    with hold(opts.out, force=args.force, resume=args.resume):
         census, facts = census_job(spec, options=opts)
     top = census.top(args.top)
     seed = getattr(spec.estimator, "seed", None)

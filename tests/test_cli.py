@@ -133,16 +133,16 @@ def test_resume_with_checkpoint_of_other_spec_is_refused(tmp_path):
     assert killed.returncode == -9, (killed.returncode, killed.stderr)
     ckpt = out / "checkpoint.npz"
     assert ckpt.exists()
-    before = sorted(p.name for p in out.iterdir()), ckpt.read_bytes()
+    before = sorted(p.name for p in out.iterdir() if p.name != ".lock"), ckpt.read_bytes()  # lock: the dead job's
 
     r = cli("--devices", "1", "volume", spec_b, "--out", out, "--no-progress", "--resume")
     assert_usage_error(r, "--resume")
-    assert (sorted(p.name for p in out.iterdir()), ckpt.read_bytes()) == before  # untouched
+    assert (sorted(p.name for p in out.iterdir() if p.name != ".lock"), ckpt.read_bytes()) == before  # untouched
 
     # the same spec through a different job kind is refused as well
     r = cli("--devices", "1", "census", spec_a, "--out", out, "--no-progress", "--resume")
     assert_usage_error(r, "--resume")
-    assert (sorted(p.name for p in out.iterdir()), ckpt.read_bytes()) == before
+    assert (sorted(p.name for p in out.iterdir() if p.name != ".lock"), ckpt.read_bytes()) == before
 
 
 # ----------------------------------------------------------------------------- happy paths

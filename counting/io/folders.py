@@ -87,13 +87,17 @@ def _acquire(out: Path, flag: str) -> Path:
 
 
 @contextlib.contextmanager
-def hold(out: str | Path, *, force: bool = False, flag: str = "--out") -> Iterator[Path]:
-    """Lock ``out`` for one job (creating it); refuse a finished result unless ``force``."""
+def hold(out: str | Path, *, force: bool = False, resume: bool = False, flag: str = "--out") -> Iterator[Path]:
+    """Lock ``out`` for one job (creating it); refuse a finished result unless ``force`` (and always
+    for ``resume``: a finished job has nothing to continue)."""
     out = Path(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     lock = _acquire(out, flag)
     try:
+        if finished(out) and resume:
+            raise SpecError("--resume", "a folder holding an unfinished job's checkpoint (this one holds a "
+                            "finished result)", str(out))
         if finished(out) and not force:
             raise SpecError(flag, "a folder without a finished result (--force replaces it)", str(out))
         yield out
