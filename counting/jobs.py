@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from counting.engine import checkpoint
+import counting.engine.checkpoint as checkpoint
 from counting.engine.census import Census
 from counting.engine.enumeration import Enumeration, enumerated_spec
 from counting.engine.run import PassFacts, RunOptions, run_pass
@@ -91,8 +91,6 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
     run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, None)
     est = run_spec.estimator
     tally = CensusTally(spec.model.n_inputs, est.chunk_size, est.samples, where, exact)
-    if exact:
-        tally.kind = "census-exact"
     facts = run_pass(run_spec, tally, options, source)
     census = tally.finalize()
     summary = {"samples": census.samples, "distinct": census.distinct, "exact": exact,

@@ -26,12 +26,10 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
             out += [(a.name, []) for a in node.names if a.name.split(".")[0] == "counting"]
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "counting":
             names = [a.name for a in node.names]
-            # "from counting.estimators import mc" imports the submodule counting.estimators.mc
-            # (its package's __init__ is imported first, as for every submodule: not an edge of its own)
+            # "from counting.estimators import mc" imports the submodule counting.estimators.mc and
+            # reads the package counting.estimators: counted as an edge to both (the strict reading)
             subs = [f"{node.module}.{n}" for n in names if f"{node.module}.{n}" in MODULES]
-            rest = [n for n in names if f"{node.module}.{n}" not in MODULES]
-            if rest:
-                out.append((node.module, rest))
+            out.append((node.module, [n for n in names if f"{node.module}.{n}" not in MODULES]))
             out += [(s, []) for s in subs]
     return out
 

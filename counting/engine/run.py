@@ -31,7 +31,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from counting.engine import checkpoint
+import counting.engine.checkpoint as checkpoint
 from counting.engine.sharding import Engine
 from counting.engine.tally import Tally
 from counting.spec.errors import SpecError

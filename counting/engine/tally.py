@@ -77,14 +77,15 @@ class Hits:
 
 class CensusTally:
     """Every distinct function seen, with exact counts. With ``where`` (a predicate) only the
-    networks satisfying it are counted, while ``drawn`` stays the number of networks drawn."""
+    networks satisfying it are counted, while ``drawn`` stays the number of networks drawn. An
+    ``exact`` census (an enumeration) is a job of its own kind, ``census-exact``."""
 
-    kind = "census"
     FLUSH_ROWS = 1 << 20
 
     def __init__(self, n_inputs: int, chunk_size: int, drawn: int, where: Predicate | None = None,
                  exact: bool = False):
         self.n, self.chunk, self.drawn, self.where, self.exact = n_inputs, chunk_size, drawn, where, exact
+        self.kind = "census-exact" if exact else "census"
         self.census = Census.empty(n_inputs, n_words(n_inputs))
         self.buffer: list[np.ndarray] = []
         self.buffered = 0

@@ -27,7 +27,11 @@ from __future__ import annotations
 from typing import Callable
 
 from counting.engine.run import RunOptions
-from counting.estimators import exact, mc, nngp, smc, subset
+import counting.estimators.exact as exact
+import counting.estimators.mc as mc
+import counting.estimators.nngp as nngp
+import counting.estimators.smc as smc
+import counting.estimators.subset as subset
 from counting.estimators.problem import Problem
 from counting.estimators.result import ESTIMATE_KEYS, Estimate
 from counting.spec.estimator import EstimatorSettings

@@ -22,7 +22,7 @@ import numpy as np
 from counting.analytic.kernel import nngp_kernel
 from counting.analytic.orthant import OrthantEstimate, orthant_probability
 from counting.boolean.tables import signs_of
-from counting.engine import checkpoint
+import counting.engine.checkpoint as checkpoint
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate

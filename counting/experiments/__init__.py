@@ -43,8 +43,8 @@ from typing import Any
 
 import pandas as pd
 
-from counting.experiments import llamaizer
-from counting.experiments.base import run as runner
+import counting.experiments.llamaizer as llamaizer
+import counting.experiments.base.run as runner
 from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read_file, read_toml
 from counting.spec.errors import SpecError
 

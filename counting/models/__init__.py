@@ -23,7 +23,8 @@ import math
 
 from jaxtyping import Array, Float
 
-from counting.models import mlp, resmlp
+import counting.models.mlp as mlp
+import counting.models.resmlp as resmlp
 from counting.models.layers import Forward, ParamSlot, activation
 from counting.spec.model import ModelSpec
 

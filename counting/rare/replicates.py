@@ -32,7 +32,7 @@ from jaxtyping import Array, Key
 from scipy import stats
 from tqdm.auto import tqdm
 
-from counting.engine import checkpoint
+import counting.engine.checkpoint as checkpoint
 from counting.engine.run import RunOptions
 
 R = TypeVar("R", bound=tuple)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from counting.engine.run import PassFacts, RunOptions, run_pass
 from counting.engine.tally import Tally
-from counting.experiments.base import work as workdirs
+import counting.experiments.base.work as workdirs
 from counting.experiments.base.writer import write_results
 from counting.spec.errors import SpecError, integer, number
 from counting.spec.job import Spec

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from counting.engine import checkpoint
+import counting.engine.checkpoint as checkpoint
 from counting.spec.errors import SpecError
 
 

@@ -27,7 +27,7 @@ from counting.boolean.measures import relevant_bits
 from counting.boolean.symmetry import orbit_transport
 from counting.boolean.tables import canonical
 from counting.experiments.llamaizer.config import Experiment, Family, Target
-from counting.mechanisms import llamas
+import counting.mechanisms.llamas as llamas
 from counting.spec.errors import SpecError
 
 
