@@ -18,12 +18,12 @@ from counting.engine.enumeration import configuration, enumeration_plan
 from counting.engine.run import RunOptions
 from counting.jobs import estimate_volume
 from counting.stats import clopper_pearson
-from counting.boolean.tables import words_to_int
+from counting.boolean.tables import to_hex, words_to_int
 from exact_perceptron import number_of_threshold_functions
 
 
 def spec_text(n, widths, act, prior='kind = "ternary"', est='kind = "exact"', target=None):
-    t = f'[target]\ntruth_table = "{target:#x}"\n' if target is not None else ""
+    t = f'[target]\ntruth_table = "{to_hex(target, n)}"\n' if target is not None else ""
     return (f"[model]\nn_inputs = {n}\nwidths = {list(widths)}\nactivation = \"{act}\"\n"
             f"[prior]\n{prior}\n{t}[estimator]\n{est}\n")
 

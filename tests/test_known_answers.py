@@ -17,14 +17,14 @@ from counting import parse_spec, run_census
 from counting.estimators.result import binomial_estimate
 from counting.jobs import estimate_volume
 from counting.stats import clopper_pearson, clopper_pearson_many
-from counting.boolean.tables import int_to_words, words_to_int
+from counting.boolean.tables import int_to_words, to_hex, words_to_int
 from exact_perceptron import number_of_threshold_functions, perceptron_volumes
 
 FWER = 1e-3
 
 
 def perceptron_spec(n, samples, sigma_w=1.0, sigma_b=1.0, seed=0, target=None):
-    t = f'[target]\ntruth_table = "{target:#x}"\n' if target is not None else ""
+    t = f'[target]\ntruth_table = "{to_hex(target, n)}"\n' if target is not None else ""
     return parse_spec(
         f"[model]\nn_inputs = {n}\nwidths = []\n[prior]\nsigma_w = {sigma_w}\nsigma_b = {sigma_b}\n{t}"
         f"[estimator]\nsamples = {samples}\nseed = {seed}\nchunk_size = 65536\n",

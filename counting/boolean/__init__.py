@@ -10,9 +10,9 @@ Example:
 from counting.boolean.cube import cube
 from counting.boolean.measures import describe, fourier_degree, is_threshold, relevant_bits, total_influence, weight
 from counting.boolean.symmetry import orbit_transport
-from counting.boolean.tables import (canonical, complement, from_function, int_to_words, n_words, named_truth_table,
-                                     pack, rows_to_hex, signs_of, to_hex, words_to_int)
+from counting.boolean.tables import (canonical, complement, from_function, hex_digits, int_to_words, n_words,
+                                     named_truth_table, pack, rows_to_hex, signs_of, to_hex, words_to_int)
 
-__all__ = ["canonical", "complement", "cube", "describe", "fourier_degree", "from_function", "int_to_words",
-           "is_threshold", "n_words", "named_truth_table", "orbit_transport", "pack", "relevant_bits", "rows_to_hex",
-           "signs_of", "to_hex", "total_influence", "weight", "words_to_int"]
+__all__ = ["canonical", "complement", "cube", "describe", "fourier_degree", "from_function", "hex_digits",
+           "int_to_words", "is_threshold", "n_words", "named_truth_table", "orbit_transport", "pack",
+           "relevant_bits", "rows_to_hex", "signs_of", "to_hex", "total_influence", "weight", "words_to_int"]

@@ -2,11 +2,13 @@
 
 A function ``f`` on ``n`` bits is the integer whose bit ``i`` is ``f(x_i)``. On the device it is
 ``words = max(1, 2**n // 32)`` uint32 words, word ``k`` holding bits ``32k .. 32k+31``. Up to
-negation, a function is represented by its *canonical* member, the one that is 0 on point 0.
+negation, a function is represented by its *canonical* member, the one that is 0 on point 0. It is
+printed as ``"0x"`` and exactly :func:`hex_digits` ``(n) = ceil(2**n / 4)`` digits, the only hex
+form a spec accepts (:func:`counting.spec.target.parse_truth_table`).
 
 Example:
-    >>> to_hex(named_truth_table("majority", 3), 3)
-    '0xe8'
+    >>> to_hex(named_truth_table("majority", 3), 3), to_hex(0xe8, 5), hex_digits(5)
+    ('0xe8', '0x000000e8', 8)
     >>> int_to_words(0xe8, 3).tolist(), words_to_int([0xe8])
     ([232], 232)
     >>> complement(0x8, 2), canonical(0b0111, 2), signs_of(0x8, 2).tolist()
@@ -50,10 +52,16 @@ def words_to_int(words) -> int:
     return sum(int(x) << (32 * k) for k, x in enumerate(np.asarray(words, dtype=np.uint64)))
 
 
+def hex_digits(n: int) -> int:
+    """Hex digits of a truth table on ``n`` bits: one per 4 points, at least one (``ceil(2**n / 4)``)."""
+    return (2**n + 3) // 4
+
+
 def to_hex(tt: int, n: int) -> str:
-    """Hex with one digit per 4 points (at least one), e.g. ``'0xe8'`` for 3-bit majority."""
-    digits = max(1, 2**n // 4)
-    return f"0x{tt:0{digits}x}"
+    """``'0x'`` and exactly :func:`hex_digits` ``(n)`` digits, e.g. ``'0xe8'`` for 3-bit majority
+    (the form :func:`counting.spec.target.parse_truth_table` reads back)."""
+    check_table(tt, n)
+    return f"0x{tt:0{hex_digits(n)}x}"
 
 
 def rows_to_hex(rows: np.ndarray, n: int) -> list[str]:

@@ -4,7 +4,10 @@
 and ``estimator`` (``"mc"``, or ``"exact"`` for a discrete prior); ``[prior]`` is a job's prior
 section; ``[[architecture]]`` lists MLPs (hidden ``widths``, ``activation``, optional ``samples``),
 ``[[target]]`` the functions (``name`` and ``truth_table``) and ``[[family]]`` the llama families
-(:class:`Family`). Bad input is a one-line :class:`~counting.spec.errors.SpecError`.
+(:class:`Family`). Every truth table (a target's, and each of a ``named`` family's
+``truth_tables``) is read by :func:`counting.spec.target.parse_truth_table`: ``"0x"`` and exactly
+``ceil(2**n / 4)`` hex digits (8 for ``n_inputs = 5``), or the list of points where it is 1. Bad
+input is a one-line :class:`~counting.spec.errors.SpecError`.
 
 Example:
     >>> from counting.experiments.base.config import read_toml
@@ -18,9 +21,14 @@ Example:
     ... truth_table = "0x88"
     ... [[family]]
     ... kind = "ignored_bits"
+    ... [[family]]
+    ... kind = "named"
+    ... truth_tables = ["0xf0", [4, 5, 6, 7]]
     ... '''), "demo")
     >>> exp.architectures[0].name, exp.targets[0].truth_table, exp.families[0].name, exp.samples
     ('3-8-1', 136, 'ignored_bits', 1000000)
+    >>> exp.families[1].truth_tables
+    (240, 240)
     >>> with_samples(exp, 0)
     Traceback (most recent call last):
     ...
@@ -141,7 +149,8 @@ def _family(f: dict, i: int, n: int) -> Family:
     kind = choice(f.get("kind"), f"{where}.kind", FAMILY_KINDS)
     tables = f.get("truth_tables", [])
     if not isinstance(tables, list):
-        raise SpecError(f"{where}.truth_tables", "a list of truth tables", tables)
+        raise SpecError(f"{where}.truth_tables", "a list of truth tables (each a '0x' string or a list of points)",
+                        tables)
     fam = Family(str(f.get("name", kind)), kind,
                  weight=integer(f.get("weight", 0), f"{where}.weight", 0, 2**n),
                  degree=integer(f.get("degree", 0), f"{where}.degree", 0, n),
