@@ -26,13 +26,46 @@ Example:
     (4096, True)
 """
 
-from counting.engine.census import Census
-from counting.engine.run import RunOptions
-from counting.estimators import ESTIMATORS, Estimate, Problem, estimate
-from counting.jobs import census_job, estimate_volume, run_census, volume_job
-from counting.mechanisms.predicates import Condition, all_of, any_of, computes, negate
-from counting.mechanisms.sites import holds, holds_any
-from counting.spec import Spec, SpecError, load_spec, parse_spec
+import importlib
+
+# The public names and the modules that define them. They load on first use (PEP 562), so that
+# ``counting`` on the command line starts, and takes its signal handlers, before jax is imported.
+_HOMES = {
+    "Census": "counting.engine.census",
+    "RunOptions": "counting.engine.run",
+    "ESTIMATORS": "counting.estimators",
+    "Estimate": "counting.estimators",
+    "Problem": "counting.estimators",
+    "estimate": "counting.estimators",
+    "census_job": "counting.jobs",
+    "estimate_volume": "counting.jobs",
+    "run_census": "counting.jobs",
+    "volume_job": "counting.jobs",
+    "Condition": "counting.mechanisms.predicates",
+    "all_of": "counting.mechanisms.predicates",
+    "any_of": "counting.mechanisms.predicates",
+    "computes": "counting.mechanisms.predicates",
+    "negate": "counting.mechanisms.predicates",
+    "holds": "counting.mechanisms.sites",
+    "holds_any": "counting.mechanisms.sites",
+    "Spec": "counting.spec",
+    "SpecError": "counting.spec",
+    "load_spec": "counting.spec",
+    "parse_spec": "counting.spec",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'counting' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_HOMES))
+
 
 __all__ = [
     "ESTIMATORS",

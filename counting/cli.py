@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
-from counting.io.files import check_folder
-from counting.io.folders import default_name, hold
+import counting.interrupt as interrupt
 from counting.io.manifest import package_version
-from counting.spec.errors import SpecError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,8 +46,14 @@ def _job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override estimator.seed")
     p.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
     p.add_argument("--chunks-per-device", type=int, help="chunks per device per step (no effect on counts)")
+    _progress_flags(p)
+
+
+def _progress_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-seconds", type=float, default=30.0, help="least time between checkpoints")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--progress-seconds", type=float, default=30.0,
+                   help="time between progress lines when stderr is not a terminal (a log)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--force", action="store_true", help="replace a finished result in --out")
     e.add_argument("--samples", type=int, help="override the networks per architecture (and every override)")
     e.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
-    e.add_argument("--checkpoint-seconds", type=float, default=30.0, help="least time between checkpoints")
-    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _progress_flags(e)
     b = sub.add_parser("bench", help="throughput against a straightforward baseline")
     b.add_argument("--json", action="store_true")
     _devices_flag(b)
@@ -83,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_devices(n: int | None) -> None:
+    from counting.spec.errors import SpecError
+
     import jax
 
     want = n if n is not None else (os.cpu_count() or 1)
@@ -92,19 +98,23 @@ def _configure_devices(n: int | None) -> None:
 
 
 def _positive(flag: str, value) -> None:
+    from counting.spec.errors import SpecError
+
     if value is not None and value < 1:
         raise SpecError(flag, "a positive integer", value)
 
 
 def _load(args, need_target: bool):
+    from counting.spec.errors import SpecError
+    from counting.io.files import check_folder
+    from counting.io.folders import default_name
     from counting.engine.run import RunOptions
     from counting.spec.job import load_spec, with_overrides
 
     spec = load_spec(args.spec, need_target=need_target)
     overrides = {k: v for k, v in (("samples", args.samples), ("seed", args.seed)) if v is not None}
     spec = with_overrides(spec, **overrides)
-    if not args.checkpoint_seconds >= 0:
-        raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
+    _timing_flags(args)
     _positive("--batch-size", args.batch_size)
     _positive("--chunks-per-device", args.chunks_per_device)
     chunk = getattr(spec.estimator, "chunk_size", None)
@@ -114,8 +124,28 @@ def _load(args, need_target: bool):
                        Path("runs") / default_name(Path(args.spec).stem, args.command, spec.to_json()))
     opts = RunOptions(out=out, resume=args.resume, batch_size=args.batch_size,
                       chunks_per_device=args.chunks_per_device, checkpoint_seconds=args.checkpoint_seconds,
-                      progress=False if args.no_progress else None)
+                      progress=False if args.no_progress else None, progress_seconds=args.progress_seconds)
+    args.saved_in = [out]
+    _record_reproduce(args, args.spec, ("--samples", args.samples), ("--seed", args.seed))
     return spec, opts
+
+
+def _timing_flags(args) -> None:
+    from counting.spec.errors import SpecError
+
+    if not args.checkpoint_seconds >= 0:
+        raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
+    if not args.progress_seconds > 0:
+        raise SpecError("--progress-seconds", "a positive number", args.progress_seconds)
+
+
+def _record_reproduce(args, path: str, *options: tuple[str, object]) -> None:
+    """Remember the command that reproduces this job (it goes into the manifest and the citable line)."""
+    from counting.io.citation import reproduce_command
+    from counting.io.manifest import record_reproduce
+
+    flags = [str(x) for flag, value in options if value is not None for x in (flag, value)]
+    record_reproduce(reproduce_command(args.command, path, flags))
 
 
 def _describe(spec) -> str:
@@ -153,19 +183,27 @@ def volume_lines(spec, est, out) -> list[str]:
 
 
 def cmd_volume(args) -> int:
+    from counting.io.folders import hold
+    from counting.io.citation import citation
     from counting.jobs import volume_job
 
     spec, opts = _load(args, need_target=True)
     with hold(opts.out, force=args.force, resume=args.resume):
         est = volume_job(spec, options=opts)
+    m = json.loads((opts.out / "manifest.json").read_text())
+    cite = citation(m)
     if args.json:
-        print(json.dumps({**est.as_dict(), "target": spec.target.hex, "out": str(opts.out)}))
+        print(json.dumps({**est.as_dict(), "target": spec.target.hex, "target_name": spec.target.name,
+                          "out": str(opts.out), "citation": cite, "reproduce": m.get("reproduce")}))
         return 0
     print("\n".join(volume_lines(spec, est, opts.out)))
+    print(f"cite: {cite}")
     return 0
 
 
 def cmd_census(args) -> int:
+    from counting.spec.errors import SpecError
+    from counting.io.folders import hold
     from counting.jobs import census_job
 
     if args.top < 1:
@@ -190,6 +228,8 @@ def cmd_census(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from counting.io.files import check_folder
+    from counting.io.folders import hold
     from counting.experiments import check_batch_size, load_experiment, run_experiment, summary, with_samples
 
     config = load_experiment(args.experiment)
@@ -197,21 +237,24 @@ def cmd_run(args) -> int:
         _positive("--samples", args.samples)
         config = with_samples(config, args.samples)
     check_batch_size(config, args.batch_size)
-    if not args.checkpoint_seconds >= 0:
-        raise SpecError("--checkpoint-seconds", "a number >= 0", args.checkpoint_seconds)
+    _timing_flags(args)
     stem = Path(args.experiment).stem
     out = check_folder(Path(args.out) if args.out else Path("runs") / stem)
     work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "--work")
+    args.saved_in = [work, out]
+    _record_reproduce(args, args.experiment, ("--samples", args.samples))
     with hold(out, force=args.force), hold(work, force=True, flag="--work"):
         result = run_experiment(config, out=out, work=work, resume=args.resume,
                                 progress=False if args.no_progress else None, batch_size=args.batch_size,
-                                checkpoint_seconds=args.checkpoint_seconds)
+                                checkpoint_seconds=args.checkpoint_seconds, progress_seconds=args.progress_seconds)
     print(summary(config, result))
     print(f"tables and figures in {out}/")
     return 0
 
 
 def cmd_bench(args) -> int:
+    from counting.spec.errors import SpecError
+    from counting.io.files import check_folder
     from counting.engine.bench import run_bench, write_bench
 
     if not args.seconds > 0:
@@ -241,21 +284,55 @@ def cmd_report(args) -> int:
 COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench, "report": cmd_report}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _stopped(e, args, argv: list[str]) -> str:
+    """The one line an interrupted job prints: what was kept, and how to continue."""
+    from counting.io.folders import checkpoints, finished
+
+    saved = [c for f in getattr(args, "saved_in", []) for c in checkpoints(f)]
+    if saved:
+        again = shlex.join(["counting", *argv, *([] if "--resume" in argv else ["--resume"])])
+        return (f"counting: stopped by {e.name}; the work done is checkpointed in {saved[0].parent}/, "
+                f"continue with: {again}")
+    done = [f for f in getattr(args, "saved_in", []) if Path(f).is_dir() and finished(Path(f))]
+    if done and getattr(args, "completed", False):
+        return f"counting: stopped by {e.name} after the job finished; its result is complete in {done[-1]}/"
+    return f"counting: stopped by {e.name} before anything was saved; nothing was written"
+
+
+def _dispatch(argv: list[str], holder: dict) -> int:
+    from counting.spec.errors import SpecError
+
     try:
+        args = holder["args"] = build_parser().parse_args(argv)
         if args.command != "report":
             _configure_devices(args.devices)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
     except SpecError as e:
         sys.stderr.write(f"counting: error: {e}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("counting: interrupted; continue with --resume\n")
-        return 130
+    if interrupt.requested():  # the signal came as the last step finished: the result is whole
+        args.completed = True
+        interrupt.check()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    restore = interrupt.install()  # first, before the heavy imports: a signal from here on gives one line
+    holder: dict = {}
+    try:
+        return _dispatch(argv, holder)
+    except interrupt.Interrupted as e:
+        # one line, then leave at once: no teardown of half-started devices or threads
+        sys.stderr.write(_stopped(e, holder.get("args"), argv) + "\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(e.exit_code)
     except BrokenPipeError:  # the reader stopped early (``counting report DIR | head``)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+import counting.interrupt as interrupt
 from counting.io.files import atomic_write_bytes
 from counting.spec.errors import SpecError
 
@@ -48,7 +49,7 @@ def save(out: Path, spec_json: str, kind: str, next_index: int, elapsed: float, 
     buf = io.BytesIO()
     np.savez(buf, spec=np.array(spec_json), kind=np.array(kind), next=np.array(next_index, np.int64),
              elapsed=np.array(elapsed), **state)
-    atomic_write_bytes(path(out), buf.getvalue())
+    atomic_write_bytes(path(out), buf.getvalue(), during=lambda: interrupt.fault("save", next_index))
 
 
 def _differs(saved: str, current: str) -> str:

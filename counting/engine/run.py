@@ -5,7 +5,8 @@ chunks per device) at a time, dispatching the next step before it folds in the l
 results into the tally's exact integers. With an output folder it checkpoints the tally's state
 and the next chunk in one atomically replaced file, so a job killed at any moment (``kill -9``
 included) resumes from its last checkpoint and ends with exactly the counts of an uninterrupted
-run. Progress is a tqdm bar (a terminal only, unless asked).
+run. Progress is a bar on a terminal, plain lines in a log (:mod:`counting.engine.progress`); a
+signal stops the pass at a safe point with its checkpoint saved (:mod:`counting.interrupt`).
 
 Example:
     >>> import jax
@@ -23,19 +24,23 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
-
 import counting.engine.checkpoint as checkpoint
+import counting.interrupt as interrupt
+import counting.engine.memory as memory
+from counting.engine.progress import Progress, default_mode
 from counting.engine.sharding import Engine
 from counting.engine.tally import Tally
+from counting.models import n_params
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
+from counting.spec.model import describe_model
 
 KILL_ENV = "COUNTING_KILL_AFTER_CHUNKS"  # fault injection for tests: SIGKILL self after this chunk
 
@@ -48,7 +53,8 @@ class RunOptions:
     folder's checkpoint. ``batch_size``: networks vectorised at once (a divisor of ``chunk_size``;
     default 128 on CPU, 4096 on accelerators). ``chunks_per_device``: chunks each device takes per
     step. ``checkpoint_seconds``: least time between checkpoints (0: after every step).
-    ``progress``: tqdm bar (``None``: only on a terminal). ``devices``: the devices to use.
+    ``progress``: a bar (``None``: on a terminal or in a notebook; plain lines to stderr every
+    ``progress_seconds`` otherwise; ``False``: none). ``devices``: the devices to use.
     """
 
     out: Path | None = None
@@ -58,6 +64,7 @@ class RunOptions:
     checkpoint_seconds: float = 30.0
     progress: bool | None = None
     devices: tuple | None = None
+    progress_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -98,30 +105,61 @@ def _kill_after() -> int:
     return int(value or 0)
 
 
+def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source, block: int, per_dev: int) -> Engine:
+    """The engine, compiled, with the largest batch up to ``block`` whose step fits in device memory."""
+    devices = list(options.devices) if options.devices is not None else jax.devices()
+    step = len(devices) * per_dev
+    built: dict[int, Engine] = {}
+
+    def need(b: int) -> int | None:
+        if b not in built:
+            built[b] = Engine.build(spec, tally.reduce, b, options.devices, source).compiled(step)
+        return memory.compiled_bytes(built[b].step)
+
+    available = memory.available_bytes(devices)
+    # the step holds the per-parameter scales and one network's draw at the least: refuse before tracing
+    memory.check_floor(2 * 4 * n_params(spec.model), available, describe_model(spec.model))
+    chosen = memory.fit_batch(need, spec.estimator.chunk_size, block, available,
+                              explicit=options.batch_size is not None, model=describe_model(spec.model))
+    if chosen != block:
+        sys.stderr.write(f"counting: a batch of {block} networks needs {memory.human_bytes(need(block))} per "
+                         f"device and {memory.human_bytes(available)} is free: running batches of {chosen} "
+                         "(counts do not depend on it)\n")
+    need(chosen)
+    return built[chosen]
+
+
 def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source=None) -> PassFacts:
     """Run every chunk of ``spec``'s job into ``tally``; returns the facts of the run.
 
     ``spec.estimator`` gives ``samples``, ``chunk_size``, ``seed`` and ``key_impl``; ``source`` makes
-    each network's flat parameters (default: draws from the prior).
+    each network's flat parameters (default: draws from the prior). Before any chunk runs, the
+    step's memory is checked against the devices' (the batch is lowered to fit, or the job is
+    refused). A signal (see :mod:`counting.interrupt`) stops the pass after the step in hand,
+    with a checkpoint of every chunk folded in so far when there is an output folder.
     """
     est = spec.estimator
     block, per_dev = batching(est.chunk_size, options)
-    engine = Engine.build(spec, tally.reduce, block, options.devices, source)
+    out = Path(options.out) if options.out is not None else None
+    resuming = checkpoint.claim(out, options.resume)
+    engine = _fitted_engine(spec, tally, options, source, block, per_dev)
+    block = engine.block_size
     total = -(-est.samples // est.chunk_size)
     step = engine.n_devices * per_dev
     spec_json = spec.to_json()
-    out = Path(options.out) if options.out is not None else None
     start, elapsed0 = 0, 0.0
-    if checkpoint.claim(out, options.resume):
+    if resuming:
         ck = checkpoint.load(out, spec_json, tally.kind)
         tally.load(ck.state)
         start, elapsed0 = ck.next, ck.elapsed
     kill_after = _kill_after()
     t0 = last_ckpt = time.perf_counter()
     c, pending = start, None
-    with tqdm(total=est.samples, initial=min(start * est.chunk_size, est.samples), unit="net",
-              unit_scale=True, disable=(None if options.progress is None else not options.progress),
-              desc=tally.kind, leave=False) as bar:
+    with interrupt.deferred(), Progress(est.samples, min(start * est.chunk_size, est.samples), desc=tally.kind,
+                                        unit="networks", mode=default_mode(options.progress),
+                                        every=options.progress_seconds) as bar:
+        interrupt.fault("start")
+        interrupt.check()
         while c < total or pending is not None:
             nxt = None
             if c < total:
@@ -134,12 +172,16 @@ def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sourc
                 tally.add(result, valid)
                 bar.update(int(valid.sum()))
                 done = min(int(ids[-1]) + 1, total)
+                interrupt.fault("chunk", done)
                 now = time.perf_counter()
-                if out is not None and (now - last_ckpt >= options.checkpoint_seconds or done == total):
+                stop = interrupt.requested()
+                if out is not None and (stop or now - last_ckpt >= options.checkpoint_seconds or done == total):
                     checkpoint.save(out, spec_json, tally.kind, done, elapsed0 + now - t0, tally.state())
                     last_ckpt = now
                     if kill_after and done >= kill_after and done < total:
                         os.kill(os.getpid(), signal.SIGKILL)
+                if done < total:
+                    interrupt.check()
             pending = nxt
     wall = time.perf_counter() - t0
     return PassFacts(

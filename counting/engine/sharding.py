@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import jax
@@ -88,6 +88,12 @@ class Engine:
     @property
     def n_devices(self) -> int:
         return self.mesh.devices.size
+
+    def compiled(self, n_chunks: int) -> "Engine":
+        """This engine with its step compiled ahead of time for steps of ``n_chunks`` chunks (so that
+        its memory can be read before it runs: ``counting.engine.memory.compiled_bytes(e.step)``)."""
+        arg = jax.ShapeDtypeStruct((n_chunks,), jnp.uint32, sharding=NamedSharding(self.mesh, P("d")))
+        return replace(self, step=self.step.lower(arg, arg).compile())
 
     def run_step(self, chunks: np.ndarray, n_valid: np.ndarray):
         """Dispatch one step (asynchronously); ``len(chunks)`` must be a multiple of the devices."""

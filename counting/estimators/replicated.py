@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+import jax
+
+import counting.engine.memory as memory
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
+from counting.models import n_params
 from counting.rare.coordinates import GaussianProblem, require_score
 from counting.rare.replicates import run_replicates, summarize_replicates
 from counting.spec.estimator import SMCSettings, SubsetSettings, replace_settings, settings_dict
 from counting.spec.job import Spec
+from counting.spec.model import describe_model
 
 RareSettings = SubsetSettings | SMCSettings
 
@@ -31,6 +36,10 @@ def replicated_estimate(problem: Problem, settings: RareSettings, options: RunOp
     with its 95% t-interval in log10, the evaluations spent, and ``diagnostics(runs)`` next to the
     replicate values, their spread and how many reached the condition."""
     settings = replace_settings(settings)  # validated as in a file
+    # particles, their proposals and scores: a few copies of particles x parameters, refused before any work
+    memory.check_floor(4 * 4 * settings.particles * n_params(problem.model), memory.available_bytes(jax.devices()),
+                       f"{settings.particles} particles of {describe_model(problem.model)}", "estimator.particles",
+                       "the particles")
     gp = GaussianProblem.of(problem.model, problem.prior, require_score(problem.condition, settings.kind))
     reps = run_replicates(lambda key: run(key, gp, settings), record, settings.replicates,
                           seed=settings.seed, key_impl=settings.key_impl, options=options,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import socket
 from pathlib import Path
 from typing import Iterator
@@ -103,5 +104,16 @@ def hold(out: str | Path, *, force: bool = False, resume: bool = False, flag: st
         yield out
     finally:
         lock.unlink(missing_ok=True)
-        if created and not any(out.iterdir()):  # a job refused or failed before writing: leave nothing
-            out.rmdir()
+        if created and not holds_files(out):  # a job refused, failed or stopped before writing: leave nothing
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def holds_files(folder: Path) -> bool:
+    """Whether any file lies under ``folder`` (empty subfolders do not count)."""
+    return any(p.is_file() for p in Path(folder).rglob("*"))
+
+
+def checkpoints(folder: Path) -> list[Path]:
+    """The checkpoints under ``folder`` (its own and its subfolders'): what ``--resume`` continues."""
+    folder = Path(folder)
+    return sorted(folder.rglob(CHECKPOINT)) if folder.is_dir() else []

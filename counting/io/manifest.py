@@ -21,8 +21,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jax
-
 def git_commit() -> dict:
     """Commit and dirty flag of the source tree this package was imported from (if it is a checkout)."""
     here = Path(__file__).resolve().parent
@@ -53,6 +51,8 @@ def package_version() -> str:
 
 def environment() -> dict:
     """Software and hardware provenance of this process."""
+    import jax  # here, not at the top: the command line reads the version before jax loads
+
     devs = jax.devices()
 
     return {
@@ -68,6 +68,16 @@ def environment() -> dict:
     }
 
 
+class _Invocation:
+    reproduce: str | None = None
+
+
+def record_reproduce(command: str | None) -> None:
+    """The shell command that reproduces this process's results (the command line records it; it goes
+    into every manifest written afterwards as ``reproduce``)."""
+    _Invocation.reproduce = command
+
+
 def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[str]) -> dict:
     """The manifest written beside every result table (``spec_dict["estimator"]`` gives the seed and
     key implementation where the estimator has them)."""
@@ -77,6 +87,7 @@ def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[s
         "counting_version": package_version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
+        **({"reproduce": _Invocation.reproduce} if _Invocation.reproduce else {}),
         "spec": spec_dict,
         "seed": est.get("seed"),
         "key_impl": est.get("key_impl"),

@@ -2,8 +2,8 @@
 
 A results folder holds one or more manifests (``manifest.json``, ``manifest_cpu.json``,
 ``bench_manifest.json``, ...), each listing the files it describes. The report prints, per
-manifest, one line of provenance (kind, seed, networks, devices, commit, when, the command) and
-then each file: parquet tables as markdown (the first ``top`` rows), array archives by name and
+manifest, one line of provenance (kind, seed, networks, devices, commit, when, the command), for a
+volume the citable line (:mod:`counting.io.citation`), and then each file: parquet tables as markdown (the first ``top`` rows), array archives by name and
 shape, figures and notes by name.
 
 Example:
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from counting.io.citation import citation
 from counting.spec.errors import SpecError
 
 
@@ -96,6 +97,9 @@ def render(folder: str | Path, top: int = 20) -> str:
         except ValueError:
             raise SpecError("dir", f"a readable JSON manifest in {mpath}", "malformed JSON") from None
         lines = [provenance(m) if mpath.name == "manifest.json" else f"[{mpath.name}] {provenance(m)}"]
+        cite = citation(m)
+        if cite:
+            lines.append(f"cite: {cite}")
         for name in m.get("files", []):
             listed.add(name)
             lines.append("")

@@ -30,9 +30,9 @@ import jax
 import numpy as np
 from jaxtyping import Array, Key
 from scipy import stats
-from tqdm.auto import tqdm
-
 import counting.engine.checkpoint as checkpoint
+import counting.interrupt as interrupt
+from counting.engine.progress import Progress, default_mode
 from counting.engine.run import RunOptions
 
 R = TypeVar("R", bound=tuple)
@@ -80,13 +80,17 @@ def run_replicates(run: Callable[[Key[Array, ""]], R], record: type[R], replicat
         start, elapsed0 = ck.next, ck.elapsed
         runs = records_from_state(record, ck.state, start)
     t0 = time.perf_counter()
-    with tqdm(total=replicates, initial=start, desc="replicates", unit="rep",
-              disable=(None if options.progress is None else not options.progress)) as bar:
+    with interrupt.deferred(), Progress(replicates, start, desc=kind, unit="replicates",
+                                        mode=default_mode(options.progress), every=options.progress_seconds) as bar:
+        interrupt.fault("start")
+        interrupt.check()
         for r in range(start, replicates):
             runs.append(run(replicate_key(seed, r, key_impl)))
             bar.update(1)
             if out is not None:
                 checkpoint.save(out, spec_json, kind, r + 1, elapsed0 + time.perf_counter() - t0, records_state(runs))
+            if r + 1 < replicates:
+                interrupt.check()
     return Replicates(tuple(runs), elapsed0 + time.perf_counter() - t0, start)
 
 

@@ -95,7 +95,8 @@ def check_batch_size(chunk_sizes: Mapping[str, int], batch_size: int | None) -> 
 
 def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: bool = False,
                progress: bool | None = None, batch_size: int | None = None,
-               checkpoint_seconds: float = 30.0) -> Iterator[tuple[str, Any, PassFacts]]:
+               checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0
+               ) -> Iterator[tuple[str, Any, PassFacts]]:
     """Run every pass in order, yielding ``(name, tally result, facts)``; checkpoints go under
     ``work`` (every check happens before the first pass starts)."""
     check_batch_size({f"the chunk size of {p.name}": p.spec.estimator.chunk_size for p in passes}, batch_size)
@@ -103,14 +104,14 @@ def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: b
     folders = workdirs.prepare(work, [p.name for p in passes], resume)
     for p in passes:
         options = RunOptions(out=folders[p.name], resume=resume, progress=progress, batch_size=batch_size,
-                             checkpoint_seconds=checkpoint_seconds)
+                             checkpoint_seconds=checkpoint_seconds, progress_seconds=progress_seconds)
         facts = run_pass(p.spec, p.tally, options, p.source)
         yield p.name, p.tally.finalize(), facts
 
 
 def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path | None = None,
         resume: bool = False, progress: bool | None = None, batch_size: int | None = None,
-        checkpoint_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
+        checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
     """Every pass of ``config``, then its tables (and, with ``out``, the results folder)."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise SpecError("--out", "a folder", str(out))
@@ -120,7 +121,8 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
     parts: dict[str, list[pd.DataFrame]] = {}
     counts: dict[str, np.ndarray] = {}
     facts: dict[str, dict] = {}
-    for name, result, f in run_passes(passes, work, resume, progress, batch_size, checkpoint_seconds):
+    for name, result, f in run_passes(passes, work, resume, progress, batch_size, checkpoint_seconds,
+                                      progress_seconds):
         p = by_name[name]
         facts[name] = f.as_dict()
         counts.update(kind.pass_counts(config, p, result))

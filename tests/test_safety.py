@@ -1,0 +1,183 @@
+"""Daily-use safety through the command line: interrupts, memory, progress in logs, the citable line.
+
+* SIGINT and SIGTERM at several moments (before the first chunk, mid-job, while a checkpoint is
+  written, during start-up) exit 130 / 143 with one line and leave either no folder or a
+  checkpoint whose ``--resume`` ends with exactly the uninterrupted counts.
+* A spec too large for the memory of a device is refused in one line before any work.
+* Progress lines go to stderr when it is not a terminal, and a job that would take days or years says so.
+* The citable line names everything a reader needs, and its reproduce command gives the number again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ENV, assert_usage_error, cli, write_spec
+
+# 2 inputs, one hidden layer of 8: 12 chunks of 1024 networks, one chunk per step on one device
+SMALL = """
+[model]
+n_inputs = 2
+widths = [8]
+[target]
+name = "and"
+[estimator]
+samples = 12288
+chunk_size = 1024
+seed = 3
+"""
+SIGNAL = "COUNTING_SIGNAL_AT"
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _one_line(r, code: int, text: str) -> str:
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("counting: stopped by SIG") and text in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted hits of SMALL."""
+    d = tmp_path_factory.mktemp("ref")
+    r = cli("--devices", "1", "volume", write_spec(d, SMALL), "--out", d / "out", "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["hits"]
+
+
+def test_signal_before_the_first_chunk_leaves_nothing(tmp_path):
+    spec = write_spec(tmp_path, SMALL)
+    for sig, code in (("INT", 130), ("TERM", 143)):
+        r = cli("--devices", "1", "volume", spec, "--out", tmp_path / "out", "--no-progress",
+                env_extra={SIGNAL: f"{sig}@start"})
+        _one_line(r, code, "nothing was written")
+        assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("sig, moment, code", [("TERM", "chunk:4", 143), ("INT", "save:6", 130)])
+def test_signal_mid_job_leaves_a_checkpoint_that_resumes_to_the_same_counts(tmp_path, reference, sig, moment,
+                                                                             code):
+    spec = write_spec(tmp_path, SMALL)
+    out = tmp_path / "out"
+    # a long checkpoint interval: the signal itself makes the checkpoint (or, for save:n, arrives in one)
+    every = "0" if moment.startswith("save") else "1000"
+    r = cli("--devices", "1", "volume", spec, "--out", out, "--no-progress", "--checkpoint-seconds", every,
+            env_extra={SIGNAL: f"{sig}@{moment}"})
+    line = _one_line(r, code, "checkpointed")
+    assert _files(out) == ["checkpoint.npz"]  # no temp file, no lock, no half result
+    assert "--resume" in line
+    again = shlex.split(line.split("continue with: ")[1])
+    assert again[:2] == ["counting", "--devices"] and again[-1] == "--resume"
+    resumed = subprocess.run([sys.executable, "-m", "counting", *again[1:], "--json"], capture_output=True,
+                             text=True, env=ENV, cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    d = json.loads(resumed.stdout)
+    assert d["hits"] == reference and d["samples"] == 12288
+    assert d["diagnostics"]["resumed_from_chunk"] == int(moment.split(":")[1])
+
+
+def test_signal_during_start_up_is_one_line(tmp_path):
+    """A signal while Python is still importing jax: one line and the exit status, no traceback."""
+    spec = write_spec(tmp_path, SMALL.replace("samples = 12288", "samples = 100_000_000"))
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        p = subprocess.Popen([sys.executable, "-m", "counting", "volume", str(spec), "--out", str(tmp_path / "o")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        time.sleep(0.4)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == code, (p.returncode, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert err.startswith("counting: stopped by SIG"), err
+        assert not (tmp_path / "o").exists() or (tmp_path / "o" / "checkpoint.npz").exists()
+
+
+def test_replicate_job_interrupted_in_a_checkpoint_write_resumes_exactly(tmp_path):
+    spec = write_spec(tmp_path, '[model]\nn_inputs = 3\nwidths = []\n[target]\ntruth_table = "0x80"\n'
+                                '[estimator]\nkind = "subset"\nparticles = 200\nreplicates = 4\nseed = 1\n')
+    out = tmp_path / "out"
+    r = cli("volume", spec, "--out", out, "--no-progress", env_extra={SIGNAL: "TERM@save:2"})
+    _one_line(r, 143, "checkpointed")
+    assert _files(out) == ["checkpoint.npz"]
+    resumed = cli("volume", spec, "--out", out, "--no-progress", "--resume", "--json")
+    fresh = cli("volume", spec, "--out", tmp_path / "fresh", "--no-progress", "--json")
+    assert resumed.returncode == 0 and fresh.returncode == 0, (resumed.stderr, fresh.stderr)
+    a, b = json.loads(resumed.stdout), json.loads(fresh.stdout)
+    assert a["diagnostics"]["replicates_log10"] == b["diagnostics"]["replicates_log10"]
+    assert a["log10_volume"] == b["log10_volume"]
+
+
+def test_too_large_a_network_is_refused_in_one_line_before_any_work(tmp_path):
+    spec = write_spec(tmp_path, '[model]\nn_inputs = 7\nwidths = [100000, 100000]\n[target]\nname = "majority"\n')
+    t0 = time.perf_counter()
+    r = cli("volume", spec, "--out", tmp_path / "out")
+    line = assert_usage_error(r, "model")
+    assert "need" in line and "GiB" in line
+    assert time.perf_counter() - t0 < 60 and not (tmp_path / "out").exists()
+
+
+def test_a_batch_that_does_not_fit_is_refused_when_asked_for(tmp_path):
+    spec = write_spec(tmp_path, '[model]\nn_inputs = 7\nwidths = [10000, 10000]\n[target]\nname = "majority"\n'
+                                '[estimator]\nchunk_size = 4096\n')
+    r = cli("--devices", "1", "volume", spec, "--out", tmp_path / "out", "--batch-size", "4096")
+    line = assert_usage_error(r, "--batch-size")
+    assert "fits in the" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_progress_lines_in_a_log_and_a_forecast_for_a_job_of_months(tmp_path):
+    spec = write_spec(tmp_path, SMALL.replace("samples = 12288", "samples = 4_000_000_000_000"))
+    r = cli("--devices", "1", "volume", spec, "--out", tmp_path / "out", "--progress-seconds", "0.000001",
+            env_extra={SIGNAL: "INT@chunk:4"})
+    assert r.returncode == 130, r.stderr
+    lines = r.stderr.splitlines()
+    progress = [ln for ln in lines if "networks/s" in ln and "left" in ln]
+    assert progress and progress[0].startswith("counting: volume 1,024/4,000,000,000,000 networks"), lines
+    forecast = [ln for ln in lines if "expected to take about" in ln]
+    assert len(forecast) == 1 and re.search(r"about [\d.]+ (days|years) \(4,000,000,000,000 networks", forecast[0])
+    assert lines[-1].startswith("counting: stopped by SIGINT")
+    assert "\r" not in r.stderr  # plain lines, not a bar
+
+
+def test_citable_line_and_its_reproduce_command(tmp_path):
+    spec = write_spec(tmp_path, SMALL, "q.toml")
+    r = cli("volume", "q.toml", "--seed", "4", "--json", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    cite = d["citation"]
+    for part in ("for f = and (0x8) on 2 inputs", "2-8-1 relu MLP", "weights N(0, 1^2/fan-in)",
+                 "hit-or-miss Monte Carlo, exact binomial (Clopper-Pearson) interval", "12,288 networks",
+                 "seed 4", "counting ", "commit ", f"10^{d['log10_volume']:.3f}",
+                 f"95% CI 10^[{d['ci95'][0]:.3f}, {d['ci95'][1]:.3f}]"):
+        assert part in cite, (part, cite)
+    assert d["reproduce"] == "counting volume q.toml --seed 4" and cite.endswith("reproduce: " + d["reproduce"])
+    manifest = json.loads((tmp_path / d["out"] / "manifest.json").read_text())
+    assert manifest["spec"]["target"]["truth_table"] == "0x8" and manifest["reproduce"] == d["reproduce"]
+    # the reproduce command, pasted into a shell in a fresh folder holding the spec, gives the number again
+    fresh = tmp_path / "clone"
+    fresh.mkdir()
+    (fresh / "q.toml").write_text(spec.read_text())
+    argv = shlex.split(d["reproduce"])
+    again = subprocess.run([sys.executable, "-m", "counting", *argv[1:], "--json"], capture_output=True,
+                           text=True, env=ENV, cwd=fresh, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["hits"] == d["hits"]
+    # counting report prints the same line
+    report = cli("report", d["out"], cwd=tmp_path)
+    assert report.returncode == 0 and f"cite: {cite}" in report.stdout.splitlines()
+    # and the plain output carries it too
+    plain = cli("volume", "q.toml", "--seed", "4", "--no-progress", "--out", "plain", cwd=tmp_path)
+    assert f"cite: {cite}" in plain.stdout.splitlines()
