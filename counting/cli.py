@@ -56,16 +56,61 @@ def _progress_flags(p: argparse.ArgumentParser) -> None:
                    help="time between progress lines when stderr is not a terminal (a log)")
 
 
+EXAMPLES = {
+    "volume": """examples:
+  counting volume experiments/quickstart.toml
+  counting volume experiments/quickstart.toml --seed 1 --samples 1000000 --json
+  counting volume experiments/quickstart.toml --resume      # after Ctrl-C or a killed job
+
+prints the volume with its 95% interval and a citable line ("cite: ..."); writes volume.parquet
+and manifest.json to --out. Ctrl-C or SIGTERM stops at a safe point (exit 130 / 143) and says
+whether a checkpoint was kept.""",
+    "census": """examples:
+  counting census experiments/quickstart.toml --top 5
+  counting census experiments/quickstart.toml --samples 10000000 --json
+
+prints the most frequent functions and the number of distinct ones; census.parquet in --out holds
+every function seen with its rank, count, volume and 95% interval (the rank-frequency table).""",
+    "run": """examples:
+  counting run experiments/llamaizer.toml --out results/llamaizer
+  counting run experiments/llamaizer.toml --samples 4096 --out /tmp/small
+  counting run experiments/llamaizer.toml --out results/llamaizer --resume
+
+writes the experiment's tables, figures, raw counts and manifest to --out; checkpoints go to --work
+while it runs. Unlike volume and census, run has no --json, --seed or --chunks-per-device (the
+seed is the experiment file's).""",
+    "bench": """examples:
+  counting bench
+  counting bench --seconds 10 --out results/bench
+
+networks per second of the engine and of a straightforward baseline in the same process, and their
+ratio.""",
+    "report": """examples:
+  counting report results/llamaizer
+  counting report results/enumeration --top 5
+
+prints each manifest's provenance, the citable line of a volume, and the first --top rows of every
+table.""",
+}
+
+
+def _sub(sub, name: str, help: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="counting", description="Volumes of parameter space that implement Boolean functions.")
+    p = _Parser(prog="counting", description="Volumes of parameter space that implement Boolean functions.",
+                epilog="examples:\n  counting volume experiments/quickstart.toml\n  counting COMMAND --help",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"counting {package_version()}")
     _devices_flag(p, None)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _job_flags(sub.add_parser("volume", help="volume of the spec's target by the spec's estimator"))
-    c = sub.add_parser("census", help="count every function seen")
+    _job_flags(_sub(sub, "volume", "volume of the spec's target by the spec's estimator"))
+    c = _sub(sub, "census", "count every function the spec's networks compute")
     _job_flags(c)
     c.add_argument("--top", type=int, default=10, help="functions to print")
-    e = sub.add_parser("run", help="run an experiment file (tables, figures and a manifest)")
+    e = _sub(sub, "run", "run an experiment file (tables, figures and a manifest)")
     e.add_argument("experiment", help="experiment TOML file")
     _devices_flag(e)
     e.add_argument("--out", help="results folder (default runs/<experiment name>)")
@@ -75,14 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, help="override the networks per architecture (and every override)")
     e.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
     _progress_flags(e)
-    b = sub.add_parser("bench", help="throughput against a straightforward baseline")
-    b.add_argument("--json", action="store_true")
+    b = _sub(sub, "bench", "throughput of the engine against a straightforward baseline")
+    b.add_argument("--json", action="store_true", help="print one JSON list")
     _devices_flag(b)
     b.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
     b.add_argument("--out", help="folder to record bench_<backend>.parquet and manifest_<backend>.json in")
-    r = sub.add_parser("report", help="print a results folder as tables")
-    r.add_argument("dir")
-    r.add_argument("--top", type=int, default=20)
+    r = _sub(sub, "report", "print a results folder as tables")
+    r.add_argument("dir", help="a results folder (holding manifest.json)")
+    r.add_argument("--top", type=int, default=20, help="rows of each table to print")
     return p
 
 

@@ -388,3 +388,24 @@ def test_bad_experiment_file_on_the_command_line(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"counting: error: {field}: expected"), r.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # end to end through the CLI, stopped by SIGTERM in a pass, then resumed (about 30 s)
+def test_run_stopped_by_sigterm_resumes_to_the_same_tables(tmp_path):
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text(config("mc", samples=12000, prior="gaussian", widths=((8, 8),), activation="relu", chunk=1024))
+    r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "a", "--work", tmp_path / "wa", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress",
+            "--checkpoint-seconds", 1000, env_extra={"COUNTING_SIGNAL_AT": "TERM@chunk:5"})
+    assert r.returncode == 143, r.stderr
+    line = r.stderr.strip()
+    assert "\n" not in line and "checkpointed in" in line and line.endswith("--resume"), line
+    assert not (tmp_path / "b").exists()  # no result yet, and no empty folder
+    assert [p.name for p in (tmp_path / "wb").rglob("*") if p.is_file()] == ["checkpoint.npz"]
+    r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress",
+            "--resume")
+    assert r.returncode == 0, r.stderr
+    for k in ("volumes", "cost", "share", "discard"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / f"{k}.parquet"),
+                                      pd.read_parquet(tmp_path / "b" / f"{k}.parquet"))
