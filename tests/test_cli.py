@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -350,7 +351,9 @@ def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, comman
     spec = write(tmp_path, SMALL)
     target = {"run": [Path(__file__).resolve().parents[1] / "experiments" / "llamaizer.toml"], "bench": []}
     out = blocker if command == "bench" else blocker / "out"
+    t0 = time.perf_counter()
     r = cli(command, *target.get(command, [spec]), "--out", out, cwd=tmp_path)
+    assert time.perf_counter() - t0 < 5.0  # the whole process, start-up included
     assert_usage_error(r, "--out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "spec.toml"]
     assert blocker.read_text() == "not a folder"

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +106,7 @@ def test_signal_during_start_up_is_one_line(tmp_path):
         assert not (tmp_path / "o").exists() or (tmp_path / "o" / "checkpoint.npz").exists()
 
 
+@pytest.mark.slow  # three subset runs (about 15 s)
 def test_replicate_job_interrupted_in_a_checkpoint_write_resumes_exactly(tmp_path):
     spec = write_spec(tmp_path, '[model]\nn_inputs = 3\nwidths = []\n[target]\ntruth_table = "0x80"\n'
                                 '[estimator]\nkind = "subset"\nparticles = 200\nreplicates = 4\nseed = 1\n')
@@ -129,6 +131,7 @@ def test_too_large_a_network_is_refused_in_one_line_before_any_work(tmp_path):
     assert time.perf_counter() - t0 < 60 and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # compiles a step of 4096 networks of 10^8 parameters (about 10 s)
 def test_a_batch_that_does_not_fit_is_refused_when_asked_for(tmp_path):
     spec = write_spec(tmp_path, '[model]\nn_inputs = 7\nwidths = [10000, 10000]\n[target]\nname = "majority"\n'
                                 '[estimator]\nchunk_size = 4096\n')
@@ -181,3 +184,22 @@ def test_citable_line_and_its_reproduce_command(tmp_path):
     # and the plain output carries it too
     plain = cli("volume", "q.toml", "--seed", "4", "--no-progress", "--out", "plain", cwd=tmp_path)
     assert f"cite: {cite}" in plain.stdout.splitlines()
+
+
+@pytest.mark.slow  # a local clone and two quickstart runs (about 20 s)
+def test_quickstart_citable_line_reproduces_from_a_fresh_clone(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    r = cli("volume", "experiments/quickstart.toml", "--json", "--no-progress", "--out", tmp_path / "here", cwd=root)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["reproduce"] == "counting volume experiments/quickstart.toml"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True, timeout=120)
+    argv = shlex.split(d["citation"].split("reproduce: ")[1])
+    again = subprocess.run([sys.executable, "-m", "counting", *argv[1:], "--json"], capture_output=True, text=True,
+                           env={**ENV, "PYTHONPATH": str(clone)}, cwd=clone, timeout=300)
+    assert again.returncode == 0, again.stderr
+    e = json.loads(again.stdout)
+    assert (e["hits"], e["samples"], e["log10_volume"]) == (d["hits"], d["samples"], d["log10_volume"])
