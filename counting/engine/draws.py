@@ -41,6 +41,8 @@ def network_keys(chunk_key: Key[Array, ""], index: Array) -> Key[Array, "B"]:
 class PriorDraws:
     """Random parameters from the spec's prior (the default source)."""
 
+    unit = "networks"  # what progress lines count
+
     def __init__(self, spec: Spec):
         self.spec = spec
 

@@ -83,6 +83,8 @@ def _digits(values, base: int, n: int):
 class Enumeration:
     """Parameter source for the engine: configuration ``chunk * chunk_size + i``."""
 
+    unit = "configurations"  # what progress lines count
+
     def __init__(self, spec: Spec):
         self.plan = enumeration_plan(spec)
         self.m = spec.prior.max_abs

@@ -156,7 +156,7 @@ def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sourc
     t0 = last_ckpt = time.perf_counter()
     c, pending = start, None
     with interrupt.deferred(), Progress(est.samples, min(start * est.chunk_size, est.samples), desc=tally.kind,
-                                        unit="networks", mode=default_mode(options.progress),
+                                        unit=getattr(source, "unit", "networks"), mode=default_mode(options.progress),
                                         every=options.progress_seconds) as bar:
         interrupt.fault("start")
         interrupt.check()

@@ -1,0 +1,195 @@
+"""Routes: how a network computes a target, read from the intermediates its sites hold.
+
+A *route* of a target is a set of alternatives, each a tuple of intermediate functions that a
+solution built on the way (for 4-bit parity as a *chain* ``((a^b)^c)^d``: a pair parity, then a
+triple parity containing it, for each of the 12 orders of the bits; as a *tree* ``(a^b)^(c^d)``:
+two disjoint pair parities, for each of the 3 pairings). A network *takes* an alternative when
+every intermediate of it is *held* somewhere: some unit at some site has that sign pattern or its
+negation (the reading of :mod:`counting.mechanisms.sites`). A solution may take both routes of a
+:class:`Decomposition`, one, or neither (another route): :func:`route_class` names the four.
+
+*Where* an intermediate sits is its *stage*: the first stage whose sites hold it (:func:`stages`:
+for a residual MLP, stage 0 is the embedding and stage ``k`` is block ``k``, its hidden units and
+the stream after it; for an MLP, stage ``l`` is hidden layer ``l``), or :func:`never` if none does.
+
+Example:
+    >>> d = DECOMPOSITIONS["parity4"]
+    >>> hex(d.target), [r.name for r in d.routes], [len(r.alternatives) for r in d.routes]
+    ('0x6996', ['chain', 'tree'], [12, 3])
+    >>> [r.gates for r in d.routes], [r.depth for r in d.routes]
+    ([3, 3], [3, 2])
+    >>> import numpy as np
+    >>> first = np.array([[1, 2, 9, 9], [9, 9, 9, 9]])      # stages of intermediates g0..g3 (9: never)
+    >>> takes(first, ((0, 1), (2, 3)), never=9).tolist()      # alternative (g0, g1) or (g2, g3)
+    [True, False]
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Int
+
+from counting.boolean.tables import canonical, from_function
+from counting.mechanisms.predicates import Condition, all_of, any_of
+from counting.mechanisms.sites import canonical_units, holds
+from counting.models.layers import Forward
+from counting.spec.model import ModelSpec
+
+CLASSES = ("both", "first only", "second only", "neither")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to compute a target: ``alternatives`` (each a tuple of intermediate truth tables, all
+    of which a solution builds), the gates it takes and its depth in gates."""
+
+    name: str
+    alternatives: tuple[tuple[int, ...], ...]
+    gates: int
+    depth: int
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """A target on ``n`` bits and two routes to it, compared (``routes[0]`` against ``routes[1]``)."""
+
+    name: str
+    n: int
+    target: int
+    routes: tuple[Route, Route]
+    about: str = ""
+
+    @property
+    def intermediates(self) -> tuple[int, ...]:
+        """Every intermediate of every route, canonical (0 on point 0) and sorted: the columns of :func:`first_stages`."""
+        return tuple(sorted({canonical(g, self.n) for r in self.routes for alt in r.alternatives for g in alt}))
+
+    def columns(self, route: Route) -> tuple[tuple[int, ...], ...]:
+        """The route's alternatives as column numbers of :attr:`intermediates`."""
+        index = {g: i for i, g in enumerate(self.intermediates)}
+        return tuple(tuple(index[canonical(g, self.n)] for g in alt) for alt in route.alternatives)
+
+
+def _table(fn, n: int) -> int:
+    return from_function(lambda x: bool(fn([int(v > 0) for v in x])), n)
+
+
+def _parity(bits: Sequence[int], n: int) -> int:
+    return _table(lambda b: sum(b[i] for i in bits) % 2 == 1, n)
+
+
+def _and(bits: Sequence[int], n: int) -> int:
+    return _table(lambda b: all(b[i] for i in bits), n)
+
+
+def parity4() -> Decomposition:
+    """4-bit parity: chain ``((a^b)^c)^d`` (a pair, then a triple containing it: 12 orders) against
+    tree ``(a^b)^(c^d)`` (two disjoint pairs: 3 pairings); three XOR gates either way."""
+    n = 4
+    chain = tuple((_parity(p, n), _parity(p + (c,), n))
+                  for p in itertools.combinations(range(4), 2) for c in range(4) if c not in p)
+    tree = tuple((_parity((0, a), n), _parity(tuple(sorted(set(range(1, 4)) - {a})), n)) for a in range(1, 4))
+    return Decomposition("parity4", n, _parity(range(4), n),
+                         (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
+                         "x0^x1^x2^x3: a chain of three XORs against a tree of three XORs")
+
+
+def xor_and() -> Decomposition:
+    """``x0 ^ x1 ^ (x2 & x3)``: chain ``((x2&x3)^x0)^x1`` (either order of x0, x1) against tree
+    ``(x0^x1) ^ (x2&x3)``; three gates either way (depth 3 against 2)."""
+    n = 4
+    a = _and((2, 3), n)
+    target = _table(lambda b: (b[0] ^ b[1] ^ (b[2] & b[3])) == 1, n)
+    chain = tuple((a, _table(lambda b, i=i: (b[i] ^ (b[2] & b[3])) == 1, n)) for i in (0, 1))
+    tree = ((_parity((0, 1), n), a),)
+    return Decomposition("xor_and", n, target, (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
+                         "x0^x1^(x2&x3): a chain through (x2&x3)^xi against a tree through x0^x1")
+
+
+def and_xor_and() -> Decomposition:
+    """``(x0&x1) ^ (x2&x3)``: tree ``(x0&x1)^(x2&x3)`` (three gates, depth 2) against a chain through
+    ``(a&b)^c`` (four gates, depth 3: the function is not a read-once chain, so the chain re-reads an
+    input): the two routes differ in gate count."""
+    n = 4
+    target = _table(lambda b: ((b[0] & b[1]) ^ (b[2] & b[3])) == 1, n)
+    pairs = ((0, 1), (2, 3))
+    chain = tuple((_and(p, n), _table(lambda b, p=p, c=c: ((b[p[0]] & b[p[1]]) ^ b[c]) == 1, n))
+                  for p in pairs for c in range(4) if c not in p)
+    tree = ((_and((0, 1), n), _and((2, 3), n)),)
+    return Decomposition("and_xor_and", n, target, (Route("chain", chain, 4, 3), Route("tree", tree, 3, 2)),
+                         "(x0&x1)^(x2&x3): a tree of three gates against a chain of four")
+
+
+DECOMPOSITIONS = {d.name: d for d in (parity4(), xor_and(), and_xor_and())}
+
+
+def stages(model: ModelSpec) -> tuple[tuple[str, ...], ...]:
+    """The sites of each stage, in order (resmlp: the embedding, then each block's hidden units and
+    the stream after it; mlp: each hidden layer)."""
+    if model.kind == "resmlp":
+        return (("embed",),) + tuple((f"block{k}", f"stream{k}") for k in range(1, model.depth + 1))
+    return tuple((f"layer{l}",) for l in range(1, len(model.widths) + 1))
+
+
+def never(model: ModelSpec) -> int:
+    """The stage number meaning "no site holds it"."""
+    return len(stages(model)) + (0 if model.kind == "resmlp" else 1)
+
+
+def first_stages(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n: int) -> Int[Array, "B G"]:
+    """For each network and intermediate, the first stage whose sites hold it (:func:`never` if none)."""
+    g = jnp.asarray(np.asarray([canonical(t, n) for t in intermediates], np.uint32))
+    offset = 0 if model.kind == "resmlp" else 1
+    first = None
+    for s, sites in reversed(list(enumerate(stages(model)))):
+        held = None
+        for site in sites:
+            units = canonical_units(fwd.sites[site], n)[..., 0]  # one word: n <= 5
+            h = jnp.any(units[:, :, None] == g[None, None, :], axis=1)
+            held = h if held is None else held | h
+        here = jnp.int32(s + offset)
+        first = jnp.where(held, here, jnp.int32(never(model)) if first is None else first)
+    return first
+
+
+def takes(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) -> np.ndarray:
+    """Whether each network takes some alternative (every intermediate column of it held)."""
+    first = np.asarray(first)
+    out = np.zeros(first.shape[0], bool)
+    for alt in alternatives:
+        out |= np.all(first[:, list(alt)] < never, axis=1)
+    return out
+
+
+def placement(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) -> np.ndarray:
+    """Where a network's route sits: over the alternatives it takes, the one finished earliest (then
+    the earliest start), as its intermediates' stages sorted; ``never`` in every column if it takes none."""
+    first = np.asarray(first)
+    k = len(alternatives[0])
+    best = np.full((first.shape[0], k), never, np.int64)
+    for alt in alternatives:
+        st = np.sort(first[:, list(alt)], axis=1)
+        ok = np.all(st < never, axis=1)
+        better = ok & ((st[:, -1] < best[:, -1]) | ((st[:, -1] == best[:, -1]) & (st[:, 0] < best[:, 0])))
+        best[better] = st[better]
+    return best
+
+
+def route_class(first: np.ndarray, d: Decomposition, never: int) -> np.ndarray:
+    """Per network, one of :data:`CLASSES` (``first`` / ``second``: ``d.routes[0]`` / ``routes[1]``)."""
+    a = takes(first, d.columns(d.routes[0]), never)
+    b = takes(first, d.columns(d.routes[1]), never)
+    return np.select([a & b, a, b], list(CLASSES[:3]), CLASSES[3])
+
+
+def route_condition(d: Decomposition, route: Route, model: ModelSpec) -> Condition:
+    """"The network takes this route": any alternative whose every intermediate some site holds
+    (a :class:`~counting.mechanisms.predicates.Condition`, so rare-event estimators climb it)."""
+    sites = [s for st in stages(model) for s in st]
+    held = {g: any_of(*[holds(s, g, d.n) for s in sites]) for g in d.intermediates}
+    return any_of(*[all_of(*[held[canonical(g, d.n)] for g in alt]) for alt in route.alternatives])
