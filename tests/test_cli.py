@@ -325,6 +325,7 @@ def test_report_refuses_a_folder_without_a_manifest(tmp_path):
 
 
 # ----------------------------------------------------------------------------- folders, resume, entry points
+@pytest.mark.slow  # CLI runs (about 12 s)
 def test_resume_without_a_checkpoint_is_refused_not_a_fresh_start(tmp_path):
     spec = write(tmp_path, SMALL)
     out = tmp_path / "out"
@@ -370,6 +371,7 @@ def test_version_module_entry_point_and_devices_after_the_command(tmp_path):
 
 
 # ----------------------------------------------------------------------------- never lose a result
+@pytest.mark.slow  # five CLI runs (about 15 s)
 def test_finished_result_is_kept_unless_forced_and_default_folders_differ_by_spec(tmp_path):
     spec = write(tmp_path, SMALL)
     first = cli("volume", spec, "--json", "--no-progress", cwd=tmp_path)
@@ -386,6 +388,7 @@ def test_finished_result_is_kept_unless_forced_and_default_folders_differ_by_spe
         json.loads(other.stdout)["out"]).name])
 
 
+@pytest.mark.slow  # four CLI runs, one killed (about 15 s)
 def test_a_second_job_on_a_busy_folder_is_refused_and_a_dead_jobs_lock_is_taken_over(tmp_path):
     """A folder locked by a live process (this test's own) is refused in one line naming it, and
     nothing is written. A job killed with SIGKILL right after a checkpoint leaves its lock behind,
