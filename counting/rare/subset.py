@@ -96,10 +96,9 @@ def evaluations_per_level(settings: SubsetSettings, n_groups: int) -> int:
     return settings.particles * (settings.steps * per_move + 1)
 
 
-def subset_run(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSettings) -> SubsetRun:
-    """One subset-simulation run (``settings``: particles, p0, steps, kernel, ess_shrinks,
-    scale_moves, max_levels). A run that reaches ``max_levels`` without the condition holding
-    returns ``-inf``."""
+def _climb(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSettings):
+    """The levels of one run: its record, and the last population (coordinates, scores, which hold)
+    with the ``pcn`` step it ended at."""
     choice(settings.kernel, "estimator.kernel", tuple(MOVES))
     n = settings.particles
     g = jax.random.normal(jax.random.fold_in(key, 0), (n, problem.n_params))
@@ -109,7 +108,7 @@ def subset_run(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSe
     for level_i in range(settings.max_levels):
         n_hold = int(jnp.sum(holds))
         if n_hold >= n_keep:
-            return SubsetRun(log_p + math.log(n_hold / n), evals, level_i)
+            return SubsetRun(log_p + math.log(n_hold / n), evals, level_i), (g, s, holds, step)
         s_np = np.asarray(s)
         level = float(np.sort(s_np)[n - n_keep])
         above = np.flatnonzero(s_np >= level)
@@ -123,4 +122,37 @@ def subset_run(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSe
             step = float(np.clip(step * math.exp(float(acc) - PCN_TARGET_ACCEPT), 0.01, 1.0))
         _, holds = problem.evaluate(g)
         evals += evaluations_per_level(settings, len(problem.groups))
-    return SubsetRun(-math.inf, evals, settings.max_levels)
+    return SubsetRun(-math.inf, evals, settings.max_levels), (g, s, holds, step)
+
+
+def subset_run(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSettings) -> SubsetRun:
+    """One subset-simulation run (``settings``: particles, p0, steps, kernel, ess_shrinks,
+    scale_moves, max_levels). A run that reaches ``max_levels`` without the condition holding
+    returns ``-inf``."""
+    return _climb(key, problem, settings)[0]
+
+
+class SubsetSample(NamedTuple):
+    """A run's record and ``coords``: Gaussian coordinates of networks distributed (approximately, by
+    MCMC) as the prior restricted to the condition; empty when the run did not reach it."""
+
+    run: SubsetRun
+    coords: Float[Array, "m n_params"]
+
+
+def subset_sample(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSettings) -> SubsetSample:
+    """One run, then ``settings.steps`` more moves of the whole population inside the condition's
+    region (from ``fold_in(key, max_levels + 1)``, a key no level uses): the networks that satisfy
+    the condition, for shares of mechanisms among solutions. They are correlated (every particle
+    descends from a few at the last level), so intervals on such shares come from independent
+    replicates, not from the particle count. Same record as :func:`subset_run` with the same key."""
+    run, (g, s, holds, step) = _climb(key, problem, settings)
+    if not math.isfinite(run.log_p):
+        return SubsetSample(run, g[:0])
+    held = np.flatnonzero(np.asarray(holds))
+    idx = held[np.arange(settings.particles) % len(held)]
+    p, _ = level_moves(jax.random.fold_in(key, settings.max_levels + 1), Particles(g[idx], s[idx]), 0.0, step,
+                       problem=problem, kernel=settings.kernel, n_steps=settings.steps,
+                       shrinks=settings.ess_shrinks, rescale=settings.scale_moves)
+    _, holds = problem.evaluate(p.g)
+    return SubsetSample(run, p.g[np.asarray(holds)])
