@@ -1,9 +1,9 @@
-"""Shares among the solutions of a condition, from subset-simulation populations, against hit-or-miss.
+"""Shares among the solutions of a condition, from subset-simulation and tempered-SMC populations, against hit-or-miss.
 
 The mechanism share "the second hidden layer holds XOR, given the network computes XOR" on a 2-8-8-1
 relu network (about 1.3e-3 of the prior computes XOR, and about 9% of those build it in layer 2) is measured twice: among the solutions found by hit-or-miss on fixed
 keys (an exact binomial share with its Clopper-Pearson interval), and by ``replicate_shares``
-(a Student-t interval over independent replicates). The two 99.9% intervals must overlap: the
+(a Student-t interval over independent replicates), from subset simulation and from tempered SMC. The two 99.9% intervals must overlap: the
 false-failure rate is below 0.2% if both are calibrated.
 """
 
@@ -22,7 +22,9 @@ from counting.mechanisms.routes import first_stages
 from counting.models import forward
 from counting.rare.conditional import replicate_shares, t_interval
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params
-from counting.spec.estimator import SubsetSettings
+from counting.rare.replicates import replicate_key
+from counting.rare.smc import smc_run
+from counting.spec.estimator import SMCSettings, SubsetSettings
 from counting.spec.model import MLPSpec
 from counting.spec.prior import ScaledPrior
 from counting.stats import clopper_pearson
@@ -43,8 +45,20 @@ def test_t_interval_is_clipped_and_widens_with_spread():
     assert 0 < lo < 0.2125 < hi < 1
 
 
-@pytest.mark.slow  # a hit-or-miss reference of 2^20 networks and 8 subset replicates (about 1 min)
-def test_subset_shares_agree_with_hit_or_miss_shares():
+def test_smc_populations_are_solutions_and_keep_the_run_record():
+    problem = GaussianProblem.of(MLPSpec(n_inputs=2, widths=()), PRIOR, computes(0x8, 2))
+    settings = SMCSettings(particles=200, steps=4, replicates=3, seed=2)
+    est = replicate_shares(problem, settings, lambda g: np.where(np.asarray(g)[:, 0] > 0, "w0 > 0", "w0 <= 0"),
+                           ("w0 > 0", "w0 <= 0"))
+    assert est.reached == 3 and est.shares == {"w0 > 0": 1.0, "w0 <= 0": 0.0}  # AND needs w0 > 0
+    run = smc_run(replicate_key(2, 0), problem, settings)
+    assert est.volume.replicates_log10[0] == run.log_p / np.log(10) and min(est.solutions) >= 100
+
+
+@pytest.mark.slow  # a hit-or-miss reference of 2^20 networks and 8 replicates of each method (about 1.5 min)
+@pytest.mark.parametrize("settings", [SubsetSettings(particles=500, replicates=8, seed=4),
+                                      SMCSettings(particles=500, replicates=8, seed=4)])
+def test_population_shares_agree_with_hit_or_miss_shares(settings):
     hits, held = 0, 0
     for c in range(16):
         params = sample_params(jax.random.fold_in(jax.random.key(123), c), MODEL, PRIOR, batch=2**16)
@@ -63,7 +77,7 @@ def test_subset_shares_agree_with_hit_or_miss_shares():
         params = unflatten(MODEL, gaussian_to_params(jnp.asarray(coords), MODEL, PRIOR))
         return holds_xor(params)
 
-    est = replicate_shares(problem, SubsetSettings(particles=500, replicates=8, seed=4), classify,
+    est = replicate_shares(problem, settings, classify,
                            ("layer 2 holds xor", "it does not"))
     assert est.reached == 8
     v = est.per_replicate[:, 0]

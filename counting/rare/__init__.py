@@ -32,10 +32,11 @@ from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weigh
 from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
 from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, run_replicates,
                                       summarize_replicates)
-from counting.rare.smc import SMCRun, next_beta, smc_run
+from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_sample
 from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_sample
 
-__all__ = ["GaussianProblem", "Level", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "ShareEstimate", "SubsetRun", "SubsetSample",
+__all__ = ["GaussianProblem", "Level", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareEstimate", "SubsetRun", "SubsetSample",
            "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
-           "replicate_key", "replicate_shares", "rescaling", "run_replicates", "smc_run", "subset_run", "subset_sample", "summarize_replicates",
+           "replicate_key", "replicate_shares", "rescaling", "run_replicates", "smc_run", "smc_sample",
+           "subset_run", "subset_sample", "summarize_replicates",
            "weight_groups"]

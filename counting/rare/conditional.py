@@ -1,8 +1,9 @@
 """Shares among solutions of a rare condition: which mechanism the networks satisfying it use.
 
-Each of ``R`` independent subset-simulation replicates (keys ``fold_in(key(seed), r)``, as every
-replicated estimator) ends with a population of networks satisfying the condition
-(:func:`counting.rare.subset.subset_sample`); a ``classify`` function labels each of them (a route
+Each of ``R`` independent replicates of subset simulation or tempered SMC (keys
+``fold_in(key(seed), r)``, as every replicated estimator) ends with a population of networks
+satisfying the condition (:func:`counting.rare.subset.subset_sample`,
+:func:`counting.rare.smc.smc_sample`); a ``classify`` function labels each of them (a route
 class, a placement, ...) and each replicate gives the share of every label. Particles of one
 replicate are correlated, so the interval of a share is a Student-t interval over the replicates'
 shares (clipped to [0, 1]), the same rule as the volume's interval; the volume of the condition
@@ -31,8 +32,11 @@ from scipy import stats
 
 from counting.rare.coordinates import GaussianProblem
 from counting.rare.replicates import ReplicateSummary, replicate_key, summarize_replicates
+from counting.rare.smc import smc_sample
 from counting.rare.subset import subset_sample
-from counting.spec.estimator import SubsetSettings
+from counting.spec.estimator import SMCSettings, SubsetSettings
+
+SAMPLERS = {"subset": subset_sample, "smc": smc_sample}
 
 
 class ShareEstimate(NamedTuple):
@@ -63,16 +67,18 @@ def t_interval(values: np.ndarray, conf: float = 0.95) -> tuple[float, float]:
     return float(max(0.0, m - half)), float(min(1.0, m + half))
 
 
-def replicate_shares(problem: GaussianProblem, settings: SubsetSettings, classify: Callable[[np.ndarray], np.ndarray],
+def replicate_shares(problem: GaussianProblem, settings: SubsetSettings | SMCSettings, classify: Callable[[np.ndarray], np.ndarray],
                      labels: Sequence[str], seed: int | None = None, key_impl: str | None = None) -> ShareEstimate:
-    """``settings.replicates`` subset runs of ``problem`` (seed and key implementation from
-    ``settings`` unless given), each population labelled by ``classify(coords) -> labels``."""
+    """``settings.replicates`` runs of ``problem`` by ``settings.kind`` (``subset`` or ``smc``; seed
+    and key implementation from ``settings`` unless given), each population labelled by
+    ``classify(coords) -> labels``."""
+    sampler = SAMPLERS[settings.kind]
     seed = settings.seed if seed is None else seed
     key_impl = key_impl or settings.key_impl
     labels = tuple(labels)
     rows, counts, log_ps, evals = [], [], [], 0
     for r in range(settings.replicates):
-        sample = subset_sample(replicate_key(seed, r, key_impl), problem, settings)
+        sample = sampler(replicate_key(seed, r, key_impl), problem, settings)
         log_ps.append(sample.run.log_p)
         evals += sample.run.evaluations
         m = int(sample.coords.shape[0])

@@ -108,10 +108,8 @@ def stage_moves(key: Key[Array, ""], p: Particles, beta: Float[Array, ""], eps: 
     return p, eps, acc / n_moves
 
 
-def smc_run(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings) -> SMCRun:
-    """One tempered-SMC run (``settings``: particles, kernel, steps, leapfrog, ess_target,
-    stop_fraction, max_stages). A run that has not reached ``stop_fraction`` after ``max_stages``
-    returns ``-inf``."""
+def _temper(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings):
+    """The stages of one run: its record, and the last population (coordinates, which hold)."""
     choice(settings.kernel, "estimator.kernel", tuple(TARGET_ACCEPT))
     n, steps = settings.particles, leapfrog_steps(settings)
     g = jax.random.normal(jax.random.fold_in(key, 0), (n, problem.n_params))
@@ -120,12 +118,12 @@ def smc_run(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings
     for stage in range(1, settings.max_stages + 1):
         frac = float(jnp.mean(holds))
         if frac >= settings.stop_fraction:
-            return SMCRun(float(log_z + math.log(frac)), evals, stage - 1, float(log_z), beta)
+            return SMCRun(float(log_z + math.log(frac)), evals, stage - 1, float(log_z), beta), (g, holds)
         e_np = -np.asarray(s, np.float64)
         new = next_beta(e_np, beta, settings.ess_target)
         if math.isinf(new):  # every energy is 0 yet too few hold: only the measure-zero boundary
             return SMCRun(float(log_z + (math.log(frac) if frac > 0 else -math.inf)), evals, stage - 1,
-                          float(log_z), beta)
+                          float(log_z), beta), (g, holds)
         lw = -(new - beta) * e_np
         m = lw.max()
         w = np.exp(lw - m)
@@ -138,4 +136,29 @@ def smc_run(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings
         g = p.g
         s, holds = problem.evaluate(g)
         evals += n * (settings.steps * (steps + 1) + 1)
-    return SMCRun(-math.inf, evals, settings.max_stages, float(log_z), beta)
+    return SMCRun(-math.inf, evals, settings.max_stages, float(log_z), beta), (g, holds)
+
+
+def smc_run(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings) -> SMCRun:
+    """One tempered-SMC run (``settings``: particles, kernel, steps, leapfrog, ess_target,
+    stop_fraction, max_stages). A run that has not reached ``stop_fraction`` after ``max_stages``
+    returns ``-inf``."""
+    return _temper(key, problem, settings)[0]
+
+
+class SMCSample(NamedTuple):
+    """A run's record and ``coords``: the last population's particles that satisfy the condition."""
+
+    run: SMCRun
+    coords: Float[Array, "m n_params"]
+
+
+def smc_sample(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings) -> SMCSample:
+    """One run and the networks of its last population that satisfy the condition. Since
+    ``exp(-b E) = 1`` where it holds, they are distributed (approximately, by MCMC) as the prior
+    restricted to the condition, whatever ``b`` the run stopped at; empty if it never reached it.
+    Same record as :func:`smc_run` with the same key."""
+    run, (g, holds) = _temper(key, problem, settings)
+    if not math.isfinite(run.log_p):
+        return SMCSample(run, g[:0])
+    return SMCSample(run, g[np.asarray(holds)])
