@@ -276,6 +276,7 @@ ESTIMATOR_SPECS = {
 }
 
 
+@pytest.mark.slow  # one CLI run per estimator kind (about 20 s)
 def test_volume_json_has_the_same_keys_for_every_estimator(tmp_path):
     """``counting volume --json`` for each kind (2-bit AND on a perceptron): one key set, the
     documented one, and each estimator's own numbers under ``diagnostics``."""

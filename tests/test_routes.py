@@ -97,6 +97,7 @@ def test_a_hand_built_tree_is_a_tree_and_sits_where_it_was_built(depth, blocks):
     assert not bool(jax.jit(route_condition(d, d.routes[0], model).holds)(fwd)[0])
 
 
+@pytest.mark.slow  # compiles every route condition for two architectures (about 12 s)
 @pytest.mark.parametrize("model", [ResMLPSpec(n_inputs=4, width=6, depth=3, hidden=6),
                                    MLPSpec(n_inputs=4, widths=(8, 8))])
 def test_stages_and_route_conditions_agree_on_random_networks(model):
