@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from typing import Callable, Sequence
 
 from counting.spec.errors import SpecError
@@ -44,8 +45,6 @@ def _host_available() -> int | None:
     except OSError:
         pass
     try:
-        import os
-
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
