@@ -35,8 +35,15 @@ from counting.engine.priors import unflatten
 from counting.models import Forward, forward
 from counting.spec.job import Spec
 
-# A reducer turns one evaluated block (and which of its networks count) into a small result.
+# A reducer turns one evaluated block (and which of its networks count) into a small result. One
+# whose function carries ``needs_params = True`` is also handed the block's parameters (a dict of
+# batched arrays, as :func:`counting.models.forward` takes them), e.g. to evaluate lesioned copies.
 Reducer = Callable[[Forward, Bool[Array, "B"]], Any]
+
+
+def needs_params(reduce: Reducer) -> bool:
+    """Whether ``reduce`` takes the block's parameters as a third argument."""
+    return bool(getattr(reduce, "needs_params", False))
 
 
 def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
@@ -48,7 +55,10 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
 
     def body(carry, xs):
         net, i = xs
-        fwd = forward(spec.model, unflatten(spec.model, source.params(net)), x)
+        params = unflatten(spec.model, source.params(net))
+        fwd = forward(spec.model, params, x)
+        if needs_params(reduce):
+            return carry, reduce(fwd, i < n_valid, params)
         return carry, reduce(fwd, i < n_valid)
 
     blocks = jax.tree.map(lambda a: a.reshape((size // block, block) + a.shape[1:]), (per_net, idx))

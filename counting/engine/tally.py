@@ -37,7 +37,9 @@ class Tally(Protocol):
     kind: str
 
     def reduce(self, fwd: Forward, valid: Bool[Array, "B"]) -> Any:
-        """On the device, per block: a small pytree (``valid`` marks the networks that count)."""
+        """On the device, per block: a small pytree (``valid`` marks the networks that count). A
+        tally that must see the parameters too (to lesion them, say) defines
+        ``reduce(fwd, valid, params)`` and sets ``reduce.needs_params = True`` on it."""
 
     def add(self, result: Any, n_valid: np.ndarray) -> None:
         """On the host: fold one step's results in (``n_valid[c]``: networks of chunk ``c`` that count)."""

@@ -87,16 +87,33 @@ def _and(bits: Sequence[int], n: int) -> int:
     return _table(lambda b: all(b[i] for i in bits), n)
 
 
+def _chain_and_tree(gate) -> tuple[tuple, tuple]:
+    """Chain and tree alternatives of one associative, commutative gate over 4 bits: a pair, then a
+    triple containing it (12 orders); two disjoint pairs (3 pairings)."""
+    n = 4
+    chain = tuple((gate(p, n), gate(p + (c,), n))
+                  for p in itertools.combinations(range(4), 2) for c in range(4) if c not in p)
+    tree = tuple((gate((0, a), n), gate(tuple(sorted(set(range(1, 4)) - {a})), n)) for a in range(1, 4))
+    return chain, tree
+
+
 def parity4() -> Decomposition:
     """4-bit parity: chain ``((a^b)^c)^d`` (a pair, then a triple containing it: 12 orders) against
     tree ``(a^b)^(c^d)`` (two disjoint pairs: 3 pairings); three XOR gates either way."""
-    n = 4
-    chain = tuple((_parity(p, n), _parity(p + (c,), n))
-                  for p in itertools.combinations(range(4), 2) for c in range(4) if c not in p)
-    tree = tuple((_parity((0, a), n), _parity(tuple(sorted(set(range(1, 4)) - {a})), n)) for a in range(1, 4))
-    return Decomposition("parity4", n, _parity(range(4), n),
+    chain, tree = _chain_and_tree(_parity)
+    return Decomposition("parity4", 4, _parity(range(4), 4),
                          (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
                          "x0^x1^x2^x3: a chain of three XORs against a tree of three XORs")
+
+
+def and4() -> Decomposition:
+    """4-bit AND, the same two shapes with AND gates: chain ``((a&b)&c)&d`` against tree
+    ``(a&b)&(c&d)``. One threshold unit computes it outright, so a network needs neither route:
+    the contrast of a target whose decompositions are not needed."""
+    chain, tree = _chain_and_tree(_and)
+    return Decomposition("and4", 4, _and(range(4), 4),
+                         (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
+                         "x0&x1&x2&x3: a chain of three ANDs against a tree of three ANDs")
 
 
 def xor_and() -> Decomposition:
@@ -125,7 +142,7 @@ def and_xor_and() -> Decomposition:
                          "(x0&x1)^(x2&x3): a tree of three gates against a chain of four")
 
 
-DECOMPOSITIONS = {d.name: d for d in (parity4(), xor_and(), and_xor_and())}
+DECOMPOSITIONS = {d.name: d for d in (parity4(), and4(), xor_and(), and_xor_and())}
 
 
 def stages(model: ModelSpec) -> tuple[tuple[str, ...], ...]:
@@ -178,6 +195,28 @@ def placement(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: i
         better = ok & ((st[:, -1] < best[:, -1]) | ((st[:, -1] == best[:, -1]) & (st[:, 0] < best[:, 0])))
         best[better] = st[better]
     return best
+
+
+def placement_codes(first: Int[Array, "B G"], alternatives: Sequence[Sequence[int]], never: int) -> Int[Array, "B"]:
+    """:func:`placement` of two-intermediate routes as one integer per network, on the device:
+    ``last * (never + 1) + first`` for the stages of the alternative finished earliest (then started
+    earliest), ``(never + 1)**2 - 1`` if the network takes none (see :func:`decode_placement`)."""
+    if any(len(a) != 2 for a in alternatives):
+        raise ValueError("alternatives: expected two intermediates each")
+    first = jnp.asarray(first)
+    none = (never + 1) ** 2 - 1
+    best = jnp.full(first.shape[:1], none, jnp.int32)
+    for i, j in alternatives:
+        lo, hi = jnp.minimum(first[:, i], first[:, j]), jnp.maximum(first[:, i], first[:, j])
+        best = jnp.minimum(best, jnp.where(hi < never, hi * (never + 1) + lo, none).astype(jnp.int32))
+    return best
+
+
+def decode_placement(code: int, never: int) -> tuple[int, int] | None:
+    """``(first stage, last stage)`` of a :func:`placement_codes` value; ``None`` for "not taken"."""
+    if code == (never + 1) ** 2 - 1:
+        return None
+    return code % (never + 1), code // (never + 1)
 
 
 def route_class(first: np.ndarray, d: Decomposition, never: int) -> np.ndarray:

@@ -59,8 +59,12 @@ def records_state(runs: list[tuple]) -> dict[str, np.ndarray]:
 
 
 def records_from_state(record: type, state: dict[str, np.ndarray], n: int) -> list:
-    """The first ``n`` run records back from :func:`records_state`'s arrays, bit for bit."""
-    return [record(*(state[f][i].item() for f in record._fields)) for i in range(n)]
+    """The first ``n`` run records back from :func:`records_state`'s arrays, bit for bit (a field
+    holding a fixed-length tuple of numbers comes back as a tuple)."""
+    def value(a: np.ndarray):
+        return a.item() if a.ndim == 0 else tuple(a.tolist())
+
+    return [record(*(value(state[f][i]) for f in record._fields)) for i in range(n)]
 
 
 def run_replicates(run: Callable[[Key[Array, ""]], R], record: type[R], replicates: int, *, seed: int,

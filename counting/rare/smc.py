@@ -54,6 +54,7 @@ TARGET_ACCEPT = {"hmc": 0.65, "mala": 0.57}
 def next_beta(energy: np.ndarray, beta: float, ess_target: float) -> float:
     """The ``b' > beta`` at which the incremental weights ``exp(-(b' - beta) E)`` have effective
     sample size ``ess_target * len(E)`` (bisection; ``inf`` once every energy is 0)."""
+    energy = np.where(np.isnan(energy), np.inf, energy)  # an overflowed network counts as infinitely far
     e = energy - energy.min()
     if not np.any(e > 0):
         return math.inf
@@ -63,8 +64,12 @@ def next_beta(energy: np.ndarray, beta: float, ess_target: float) -> float:
         w = np.exp(-d * e)
         return w.sum() ** 2 / (w * w).sum() / n
 
-    lo, hi = 0.0, 1.0 / max(float(e.max()), 1e-300)
+    # an infinite energy (a network whose output overflowed) gets weight 0 at every b' > beta;
+    # the first bracket comes from the finite ones
+    lo, hi = 0.0, 1.0 / max(float(e[np.isfinite(e)].max()), 1e-300)
     while ess(hi) > ess_target:
+        if hi > 1e300:  # more than ess_target of the particles tie at the least energy: b' is infinite
+            return math.inf
         lo, hi = hi, 2.0 * hi
     for _ in range(60):
         mid = 0.5 * (lo + hi)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,13 +40,18 @@ from counting.spec.job import Spec
 class Pass:
     """One counting pass: ``spec`` (the engine's: for an enumeration, its chunking), the parameter
     ``source`` (``None``: draws from the prior), the ``tally`` it accumulates and ``about``, what the
-    experiment needs to turn the tally's result into tables (an architecture, say)."""
+    experiment needs to turn the tally's result into tables (an architecture, say).
+
+    Work that is not a counting pass (the replicates of a rare-event estimator) gives ``job``
+    instead of a tally: ``job(options) -> (result, facts)``, checkpointing into ``options.out`` by
+    :mod:`counting.engine.checkpoint` like a pass, so work folders and resume treat both alike."""
 
     name: str
     spec: Spec
-    tally: Tally
+    tally: Tally | None
     source: Any = None
     about: Any = None
+    job: Callable[[RunOptions], tuple[Any, PassFacts]] | None = None
 
 
 class Kind(Protocol):
@@ -99,12 +104,17 @@ def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: b
                ) -> Iterator[tuple[str, Any, PassFacts]]:
     """Run every pass in order, yielding ``(name, tally result, facts)``; checkpoints go under
     ``work`` (every check happens before the first pass starts)."""
-    check_batch_size({f"the chunk size of {p.name}": p.spec.estimator.chunk_size for p in passes}, batch_size)
+    check_batch_size({f"the chunk size of {p.name}": p.spec.estimator.chunk_size for p in passes if p.job is None},
+                     batch_size)
     number(checkpoint_seconds, "--checkpoint-seconds", positive=False)
     folders = workdirs.prepare(work, [p.name for p in passes], resume)
     for p in passes:
         options = RunOptions(out=folders[p.name], resume=resume, progress=progress, batch_size=batch_size,
                              checkpoint_seconds=checkpoint_seconds, progress_seconds=progress_seconds)
+        if p.job is not None:
+            result, facts = p.job(options)
+            yield p.name, result, facts
+            continue
         facts = run_pass(p.spec, p.tally, options, p.source)
         yield p.name, p.tally.finalize(), facts
 

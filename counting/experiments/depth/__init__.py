@@ -1,0 +1,175 @@
+"""Experiment 2: serial deep against parallel shallow circuits, and the short-depth bias.
+
+An experiment kind (:class:`counting.experiments.base.run.Kind`) with three optional parts
+(:mod:`~counting.experiments.depth.config`), each cut into passes:
+
+* ``bias:<model>`` : P(f) of each target at each depth, equal parameter count (hit-or-miss).
+* ``lesions:<model>``: used blocks and longest used path of residual MLPs, for all networks and
+  for each target's solutions (hit-or-miss over the prior, every block and edge lesioned).
+* ``routes:<model>``: how the solutions of each decomposition take its routes and where their
+  intermediates sit (hit-or-miss), and ``rare:<decomposition>:<model>``: the same from tempered
+  SMC populations for targets too rare to hit, with their volume.
+
+Example:
+    >>> from counting.experiments import parse_experiment, run_experiment
+    >>> exp = parse_experiment('''
+    ... [experiment]
+    ... kind = "depth"
+    ... chunk_size = 512
+    ... [[target]]
+    ... name = "and4"
+    ... truth_table = "0x8000"
+    ... [bias]
+    ... depths = [1, 2]
+    ... models = ["resmlp"]
+    ... params = 120
+    ... samples = 1024
+    ... ''')
+    >>> [p.name for p in passes(exp)]
+    ['bias:resmlp-L1-w6', 'bias:resmlp-L2-w4']
+    >>> t = run_experiment(exp, progress=False)
+    >>> t["bias"][["model", "depth", "samples"]].values.tolist()
+    [['resmlp', 1, 1024], ['resmlp', 2, 1024]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from counting.engine.run import PassFacts
+from counting.experiments.base.run import Pass
+from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
+from counting.experiments.depth.figures import write_figures
+from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
+from counting.experiments.depth.rare import route_job
+from counting.experiments.depth import tables as tb
+from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
+from counting.mechanisms.routes import DECOMPOSITIONS, never
+from counting.models import n_params
+from counting.spec.estimator import MCSettings, SMCSettings
+from counting.spec.job import Spec, sampling_spec
+
+__all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", "pass_counts", "pass_tables",
+           "passes", "summary", "with_samples", "write_figures"]
+
+
+def _about(m) -> dict:
+    return {"model": m.kind, "depth": model_depth(m), "width": model_width(m), "params": n_params(m)}
+
+
+def chunk_sizes(exp: Experiment) -> dict[str, int]:
+    return {"experiment.chunk_size": exp.chunk_size}
+
+
+def _smc_settings(exp: Experiment) -> SMCSettings:
+    r = exp.routes
+    return SMCSettings(particles=r.particles, steps=r.steps, replicates=r.replicates, seed=exp.seed)
+
+
+def passes(exp: Experiment) -> tuple[Pass, ...]:
+    """Every pass, in order: bias, lesions, routes (hit-or-miss), rare (SMC)."""
+    out: list[Pass] = []
+    n, tag, targets = exp.n_inputs, exp.digest(), [t.truth_table for t in exp.targets]
+    if exp.bias is not None:
+        b = exp.bias
+        for kind in b.models:
+            for L in b.depths:
+                m = equal_params_model(kind, n, L, b.params, b.activation)
+                spec = sampling_spec(m, exp.prior, b.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+                out.append(Pass(f"bias:{model_name(m)}", spec, TargetHits(targets, f"{KIND}:bias:{tag}"), None,
+                                {"part": "bias", **_about(m)}))
+    if exp.lesions is not None:
+        les = exp.lesions
+        for L in les.depths:
+            m = equal_params_model("resmlp", n, L, les.params, les.activation)
+            spec = sampling_spec(m, exp.prior, les.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+            out.append(Pass(f"lesions:{model_name(m)}", spec, LesionTally(m, targets, f"{KIND}:lesions:{tag}"),
+                            None, {"part": "lesions", **_about(m)}))
+    if exp.routes is not None:
+        r = exp.routes
+        decs = [DECOMPOSITIONS[d] for d in r.decompositions]
+        for w in r.widths:
+            for L in r.depths:
+                m = square_model("resmlp", n, L, w, r.activation)
+                spec = sampling_spec(m, exp.prior, r.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+                out.append(Pass(f"routes:{model_name(m)}", spec, RouteTally(m, decs, f"{KIND}:routes:{tag}"),
+                                None, {"part": "routes", **_about(m)}))
+        for name in r.rare:
+            for w in r.rare_widths or r.widths:
+                for L in r.rare_depths or r.depths:
+                    m = square_model("resmlp", n, L, w, r.activation)
+                    s = _smc_settings(exp)
+                    out.append(Pass(f"rare:{name}:{model_name(m)}", Spec(m, exp.prior, None, s), None, None,
+                                    {"part": "rare", "decomposition": name, **_about(m)},
+                                    route_job(m, exp.prior, DECOMPOSITIONS[name], s)))
+    return tuple(out)
+
+
+def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The tables of one pass (:mod:`~counting.experiments.depth.tables`)."""
+    about = {k: v for k, v in p.about.items() if k not in ("part", "decomposition")}
+    part = p.about["part"]
+    if part == "bias":
+        return {"bias": tb.bias_table([{**about, "target": t.name, "truth_table": t.truth_table,
+                                        "samples": facts.samples, "hits": int(h)}
+                                       for t, h in zip(exp.targets, result)])}
+    if part == "lesions":
+        rows, summary_rows = tb.lesion_tables(about, ["all"] + [t.name for t in exp.targets], result)
+        return {"lesions": rows, "lesion_summary": summary_rows}
+    nv = never(p.spec.model)
+    if part == "routes":
+        routes, places = [], []
+        for d, joint in zip(p.tally.decompositions, result):
+            vol = tb.volume_columns(int(joint.sum()), facts.samples)
+            routes.append(tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol,
+                                        facts.samples))
+            places += tb.placement_rows(d, about, nv, "mc", joint)
+        return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places)}
+    d = DECOMPOSITIONS[p.about["decomposition"]]
+    runs = result.runs
+    per, joint = [], np.zeros(len(runs[0].joint), np.int64)
+    for run in runs:
+        j = np.asarray(run.joint, np.int64)
+        joint += j
+        c = tb.classes_from_joint(j, nv)
+        per.append(np.array([c[k] for k in tb.CLASS_NAMES], np.float64) / run.solutions if run.solutions
+                   else np.full(4, np.nan))
+    row = tb.route_rows(d, about, nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
+                        tb.smc_volume([r.log_p for r in runs]), facts.samples)
+    row["replicates"] = len(runs)
+    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(tb.placement_rows(d, about, nv, "smc", joint))}
+
+
+def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:
+    """Every count of the pass for ``counts.npz``, named ``<pass>|<count>``."""
+    if p.about["part"] == "rare":
+        return {f"{p.name}|log_p": np.array([r.log_p for r in result.runs]),
+                f"{p.name}|solutions": np.array([r.solutions for r in result.runs]),
+                f"{p.name}|joint": np.array([r.joint for r in result.runs], np.int64)}
+    return {f"{p.name}|{'hits' if p.about['part'] == 'bias' else 'hist'}": np.asarray(result)}
+
+
+def manifest_config(exp: Experiment) -> dict:
+    """The experiment as the manifest records it, with the seed and key implementation of its draws."""
+    return {"experiment": exp.to_dict(), "estimator": {"seed": exp.seed, "key_impl": MCSettings().key_impl}}
+
+
+def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
+    """What ``counting run`` prints: log10 volumes by depth, route ratios, lesion means."""
+    parts = []
+    if "bias" in result:
+        b = result["bias"]
+        t = b.pivot_table(index=["model", "depth", "width"], columns="target", values="log10_volume", sort=False,
+                           dropna=False)
+        parts.append("log10 P(f) (blank: no hit; see bias.parquet for the upper bound)\n" +
+                     t.round(2).to_string(na_rep=""))
+    if "lesion_summary" in result:
+        s = result["lesion_summary"][["depth", "group", "n", "mean_used_blocks", "mean_longest_path",
+                                      "binomial_mean_path", "tv_from_binomial"]]
+        parts.append("lesions\n" + s.round(3).to_string(index=False))
+    if "routes" in result:
+        r = result["routes"][["decomposition", "width", "depth", "method", "solutions", "log10_volume", "takes_chain",
+                              "takes_tree", "ratio_tree_chain", "ratio_lo", "ratio_hi", "placement_ratio"]]
+        parts.append("routes\n" + r.round(3).to_string(index=False))
+    return "\n\n".join(parts)

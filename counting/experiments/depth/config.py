@@ -1,0 +1,222 @@
+"""The depth experiment's config: the depth-bias sweep, the block lesions and the routes, validated.
+
+``[experiment]`` gives ``n_inputs`` (4: the decompositions are 4-bit functions), ``seed`` and
+``chunk_size``; ``[prior]`` is a job's prior section; ``[[target]]`` lists the functions of the
+depth-bias sweep (``name`` and ``truth_table``). Three optional parts, at least one present:
+
+* ``[bias]``: P(f) against depth at an equal parameter count. For each model kind in ``models``
+  (``"mlp"``, ``"resmlp"``) and depth in ``depths``, the square network (all hidden widths equal)
+  whose parameter count is nearest ``params``; ``samples`` networks each by hit-or-miss.
+* ``[lesions]``: for residual MLPs of the same sizes (``depths``), ``samples`` networks each with
+  every block and every edge lesioned: the number of used blocks and the longest used path, among
+  all networks and among the solutions of each target.
+* ``[routes]``: for residual MLPs of block width ``widths`` (inner width the same) and ``depths``
+  blocks, how the solutions of each of ``decompositions``
+  (:data:`counting.mechanisms.routes.DECOMPOSITIONS`) compute it: ``samples`` networks by
+  hit-or-miss, and for the decompositions in ``rare`` (too rare for hit-or-miss) tempered SMC with
+  ``particles``, ``steps`` moves per stage and ``replicates`` independent runs, whose last
+  populations are classified.
+
+Bad input is a one-line :class:`~counting.spec.errors.SpecError`.
+
+Example:
+    >>> from counting.experiments.base.config import read_toml
+    >>> exp = from_dict(read_toml('''
+    ... [experiment]
+    ... kind = "depth"
+    ... [[target]]
+    ... name = "and4"
+    ... truth_table = "0x8000"
+    ... [bias]
+    ... depths = [1, 2]
+    ... samples = 4096
+    ... '''), "demo")
+    >>> exp.bias.models, exp.bias.params, exp.lesions, exp.routes
+    (('mlp', 'resmlp'), 600, None, None)
+    >>> from_dict(read_toml('[experiment]\\nkind = "depth"\\n[[target]]\\nname = "a"\\ntruth_table = "0x8000"'), "x")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: experiment file: expected at least one of [bias], [lesions], [routes]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+from counting.experiments.base.config import experiment_table, table_list, unique
+from counting.mechanisms.routes import DECOMPOSITIONS
+from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.spec.model import ACTIVATIONS
+from counting.spec.prior import PriorSpec, parse_prior
+from counting.spec.target import parse_truth_table
+
+KIND = "depth"
+MODELS = ("mlp", "resmlp")
+MAX_CHUNKS = 2**32  # chunk ids are uint32 fold_in data
+MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    truth_table: int
+
+
+@dataclass(frozen=True)
+class Bias:
+    """P(f) against depth: every model kind in ``models`` at every depth, ``params`` parameters."""
+
+    models: tuple[str, ...] = MODELS
+    depths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+    params: int = 600
+    activation: str = "relu"
+    samples: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class Lesions:
+    """Block and edge lesions of residual MLPs of ``params`` parameters at each depth."""
+
+    depths: tuple[int, ...] = (2, 4, 6, 8)
+    params: int = 600
+    activation: str = "relu"
+    samples: int = 65_536
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Routes of ``decompositions`` in residual MLPs of each block width and depth."""
+
+    decompositions: tuple[str, ...] = ("and4", "parity4")
+    widths: tuple[int, ...] = (8, 16)
+    depths: tuple[int, ...] = (3, 4, 5, 6, 7, 8)
+    activation: str = "relu"
+    samples: int = 262_144
+    rare: tuple[str, ...] = ()
+    rare_widths: tuple[int, ...] = ()  # () : the same as widths
+    rare_depths: tuple[int, ...] = ()  # () : the same as depths
+    particles: int = 500
+    steps: int = 10
+    replicates: int = 4
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated depth experiment (``name``: its file's stem)."""
+
+    kind: ClassVar[str] = KIND
+
+    name: str
+    n_inputs: int
+    seed: int
+    chunk_size: int
+    prior: PriorSpec
+    targets: tuple[Target, ...]
+    bias: Bias | None = None
+    lesions: Lesions | None = None
+    routes: Routes | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of the whole config: part of each pass's checkpoint identity."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _ints(v, where: str, lo: int, hi: int) -> tuple[int, ...]:
+    if not isinstance(v, list) or not v:
+        raise SpecError(where, f"a non-empty list of integers in {lo}..{hi}", v)
+    out = tuple(integer(x, f"{where}[{i}]", lo, hi) for i, x in enumerate(v))
+    if len(set(out)) != len(out):
+        raise SpecError(where, "distinct values", v)
+    return out
+
+
+def _names(v, where: str, allowed: tuple[str, ...], empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(v, list) or (not v and not empty):
+        raise SpecError(where, f"a list of names among {list(allowed)}", v)
+    out = tuple(choice(x, f"{where}[{i}]", allowed) for i, x in enumerate(v))
+    unique(list(out), where)
+    return out
+
+
+def _target(t: dict, i: int, n: int) -> Target:
+    where = f"target[{i}]"
+    check_keys(t, {"name", "truth_table"}, where)
+    if "truth_table" not in t or "name" not in t:
+        raise SpecError(where, "a 'name' and a 'truth_table'")
+    return Target(str(t["name"]), parse_truth_table(t["truth_table"], n, f"{where}.truth_table"))
+
+
+def _bias(t: dict, chunk: int) -> Bias:
+    check_keys(t, {f.name for f in dataclasses.fields(Bias)}, "bias")
+    d = Bias()
+    return Bias(_names(t.get("models", list(d.models)), "bias.models", MODELS),
+                _ints(t.get("depths", list(d.depths)), "bias.depths", 1, MAX_DEPTH),
+                integer(t.get("params", d.params), "bias.params", 50, 10**6),
+                choice(t.get("activation", d.activation), "bias.activation", ACTIVATIONS),
+                integer(t.get("samples", d.samples), "bias.samples", 1, chunk * MAX_CHUNKS))
+
+
+def _lesions(t: dict, chunk: int) -> Lesions:
+    check_keys(t, {f.name for f in dataclasses.fields(Lesions)}, "lesions")
+    d = Lesions()
+    return Lesions(_ints(t.get("depths", list(d.depths)), "lesions.depths", 1, MAX_DEPTH),
+                   integer(t.get("params", d.params), "lesions.params", 50, 10**6),
+                   choice(t.get("activation", d.activation), "lesions.activation", ACTIVATIONS),
+                   integer(t.get("samples", d.samples), "lesions.samples", 1, chunk * MAX_CHUNKS))
+
+
+def _routes(t: dict, chunk: int) -> Routes:
+    check_keys(t, {f.name for f in dataclasses.fields(Routes)}, "routes")
+    d = Routes()
+    decs = _names(t.get("decompositions", list(d.decompositions)), "routes.decompositions", tuple(DECOMPOSITIONS))
+    rare = _names(t.get("rare", list(d.rare)), "routes.rare", decs, empty=True)
+    return Routes(decs,
+                  _ints(t.get("widths", list(d.widths)), "routes.widths", 1, 256),
+                  _ints(t.get("depths", list(d.depths)), "routes.depths", 1, MAX_DEPTH),
+                  choice(t.get("activation", d.activation), "routes.activation", ACTIVATIONS),
+                  integer(t.get("samples", d.samples), "routes.samples", 1, chunk * MAX_CHUNKS),
+                  rare,
+                  _ints(t["rare_widths"], "routes.rare_widths", 1, 256) if "rare_widths" in t else (),
+                  _ints(t["rare_depths"], "routes.rare_depths", 1, MAX_DEPTH) if "rare_depths" in t else (),
+                  integer(t.get("particles", d.particles), "routes.particles", 10, 10**6),
+                  integer(t.get("steps", d.steps), "routes.steps", 1, 1000),
+                  integer(t.get("replicates", d.replicates), "routes.replicates", 2, 10**4))
+
+
+def from_dict(d: dict, name: str = KIND) -> Experiment:
+    """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
+    check_keys(d, {"experiment", "prior", "target", "bias", "lesions", "routes"}, "experiment file")
+    e = experiment_table(d)
+    check_keys(e, {"kind", "n_inputs", "seed", "chunk_size"}, "experiment")
+    choice(e.get("kind", KIND), "experiment.kind", (KIND,))
+    n = integer(e.get("n_inputs", 4), "experiment.n_inputs", 4, 4)
+    chunk = integer(e.get("chunk_size", 16_384), "experiment.chunk_size", 1, 2**24)
+    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
+    prior = parse_prior(section(d.get("prior", {}), "prior"))
+    if prior.discrete:
+        raise SpecError("prior.kind", "a continuous prior ('gaussian' or 'uniform')", prior.kind)
+    targets = tuple(_target(t, i, n) for i, t in enumerate(table_list(d, "target")))
+    unique([t.name for t in targets], "target.name")
+    parts = {k: section(d[k], k) for k in ("bias", "lesions", "routes") if k in d}
+    if not parts:
+        raise SpecError("experiment file", "at least one of [bias], [lesions], [routes]")
+    bias = _bias(parts["bias"], chunk) if "bias" in parts else None
+    lesions = _lesions(parts["lesions"], chunk) if "lesions" in parts else None
+    routes = _routes(parts["routes"], chunk) if "routes" in parts else None
+    return Experiment(name, n, seed, chunk, prior, targets, bias, lesions, routes)
+
+
+def with_samples(exp: Experiment, samples: int) -> Experiment:
+    """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC runs are unchanged)."""
+    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    return dataclasses.replace(
+        exp, bias=exp.bias and dataclasses.replace(exp.bias, samples=samples),
+        lesions=exp.lesions and dataclasses.replace(exp.lesions, samples=samples),
+        routes=exp.routes and dataclasses.replace(exp.routes, samples=samples))

@@ -1,0 +1,87 @@
+"""Routes of a target too rare for hit-or-miss: tempered SMC runs whose last populations are classified.
+
+Each replicate is one :func:`counting.rare.smc.smc_sample` run for "computes the target": its
+volume estimate and the networks of its last population that compute it (distributed, up to the
+MCMC's mixing, as the prior restricted to the solutions). Those networks are classified exactly
+as the hit-or-miss solutions are (:func:`counting.experiments.depth.tally.joint_codes`), giving
+one joint placement histogram per replicate. Replicates run from ``fold_in(key(seed), r)`` and are
+checkpointed one by one (:func:`counting.rare.replicates.run_replicates`), so a stopped job
+resumes at the next replicate with identical numbers.
+
+Example:
+    >>> from counting.mechanisms.routes import DECOMPOSITIONS
+    >>> from counting.spec import ResMLPSpec, ScaledPrior
+    >>> from counting.spec.estimator import SMCSettings
+    >>> m = ResMLPSpec(n_inputs=4, width=4, depth=2, hidden=4)
+    >>> s = SMCSettings(particles=64, steps=2, replicates=2, max_stages=40)
+    >>> res, facts = route_job(m, ScaledPrior(), DECOMPOSITIONS["and4"], s)(RunOptions(progress=False))
+    >>> len(res.runs), len(res.runs[0].joint) == joint_size(m), facts.chunks
+    (2, True, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from counting.boolean.cube import cube
+from counting.engine.priors import unflatten
+from counting.engine.run import PassFacts, RunOptions
+from counting.experiments.depth.tally import joint_codes, joint_size
+from counting.mechanisms.predicates import computes
+from counting.mechanisms.routes import Decomposition
+from counting.models import forward
+from counting.rare.coordinates import GaussianProblem, gaussian_to_params
+from counting.rare.replicates import Replicates, run_replicates
+from counting.rare.smc import smc_sample
+from counting.spec.estimator import SMCSettings
+from counting.spec.job import Spec
+from counting.spec.model import ModelSpec
+from counting.spec.prior import PriorSpec
+from counting.spec.target import Target
+
+
+class RouteRecord(NamedTuple):
+    """One replicate: its log volume (natural log), network evaluations, the solutions in its last
+    population and their joint placement histogram."""
+
+    log_p: float
+    evaluations: int
+    solutions: int
+    joint: tuple
+
+
+def classify(model: ModelSpec, prior: PriorSpec, d: Decomposition, coords: np.ndarray) -> np.ndarray:
+    """The joint placement histogram of networks given by Gaussian coordinates ``coords``."""
+    size = joint_size(model)
+    if coords.shape[0] == 0:
+        return np.zeros(size, np.int64)
+    params = unflatten(model, gaussian_to_params(jnp.asarray(coords), model, prior))
+    codes = np.asarray(joint_codes(forward(model, params, jnp.asarray(cube(model.n_inputs))), model, d))
+    return np.bincount(codes, minlength=size).astype(np.int64)
+
+
+def route_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, settings: SMCSettings
+              ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
+    """The work of one (decomposition, network) by SMC, as a :class:`~counting.experiments.base.run.Pass` job."""
+    gp = GaussianProblem.of(model, prior, computes(d.target, d.n))
+
+    def one(key) -> RouteRecord:
+        s = smc_sample(key, gp, settings)
+        coords = np.asarray(s.coords)
+        return RouteRecord(float(s.run.log_p), int(s.run.evaluations), int(coords.shape[0]),
+                           tuple(int(x) for x in classify(model, prior, d, coords)))
+
+    def job(options: RunOptions) -> tuple[Replicates, PassFacts]:
+        spec_json = Spec(model, prior, Target(d.target, d.n), settings).to_json()
+        reps = run_replicates(one, RouteRecord, settings.replicates, seed=settings.seed, key_impl=settings.key_impl,
+                              options=options, spec_json=spec_json, kind=f"routes:{d.name}")
+        evals = sum(r.evaluations for r in reps.runs)
+        rate = evals / reps.seconds if reps.seconds > 0 else math.nan
+        return reps, PassFacts(evals, len(reps.runs), settings.particles, settings.particles, 1, reps.resumed_from,
+                               reps.seconds, rate)
+
+    return job

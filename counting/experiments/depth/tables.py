@@ -1,0 +1,163 @@
+"""The depth experiment's tables, from its exact counts (hit-or-miss) and its SMC replicates.
+
+* ``bias``: per model kind, depth and target, the hits among the networks drawn and the volume
+  with its 95% Clopper-Pearson interval (log10; zero hits give the one-sided upper bound).
+* ``lesions``: per residual depth and group (``all`` networks, or a target's solutions) the
+  histogram of (used blocks, longest used path); ``lesion_summary``: their means and the total
+  variation distance of the longest-used-path distribution from the binomial ``(depth, 1/2)`` of
+  the unweighted ensemble of paths.
+* ``routes``: per decomposition, width, depth and method, the solutions' four classes
+  (:data:`counting.mechanisms.routes.CLASSES`), the shares taking each route, the measured volume
+  ratio ``V(f and tree) / V(f and chain)`` (= ratio of those shares) and the placement ratios of
+  :mod:`counting.analytic.placements` next to it.
+* ``placements``: among the solutions taking a route, the share at each (first stage, last stage)
+  of its two intermediates.
+
+Intervals. Hit-or-miss shares: Clopper-Pearson. Their ratio: the 2.5% and 97.5% points of the
+ratio under the Jeffreys posterior ``Dirichlet(counts + 1/2)`` of the four classes (20,000 draws
+from a fixed generator, so tables are reproducible). SMC: shares are means over replicates with
+Student-t intervals (the solutions within a population are correlated MCMC draws; replicates are
+independent), the volume is :func:`counting.rare.replicates.summarize_replicates`', and the ratio
+interval is the conservative quotient of the two share intervals.
+
+Example:
+    >>> import numpy as np
+    >>> cls = classes_from_joint(np.bincount([0, 3, 3 * 4, 15], minlength=16), never=1)  # C = 4; code 3: none
+    >>> cls
+    {'both': 1, 'chain only': 1, 'tree only': 1, 'neither': 1}
+    >>> lo, hi = ratio_interval(np.array([10, 30, 10, 50]))
+    >>> bool(lo < 0.5 < hi)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from counting.analytic.placements import parity_decompositions, placement_ratio, tree_placements, chain_placements
+from counting.boolean.tables import to_hex
+from counting.experiments.base.shares import share_columns, volume_columns
+from counting.mechanisms.lesions import path_length_pmf
+from counting.mechanisms.routes import Decomposition, decode_placement
+from counting.rare.conditional import t_interval
+from counting.rare.replicates import summarize_replicates
+
+CLASS_NAMES = ("both", "chain only", "tree only", "neither")
+RATIO_DRAWS = 20_000
+
+
+def classes_from_joint(joint: np.ndarray, never: int) -> dict[str, int]:
+    """The four class counts of a joint placement histogram (route 0 = chain, route 1 = tree)."""
+    c = (never + 1) ** 2
+    a = np.asarray(joint, np.int64).reshape(c, c)
+    no = c - 1
+    return {"both": int(a[:no, :no].sum()), "chain only": int(a[:no, no].sum()),
+            "tree only": int(a[no, :no].sum()), "neither": int(a[no, no])}
+
+
+def ratio_interval(counts: np.ndarray, draws: int = RATIO_DRAWS, seed: int = 0) -> tuple[float, float]:
+    """95% interval of ``(both + tree only) / (both + chain only)`` under ``Dirichlet(counts + 1/2)``."""
+    p = np.random.default_rng(seed).dirichlet(np.asarray(counts, np.float64) + 0.5, size=draws)
+    r = (p[:, 0] + p[:, 2]) / (p[:, 0] + p[:, 1])
+    lo, hi = np.quantile(r, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def bias_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """``rows``: dicts with model, depth, width, params, target, truth_table, samples, hits."""
+    out = []
+    for r in rows:
+        out.append({**r, "truth_table": to_hex(r["truth_table"], 4), **volume_columns(r["hits"], r["samples"])})
+    return pd.DataFrame(out)
+
+
+def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``lesions`` rows and ``lesion_summary`` rows of one residual depth."""
+    d = about["depth"]
+    pmf = path_length_pmf(d)
+    rows, summary = [], []
+    for g, h in zip(groups, np.asarray(hist, np.int64)):
+        h2 = h.reshape(d + 1, d + 1)  # [used blocks, longest path]
+        n = int(h2.sum())
+        for u in range(d + 1):
+            for p in range(d + 1):
+                if h2[u, p]:
+                    rows.append({**about, "group": g, "used_blocks": u, "longest_path": p, "count": int(h2[u, p]),
+                                 "n": n, "share": h2[u, p] / n})
+        path = h2.sum(axis=0) / n if n else np.full(d + 1, np.nan)
+        used = h2.sum(axis=1) / n if n else np.full(d + 1, np.nan)
+        ks = np.arange(d + 1)
+        summary.append({**about, "group": g, "n": n,
+                        "mean_used_blocks": float(used @ ks) if n else math.nan,
+                        "mean_longest_path": float(path @ ks) if n else math.nan,
+                        "binomial_mean_path": d / 2,
+                        "share_path_0": float(path[0]) if n else math.nan,
+                        "share_path_full": float(path[d]) if n else math.nan,
+                        "tv_from_binomial": float(0.5 * np.abs(path - pmf).sum()) if n else math.nan})
+    return pd.DataFrame(rows), pd.DataFrame(summary)
+
+
+def _placement_columns(depth: int) -> dict:
+    """The placement-count ratios of the 4-bit shapes (three gates: chain of 3 against tree of 1+1+1)."""
+    if depth < 3:
+        return {"placement_ratio": math.nan, "placement_ratio_all": math.nan}
+    dec = parity_decompositions(4)
+    return {"placement_ratio": float(placement_ratio(depth, 1)),
+            "placement_ratio_all": dec.tree * tree_placements(depth, 1) / (dec.chain * chain_placements(depth, 3))}
+
+
+def route_rows(d: Decomposition, about: dict, never: int, method: str, class_counts: dict[str, int],
+               per_replicate: np.ndarray | None, volume: dict, samples: int) -> dict:
+    """One ``routes`` row. ``per_replicate``: SMC class shares ``[R, 4]`` (``None`` for hit-or-miss)."""
+    counts = np.array([class_counts[c] for c in CLASS_NAMES], np.int64)
+    n = int(counts.sum())
+    row = {"decomposition": d.name, **about, "method": method, "samples": samples, "solutions": n, **volume}
+    takes = {"chain": counts[0] + counts[1], "tree": counts[0] + counts[2]}
+    if per_replicate is None:
+        for c, k in zip(CLASS_NAMES, counts):
+            s = share_columns([k], n, exact=False)
+            row.update({f"{c}": float(s["share"][0]), f"{c}_lo": float(s["share_lo"][0]),
+                        f"{c}_hi": float(s["share_hi"][0])})
+        for r, k in takes.items():
+            s = share_columns([k], n, exact=False)
+            row.update({f"takes_{r}": float(s["share"][0]), f"takes_{r}_lo": float(s["share_lo"][0]),
+                        f"takes_{r}_hi": float(s["share_hi"][0])})
+        lo, hi = ratio_interval(counts) if n else (math.nan, math.nan)
+    else:
+        per = per_replicate[np.isfinite(per_replicate[:, 0])]
+        cols = {c: per[:, i] for i, c in enumerate(CLASS_NAMES)}
+        cols["takes_chain"], cols["takes_tree"] = per[:, 0] + per[:, 1], per[:, 0] + per[:, 2]
+        for c, v in cols.items():
+            lo_, hi_ = t_interval(v) if len(v) else (math.nan, math.nan)
+            row.update({c: float(v.mean()) if len(v) else math.nan, f"{c}_lo": lo_, f"{c}_hi": hi_})
+        lo = row["takes_tree_lo"] / row["takes_chain_hi"] if row["takes_chain_hi"] > 0 else math.nan
+        hi = row["takes_tree_hi"] / row["takes_chain_lo"] if row["takes_chain_lo"] > 0 else math.inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = row["takes_tree"] / row["takes_chain"] if row["takes_chain"] > 0 else (
+            math.inf if row["takes_tree"] > 0 else math.nan)
+    row.update({"ratio_tree_chain": ratio, "ratio_lo": lo, "ratio_hi": hi, **_placement_columns(about["depth"])})
+    return row
+
+
+def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint: np.ndarray) -> list[dict]:
+    """``placements`` rows: for each route, the solutions taking it at each (first, last) stage."""
+    c = (never + 1) ** 2
+    a = np.asarray(joint, np.int64).reshape(c, c)
+    rows = []
+    for r, marg in ((d.routes[0].name, a.sum(axis=1)), (d.routes[1].name, a.sum(axis=0))):
+        taken = int(marg[: c - 1].sum())
+        for code in np.flatnonzero(marg[: c - 1]):
+            lo, hi = decode_placement(int(code), never)
+            rows.append({"decomposition": d.name, **about, "method": method, "route": r, "first_stage": lo,
+                         "last_stage": hi, "count": int(marg[code]), "taking": taken, "share": marg[code] / taken})
+    return rows
+
+
+def smc_volume(log_ps: Sequence[float]) -> dict:
+    """The volume columns of SMC replicates (log10 with a 95% interval)."""
+    s = summarize_replicates(list(log_ps))
+    return {"volume": s.volume, "log10_volume": s.log10_volume, "ci95_lo": s.ci95[0], "ci95_hi": s.ci95[1]}

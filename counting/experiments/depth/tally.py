@@ -1,0 +1,144 @@
+"""The depth experiment's tallies: hits per target, lesion histograms, route placements.
+
+All three are exact integer counts summed over blocks of networks (so they do not depend on the
+batch size or on how chunks are spread), with ``state``/``load`` for checkpoints.
+
+* :class:`TargetHits`: how many networks compute each target.
+* :class:`LesionTally` (residual MLPs; reads the parameters): for every network, the number of
+  used blocks ``u`` and the longest used path ``p`` (:mod:`counting.mechanisms.lesions`), as a
+  histogram ``[1 + targets, (depth + 1)**2]`` over ``u * (depth + 1) + p``: row 0 counts every
+  network, row ``t + 1`` the networks computing target ``t``.
+* :class:`RouteTally`: for each decomposition, among the networks computing its target, the joint
+  histogram of the two routes' placements (:func:`counting.mechanisms.routes.placement_codes`):
+  ``[C * C]`` over ``code(route 0) * C + code(route 1)``, ``C = (never + 1)**2``.
+
+Example:
+    >>> import jax
+    >>> from counting.engine.run import run_pass
+    >>> from counting.spec.job import sampling_spec
+    >>> from counting.spec import ResMLPSpec, ScaledPrior
+    >>> m = ResMLPSpec(n_inputs=4, width=4, depth=2, hidden=4)
+    >>> t = LesionTally(m, (0x8000,), kind="demo")
+    >>> _ = run_pass(sampling_spec(m, ScaledPrior(), samples=512, chunk_size=256), t)
+    >>> h = t.finalize()
+    >>> h.shape, int(h[0].sum())
+    ((2, 9), 512)
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from counting.mechanisms.lesions import longest_used_path, used_blocks
+from counting.mechanisms.predicates import truth_tables
+from counting.mechanisms.routes import Decomposition, first_stages, never, placement_codes
+from counting.models.layers import Forward
+from counting.spec.model import ModelSpec, ResMLPSpec
+
+
+def _one_hot_sum(index, mask, size: int):
+    """Counts of ``index`` over the networks where ``mask`` holds (int32, ``[size]``)."""
+    return jnp.zeros(size, jnp.int32).at[index].add(mask.astype(jnp.int32))
+
+
+class TargetHits:
+    """Networks computing each of ``targets`` (4-bit truth tables: one word)."""
+
+    def __init__(self, targets: Sequence[int], kind: str):
+        self.targets, self.kind = tuple(int(t) for t in targets), kind
+        self.hits = np.zeros(len(self.targets), np.int64)
+
+    def reduce(self, fwd: Forward, valid):
+        t = truth_tables(fwd)[:, 0]
+        want = jnp.asarray(np.asarray(self.targets, np.uint32))
+        return jnp.sum((t[:, None] == want[None, :]) & valid[:, None], axis=0, dtype=jnp.int32)
+
+    def add(self, result, n_valid):
+        self.hits += np.asarray(result, np.int64).reshape(-1, len(self.targets)).sum(axis=0)
+
+    def state(self):
+        return {"hits": self.hits.copy()}
+
+    def load(self, state: Mapping[str, np.ndarray]):
+        self.hits = np.asarray(state["hits"], np.int64).copy()
+
+    def finalize(self) -> np.ndarray:
+        return self.hits.copy()
+
+
+class LesionTally:
+    """Histogram of (used blocks, longest used path), over all networks and each target's solutions."""
+
+    def __init__(self, model: ResMLPSpec, targets: Sequence[int], kind: str):
+        if model.kind != "resmlp":
+            raise ValueError(f"model: expected a residual MLP (blocks to lesion), got {model.kind!r}")
+        self.model, self.targets, self.kind = model, tuple(int(t) for t in targets), kind
+        self.size = (model.depth + 1) ** 2
+        self.hist = np.zeros((1 + len(self.targets), self.size), np.int64)
+
+    def reduce(self, fwd: Forward, valid, params):
+        n, d = self.model.n_inputs, self.model.depth
+        t = truth_tables(fwd)[:, 0]
+        u = jnp.sum(used_blocks(self.model, params, n), axis=-1)
+        p = longest_used_path(self.model, params, n)
+        idx = u * (d + 1) + p
+        rows = [_one_hot_sum(idx, valid, self.size)]
+        rows += [_one_hot_sum(idx, valid & (t == jnp.uint32(g)), self.size) for g in self.targets]
+        return jnp.stack(rows)
+
+    reduce.needs_params = True
+
+    def add(self, result, n_valid):
+        self.hist += np.asarray(result, np.int64).reshape(-1, *self.hist.shape).sum(axis=0)
+
+    def state(self):
+        return {"hist": self.hist.copy()}
+
+    def load(self, state: Mapping[str, np.ndarray]):
+        self.hist = np.asarray(state["hist"], np.int64).copy()
+
+    def finalize(self) -> np.ndarray:
+        return self.hist.copy()
+
+
+def joint_codes(fwd: Forward, model: ModelSpec, d: Decomposition):
+    """Per network, ``code(route 0) * C + code(route 1)`` (see the module docstring)."""
+    first = first_stages(fwd, model, d.intermediates, d.n)
+    nv = never(model)
+    a = placement_codes(first, d.columns(d.routes[0]), nv)
+    b = placement_codes(first, d.columns(d.routes[1]), nv)
+    return a * (nv + 1) ** 2 + b
+
+
+def joint_size(model: ModelSpec) -> int:
+    """``C * C``: the cells of a joint placement histogram."""
+    return (never(model) + 1) ** 4
+
+
+class RouteTally:
+    """For each decomposition, the joint placement histogram of its two routes among its solutions."""
+
+    def __init__(self, model: ModelSpec, decompositions: Sequence[Decomposition], kind: str):
+        self.model, self.decompositions, self.kind = model, tuple(decompositions), kind
+        self.size = joint_size(model)
+        self.hist = np.zeros((len(self.decompositions), self.size), np.int64)
+
+    def reduce(self, fwd: Forward, valid):
+        t = truth_tables(fwd)[:, 0]
+        return jnp.stack([_one_hot_sum(joint_codes(fwd, self.model, d), valid & (t == jnp.uint32(d.target)),
+                                       self.size) for d in self.decompositions])
+
+    def add(self, result, n_valid):
+        self.hist += np.asarray(result, np.int64).reshape(-1, *self.hist.shape).sum(axis=0)
+
+    def state(self):
+        return {"hist": self.hist.copy()}
+
+    def load(self, state: Mapping[str, np.ndarray]):
+        self.hist = np.asarray(state["hist"], np.int64).copy()
+
+    def finalize(self) -> np.ndarray:
+        return self.hist.copy()
