@@ -120,10 +120,10 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
     nv = never(p.spec.model)
     if part == "routes":
         routes, places = [], []
-        for d, joint in zip(p.tally.decompositions, result):
+        for d, (joint, prior) in zip(p.tally.decompositions, result):
             vol = tb.volume_columns(int(joint.sum()), facts.samples)
-            routes.append(tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol,
-                                        facts.samples))
+            row = tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol, facts.samples)
+            routes.append({**row, **tb.prior_columns(tb.classes_from_joint(prior, nv))})
             places += tb.placement_rows(d, about, nv, "mc", joint)
         return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places)}
     d = DECOMPOSITIONS[p.about["decomposition"]]
@@ -160,8 +160,8 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
     parts = []
     if "bias" in result:
         b = result["bias"]
-        t = b.pivot_table(index=["model", "depth", "width"], columns="target", values="log10_volume", sort=False,
-                           dropna=False)
+        t = b.pivot_table(index=["model", "depth", "width"], columns="target", values="log10_volume",
+                          sort=False).reindex(columns=list(dict.fromkeys(b["target"])))
         parts.append("log10 P(f) (blank: no hit; see bias.parquet for the upper bound)\n" +
                      t.round(2).to_string(na_rep=""))
     if "lesion_summary" in result:

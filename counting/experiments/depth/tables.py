@@ -10,6 +10,8 @@
   (:data:`counting.mechanisms.routes.CLASSES`), the shares taking each route, the measured volume
   ratio ``V(f and tree) / V(f and chain)`` (= ratio of those shares) and the placement ratios of
   :mod:`counting.analytic.placements` next to it.
+  Hit-or-miss rows also give the baseline among all networks drawn (``takes_chain_prior``,
+  ``takes_tree_prior``): a route's intermediates may be built whatever the network computes.
 * ``placements``: among the solutions taking a route, the share at each (first stage, last stage)
   of its two intermediates.
 
@@ -134,13 +136,29 @@ def route_rows(d: Decomposition, about: dict, never: int, method: str, class_cou
         for c, v in cols.items():
             lo_, hi_ = t_interval(v) if len(v) else (math.nan, math.nan)
             row.update({c: float(v.mean()) if len(v) else math.nan, f"{c}_lo": lo_, f"{c}_hi": hi_})
-        lo = row["takes_tree_lo"] / row["takes_chain_hi"] if row["takes_chain_hi"] > 0 else math.nan
-        hi = row["takes_tree_hi"] / row["takes_chain_lo"] if row["takes_chain_lo"] > 0 else math.inf
+        if not (row["takes_chain_hi"] > 0):  # no replicate saw the chain: no ratio to bound
+            lo, hi = math.nan, math.nan
+        else:
+            lo = row["takes_tree_lo"] / row["takes_chain_hi"]
+            hi = row["takes_tree_hi"] / row["takes_chain_lo"] if row["takes_chain_lo"] > 0 else math.inf
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = row["takes_tree"] / row["takes_chain"] if row["takes_chain"] > 0 else (
             math.inf if row["takes_tree"] > 0 else math.nan)
     row.update({"ratio_tree_chain": ratio, "ratio_lo": lo, "ratio_hi": hi, **_placement_columns(about["depth"])})
     return row
+
+
+def prior_columns(class_counts: dict[str, int]) -> dict:
+    """The baseline among all networks drawn: the shares taking each route, with Clopper-Pearson
+    intervals (``takes_chain_prior``, ``takes_tree_prior`` and their ``_lo`` / ``_hi``)."""
+    n = sum(class_counts.values())
+    out = {}
+    for r, k in (("chain", class_counts["both"] + class_counts["chain only"]),
+                 ("tree", class_counts["both"] + class_counts["tree only"])):
+        s = share_columns([k], n, exact=False)
+        out.update({f"takes_{r}_prior": float(s["share"][0]), f"takes_{r}_prior_lo": float(s["share_lo"][0]),
+                    f"takes_{r}_prior_hi": float(s["share_hi"][0])})
+    return out
 
 
 def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint: np.ndarray) -> list[dict]:

@@ -8,9 +8,11 @@ batch size or on how chunks are spread), with ``state``/``load`` for checkpoints
   used blocks ``u`` and the longest used path ``p`` (:mod:`counting.mechanisms.lesions`), as a
   histogram ``[1 + targets, (depth + 1)**2]`` over ``u * (depth + 1) + p``: row 0 counts every
   network, row ``t + 1`` the networks computing target ``t``.
-* :class:`RouteTally`: for each decomposition, among the networks computing its target, the joint
-  histogram of the two routes' placements (:func:`counting.mechanisms.routes.placement_codes`):
-  ``[C * C]`` over ``code(route 0) * C + code(route 1)``, ``C = (never + 1)**2``.
+* :class:`RouteTally`: for each decomposition, the joint histogram of the two routes' placements
+  (:func:`counting.mechanisms.routes.placement_codes`), ``[2, C * C]`` over
+  ``code(route 0) * C + code(route 1)``, ``C = (never + 1)**2``: row 0 among the networks computing
+  its target, row 1 among all networks (the baseline: how often a network builds a route's
+  intermediates whatever it computes).
 
 Example:
     >>> import jax
@@ -119,17 +121,22 @@ def joint_size(model: ModelSpec) -> int:
 
 
 class RouteTally:
-    """For each decomposition, the joint placement histogram of its two routes among its solutions."""
+    """For each decomposition, the joint placement histogram of its two routes among its solutions
+    and among all networks."""
 
     def __init__(self, model: ModelSpec, decompositions: Sequence[Decomposition], kind: str):
         self.model, self.decompositions, self.kind = model, tuple(decompositions), kind
         self.size = joint_size(model)
-        self.hist = np.zeros((len(self.decompositions), self.size), np.int64)
+        self.hist = np.zeros((len(self.decompositions), 2, self.size), np.int64)
 
     def reduce(self, fwd: Forward, valid):
         t = truth_tables(fwd)[:, 0]
-        return jnp.stack([_one_hot_sum(joint_codes(fwd, self.model, d), valid & (t == jnp.uint32(d.target)),
-                                       self.size) for d in self.decompositions])
+        rows = []
+        for d in self.decompositions:
+            codes = joint_codes(fwd, self.model, d)
+            rows.append(jnp.stack([_one_hot_sum(codes, valid & (t == jnp.uint32(d.target)), self.size),
+                                   _one_hot_sum(codes, valid, self.size)]))
+        return jnp.stack(rows)
 
     def add(self, result, n_valid):
         self.hist += np.asarray(result, np.int64).reshape(-1, *self.hist.shape).sum(axis=0)
