@@ -124,7 +124,7 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
             vol = tb.volume_columns(int(joint.sum()), facts.samples)
             row = tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol, facts.samples)
             routes.append({**row, **tb.prior_columns(tb.classes_from_joint(prior, nv))})
-            places += tb.placement_rows(d, about, nv, "mc", joint)
+            places += tb.placement_rows(d, about, nv, "mc", joint, samples=facts.samples)
         return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places)}
     d = DECOMPOSITIONS[p.about["decomposition"]]
     runs = result.runs
@@ -138,7 +138,8 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
     row = tb.route_rows(d, about, nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
                         tb.smc_volume([r.log_p for r in runs]), facts.samples)
     row["replicates"] = len(runs)
-    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(tb.placement_rows(d, about, nv, "smc", joint))}
+    places = tb.placement_rows(d, about, nv, "smc", joint, volume=row["volume"])
+    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places)}
 
 
 def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@
   unweighted ensemble of paths.
 * ``routes.png``: per decomposition and width, the measured ``V(f and tree) / V(f and chain)``
   against depth with its interval, next to the placement-count ratios (one circuit of each
-  shape; all decompositions of each shape).
+  shape; all decompositions of each shape) and the same ratio among all networks drawn (grey).
 
 Example:
     >>> import tempfile, pathlib, pandas as pd
@@ -46,11 +46,13 @@ def bias_figure(bias: pd.DataFrame):
                         marker="o", ms=4, capsize=2, color=colors[t], label=t)
             u = d[~hit]
             ax.scatter(u["depth"], u["ci95_hi"], marker="v", facecolors="none", edgecolors=colors[t])
-        ws = ", ".join(f"L{a}:w{b}" for a, b in zip(df["depth"], df["width"]))
+        sizes = df.drop_duplicates("depth")
+        ws = ", ".join(f"L{a}:w{b}" for a, b in zip(sizes["depth"], sizes["width"]))
         ax.set_title(f"{model} ({ws})", fontsize=8)
         ax.set_xlabel("depth (hidden layers / residual blocks), equal parameter count")
     axes[0][0].set_ylabel("log10 P(f)  (open triangle: upper bound, no hit)")
     axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
     return fig
 
 
@@ -69,10 +71,12 @@ def lesions_figure(summary: pd.DataFrame, lesions: pd.DataFrame):
                 continue  # too few solutions to draw a distribution
             pmf = d.groupby("longest_path")["count"].sum().reindex(ks, fill_value=0) / int(n.iloc[0])
             ax.plot(ks, pmf.values, marker="o", ms=3, color=colors[g], label=f"{g} (n={int(n.iloc[0])})")
+        ax.set_xticks(ks)
         ax.set_title(f"residual, {L} blocks", fontsize=9)
         ax.set_xlabel("longest used path (blocks)")
     axes[0][0].set_ylabel("share of networks")
     axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
     return fig
 
 
@@ -96,12 +100,24 @@ def routes_figure(routes: pd.DataFrame):
                 hi = np.where(np.isfinite(hi), hi, 0)
                 ax.errorbar(v["depth"], v["ratio_tree_chain"], yerr=[lo, hi], marker=m, capsize=2,
                             label=f"measured ({method})")
+            base = d[(d["method"] == "mc")] if "takes_tree_prior" in d else d.iloc[:0]
+            base = base[base["takes_chain_prior"] > 0] if len(base) else base
+            if len(base):
+                ax.plot(base["depth"], base["takes_tree_prior"] / base["takes_chain_prior"], color="grey",
+                        marker=".", lw=1, label="same ratio among all networks")
+            seen = d[np.isfinite(d["ratio_tree_chain"])]
+            if seen.empty:
+                n = int(d["solutions"].sum())
+                ax.text(0.5, 0.5, f"no solution takes either route\n({n} solutions classified)",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=8)
             ax.set_yscale("log")
             ax.axhline(1, color="grey", lw=0.5)
             ax.set_title(f"{dname}, width {w}", fontsize=9)
             ax.set_xlabel("residual blocks L")
-    axes[0][0].set_ylabel("V(f and tree) / V(f and chain)")
+    for row in axes:
+        row[0].set_ylabel("V(f and tree) / V(f and chain)")
     axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
     return fig
 
 

@@ -13,7 +13,7 @@
   Hit-or-miss rows also give the baseline among all networks drawn (``takes_chain_prior``,
   ``takes_tree_prior``): a route's intermediates may be built whatever the network computes.
 * ``placements``: among the solutions taking a route, the share at each (first stage, last stage)
-  of its two intermediates.
+  of its two intermediates, and the volume of the target computed with the route at that placement.
 
 Intervals. Hit-or-miss shares: Clopper-Pearson. Their ratio: the 2.5% and 97.5% points of the
 ratio under the Jeffreys posterior ``Dirichlet(counts + 1/2)`` of the four classes (20,000 draws
@@ -161,17 +161,29 @@ def prior_columns(class_counts: dict[str, int]) -> dict:
     return out
 
 
-def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint: np.ndarray) -> list[dict]:
-    """``placements`` rows: for each route, the solutions taking it at each (first, last) stage."""
+def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint: np.ndarray,
+                   samples: int | None = None, volume: float | None = None) -> list[dict]:
+    """``placements`` rows: for each route, the solutions taking it at each (first, last) stage, and
+    the volume of that placement. Hit-or-miss (``samples``: networks drawn): ``count / samples`` with
+    its Clopper-Pearson interval. SMC (``volume``: the target's): ``volume x count / solutions``,
+    a point estimate (its interval would need the replicates' joint spread)."""
     c = (never + 1) ** 2
     a = np.asarray(joint, np.int64).reshape(c, c)
+    n = int(a.sum())
     rows = []
     for r, marg in ((d.routes[0].name, a.sum(axis=1)), (d.routes[1].name, a.sum(axis=0))):
         taken = int(marg[: c - 1].sum())
         for code in np.flatnonzero(marg[: c - 1]):
             lo, hi = decode_placement(int(code), never)
+            k = int(marg[code])
+            if samples is not None:
+                vol = volume_columns(k, samples)
+            else:
+                v = (volume or 0.0) * k / n
+                vol = {"volume": v, "log10_volume": math.log10(v) if v > 0 else None, "ci95_lo": None,
+                       "ci95_hi": None}
             rows.append({"decomposition": d.name, **about, "method": method, "route": r, "first_stage": lo,
-                         "last_stage": hi, "count": int(marg[code]), "taking": taken, "share": marg[code] / taken})
+                         "last_stage": hi, "count": k, "taking": taken, "share": k / taken, **vol})
     return rows
 
 
