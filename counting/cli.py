@@ -1,4 +1,4 @@
-"""Command line: ``counting volume | census | run | bench | report``. Thin: parse, look up, call, print.
+"""Command line: ``counting volume | census | run | bench | report | complexity``. Thin: parse, look up, call, print.
 
 Bad input (malformed TOML, unknown keys, out-of-range values, a flag that does not apply to the
 chosen estimator) prints one line ``counting: error: FIELD: expected ...`` to stderr and exits
@@ -10,6 +10,7 @@ Example (shell)::
     counting census experiments/quickstart.toml --top 5
     counting run experiments/llamaizer.toml --out results/llamaizer
     counting report results/llamaizer
+    counting complexity 0xe8 --n 3
 """
 
 from __future__ import annotations
@@ -91,7 +92,18 @@ ratio.""",
 
 prints each manifest's provenance, the citable line of a volume, and the first --top rows of every
 table.""",
+    "complexity": """examples:
+  counting complexity 0xe8 --n 3
+  counting complexity 0x6996 --n 4 --json
+  counting complexity --all 4 --out results/complexity
+
+prints every exact complexity measure of one function (Lempel-Ziv, sensitivity, Fourier and GF(2)
+degree, spectral entropy, threshold, formula sizes, circuit depth); formula sizes and circuit depth
+need n <= 4. --all N writes complexity.parquet to --out, one row per function of N <= 4 bits.""",
 }
+
+
+COMPLEXITY_MAX_BITS = 12  # the models' limit on n_inputs
 
 
 def _sub(sub, name: str, help: str) -> argparse.ArgumentParser:
@@ -128,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = _sub(sub, "report", "print a results folder as tables")
     r.add_argument("dir", help="a results folder (holding manifest.json)")
     r.add_argument("--top", type=int, default=20, help="rows of each table to print")
+    x = _sub(sub, "complexity", "exact complexity measures of a Boolean function, or of every function of N bits")
+    x.add_argument("truth_table", nargs="?", help="the function in hex, e.g. 0xe8 (with --n)")
+    x.add_argument("--n", type=int, help=f"bits of the truth table (1 to {COMPLEXITY_MAX_BITS})")
+    x.add_argument("--json", action="store_true", help="print one JSON object")
+    x.add_argument("--all", type=int, metavar="N", help="every function of N <= 4 bits, to --out")
+    x.add_argument("--out", help="folder to write complexity.parquet in (with --all)")
     return p
 
 
@@ -326,17 +344,73 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench, "report": cmd_report}
+def cmd_complexity(args) -> int:
+    from counting.spec.errors import SpecError
+    from counting.spec.target import parse_truth_table
+
+    if (args.truth_table is None) == (args.all is None):
+        raise SpecError("truth_table", "exactly one of a truth table or --all N",
+                        "both" if args.all is not None else "neither")
+    if args.all is not None:
+        return _complexity_all(args)
+    if args.out is not None:
+        raise SpecError("--out", "no --out without --all (one function is only printed)", args.out)
+    if isinstance(args.n, bool) or args.n is None or not 1 <= args.n <= COMPLEXITY_MAX_BITS:
+        raise SpecError("--n", f"an integer from 1 to {COMPLEXITY_MAX_BITS} (the bits of the truth table)", args.n)
+    tt = parse_truth_table(args.truth_table, args.n, "truth_table")
+    from counting.boolean.complexity import measures
+
+    m = measures(tt, args.n)
+    if args.json:
+        print(json.dumps({"n": args.n, **m}))
+        return 0
+    print(f"{m['truth_table']} on {args.n} bits")
+    for key, value in m.items():
+        if key != "truth_table":
+            shown = "n/a (enumerated for n <= 4 only)" if value is None else (
+                f"{value:.6g}" if isinstance(value, float) else str(value))
+            print(f"  {key:<18} {shown}")
+    return 0
+
+
+def _complexity_all(args) -> int:
+    from counting.spec.errors import SpecError
+    from counting.io.files import check_folder, write_parquet
+
+    if args.n is not None:
+        raise SpecError("--n", "no --n with --all N (N is the number of bits)", args.n)
+    if not 1 <= args.all <= 4:
+        raise SpecError("--all", "an integer from 1 to 4 (N bits have 2**(2**N) functions: 2**32 for N = 5, "
+                        "too many to enumerate)", args.all)
+    if args.out is None:
+        raise SpecError("--out", "a folder to write complexity.parquet in (--all needs --out)", None)
+    out = check_folder(Path(args.out))
+    from counting.boolean.complexity import all_measures
+
+    table = all_measures(args.all)
+    write_parquet(out / "complexity.parquet", table)
+    if args.json:
+        print(json.dumps({"n": args.all, "rows": len(table), "out": str(out / "complexity.parquet")}))
+        return 0
+    print(f"{len(table):,} functions of {args.all} bits, every measure, in {out / 'complexity.parquet'}")
+    return 0
+
+
+COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench, "report": cmd_report,
+            "complexity": cmd_complexity}
 
 
 def _stopped(e, args, argv: list[str]) -> str:
     """The one line an interrupted job prints: what was kept, and how to continue."""
     from counting.io.folders import checkpoints, finished
 
-    saved = [c for f in getattr(args, "saved_in", []) for c in checkpoints(f)]
-    if saved:
+    held = [(Path(f), checkpoints(f)) for f in getattr(args, "saved_in", [])]
+    held = [(f, cks) for f, cks in held if cks]
+    if held:
+        f, cks = held[0]
+        where = cks[0].parent if len(cks) == 1 else f  # an experiment's passes: their work folder
         again = shlex.join(["counting", *argv, *([] if "--resume" in argv else ["--resume"])])
-        return (f"counting: stopped by {e.name}; the work done is checkpointed in {saved[0].parent}/, "
+        return (f"counting: stopped by {e.name}; the work done is checkpointed in {where}/, "
                 f"continue with: {again}")
     done = [f for f in getattr(args, "saved_in", []) if Path(f).is_dir() and finished(Path(f))]
     if done and getattr(args, "completed", False):
@@ -349,7 +423,7 @@ def _dispatch(argv: list[str], holder: dict) -> int:
 
     try:
         args = holder["args"] = build_parser().parse_args(argv)
-        if args.command != "report":
+        if args.command not in ("report", "complexity"):
             _configure_devices(args.devices)
         code = COMMANDS[args.command](args)
     except SpecError as e:

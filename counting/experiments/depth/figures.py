@@ -108,8 +108,9 @@ def routes_figure(routes: pd.DataFrame):
             seen = d[np.isfinite(d["ratio_tree_chain"])]
             if seen.empty:
                 n = int(d["solutions"].sum())
-                ax.text(0.5, 0.5, f"no solution takes either route\n({n} solutions classified)",
-                        transform=ax.transAxes, ha="center", va="center", fontsize=8)
+                words = (f"no solution takes either route\n({n} solutions classified)" if n else
+                         "no solution seen by hit-or-miss\n(no SMC run at this width)")
+                ax.text(0.5, 0.5, words, transform=ax.transAxes, ha="center", va="center", fontsize=8)
             ax.set_yscale("log")
             ax.axhline(1, color="grey", lw=0.5)
             ax.set_title(f"{dname}, width {w}", fontsize=9)
