@@ -93,7 +93,8 @@ def test_reference_is_sane(reference):
     assert reference["hits"] == int(c.loc[c["truth_table"] == "0xe8", "count"].sum()) > 0
 
 
-@pytest.mark.parametrize("batch", [32, 128, 512])
+@pytest.mark.parametrize("batch", [pytest.param(32, marks=pytest.mark.slow), 128,
+                                   pytest.param(512, marks=pytest.mark.slow)])  # one in the default run
 def test_batch_size_does_not_change_counts(spec, reference, tmp_path, batch):
     run_ok("--devices", 2, "census", spec, "--out", tmp_path / "c", "--no-progress", "--batch-size", batch)
     assert_same_census(census_table(tmp_path / "c"), reference["census"])
@@ -103,7 +104,7 @@ def test_batch_size_does_not_change_counts(spec, reference, tmp_path, batch):
     assert json.loads(r.stdout)["hits"] == reference["hits"] == volume_hits(tmp_path / "v")
 
 
-@pytest.mark.parametrize("devices", [1, 2, 4])
+@pytest.mark.parametrize("devices", [1, 2, pytest.param(4, marks=pytest.mark.slow)])
 def test_device_count_does_not_change_counts(spec, reference, tmp_path, devices):
     run_ok("--devices", devices, "census", spec, "--out", tmp_path / "c", "--no-progress")
     assert_same_census(census_table(tmp_path / "c"), reference["census"])

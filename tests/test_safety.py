@@ -155,6 +155,7 @@ def test_progress_lines_in_a_log_and_a_forecast_for_a_job_of_months(tmp_path):
     assert "\r" not in r.stderr  # plain lines, not a bar
 
 
+@pytest.mark.slow  # two jobs through the command line, the second from the printed command (about 15 s)
 def test_citable_line_and_its_reproduce_command(tmp_path):
     spec = write_spec(tmp_path, SMALL, "q.toml")
     r = cli("volume", "q.toml", "--seed", "4", "--json", "--no-progress", cwd=tmp_path)
