@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import tomllib
 from pathlib import Path
 
@@ -63,3 +66,9 @@ def unique(names: list[str], field: str) -> None:
     """Names that must be distinct (they key tables, files and folders)."""
     if len(set(names)) != len(names):
         raise SpecError(field, "distinct names", names)
+
+
+def config_digest(config) -> str:
+    """A short hash of a whole config dataclass: part of each pass's checkpoint identity."""
+    d = dataclasses.asdict(config)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -46,40 +46,55 @@ def _one_hot_sum(index, mask, size: int):
     return jnp.zeros(size, jnp.int32).at[index].add(mask.astype(jnp.int32))
 
 
-class TargetHits:
+class _Counts:
+    """What the three tallies share: one int64 array ``counts`` of a fixed shape, summed over the
+    blocks of a step, stored in checkpoints under ``field``."""
+
+    field = "counts"
+
+    def __init__(self, shape: tuple[int, ...], kind: str):
+        self.kind = kind
+        self.counts = np.zeros(shape, np.int64)
+
+    def add(self, result, n_valid):
+        self.counts += np.asarray(result, np.int64).reshape(-1, *self.counts.shape).sum(axis=0)
+
+    def state(self):
+        return {self.field: self.counts.copy()}
+
+    def load(self, state: Mapping[str, np.ndarray]):
+        self.counts = np.asarray(state[self.field], np.int64).copy()
+
+    def finalize(self) -> np.ndarray:
+        return self.counts.copy()
+
+
+class TargetHits(_Counts):
     """Networks computing each of ``targets`` (4-bit truth tables: one word)."""
 
+    field = "hits"
+
     def __init__(self, targets: Sequence[int], kind: str):
-        self.targets, self.kind = tuple(int(t) for t in targets), kind
-        self.hits = np.zeros(len(self.targets), np.int64)
+        self.targets = tuple(int(t) for t in targets)
+        super().__init__((len(self.targets),), kind)
 
     def reduce(self, fwd: Forward, valid):
         t = truth_tables(fwd)[:, 0]
         want = jnp.asarray(np.asarray(self.targets, np.uint32))
         return jnp.sum((t[:, None] == want[None, :]) & valid[:, None], axis=0, dtype=jnp.int32)
 
-    def add(self, result, n_valid):
-        self.hits += np.asarray(result, np.int64).reshape(-1, len(self.targets)).sum(axis=0)
 
-    def state(self):
-        return {"hits": self.hits.copy()}
-
-    def load(self, state: Mapping[str, np.ndarray]):
-        self.hits = np.asarray(state["hits"], np.int64).copy()
-
-    def finalize(self) -> np.ndarray:
-        return self.hits.copy()
-
-
-class LesionTally:
+class LesionTally(_Counts):
     """Histogram of (used blocks, longest used path), over all networks and each target's solutions."""
+
+    field = "hist"
 
     def __init__(self, model: ResMLPSpec, targets: Sequence[int], kind: str):
         if model.kind != "resmlp":
             raise ValueError(f"model: expected a residual MLP (blocks to lesion), got {model.kind!r}")
-        self.model, self.targets, self.kind = model, tuple(int(t) for t in targets), kind
+        self.model, self.targets = model, tuple(int(t) for t in targets)
         self.size = (model.depth + 1) ** 2
-        self.hist = np.zeros((1 + len(self.targets), self.size), np.int64)
+        super().__init__((1 + len(self.targets), self.size), kind)
 
     def reduce(self, fwd: Forward, valid, params):
         n, d = self.model.n_inputs, self.model.depth
@@ -92,18 +107,6 @@ class LesionTally:
         return jnp.stack(rows)
 
     reduce.needs_params = True
-
-    def add(self, result, n_valid):
-        self.hist += np.asarray(result, np.int64).reshape(-1, *self.hist.shape).sum(axis=0)
-
-    def state(self):
-        return {"hist": self.hist.copy()}
-
-    def load(self, state: Mapping[str, np.ndarray]):
-        self.hist = np.asarray(state["hist"], np.int64).copy()
-
-    def finalize(self) -> np.ndarray:
-        return self.hist.copy()
 
 
 def joint_codes(fwd: Forward, model: ModelSpec, d: Decomposition):
@@ -120,14 +123,16 @@ def joint_size(model: ModelSpec) -> int:
     return (never(model) + 1) ** 4
 
 
-class RouteTally:
+class RouteTally(_Counts):
     """For each decomposition, the joint placement histogram of its two routes among its solutions
     and among all networks."""
 
+    field = "hist"
+
     def __init__(self, model: ModelSpec, decompositions: Sequence[Decomposition], kind: str):
-        self.model, self.decompositions, self.kind = model, tuple(decompositions), kind
+        self.model, self.decompositions = model, tuple(decompositions)
         self.size = joint_size(model)
-        self.hist = np.zeros((len(self.decompositions), 2, self.size), np.int64)
+        super().__init__((len(self.decompositions), 2, self.size), kind)
 
     def reduce(self, fwd: Forward, valid):
         t = truth_tables(fwd)[:, 0]
@@ -137,15 +142,3 @@ class RouteTally:
             rows.append(jnp.stack([_one_hot_sum(codes, valid & (t == jnp.uint32(d.target)), self.size),
                                    _one_hot_sum(codes, valid, self.size)]))
         return jnp.stack(rows)
-
-    def add(self, result, n_valid):
-        self.hist += np.asarray(result, np.int64).reshape(-1, *self.hist.shape).sum(axis=0)
-
-    def state(self):
-        return {"hist": self.hist.copy()}
-
-    def load(self, state: Mapping[str, np.ndarray]):
-        self.hist = np.asarray(state["hist"], np.int64).copy()
-
-    def finalize(self) -> np.ndarray:
-        return self.hist.copy()

@@ -38,12 +38,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import experiment_table, table_list, unique
+from counting.experiments.base.config import config_digest, experiment_table, table_list, unique
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
 from counting.spec.model import ACTIVATIONS
 from counting.spec.prior import PriorSpec, parse_prior
@@ -110,7 +108,7 @@ class Experiment:
 
     def digest(self) -> str:
         """A short hash of the whole config: part of each pass's checkpoint identity."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return config_digest(self)
 
     def samples_of(self, arch: Architecture) -> int:
         return arch.samples or self.samples
