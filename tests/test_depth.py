@@ -277,3 +277,36 @@ def test_run_is_identical_when_rerun_and_when_resumed(tmp_path):
         for other in ("b", "c"):
             pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / other / f"{k}.parquet"))
     assert {"depth_bias.png", "lesions.png", "routes.png"} <= {p.name for p in (tmp_path / "a").iterdir()}
+
+
+def test_target_hits_equal_the_hit_predicate_on_every_configuration():
+    """Every configuration of a 4-input ternary perceptron (3**5): the per-target counts equal the
+    package's own hit-or-miss predicate, target by target."""
+    from counting.engine.tally import Hits
+    from counting.mechanisms.predicates import computes
+    from counting.experiments.depth.tally import TargetHits
+    m = MLPSpec(n_inputs=4, widths=())
+    spec = Spec(m, TERNARY, None, ExactSettings())
+    targets = (0x8888, 0xeeee, 0xaaaa, 0x6996)  # x0 and x1, x0 or x1, x0, parity
+    t = TargetHits(targets, kind="test")
+    run_pass(enumerated_spec(spec), t, RunOptions(progress=False), Enumeration(spec))
+    want = []
+    for g in targets:
+        h = Hits(computes(g, 4))
+        run_pass(enumerated_spec(spec), h, RunOptions(progress=False), Enumeration(spec))
+        want.append(h.finalize())
+    assert t.finalize().tolist() == want and want[0] > 0 and want[3] == 0  # parity is not a threshold function
+
+
+def test_placement_codes_decode_to_placement():
+    """The device-side placement code of random first stages decodes to the host-side placement."""
+    from counting.mechanisms.routes import placement, placement_codes
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 6, size=(2000, 4))
+    alts = ((0, 1), (2, 3), (1, 3))
+    codes = np.asarray(placement_codes(first, alts, 5))
+    want = placement(first, alts, 5)
+    for c, w in zip(codes, want):
+        d = decode_placement(int(c), 5)
+        assert (d is None and (w == 5).all()) or tuple(w) == d
+    assert (codes == 35).any() and (codes < 35).any()  # both taken and not taken occur
