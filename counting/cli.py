@@ -98,8 +98,9 @@ table.""",
   counting complexity --all 4 --out results/complexity
 
 prints every exact complexity measure of one function (Lempel-Ziv, sensitivity, Fourier and GF(2)
-degree, spectral entropy, threshold, formula sizes, circuit depth); formula sizes and circuit depth
-need n <= 4. --all N writes complexity.parquet to --out, one row per function of N <= 4 bits.""",
+degree, spectral entropy, threshold, formula sizes, circuit depth, and min_weights: the fewest non-zero
+weights and biases of a strict ternary threshold network with at most 4 hidden units); formula sizes,
+circuit depth and min_weights need n <= 4. --all N writes complexity.parquet to --out, one row per function of N <= 4 bits.""",
 }
 
 
@@ -367,8 +368,10 @@ def cmd_complexity(args) -> int:
     print(f"{m['truth_table']} on {args.n} bits")
     for key, value in m.items():
         if key != "truth_table":
-            shown = "n/a (enumerated for n <= 4 only)" if value is None else (
-                f"{value:.6g}" if isinstance(value, float) else str(value))
+            if value is None:
+                shown = "n/a (enumerated for n <= 4 only)" if args.n > 4 else "none with at most 4 hidden units"
+            else:
+                shown = f"{value:.6g}" if isinstance(value, float) else str(value)
             print(f"  {key:<18} {shown}")
     return 0
 

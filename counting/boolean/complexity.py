@@ -15,6 +15,9 @@ the point index is input ``j``). Every measure is exact:
   (and XOR) gates over literals; :func:`circuit_depth`: fewest levels of two-input AND/OR/XOR gates
   with negations free. These three come from dynamic programming over every function of ``n <= 4``
   bits (:func:`formula_sizes`, :func:`circuit_depths`, cached per ``n``);
+* :func:`counting.boolean.threshold_nets.min_weights`: fewest non-zero weights and biases of a strict
+  ternary threshold network with at most four hidden units (the parameters-constrained proxy; ``None``
+  where no such network computes the function), by exact enumeration for ``n <= 4``;
 * :func:`measures` gathers them for one function, :func:`all_measures` for every function of ``n``.
 
 Example:
@@ -39,10 +42,11 @@ from jaxtyping import Bool, Float, Int
 
 from counting.boolean.measures import fourier_degree, is_threshold, total_influence
 from counting.boolean.tables import check_table, full_table, to_bits, to_hex
+from counting.boolean.threshold_nets import min_weights, min_weights_table
 
 MAX_ENUMERATED_BITS = 4  # 2**(2**4) = 65,536 functions; 2**32 on 5 bits is too many to enumerate
 COLUMNS = ("truth_table", "ones", "lz", "avg_sensitivity", "max_sensitivity", "fourier_degree", "f2_degree",
-           "spectral_entropy", "threshold", "formula_size", "formula_size_xor", "circuit_depth")
+           "spectral_entropy", "threshold", "formula_size", "formula_size_xor", "circuit_depth", "min_weights")
 
 
 # --- Lempel-Ziv --------------------------------------------------------------------------------------------
@@ -280,8 +284,8 @@ def circuit_depth(tt: int, n: int) -> int:
 # --- tables of measures ------------------------------------------------------------------------------------
 
 def measures(tt: int, n: int) -> dict:
-    """Every measure of one function, keyed as :data:`COLUMNS`. The three measures found by
-    enumeration (formula sizes, circuit depth) are ``None`` for ``n > 4``."""
+    """Every measure of one function, keyed as :data:`COLUMNS`. The four measures found by
+    enumeration (formula sizes, circuit depth, min weights) are ``None`` for ``n > 4``."""
     check_table(tt, n)
     small = n <= MAX_ENUMERATED_BITS
     return {
@@ -297,6 +301,7 @@ def measures(tt: int, n: int) -> dict:
         "formula_size": formula_size(tt, n) if small else None,
         "formula_size_xor": formula_size_xor(tt, n) if small else None,
         "circuit_depth": circuit_depth(tt, n) if small else None,
+        "min_weights": min_weights(tt, n) if small else None,
     }
 
 
@@ -343,6 +348,7 @@ def all_measures(n: int) -> pd.DataFrame:
     bits = table_bits(tables, n)
     sens = sensitivities(bits, n)
     threshold = threshold_rows(bits, n)
+    mw = min_weights_table(n)
     return pd.DataFrame({
         "truth_table": [to_hex(int(t), n) for t in tables],
         "ones": bits.sum(axis=1).astype(np.int64),
@@ -356,4 +362,5 @@ def all_measures(n: int) -> pd.DataFrame:
         "formula_size": np.asarray(formula_sizes(n)),
         "formula_size_xor": np.asarray(formula_sizes(n, xor=True)),
         "circuit_depth": np.asarray(circuit_depths(n)),
+        "min_weights": pd.array(np.where(mw < 0, None, mw).tolist(), dtype="Int64"),
     }, columns=list(COLUMNS))
