@@ -6,7 +6,10 @@ processes"; Matthews et al. 2018). With weights of variance ``sigma_w**2 / fan_i
 variance ``sigma_b**2`` (:mod:`counting.engine.priors`), ``K`` follows the recursion
 
 * ``K_1(x, x') = sigma_b**2 + sigma_w**2 * (x . x') / n`` (first-layer pre-activations; for a
-  perceptron, ``widths=()``, this is already the output covariance, at any width);
+  perceptron, ``widths=()``, this is already the output covariance, at any width), with ``x`` the
+  cube points in the model's ``inputs`` encoding (:func:`counting.models.model_inputs`): on
+  ``{-1,+1}^n`` the diagonal is ``sigma_b**2 + sigma_w**2``, on ``{0,1}^n`` ``x . x'`` counts the
+  bits set in both points;
 * ``K_{l+1}(x, x') = sigma_b**2 + sigma_w**2 * E[act(u) act(v)]``, ``(u, v)`` centred Gaussian with
   covariance ``[[K_l(x,x), K_l(x,x')], [K_l(x,x'), K_l(x',x')]]``: the ``width_l`` units of layer
   ``l`` each contribute ``E[act(u) act(v)]`` and their readout weights have variance
@@ -19,13 +22,15 @@ Example:
     >>> from counting.spec import MLPSpec, ScaledPrior
     >>> nngp_kernel(MLPSpec(n_inputs=1, widths=()), ScaledPrior()).tolist()
     [[2.0, 0.0], [0.0, 2.0]]
+    >>> nngp_kernel(MLPSpec(n_inputs=1, widths=(), inputs="01"), ScaledPrior()).tolist()
+    [[1.0, 1.0], [1.0, 2.0]]
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from counting.boolean.cube import cube
+from counting.models import model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
@@ -71,10 +76,11 @@ def _check_nngp(model: ModelSpec, prior: PriorSpec) -> None:
         raise SpecError("prior.kind", "'gaussian' for the NNGP estimator", prior.kind)
 
 
-def input_kernel(n: int, prior: PriorSpec) -> np.ndarray:
-    """``K_1 = sigma_b**2 + sigma_w**2 x.x' / n`` on the cube (float64 ``[2**n, 2**n]``)."""
-    x = cube(n).astype(np.float64)
-    return prior.sigma_b**2 + prior.sigma_w**2 * (x @ x.T) / n
+def input_kernel(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
+    """``K_1 = sigma_b**2 + sigma_w**2 x.x' / n`` on the cube as ``model`` sees it (its ``inputs``
+    encoding), float64 ``[2**n, 2**n]``."""
+    x = model_inputs(model).astype(np.float64)
+    return prior.sigma_b**2 + prior.sigma_w**2 * (x @ x.T) / model.n_inputs
 
 
 def next_kernel(k: np.ndarray, activation: str, prior: PriorSpec) -> np.ndarray:
@@ -91,7 +97,7 @@ def nngp_kernel(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
     ``model.activation`` or ``prior.kind`` when there is no NNGP limit implemented for it.
     """
     _check_nngp(model, prior)
-    k = input_kernel(model.n_inputs, prior)
+    k = input_kernel(model, prior)
     for _ in model.widths:
         k = next_kernel(k, model.activation, prior)
     return k

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
+ENCODINGS = ("pm1", "01")  # the values a model's ``inputs`` field takes
+
 
 def cube(n: int, encoding: str = "pm1") -> Float[np.ndarray, "points n"]:
     """All points of ``{-1,+1}^n`` (or ``{0,1}^n`` with ``encoding="01"``), point ``i`` in row ``i``."""
@@ -20,5 +22,5 @@ def cube(n: int, encoding: str = "pm1") -> Float[np.ndarray, "points n"]:
     if encoding == "01":
         return bits.astype(np.float32)
     if encoding != "pm1":
-        raise ValueError(f"encoding: expected 'pm1' or '01', got {encoding!r}")
+        raise ValueError(f"encoding: expected one of {list(ENCODINGS)}, got {encoding!r}")
     return (2 * bits - 1).astype(np.float32)

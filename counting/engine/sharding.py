@@ -29,10 +29,9 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, Bool
 
-from counting.boolean.cube import cube
 from counting.engine.draws import PriorDraws
 from counting.engine.priors import unflatten
-from counting.models import Forward, forward
+from counting.models import Forward, forward, model_inputs
 from counting.spec.job import Spec
 
 # A reducer turns one evaluated block (and which of its networks count) into a small result. One
@@ -48,7 +47,7 @@ def needs_params(reduce: Reducer) -> bool:
 
 def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
     """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count."""
-    x = jnp.asarray(cube(spec.model.n_inputs))
+    x = jnp.asarray(model_inputs(spec.model))
     size = spec.estimator.chunk_size
     idx = jnp.arange(size, dtype=jnp.uint32)
     per_net = source.network_inputs(chunk_input, size)

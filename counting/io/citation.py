@@ -51,10 +51,11 @@ def reproduce_command(command: str, path: str | Path, options: Sequence[str] = (
 
 
 def _model(m) -> str:
+    enc = " on {0,1} inputs" if m.inputs == "01" else ""
     if m.kind == "mlp":
-        return f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + f"1 {m.activation} MLP"
+        return f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + f"1 {m.activation} MLP{enc}"
     return (f"residual MLP ({m.n_inputs} inputs, width {m.width}, {m.depth} blocks of hidden width "
-            f"{m.hidden}, {m.activation})")
+            f"{m.hidden}, {m.activation}){enc}")
 
 
 def _prior(p) -> str:

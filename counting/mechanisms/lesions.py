@@ -64,10 +64,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, UInt32
 
-from counting.boolean.cube import cube
 from counting.boolean.tables import pack
 from counting.mechanisms.predicates import truth_tables
-from counting.models import forward
+from counting.models import forward, model_inputs
 from counting.models.layers import activation, apply_hidden, apply_input
 from counting.spec.model import ResMLPSpec
 
@@ -88,7 +87,7 @@ def _batch(params: dict) -> int:
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
 def _tables(model, params, n):
-    return truth_tables(forward(model, params, jnp.asarray(cube(n))))
+    return truth_tables(forward(model, params, jnp.asarray(model_inputs(model))))
 
 
 def lesion(model: ResMLPSpec, params: dict, keep: Bool[Array, "*B depth"]) -> dict:
@@ -121,7 +120,7 @@ def _chunk(n_items: int, per_item_bytes: int, max_bytes: int) -> int:
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 4))
 def _lesioned_tables(model, params, n, keep, max_bytes):
-    x = jnp.asarray(cube(n))
+    x = jnp.asarray(model_inputs(model))
     b, p = _batch(params), 2**n
     per = 4 * b * p * (model.width * (model.depth + 1) + model.hidden)
     chunk = _chunk(keep.shape[0], per, max_bytes)
@@ -156,7 +155,7 @@ def _minimal_key(model, params, n, max_bytes):
     """For each network the least ``|S| * 2**depth + mask(S)`` over block sets ``S`` that
     reproduce its truth table."""
     d, b, p = model.depth, _batch(params), 2**n
-    x = jnp.asarray(cube(n))
+    x = jnp.asarray(model_inputs(model))
     act = activation(model.activation)
     full = truth_tables(forward(model, params, x))
     sizes = jnp.asarray(block_subsets(d).sum(axis=1), jnp.int32)
@@ -237,7 +236,7 @@ def _cut_output(model, params, x, cut: Bool[Array, "nodes nodes"]) -> Float[Arra
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 4))
 def _cut_tables(model, params, n, cuts, max_bytes):
-    x = jnp.asarray(cube(n))
+    x = jnp.asarray(model_inputs(model))
     b, p = _batch(params), 2**n
     per = 4 * b * p * (model.width * (model.depth + 2) + model.hidden)
     chunk = _chunk(cuts.shape[0], per, max_bytes)

@@ -32,10 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-from counting.boolean.cube import cube
 from counting.engine.priors import scale_vector, unflatten
 from counting.mechanisms.predicates import Condition
-from counting.models import forward, param_layout
+from counting.models import forward, model_inputs, param_layout
 from counting.spec.errors import SpecError
 from counting.spec.model import ModelSpec
 from counting.spec.prior import CONTINUOUS_PRIORS, PriorSpec
@@ -110,7 +109,7 @@ class GaussianProblem:
     @staticmethod
     def of(model: ModelSpec, prior: PriorSpec, condition: Condition) -> "GaussianProblem":
         check_continuous(prior)
-        x = jnp.asarray(cube(model.n_inputs))
+        x = jnp.asarray(model_inputs(model))
 
         def fwd(g):
             return forward(model, unflatten(model, gaussian_to_params(g, model, prior)), x)

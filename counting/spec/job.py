@@ -44,10 +44,16 @@ class Spec:
     estimator: EstimatorSettings
 
     def to_dict(self) -> dict[str, Any]:
-        """Only the settings that apply to the chosen kinds (what manifests record)."""
+        """Only the settings that apply to the chosen kinds (what manifests record).
+
+        The model's ``inputs`` appears only when it is not the default ``"pm1"``, so a job's
+        identity (checkpoints, run folder names, manifests) is what it was before the field existed.
+        """
         model = dataclasses.asdict(self.model)
         if "widths" in model:
             model["widths"] = list(model["widths"])
+        if model.get("inputs") == "pm1":
+            del model["inputs"]
         return {"model": model, "prior": dataclasses.asdict(self.prior),
                 "target": None if self.target is None else self.target.to_dict(),
                 "estimator": settings_dict(self.estimator)}

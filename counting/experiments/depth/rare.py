@@ -27,13 +27,12 @@ from typing import Callable, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from counting.boolean.cube import cube
 from counting.engine.priors import unflatten
 from counting.engine.run import PassFacts, RunOptions
 from counting.experiments.depth.tally import joint_codes, joint_size
 from counting.mechanisms.predicates import computes
 from counting.mechanisms.routes import Decomposition
-from counting.models import forward
+from counting.models import forward, model_inputs
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params
 from counting.rare.replicates import Replicates, run_replicates
 from counting.rare.smc import smc_sample
@@ -60,7 +59,7 @@ def classify(model: ModelSpec, prior: PriorSpec, d: Decomposition, coords: np.nd
     if coords.shape[0] == 0:
         return np.zeros(size, np.int64)
     params = unflatten(model, gaussian_to_params(jnp.asarray(coords), model, prior))
-    codes = np.asarray(joint_codes(forward(model, params, jnp.asarray(cube(model.n_inputs))), model, d))
+    codes = np.asarray(joint_codes(forward(model, params, jnp.asarray(model_inputs(model))), model, d))
     return np.bincount(codes, minlength=size).astype(np.int64)
 
 
