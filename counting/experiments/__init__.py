@@ -33,7 +33,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity'], got 'llamas'
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ import pandas as pd
 
 import counting.experiments.depth as depth
 import counting.experiments.llamaizer as llamaizer
+import counting.experiments.simplicity as simplicity
 import counting.experiments.base.run as runner
 from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read_file, read_toml
 from counting.spec.errors import SpecError
 
-EXPERIMENTS: dict[str, runner.Kind] = {llamaizer.KIND: llamaizer, depth.KIND: depth}
+EXPERIMENTS: dict[str, runner.Kind] = {llamaizer.KIND: llamaizer, depth.KIND: depth, simplicity.KIND: simplicity}
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
            "with_samples"]

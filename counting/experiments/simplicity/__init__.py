@@ -1,0 +1,207 @@
+"""Experiment 3: does the prior track parameters constrained or program length?
+
+An experiment kind (:class:`counting.experiments.base.run.Kind`) with three optional parts
+(:mod:`~counting.experiments.simplicity.config`), each cut into passes:
+
+* ``census:n<n>:<prior>`` then ``classes:n<n>:<prior>``: a census of every function of ``n`` bits,
+  pooled over NPN classes (:mod:`~counting.experiments.simplicity.classes`); tempered SMC for the
+  classes seen too rarely and NNGP for all (:mod:`~counting.experiments.simplicity.jobs`); the
+  class volumes next to every complexity measure, and which measure predicts log V best
+  (:mod:`~counting.experiments.simplicity.compare`).
+* ``ladder:n<n>:<method>``: n-bit parity on one network by each method.
+* ``reproduction:<encoding>``: the 7-bit census; rank-frequency and LZ tables
+  (:mod:`~counting.experiments.simplicity.zipf`).
+
+Example:
+    >>> from counting.experiments import parse_experiment, run_experiment
+    >>> exp = parse_experiment('''
+    ... [experiment]
+    ... kind = "simplicity"
+    ... chunk_size = 1024
+    ... [[prior]]
+    ... name = "relu-8"
+    ... widths = [8]
+    ... [volumes]
+    ... n_inputs = [2]
+    ... samples = 4096
+    ... min_hits = 0
+    ... crosscheck = 0
+    ... nngp_qmc = 256
+    ... ''')
+    >>> [p.name for p in passes(exp)]
+    ['census:n2:relu-8', 'classes:n2:relu-8']
+    >>> t = run_experiment(exp, progress=False)
+    >>> t["classes"][["representative", "size", "method"]].values.tolist()
+    [['0x0', 2, 'census'], ['0x1', 8, 'census'], ['0x3', 4, 'census'], ['0x6', 2, 'census']]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from counting.boolean.complexity import all_measures
+from counting.boolean.npn import npn_canonical
+from counting.boolean.tables import named_truth_table, to_hex
+from counting.engine.run import PassFacts
+from counting.engine.tally import CensusTally, Hits
+from counting.estimators.result import binomial_estimate
+from counting.experiments.base.run import Pass
+from counting.experiments.simplicity import compare, zipf
+from counting.experiments.simplicity.config import KIND, Experiment, from_dict, with_samples
+from counting.experiments.simplicity.figures import write_figures
+from counting.experiments.simplicity.jobs import class_job, derived_seed, estimate_columns, estimator_job, settings_for
+from counting.mechanisms.predicates import computes
+from counting.spec.estimator import MCSettings
+from counting.spec.job import Spec, sampling_spec
+from counting.spec.model import MLPSpec, describe_model
+from counting.spec.prior import ScaledPrior, describe_prior
+
+__all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", "pass_counts", "pass_tables",
+           "passes", "summary", "with_samples", "write_figures"]
+
+
+def chunk_sizes(exp: Experiment) -> dict[str, int]:
+    return {"experiment.chunk_size": exp.chunk_size}
+
+
+def parity_class(n: int) -> str:
+    """The hex of n-bit parity's NPN class representative."""
+    return to_hex(npn_canonical(named_truth_table("parity", n), n), n)
+
+
+def passes(exp: Experiment) -> tuple[Pass, ...]:
+    """Every pass, in order: volumes (census, classes), ladder, reproduction."""
+    out: list[Pass] = []
+    tag = exp.digest()
+    if exp.volumes is not None:
+        v = exp.volumes
+        for n in v.n_inputs:
+            for p in exp.priors:
+                m = dataclasses.replace(p.model, n_inputs=n)
+                spec = sampling_spec(m, p.prior, v.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+                tally = CensusTally(n, exp.chunk_size, v.samples)
+                tally.kind = f"{KIND}:census:{tag}"
+                about = {"part": "census", "n": n, "prior": p.name}
+                out.append(Pass(f"census:n{n}:{p.name}", spec, tally, None, about))
+                job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.rare, v.nngp_qmc, exp.seed,
+                                ("volumes", n, p.name))
+                out.append(Pass(f"classes:n{n}:{p.name}", Spec(m, p.prior, None, MCSettings(seed=exp.seed)), None,
+                                None, {"part": "classes", "n": n, "prior": p.name,
+                                       "model": describe_model(m), "prior_text": describe_prior(p.prior)}, job))
+    if exp.ladder is not None:
+        lad = exp.ladder
+        prior = exp.priors[0].prior
+        for n in lad.n:
+            m = dataclasses.replace(exp.priors[0].model, n_inputs=n, widths=lad.widths, activation=lad.activation)
+            tt = named_truth_table("parity", n)
+            about = {"part": "ladder", "n": n, "model": describe_model(m)}
+            for method in lad.methods:
+                name = f"ladder:n{n}:{method}"
+                if method == "mc":
+                    spec = sampling_spec(m, prior, lad.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+                    out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None,
+                                    {**about, "method": method}))
+                    continue
+                s = settings_for(method, lad.rare, lad.nngp_qmc, derived_seed(exp.seed, "ladder", n, method))
+                out.append(Pass(name, Spec(m, prior, None, s), None, None, {**about, "method": method},
+                                estimator_job(m, prior, tt, s)))
+    if exp.reproduction is not None:
+        r = exp.reproduction
+        prior = exp.priors[0].prior if exp.priors else ScaledPrior()
+        for enc in r.encodings:
+            m = MLPSpec(r.n_inputs, r.widths, r.activation, inputs=enc)
+            spec = sampling_spec(m, prior, r.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+            tally = CensusTally(r.n_inputs, exp.chunk_size, r.samples)
+            tally.kind = f"{KIND}:reproduction:{tag}"
+            out.append(Pass(f"reproduction:{enc}", spec, tally, None,
+                            {"part": "reproduction", "encoding": enc, "model": describe_model(m)}))
+    return tuple(out)
+
+
+def _with_measures(classes: pd.DataFrame, n: int) -> pd.DataFrame:
+    m = all_measures(n).iloc[[int(h, 16) for h in classes["representative"]]].reset_index(drop=True)
+    m = m.drop(columns=["truth_table"])
+    out = pd.concat([classes.reset_index(drop=True), m], axis=1)
+    out["points"] = 1 << n
+    return out
+
+
+def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The tables of one pass."""
+    part = p.about["part"]
+    if part == "census":
+        return {}
+    if part == "classes":
+        n, prior = p.about["n"], p.about["prior"]
+        head = {"n": n, "prior": prior, "model": p.about["model"], "prior_spec": p.about["prior_text"]}
+        classes = _with_measures(result, n)
+        corr, partial, reg = compare.correlations(classes, boot=1000, seed=derived_seed(exp.seed, "boot", n, prior))
+        size = classes["size"].to_numpy(np.float64)
+        vol = 10.0 ** classes["log10_volume"].to_numpy(np.float64)
+        check = {**head, "sum_volume": float(np.nansum(size * vol)),
+                 "sum_lo": float(np.nansum(size * 10.0 ** classes["ci95_lo"].to_numpy(np.float64))),
+                 "sum_hi": float(np.nansum(size * 10.0 ** classes["ci95_hi"].to_numpy(np.float64))),
+                 "smc_classes": int((classes["method"] == "smc").sum()),
+                 **compare.parity_position(classes, parity_class(n))}
+        tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
+        return {"classes": tag(classes), "correlations": tag(corr), "partial": tag(partial),
+                "regression": tag(reg), "volume_checks": pd.DataFrame([check])}
+    if part == "ladder":
+        e = binomial_estimate(int(result), facts.samples, seconds=facts.seconds, seed=exp.seed) \
+            if p.about["method"] == "mc" else result
+        row = {"n": p.about["n"], "model": p.about["model"], "method": p.about["method"],
+               **estimate_columns(e, "x"), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
+               "cost": e.samples, "cost_unit": e.cost_unit, "seconds": e.seconds,
+               "replicates": e.diagnostics.get("replicates", np.nan) if p.about["method"] != "mc" else np.nan,
+               "reached": e.diagnostics.get("reached", np.nan) if p.about["method"] != "mc" else np.nan}
+        row = {k.replace("x_", ""): v for k, v in row.items()}
+        return {"ladder": pd.DataFrame([row])}
+    census = result
+    n = census.n_inputs
+    lz = zipf.census_lz(census, n)
+    head = {"encoding": p.about["encoding"], "model": p.about["model"]}
+    freq, lzt, top = zipf.frequency_table(census), zipf.lz_table(census, lz), zipf.top_table(census, lz)
+    seen_twice = int((census.counts >= 2).sum())
+    summary_row = {**head, "samples": census.samples, "distinct": census.distinct, "seen_at_least_twice": seen_twice,
+                   "top_function": top["truth_table"].iloc[0], "top_log10_probability": top["log10_volume"].iloc[0],
+                   "spearman_lz_log10p": compare.spearman(lz, np.log10(census.counts), np.ones(len(lz)))}
+    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
+    return {"frequency": tag(freq), "lz": tag(lzt), "top_functions": tag(top),
+            "reproduction": pd.DataFrame([summary_row])}
+
+
+def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:
+    """The exact counts of the pass for ``counts.npz`` (a census's per-count histogram, not its tables)."""
+    part = p.about["part"]
+    if part == "census":
+        return {f"{p.name}|tables": result.tables, f"{p.name}|counts": result.counts}
+    if part == "ladder" and p.about["method"] == "mc":
+        return {f"{p.name}|hits": np.asarray(result)}
+    if part == "reproduction":
+        c, k = np.unique(result.counts, return_counts=True)
+        return {f"{p.name}|count_values": c, f"{p.name}|functions_with_count": k}
+    return {}
+
+
+def manifest_config(exp: Experiment) -> dict:
+    """The experiment as the manifest records it, with the seed and key implementation of its draws."""
+    return {"experiment": exp.to_dict(), "estimator": {"seed": exp.seed, "key_impl": MCSettings().key_impl}}
+
+
+def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
+    """What ``counting run`` prints: the best predictors, the parity ladder and the reproduction."""
+    parts = []
+    if "correlations" in result:
+        c = result["correlations"]
+        t = c.pivot_table(index="measure", columns=["n", "prior"], values="spearman", sort=False)
+        parts.append("Spearman rho of log10 V(f) with each measure (over all functions)\n" + t.round(3).to_string())
+        parts.append("checks and parity\n" + result["volume_checks"].round(4).to_string(index=False))
+    if "ladder" in result:
+        lad = result["ladder"][["n", "method", "log10_volume", "ci95_lo", "ci95_hi", "upper_bound_only"]]
+        parts.append("parity ladder\n" + lad.round(3).to_string(index=False))
+    if "reproduction" in result:
+        parts.append("7-bit reproduction\n" + result["reproduction"].round(3).to_string(index=False))
+    return "\n\n".join(parts)

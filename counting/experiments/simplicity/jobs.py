@@ -1,0 +1,139 @@
+"""The simplicity experiment's jobs that are not counting passes: rare classes and the ladder's estimators.
+
+* :func:`class_job`: after a census pass, one row per NPN class: the census volume, tempered SMC
+  for the classes the census saw fewer than ``min_hits`` times (and for ``crosscheck`` classes
+  above that, so both methods meet where both apply), and the infinite-width (NNGP) value.
+* :func:`estimator_job`: one volume of one target by ``smc``, ``subset`` or ``nngp``.
+
+Each estimate runs in its own subfolder of the pass's work folder, so a stopped job resumes at the
+next replicate. Seeds are derived from the experiment's seed and the estimate's name
+(:func:`derived_seed`), so no two estimates share a key.
+
+Example:
+    >>> derived_seed(0, "volumes", 4, "relu-40-40", 12) == derived_seed(0, "volumes", 4, "relu-40-40", 12)
+    True
+    >>> derived_seed(0, "a") != derived_seed(0, "b")
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from counting.analytic.kernel import NNGP_ACTIVATIONS
+from counting.engine.run import PassFacts, RunOptions
+from counting.engine.tally import CensusTally
+from counting.estimators import Problem, estimate
+from counting.estimators.result import Estimate
+from counting.experiments.simplicity.classes import class_volumes
+from counting.experiments.simplicity.config import Rare
+from counting.mechanisms.predicates import computes
+from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
+from counting.spec.model import ModelSpec
+from counting.spec.prior import PriorSpec
+from counting.spec.target import Target
+
+
+def derived_seed(seed: int, *name: Any) -> int:
+    """A seed for one named estimate: a hash of the experiment's seed and the name, below 2**31."""
+    text = "|".join(str(x) for x in (seed, *name))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") >> 1
+
+
+def settings_for(method: str, rare: Rare, nngp_qmc: int, seed: int):
+    """The estimator settings of ``method`` (``smc``, ``subset`` or ``nngp``)."""
+    if method == "smc":
+        return SMCSettings(particles=rare.particles, steps=rare.steps, replicates=rare.replicates,
+                           max_stages=rare.max_stages, seed=seed)
+    if method == "subset":
+        return SubsetSettings(particles=rare.particles, steps=rare.steps, replicates=rare.replicates,
+                              max_levels=rare.max_stages, seed=seed)
+    return NNGPSettings(n_qmc=nngp_qmc, replicates=8, seed=seed)
+
+
+def one_estimate(model: ModelSpec, prior: PriorSpec, tt: int, settings, options: RunOptions,
+                 folder: str) -> Estimate:
+    """The volume of "computes ``tt``" by ``settings.kind``, checkpointed in ``options.out / folder``."""
+    n = model.n_inputs
+    sub = None if options.out is None else Path(options.out) / folder
+    opts = dataclasses.replace(options, out=sub)
+    return estimate(Problem(model, prior, computes(tt, n), Target(tt, n)), settings, opts)
+
+
+def estimate_columns(e: Estimate | None, prefix: str) -> dict:
+    """``<prefix>_log10_volume``, ``_ci95_lo``, ``_ci95_hi``, ``_upper_bound`` (where only a bound is known)."""
+    if e is None:
+        return {f"{prefix}_log10_volume": np.nan, f"{prefix}_ci95_lo": np.nan, f"{prefix}_ci95_hi": np.nan}
+    lo, hi = e.ci95
+    return {f"{prefix}_log10_volume": np.nan if e.log10_volume is None else e.log10_volume,
+            f"{prefix}_ci95_lo": np.nan if lo is None else lo, f"{prefix}_ci95_hi": np.nan if hi is None else hi}
+
+
+def _facts(evaluations: int, jobs: int, seconds: float) -> PassFacts:
+    return PassFacts(int(evaluations), jobs, 1, 1, 1, 0, seconds, evaluations / seconds if seconds > 0 else math.nan)
+
+
+def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits: int, crosscheck: int, rare: Rare,
+              nngp_qmc: int, seed: int, name: tuple) -> Callable[[RunOptions], tuple[pd.DataFrame, PassFacts]]:
+    """Every NPN class's volume after ``census`` (the pass run just before this job) has finished.
+
+    Columns: the census's (:func:`~counting.experiments.simplicity.classes.class_volumes`), then
+    ``smc_*`` (where run) and ``nngp_*``, and the chosen ``log10_volume`` / ``ci95_*`` / ``method``:
+    the census where it saw at least ``min_hits`` hits, else SMC."""
+    n = model.n_inputs
+
+    def job(options: RunOptions) -> tuple[pd.DataFrame, PassFacts]:
+        t0 = time.perf_counter()
+        cls = class_volumes(census.finalize(), n)
+        counts = cls["count"].to_numpy()
+        rare_ids = set(np.flatnonzero(counts < min_hits).tolist())
+        above = np.flatnonzero(counts >= min_hits)
+        checks = set(above[np.argsort(counts[above], kind="stable")][:crosscheck].tolist())
+        evaluations = 0
+        rows = []
+        for i, rep in enumerate(cls["representative"]):
+            tt = int(rep, 16)
+            row: dict = {}
+            smc = None
+            if i in rare_ids or i in checks:
+                s = settings_for("smc", rare, nngp_qmc, derived_seed(seed, *name, "smc", i))
+                smc = one_estimate(model, prior, tt, s, options, f"smc-{i}")
+                evaluations += smc.samples
+            row.update(estimate_columns(smc, "smc"))
+            nngp = None
+            if model.activation in NNGP_ACTIVATIONS:
+                s = settings_for("nngp", rare, nngp_qmc, derived_seed(seed, *name, "nngp", i))
+                nngp = one_estimate(model, prior, tt, s, options, f"nngp-{i}")
+            row.update(estimate_columns(nngp, "nngp"))
+            rows.append(row)
+        out = pd.concat([cls, pd.DataFrame(rows)], axis=1)
+        use_smc = counts < min_hits
+        out["method"] = np.where(use_smc, "smc", "census")
+        out["census_log10_volume"] = out["log10_volume"]
+        out["census_ci95_lo"], out["census_ci95_hi"] = out["ci95_lo"], out["ci95_hi"]
+        for c in ("log10_volume", "ci95_lo", "ci95_hi"):
+            out[c] = np.where(use_smc, out[f"smc_{c}"], out[f"census_{c}"])
+        return out, _facts(evaluations, len(cls), time.perf_counter() - t0)
+
+    return job
+
+
+def estimator_job(model: ModelSpec, prior: PriorSpec, tt: int, settings
+                  ) -> Callable[[RunOptions], tuple[Estimate, PassFacts]]:
+    """One volume by ``settings.kind`` as a pass job."""
+
+    def job(options: RunOptions) -> tuple[Estimate, PassFacts]:
+        t0 = time.perf_counter()
+        e = estimate(Problem(model, prior, computes(tt, model.n_inputs), Target(tt, model.n_inputs)), settings,
+                     options)
+        return e, _facts(e.samples, 1, time.perf_counter() - t0)
+
+    return job
