@@ -1,5 +1,7 @@
 """The census as a mergeable exact count, and its restricted form."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -22,3 +24,157 @@ def test_merge_of_plain_censuses_counts_every_network():
     m = a.merge(b)
     assert (m.samples, m.drawn, m.kept) == (4, None, 4)
     assert m.merge(Census.empty(2, 1)).counts.tolist() == m.counts.tolist()
+
+
+def _np_unique_rows(rows, weights):
+    """The census's distinct-row count as it was first written: ``np.unique(axis=0)``."""
+    if rows.shape[0] == 0:
+        return rows, weights.astype(np.int64)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    return uniq, np.bincount(inv.reshape(-1), weights=weights, minlength=len(uniq)).astype(np.int64)
+
+
+def _rows(rng, n, words, pool=None):
+    """``n`` rows drawn from a pool of tables that share words (ties on the first sort keys) and use
+    all 32 bits of a word (the sign bit: unsigned order), so with many duplicates."""
+    pool = pool or max(1, n // 3)
+    t = rng.integers(0, 2**32, (pool, words), dtype=np.uint64).astype(np.uint32)
+    t[rng.random(pool) < 0.5, : (words + 1) // 2] = 0xFFFFFFFF
+    t[rng.random(pool) < 0.3, : words // 2] = 0
+    return t[rng.integers(0, pool, n)]
+
+
+@pytest.mark.parametrize("words", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 3000])
+def test_distinct_rows_are_those_of_np_unique(words, n):
+    """Same tables in the same (lexicographic, unsigned) order and the same summed weights."""
+    from counting.engine.census import _unique_rows, key_rows, row_keys
+
+    rng = np.random.default_rng(n * 10 + words)
+    rows = _rows(rng, n, words)
+    w = rng.integers(1, 1000, n).astype(np.int64)
+    t, c = _unique_rows(rows, w)
+    t0, c0 = _np_unique_rows(rows, w)
+    assert t.dtype == np.uint32 and c.dtype == np.int64 and t.shape == (len(t0), words)
+    assert (t == t0).all() and (c == c0).all()
+    assert (key_rows(row_keys(rows), words) == rows).all()
+
+
+@pytest.mark.parametrize("words", [1, 4])
+def test_merges_in_any_order_and_any_runs_give_one_census(words):
+    """Censuses of the parts merged in any order or tree, or pushed as runs of any sizes, are the
+    census of the whole (tables, counts and order)."""
+    from counting.engine.census import CensusRuns, key_rows
+
+    rng = np.random.default_rng(words)
+    rows = _rows(rng, 5000, words, pool=900)
+    whole = Census.from_rows(rows, 7)
+    for trial in range(4):
+        cuts = np.sort(rng.integers(0, len(rows) + 1, rng.integers(1, 12)))
+        parts = [Census.from_rows(p, 7) for p in np.split(rows, cuts)]
+        order = rng.permutation(len(parts))
+        merged = Census.empty(7, words)
+        for k in order:  # one growing census, the parts in a random order
+            merged = parts[k].merge(merged) if trial % 2 else merged.merge(parts[k])
+        while len(parts) > 1:  # a random tree of pairwise merges
+            i, j = sorted(rng.choice(len(parts), 2, replace=False))
+            parts.append(parts.pop(j).merge(parts.pop(i)))
+        runs = CensusRuns(words)
+        for p in np.split(rows, cuts):
+            runs.add_rows(p)
+        k, c = runs.collapse()
+        for m in (merged, parts[0], Census(key_rows(k, words), c, 7)):
+            assert (m.tables == whole.tables).all() and (m.counts == whole.counts).all()
+
+
+def _tally_feed(tally, rows, chunk, keep=None):
+    """Feed ``rows`` to a tally as steps of two chunks, the last chunk partly valid (``keep``: a
+    restricted census's where-holds)."""
+    step = 2 * chunk
+    for s in range(0, len(rows), step):
+        part = rows[s:s + step]
+        valid = np.clip(len(part) - np.arange(2) * chunk, 0, chunk)
+        pad = np.zeros((step, rows.shape[1]), np.uint32)
+        pad[: len(part)] = part
+        res = pad.reshape(2, chunk, -1)
+        if keep is not None:
+            k = np.zeros(step, bool)
+            k[: len(part)] = keep[s:s + step]
+            res = (res, k.reshape(2, chunk))
+        tally.add(res, valid)
+
+
+@pytest.mark.parametrize("restricted", [False, True])
+def test_census_tally_is_the_same_whatever_the_flush_size(monkeypatch, restricted):
+    from counting.engine.tally import CensusTally
+
+    rng = np.random.default_rng(3)
+    rows = _rows(rng, 4000, 4, pool=700)
+    keep = rng.random(len(rows)) < 0.7 if restricted else None
+    ref = Census.from_rows(rows if keep is None else rows[keep], 7)
+    for flush, chunk in ((1 << 20, 512), (1, 64), (37, 100), (1000, 128)):
+        monkeypatch.setattr(CensusTally, "FLUSH_ROWS", flush)
+        t = CensusTally(7, chunk, len(rows))
+        _tally_feed(t, rows, chunk, keep)
+        c = t.finalize()
+        assert (c.tables == ref.tables).all() and (c.counts == ref.counts).all()
+        assert c.samples == len(rows) and c.kept == ref.kept
+
+
+def test_census_tally_resumes_from_its_state(monkeypatch, tmp_path):
+    """``state()`` mid-way, through a checkpoint file, into a fresh tally: the same final census."""
+    import counting.engine.checkpoint as checkpoint
+    from counting.engine.tally import CensusTally
+
+    monkeypatch.setattr(CensusTally, "FLUSH_ROWS", 100)
+    rng = np.random.default_rng(4)
+    rows = _rows(rng, 3000, 4, pool=500)
+    ref = Census.from_rows(rows, 7)
+    a = CensusTally(7, 64, len(rows))
+    _tally_feed(a, rows[:1664], 64)
+    checkpoint.save(tmp_path, "{}", a.kind, 13, 1.0, a.state())
+    _tally_feed(a, rows[1664:], 64)  # the tally goes on after its checkpoint
+    b = CensusTally(7, 64, len(rows))
+    b.load(checkpoint.load(tmp_path, "{}", b.kind).state)
+    _tally_feed(b, rows[1664:], 64)
+    for c in (a.finalize(), b.finalize()):
+        assert (c.tables == ref.tables).all() and (c.counts == ref.counts).all() and c.samples == len(rows)
+
+
+@pytest.mark.parametrize("n", range(13))
+def test_rows_to_hex_is_to_hex_of_each_row(n):
+    """The vectorised hex of many rows is the per-row ``to_hex``, and refuses what it refuses."""
+    from counting.boolean.tables import n_words, rows_to_hex, to_hex, words_to_int
+
+    rng = np.random.default_rng(n)
+    for words in {n_words(n), n_words(n) + 1}:
+        rows = rng.integers(0, 2**32, (40, words), dtype=np.uint64).astype(np.uint32)
+        for j in range(words):  # clear every bit at or above point 2**n
+            rows[:, j] &= np.uint32(0 if 32 * j >= 2**n else (1 << min(32, 2**n - 32 * j)) - 1)
+        assert rows_to_hex(rows, n) == [to_hex(words_to_int(r), n) for r in rows]
+        if 32 * words > 2**n:  # a bit at point 2**n: refused by both, with the same message
+            rows[7, 2**n // 32] |= np.uint32(1 << (2**n % 32))
+            with pytest.raises(ValueError) as per_row:
+                to_hex(words_to_int(rows[7]), n)
+            with pytest.raises(ValueError, match=re.escape(str(per_row.value))):
+                rows_to_hex(rows, n)
+    assert rows_to_hex(np.zeros((0, n_words(n)), np.uint32), n) == []
+
+
+def test_frame_is_the_row_by_row_table():
+    """Ranks, hex tables, counts, volumes and intervals, each interval computed for its own row."""
+    import pandas as pd
+
+    from counting.boolean.tables import to_hex, words_to_int
+    from counting.stats import clopper_pearson_many
+
+    rng = np.random.default_rng(6)
+    c = Census.from_rows(_rows(rng, 3000, 4, pool=600), 7)
+    order = np.lexsort((np.arange(c.distinct), -c.counts))
+    k, n = c.counts[order], c.samples
+    lo, hi = clopper_pearson_many(k, n)
+    ref = pd.DataFrame({"rank": np.arange(1, c.distinct + 1),
+                        "truth_table": [to_hex(words_to_int(r), 7) for r in c.tables[order]],
+                        "count": k, "volume": k / n, "log10_volume": np.log10(k / n),
+                        "ci95_lo": np.log10(lo), "ci95_hi": np.log10(hi)})
+    pd.testing.assert_frame_equal(c.frame(), ref, check_exact=True)

@@ -65,8 +65,33 @@ def to_hex(tt: int, n: int) -> str:
 
 
 def rows_to_hex(rows: np.ndarray, n: int) -> list[str]:
-    """Hex strings for an array of packed rows ``[k, words]``."""
-    return [to_hex(words_to_int(r), n) for r in rows]
+    """Hex strings for an array of packed rows ``[k, words]``: ``to_hex(words_to_int(row), n)`` for
+    each row, built for all rows at once from their hex digits (a census has millions)."""
+    a = np.asarray(rows)
+    if a.ndim != 2 or a.dtype.kind != "u" or a.dtype.itemsize > 4 or n < 0 or not len(a):
+        return [to_hex(words_to_int(r), n) for r in rows]
+    a = a.astype(np.uint32, copy=False)
+    k, w = a.shape
+    bits, bad = 1 << n, np.zeros(k, bool)  # a row with a bit set at or above point 2**n is no table
+    for j in range(w):
+        if 32 * j >= bits:
+            bad |= a[:, j] != 0
+        elif 32 * j + 32 > bits:
+            bad |= (a[:, j] >> np.uint32(bits - 32 * j)) != 0
+    if bad.any():
+        check_table(words_to_int(a[np.argmax(bad)]), n)
+    d, out = hex_digits(n), []
+    shifts = np.arange(28, -1, -4, dtype=np.uint32)
+    digits = np.frombuffer(b"0123456789abcdef", np.uint8)
+    for s in range(0, k, 1 << 16):  # in blocks: the temporaries stay small beside the strings
+        b = a[s:s + (1 << 16)]
+        nibbles = ((b[:, ::-1, None] >> shifts) & np.uint32(0xF)).reshape(len(b), 8 * w)  # high digit first
+        text = np.full((len(b), 2 + max(d, 8 * w)), ord("0"), np.uint8)
+        text[:, 1] = ord("x")
+        text[:, text.shape[1] - 8 * w:] = digits[nibbles]
+        text = np.concatenate([text[:, :2], text[:, text.shape[1] - d:]], axis=1)
+        out += text.view(f"S{d + 2}").ravel().astype(f"U{d + 2}").tolist()
+    return out
 
 
 def from_function(f, n: int) -> int:
