@@ -83,7 +83,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                 m = dataclasses.replace(p.model, n_inputs=n)
                 spec = sampling_spec(m, p.prior, v.samples, seed=exp.seed, chunk_size=exp.chunk_size)
                 tally = CensusTally(n, exp.chunk_size, v.samples)
-                tally.kind = f"{KIND}:census:{tag}"
+                tally.kind = f"{KIND}:census"  # the spec (network, prior, samples, seed, chunks) says the rest
                 about = {"part": "census", "n": n, "prior": p.name}
                 out.append(Pass(f"census:n{n}:{p.name}", spec, tally, None, about))
                 job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.rare, v.nngp_qmc, exp.seed,
@@ -115,7 +115,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             m = MLPSpec(r.n_inputs, r.widths, r.activation, inputs=enc)
             spec = sampling_spec(m, prior, r.samples, seed=exp.seed, chunk_size=exp.chunk_size)
             tally = CensusTally(r.n_inputs, exp.chunk_size, r.samples)
-            tally.kind = f"{KIND}:reproduction:{tag}"
+            tally.kind = f"{KIND}:census"
             out.append(Pass(f"reproduction:{enc}", spec, tally, None,
                             {"part": "reproduction", "encoding": enc, "model": describe_model(m)}))
     return tuple(out)
