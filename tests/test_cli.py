@@ -361,6 +361,7 @@ def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, comman
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.slow  # three start-ups of the command (about 9 s); the slow step runs it
 def test_version_module_entry_point_and_devices_after_the_command(tmp_path):
     r = subprocess.run([sys.executable, "-m", "counting", "--version"], capture_output=True, text=True, env=ENV)
     assert r.returncode == 0 and r.stdout.startswith("counting "), r.stderr

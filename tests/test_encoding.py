@@ -145,6 +145,7 @@ CENSUS_SPEC = ('[model]\nn_inputs = 3\nwidths = [6]\ninputs = "{inputs}"\n'
                '[estimator]\nsamples = 2048\nchunk_size = 1024\nseed = 11\n')
 
 
+@pytest.mark.slow  # two censuses and a direct evaluation (about 4 s); the slow step runs it
 def test_census_on_01_is_batch_invariant_and_is_the_census_of_the_01_forward_pass():
     spec = parse_spec(CENSUS_SPEC.format(inputs="01"), need_target=False)
     a = run_census(spec, RunOptions(batch_size=64, progress=False))

@@ -227,6 +227,7 @@ def test_union_counts_are_nested_and_bounded(exact_tables):
         assert (grp["overlap"] >= -1e-12).all()
 
 
+@pytest.mark.slow  # two experiment runs (about 6 s); the slow step runs it
 def test_gaussian_rerun_is_identical_whatever_the_batch_size(tmp_path):
     exp = parse_experiment(config("mc", samples=20000, prior="gaussian", widths=((8, 8),), activation="relu",
                                   chunk=2048))

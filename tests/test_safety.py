@@ -141,6 +141,7 @@ def test_a_batch_that_does_not_fit_is_refused_when_asked_for(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a command start-up and a job (about 7 s); the slow step runs it
 def test_progress_lines_in_a_log_and_a_forecast_for_a_job_of_months(tmp_path):
     spec = write_spec(tmp_path, SMALL.replace("samples = 12288", "samples = 4_000_000_000_000"))
     r = cli("--devices", "1", "volume", spec, "--out", tmp_path / "out", "--progress-seconds", "0.000001",

@@ -41,6 +41,7 @@ def test_bad_config_is_one_line(body, field):
     assert str(e.value).startswith(f"{field}: expected") and "\n" not in str(e.value)
 
 
+@pytest.mark.slow  # a command start-up (about 5 s); the in-process cases above cover the messages
 def test_bad_config_from_the_command_line_writes_nothing(tmp_path):
     r = cli("run", write_spec(tmp_path, HEAD + '[volumes]\nn_inputs = [5]'), "--out", tmp_path / "out")
     assert_usage_error(r, "volumes.n_inputs[0]")

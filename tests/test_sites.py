@@ -100,6 +100,7 @@ chunk_size = 8192
 """
 
 
+@pytest.mark.slow  # two passes over 2^17 networks (about 10 s); the slow step runs it
 def test_restricted_census_matches_hit_or_miss_on_the_same_networks():
     """Both count the same networks (same seed), so the restricted census's count of f is exactly
     the hit-or-miss count of "computes f and layer 1 holds x2"."""

@@ -49,7 +49,7 @@ def volumes_figure(classes: pd.DataFrame, n: int):
                 x = np.where(np.isnan(x), np.nanmax(x) + 2, x)  # out of the architecture's reach: drawn at the right
             jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(x))
             y = d["log10_volume"].to_numpy(np.float64)
-            err = [y - d["ci95_lo"].to_numpy(np.float64), d["ci95_hi"].to_numpy(np.float64) - y]
+            err = np.clip([y - d["ci95_lo"].to_numpy(np.float64), d["ci95_hi"].to_numpy(np.float64) - y], 0, None)
             smc = (d["method"] == "smc").to_numpy()
             ax.errorbar(x + jitter, y, yerr=err, fmt="none", ecolor="0.6", lw=0.6)
             ax.scatter((x + jitter)[~smc], y[~smc], s=10, color="tab:blue")
@@ -71,8 +71,8 @@ def correlations_figure(corr: pd.DataFrame):
     for ax, (n, prior) in zip(axes[0], keys):
         d = corr[(corr["n"] == n) & (corr["prior"] == prior)].reset_index(drop=True)
         y = np.arange(len(d))
-        ax.errorbar(d["spearman"], y, xerr=[d["spearman"] - d["ci95_lo"], d["ci95_hi"] - d["spearman"]], fmt="none",
-                    ecolor="0.4", capsize=2)
+        # a bootstrap interval need not contain the point estimate: the bars span the interval itself
+        ax.hlines(y, d["ci95_lo"], d["ci95_hi"], color="0.4", lw=1)
         ax.scatter(d["spearman"], y, c=[FAMILY_COLORS[f] for f in d["family"]], zorder=3)
         ax.set_yticks(y, d["measure"], fontsize=7)
         ax.axvline(0, color="0.8", lw=0.8)
@@ -96,7 +96,7 @@ def ladder_figure(lad: pd.DataFrame):
         lo = pd.to_numeric(d["ci95_lo"], errors="coerce").to_numpy(np.float64)
         hi = pd.to_numeric(d["ci95_hi"], errors="coerce").to_numpy(np.float64)
         ok = np.isfinite(y)
-        ax.errorbar(x[ok], y[ok], yerr=[y[ok] - lo[ok], hi[ok] - y[ok]], marker="o", ms=4, capsize=2,
+        ax.errorbar(x[ok], y[ok], yerr=np.clip([y[ok] - lo[ok], hi[ok] - y[ok]], 0, None), marker="o", ms=4, capsize=2,
                     color=colors[m], label=m)
         ax.scatter(x[~ok], hi[~ok], marker="v", facecolors="none", edgecolors=colors[m])
     ax.set_xlabel("n (bits of parity)")
