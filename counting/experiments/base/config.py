@@ -22,9 +22,10 @@ import json
 import tomllib
 from pathlib import Path
 
-from counting.spec.errors import SpecError, choice, section
+from counting.spec.errors import SpecError, choice, integer, section
 
 DEFAULT_KIND = "llamaizer"
+MAX_CHUNKS = 2**32  # chunk ids are uint32 fold_in data: a pass has at most this many chunks
 
 
 def read_toml(text: str) -> dict:
@@ -66,6 +67,25 @@ def unique(names: list[str], field: str) -> None:
     """Names that must be distinct (they key tables, files and folders)."""
     if len(set(names)) != len(names):
         raise SpecError(field, "distinct names", names)
+
+
+def distinct_ints(v, where: str, lo: int, hi: int) -> tuple[int, ...]:
+    """A non-empty list of distinct integers in ``lo..hi`` (depths, widths, bit counts, ...)."""
+    if not isinstance(v, list) or not v:
+        raise SpecError(where, f"a non-empty list of integers in {lo}..{hi}", v)
+    out = tuple(integer(x, f"{where}[{i}]", lo, hi) for i, x in enumerate(v))
+    if len(set(out)) != len(out):
+        raise SpecError(where, "distinct values", v)
+    return out
+
+
+def name_list(v, where: str, allowed: tuple[str, ...], empty: bool = False) -> tuple[str, ...]:
+    """A list of distinct names among ``allowed`` (non-empty unless ``empty``)."""
+    if not isinstance(v, list) or (not v and not empty):
+        raise SpecError(where, f"a list of names among {list(allowed)}", v)
+    out = tuple(choice(x, f"{where}[{i}]", allowed) for i, x in enumerate(v))
+    unique(list(out), where)
+    return out
 
 
 def config_digest(config) -> str:

@@ -45,7 +45,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import config_digest, experiment_table, table_list, unique
+from counting.experiments.base.config import (MAX_CHUNKS, config_digest, distinct_ints, experiment_table, name_list,
+                                              table_list, unique)
 from counting.mechanisms.routes import DECOMPOSITIONS
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
 from counting.spec.model import ACTIVATIONS
@@ -54,7 +55,6 @@ from counting.spec.target import parse_truth_table
 
 KIND = "depth"
 MODELS = ("mlp", "resmlp")
-MAX_CHUNKS = 2**32  # chunk ids are uint32 fold_in data
 MAX_DEPTH = 12
 
 
@@ -126,23 +126,6 @@ class Experiment:
         return config_digest(self)
 
 
-def _ints(v, where: str, lo: int, hi: int) -> tuple[int, ...]:
-    if not isinstance(v, list) or not v:
-        raise SpecError(where, f"a non-empty list of integers in {lo}..{hi}", v)
-    out = tuple(integer(x, f"{where}[{i}]", lo, hi) for i, x in enumerate(v))
-    if len(set(out)) != len(out):
-        raise SpecError(where, "distinct values", v)
-    return out
-
-
-def _names(v, where: str, allowed: tuple[str, ...], empty: bool = False) -> tuple[str, ...]:
-    if not isinstance(v, list) or (not v and not empty):
-        raise SpecError(where, f"a list of names among {list(allowed)}", v)
-    out = tuple(choice(x, f"{where}[{i}]", allowed) for i, x in enumerate(v))
-    unique(list(out), where)
-    return out
-
-
 def _target(t: dict, i: int, n: int) -> Target:
     where = f"target[{i}]"
     check_keys(t, {"name", "truth_table"}, where)
@@ -154,8 +137,8 @@ def _target(t: dict, i: int, n: int) -> Target:
 def _bias(t: dict, chunk: int) -> Bias:
     check_keys(t, {f.name for f in dataclasses.fields(Bias)}, "bias")
     d = Bias()
-    return Bias(_names(t.get("models", list(d.models)), "bias.models", MODELS),
-                _ints(t.get("depths", list(d.depths)), "bias.depths", 1, MAX_DEPTH),
+    return Bias(name_list(t.get("models", list(d.models)), "bias.models", MODELS),
+                distinct_ints(t.get("depths", list(d.depths)), "bias.depths", 1, MAX_DEPTH),
                 integer(t.get("params", d.params), "bias.params", 50, 10**6),
                 choice(t.get("activation", d.activation), "bias.activation", ACTIVATIONS),
                 integer(t.get("samples", d.samples), "bias.samples", 1, chunk * MAX_CHUNKS))
@@ -164,7 +147,7 @@ def _bias(t: dict, chunk: int) -> Bias:
 def _lesions(t: dict, chunk: int) -> Lesions:
     check_keys(t, {f.name for f in dataclasses.fields(Lesions)}, "lesions")
     d = Lesions()
-    return Lesions(_ints(t.get("depths", list(d.depths)), "lesions.depths", 1, MAX_DEPTH),
+    return Lesions(distinct_ints(t.get("depths", list(d.depths)), "lesions.depths", 1, MAX_DEPTH),
                    integer(t.get("params", d.params), "lesions.params", 50, 10**6),
                    choice(t.get("activation", d.activation), "lesions.activation", ACTIVATIONS),
                    integer(t.get("samples", d.samples), "lesions.samples", 1, chunk * MAX_CHUNKS))
@@ -173,16 +156,16 @@ def _lesions(t: dict, chunk: int) -> Lesions:
 def _routes(t: dict, chunk: int) -> Routes:
     check_keys(t, {f.name for f in dataclasses.fields(Routes)}, "routes")
     d = Routes()
-    decs = _names(t.get("decompositions", list(d.decompositions)), "routes.decompositions", tuple(DECOMPOSITIONS))
-    rare = _names(t.get("rare", list(d.rare)), "routes.rare", decs, empty=True)
+    decs = name_list(t.get("decompositions", list(d.decompositions)), "routes.decompositions", tuple(DECOMPOSITIONS))
+    rare = name_list(t.get("rare", list(d.rare)), "routes.rare", decs, empty=True)
     return Routes(decs,
-                  _ints(t.get("widths", list(d.widths)), "routes.widths", 1, 256),
-                  _ints(t.get("depths", list(d.depths)), "routes.depths", 1, MAX_DEPTH),
+                  distinct_ints(t.get("widths", list(d.widths)), "routes.widths", 1, 256),
+                  distinct_ints(t.get("depths", list(d.depths)), "routes.depths", 1, MAX_DEPTH),
                   choice(t.get("activation", d.activation), "routes.activation", ACTIVATIONS),
                   integer(t.get("samples", d.samples), "routes.samples", 1, chunk * MAX_CHUNKS),
                   rare,
-                  _ints(t["rare_widths"], "routes.rare_widths", 1, 256) if "rare_widths" in t else (),
-                  _ints(t["rare_depths"], "routes.rare_depths", 1, MAX_DEPTH) if "rare_depths" in t else (),
+                  distinct_ints(t["rare_widths"], "routes.rare_widths", 1, 256) if "rare_widths" in t else (),
+                  distinct_ints(t["rare_depths"], "routes.rare_depths", 1, MAX_DEPTH) if "rare_depths" in t else (),
                   integer(t.get("particles", d.particles), "routes.particles", 10, 10**6),
                   integer(t.get("steps", d.steps), "routes.steps", 1, 1000),
                   integer(t.get("replicates", d.replicates), "routes.replicates", 2, 10**4))

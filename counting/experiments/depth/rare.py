@@ -13,7 +13,7 @@ Example:
     >>> from counting.spec import ResMLPSpec, ScaledPrior
     >>> from counting.spec.estimator import SMCSettings
     >>> m = ResMLPSpec(n_inputs=4, width=4, depth=2, hidden=4)
-    >>> s = SMCSettings(particles=64, steps=2, replicates=2, max_stages=40)
+    >>> s = SMCSettings(particles=32, steps=1, replicates=2, max_stages=6)
     >>> res, facts = route_job(m, ScaledPrior(), DECOMPOSITIONS["and4"], s)(RunOptions(progress=False))
     >>> len(res.runs), len(res.runs[0].joint) == joint_size(m), facts.chunks
     (2, True, 2)

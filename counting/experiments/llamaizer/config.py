@@ -41,7 +41,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import config_digest, experiment_table, table_list, unique
+from counting.experiments.base.config import MAX_CHUNKS, config_digest, experiment_table, table_list, unique
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
 from counting.spec.model import ACTIVATIONS
 from counting.spec.prior import PriorSpec, parse_prior
@@ -50,7 +50,6 @@ from counting.spec.target import parse_truth_table
 KIND = "llamaizer"
 FAMILY_KINDS = ("ignored_bits", "random_weight", "random_degree", "named")
 MAX_INPUTS = 5  # one 32-bit word per truth table
-MAX_CHUNKS = 2**32  # chunk ids are uint32 fold_in data
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import config_digest, experiment_table, table_list, unique
+from counting.experiments.base.config import (MAX_CHUNKS, config_digest, distinct_ints, experiment_table, name_list,
+                                              table_list, unique)
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
-from counting.spec.model import ACTIVATIONS, MLPSpec, parse_model
+from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
 
 KIND = "simplicity"
-MAX_CHUNKS = 2**32  # chunk ids are uint32 fold_in data
 METHODS = ("mc", "smc", "subset", "nngp")
 ENCODINGS = ("pm1", "01")
 
@@ -131,23 +131,6 @@ class Experiment:
         return config_digest(self)
 
 
-def _ints(v, where: str, lo: int, hi: int) -> tuple[int, ...]:
-    if not isinstance(v, list) or not v:
-        raise SpecError(where, f"a non-empty list of integers in {lo}..{hi}", v)
-    out = tuple(integer(x, f"{where}[{i}]", lo, hi) for i, x in enumerate(v))
-    if len(set(out)) != len(out):
-        raise SpecError(where, "distinct values", v)
-    return out
-
-
-def _names(v, where: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    if not isinstance(v, list) or not v:
-        raise SpecError(where, f"a non-empty list of names among {list(allowed)}", v)
-    out = tuple(choice(x, f"{where}[{i}]", allowed) for i, x in enumerate(v))
-    unique(list(out), where)
-    return out
-
-
 def _prior(t: dict, i: int) -> Prior:
     where = f"prior[{i}]"
     check_keys(t, {"name", "widths", "activation", "kind", "sigma_w", "sigma_b"}, where)
@@ -174,7 +157,7 @@ RARE_KEYS = {f.name for f in dataclasses.fields(Rare)}
 def _volumes(t: dict, chunk: int) -> Volumes:
     check_keys(t, {f.name for f in dataclasses.fields(Volumes) if f.name != "rare"} | RARE_KEYS, "volumes")
     d = Volumes()
-    return Volumes(_ints(t.get("n_inputs", list(d.n_inputs)), "volumes.n_inputs", 2, 4),
+    return Volumes(distinct_ints(t.get("n_inputs", list(d.n_inputs)), "volumes.n_inputs", 2, 4),
                    integer(t.get("samples", d.samples), "volumes.samples", 1, chunk * MAX_CHUNKS),
                    integer(t.get("min_hits", d.min_hits), "volumes.min_hits", 0, 10**9),
                    integer(t.get("crosscheck", d.crosscheck), "volumes.crosscheck", 0, 1000),
@@ -187,8 +170,8 @@ def _ladder(t: dict, chunk: int) -> Ladder:
     d = Ladder()
     m = parse_model({"widths": t.get("widths", list(d.widths)), "activation": t.get("activation", d.activation)},
                     "ladder")
-    return Ladder(_ints(t.get("n", list(d.n)), "ladder.n", 1, 9), m.widths, m.activation,
-                  _names(t.get("methods", list(d.methods)), "ladder.methods", METHODS),
+    return Ladder(distinct_ints(t.get("n", list(d.n)), "ladder.n", 1, 9), m.widths, m.activation,
+                  name_list(t.get("methods", list(d.methods)), "ladder.methods", METHODS),
                   integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS),
                   _rare(t, "ladder"),
                   integer(t.get("nngp_qmc", d.nngp_qmc), "ladder.nngp_qmc", 64, 2**20))
@@ -200,7 +183,7 @@ def _reproduction(t: dict, chunk: int) -> Reproduction:
     m = parse_model({"n_inputs": t.get("n_inputs", d.n_inputs), "widths": t.get("widths", list(d.widths)),
                      "activation": t.get("activation", d.activation)}, "reproduction")
     return Reproduction(m.n_inputs, m.widths, m.activation,
-                        _names(t.get("encodings", list(d.encodings)), "reproduction.encodings", ENCODINGS),
+                        name_list(t.get("encodings", list(d.encodings)), "reproduction.encodings", ENCODINGS),
                         integer(t.get("samples", d.samples), "reproduction.samples", 1, chunk * MAX_CHUNKS))
 
 
