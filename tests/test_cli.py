@@ -243,6 +243,7 @@ def test_census_json_and_results_folder(tmp_path):
     assert c["count"].head(4).tolist() == counts
 
 
+@pytest.mark.slow  # two command start-ups (about 7 s); the slow step runs it
 def test_census_needs_no_target_and_volume_does(tmp_path):
     text = "[model]\nn_inputs = 3\nwidths = [8]\n[estimator]\nsamples = 1024\nchunk_size = 512\n"
     spec = write(tmp_path, text)

@@ -60,6 +60,7 @@ def reference(tmp_path_factory):
     return json.loads(r.stdout)["hits"]
 
 
+@pytest.mark.slow  # a command start-up interrupted (about 8 s); the slow step runs it
 def test_signal_before_the_first_chunk_leaves_nothing(tmp_path):
     spec = write_spec(tmp_path, SMALL)
     for sig, code in (("INT", 130), ("TERM", 143)):

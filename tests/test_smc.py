@@ -52,6 +52,7 @@ def test_smc_agrees_with_hit_or_miss_on_a_deep_network():
     assert 1e-5 < est.volume < 1e-2
 
 
+@pytest.mark.slow  # an SMC run on a site condition (about 8 s); test_sites covers the same in the default run
 def test_smc_takes_a_site_condition():
     """"Majority, and layer 1 holds AND3" on 3-8-1: SMC and hit-or-miss (4e5 networks) agree."""
     text = ('[model]\nn_inputs = 3\nwidths = [8]\n[target]\nname = "majority"\n'
