@@ -188,3 +188,27 @@ nngp_qmc = 256''')
         half = (r["smc_ci95_hi"] - r["smc_ci95_lo"]) / 2
         assert r["census_ci95_lo"] - half <= r["smc_log10_volume"] <= r["census_ci95_hi"] + half, r
     assert (tmp_path / "out" / "volumes_n3.png").exists()
+
+
+def test_ladder_rows_and_a_known_zero():
+    """A perceptron never computes XOR (not linearly separable): hit-or-miss gives only an upper bound
+    and the infinite-width value is exactly zero; a hidden layer computes it, and both methods give
+    a finite volume with an interval around it."""
+    exp = parse_experiment(HEAD + '''chunk_size = 1024
+[[prior]]
+name = "r"
+widths = [8]
+[ladder]
+n = [2]
+widths = []
+methods = ["mc", "nngp"]
+samples = 4096
+nngp_qmc = 256''')
+    lad = run_experiment(exp, progress=False)["ladder"].set_index("method")
+    assert lad.loc["mc", "upper_bound_only"] and np.isnan(lad.loc["mc", "log10_volume"])
+    assert lad.loc["mc", "ci95_hi"] < -2.5 and np.isnan(lad.loc["nngp", "log10_volume"])
+    exp = dataclasses.replace(exp, ladder=dataclasses.replace(exp.ladder, widths=(8,)))
+    lad = run_experiment(exp, progress=False)["ladder"].set_index("method")
+    for m in ("mc", "nngp"):
+        r = lad.loc[m]
+        assert not r["upper_bound_only"] and r["ci95_lo"] <= r["log10_volume"] <= r["ci95_hi"] < 0

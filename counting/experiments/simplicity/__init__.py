@@ -153,11 +153,10 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
         e = binomial_estimate(int(result), facts.samples, seconds=facts.seconds, seed=exp.seed) \
             if p.about["method"] == "mc" else result
         row = {"n": p.about["n"], "model": p.about["model"], "method": p.about["method"],
-               **estimate_columns(e, "x"), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
+               **estimate_columns(e), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
                "cost": e.samples, "cost_unit": e.cost_unit, "seconds": e.seconds,
                "replicates": e.diagnostics.get("replicates", np.nan) if p.about["method"] != "mc" else np.nan,
                "reached": e.diagnostics.get("reached", np.nan) if p.about["method"] != "mc" else np.nan}
-        row = {k.replace("x_", ""): v for k, v in row.items()}
         return {"ladder": pd.DataFrame([row])}
     census = result
     n = census.n_inputs

@@ -68,13 +68,13 @@ def one_estimate(model: ModelSpec, prior: PriorSpec, tt: int, settings, options:
     return estimate(Problem(model, prior, computes(tt, n), Target(tt, n)), settings, opts)
 
 
-def estimate_columns(e: Estimate | None, prefix: str) -> dict:
-    """``<prefix>_log10_volume``, ``_ci95_lo``, ``_ci95_hi``, ``_upper_bound`` (where only a bound is known)."""
-    if e is None:
-        return {f"{prefix}_log10_volume": np.nan, f"{prefix}_ci95_lo": np.nan, f"{prefix}_ci95_hi": np.nan}
-    lo, hi = e.ci95
-    return {f"{prefix}_log10_volume": np.nan if e.log10_volume is None else e.log10_volume,
-            f"{prefix}_ci95_lo": np.nan if lo is None else lo, f"{prefix}_ci95_hi": np.nan if hi is None else hi}
+def estimate_columns(e: Estimate | None, prefix: str = "") -> dict:
+    """``<prefix>log10_volume``, ``<prefix>ci95_lo``, ``<prefix>ci95_hi`` of an estimate (NaN where
+    unknown: no estimate, no hit, or an unbounded end)."""
+    lo, hi = (None, None) if e is None else e.ci95
+    value = None if e is None else e.log10_volume
+    return {f"{prefix}{k}": np.nan if v is None else v
+            for k, v in (("log10_volume", value), ("ci95_lo", lo), ("ci95_hi", hi))}
 
 
 def _facts(evaluations: int, jobs: int, seconds: float) -> PassFacts:
@@ -107,12 +107,12 @@ def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits:
                 s = settings_for("smc", rare, nngp_qmc, derived_seed(seed, *name, "smc", i))
                 smc = one_estimate(model, prior, tt, s, options, f"smc-{i}")
                 evaluations += smc.samples
-            row.update(estimate_columns(smc, "smc"))
+            row.update(estimate_columns(smc, "smc_"))
             nngp = None
             if model.activation in NNGP_ACTIVATIONS:
                 s = settings_for("nngp", rare, nngp_qmc, derived_seed(seed, *name, "nngp", i))
                 nngp = one_estimate(model, prior, tt, s, options, f"nngp-{i}")
-            row.update(estimate_columns(nngp, "nngp"))
+            row.update(estimate_columns(nngp, "nngp_"))
             rows.append(row)
         out = pd.concat([cls, pd.DataFrame(rows)], axis=1)
         use_smc = counts < min_hits
