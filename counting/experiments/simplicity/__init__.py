@@ -43,13 +43,13 @@ import numpy as np
 import pandas as pd
 
 from counting.boolean.complexity import all_measures
-from counting.boolean.npn import npn_canonical
-from counting.boolean.tables import named_truth_table, to_hex
+from counting.boolean.tables import named_truth_table
 from counting.engine.run import PassFacts
 from counting.engine.tally import CensusTally, Hits
 from counting.estimators.result import binomial_estimate
 from counting.experiments.base.run import Pass
 from counting.experiments.simplicity import compare, zipf
+from counting.experiments.simplicity.classes import parity_class
 from counting.experiments.simplicity.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.simplicity.figures import write_figures
 from counting.experiments.simplicity.jobs import class_job, derived_seed, estimate_columns, estimator_job, settings_for
@@ -65,11 +65,6 @@ __all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", 
 
 def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {"experiment.chunk_size": exp.chunk_size}
-
-
-def parity_class(n: int) -> str:
-    """The hex of n-bit parity's NPN class representative."""
-    return to_hex(npn_canonical(named_truth_table("parity", n), n), n)
 
 
 def passes(exp: Experiment) -> tuple[Pass, ...]:

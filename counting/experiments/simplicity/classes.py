@@ -21,9 +21,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from counting.boolean.npn import npn_class_ids, npn_classes
+from counting.boolean.npn import npn_canonical, npn_class_ids, npn_classes
+from counting.boolean.tables import named_truth_table, to_hex
 from counting.engine.census import Census
 from counting.stats import clopper_pearson_many
+
+
+def parity_class(n: int) -> str:
+    """The hex of n-bit parity's NPN class representative (``0x69`` on 3 bits, ``0x6996`` on 4)."""
+    return to_hex(npn_canonical(named_truth_table("parity", n), n), n)
 
 
 def class_counts(census: Census, n: int) -> np.ndarray:

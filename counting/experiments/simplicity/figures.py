@@ -26,14 +26,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from counting.experiments.simplicity.classes import parity_class
 from counting.io.figures import plt, save
 
 SHOWN = ("lz", "formula_size_xor", "min_weights", "circuit_depth", "avg_sensitivity")
 FAMILY_COLORS = {"program length": "tab:blue", "parameters": "tab:orange", "other": "tab:gray"}
-
-
-def _parity_hex(n: int) -> str:
-    return {2: "0x6", 3: "0x69", 4: "0x6996"}[n]
 
 
 def volumes_figure(classes: pd.DataFrame, n: int):
@@ -54,7 +51,7 @@ def volumes_figure(classes: pd.DataFrame, n: int):
             ax.errorbar(x + jitter, y, yerr=err, fmt="none", ecolor="0.6", lw=0.6)
             ax.scatter((x + jitter)[~smc], y[~smc], s=10, color="tab:blue")
             ax.scatter((x + jitter)[smc], y[smc], s=14, facecolors="none", edgecolors="tab:blue")
-            par = (d["representative"] == _parity_hex(n)).to_numpy()
+            par = (d["representative"] == parity_class(n)).to_numpy()
             ax.scatter((x + jitter)[par], y[par], s=40, marker="s", color="tab:red", label="parity")
             ax.set_xlabel(m + (" (right: out of reach)" if m == "min_weights" else ""), fontsize=8)
             if c == 0:
