@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = _sub(sub, "census", "count every function the spec's networks compute")
     _job_flags(c)
     c.add_argument("--top", type=int, default=10, help="functions to print")
+    c.add_argument("--census-memory", type=int, help="bytes of distinct functions held in memory before they "
+                   "spill to disk in --out (default: 1/8 of the available memory; no effect on counts)")
     e = _sub(sub, "run", "run an experiment file (tables, figures and a manifest)")
     e.add_argument("experiment", help="experiment TOML file")
     _devices_flag(e)
@@ -273,9 +275,10 @@ def cmd_census(args) -> int:
 
     if args.top < 1:
         raise SpecError("--top", "a positive integer", args.top)
+    _positive("--census-memory", args.census_memory)
     spec, opts = _load(args, need_target=False)
     with hold(opts.out, force=args.force, resume=args.resume):
-        census, facts = census_job(spec, options=opts)
+        census, facts = census_job(spec, options=opts, memory=args.census_memory)
     top = census.top(args.top)
     seed = getattr(spec.estimator, "seed", None)
     if args.json:

@@ -25,6 +25,7 @@ import counting.engine.checkpoint as checkpoint
 from counting.engine.census import Census
 from counting.engine.enumeration import Enumeration, enumerated_spec
 from counting.engine.run import PassFacts, RunOptions, run_pass
+from counting.engine.spill import SPILL_FOLDER
 from counting.engine.tally import CensusTally
 from counting.estimators import ESTIMATORS
 from counting.estimators.problem import Problem
@@ -74,14 +75,16 @@ def volume_job(spec: Spec, condition: Predicate | None = None, options: RunOptio
     return est
 
 
-def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate | None = None
-               ) -> tuple[Census, PassFacts]:
+def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate | None = None,
+               memory: int | None = None) -> tuple[Census, PassFacts]:
     """Exact counts of every function computed by the spec's networks (``mc``) or configurations
     (``exact``), and the facts of the pass.
 
     With ``where`` (a predicate such as "layer 1 holds AND") only the networks satisfying it are
     counted, so each function's volume is the volume of "computes f and ``where``": the counts sum
     to the networks satisfying ``where``, while ``samples`` stays the number of networks drawn.
+    ``memory``: bytes of distinct functions held before they spill to ``census-runs`` in
+    ``options.out`` (see :class:`~counting.engine.tally.CensusTally`).
     """
     kind = spec.estimator.kind
     if kind not in ("mc", "exact"):
@@ -90,12 +93,14 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
     exact = kind == "exact"
     run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, None)
     est = run_spec.estimator
-    tally = CensusTally(spec.model.n_inputs, est.chunk_size, est.samples, where, exact)
+    spill = None if options.out is None else Path(options.out) / SPILL_FOLDER
+    tally = CensusTally(spec.model.n_inputs, est.chunk_size, est.samples, where, exact, memory, spill)
     facts = run_pass(run_spec, tally, options, source)
     census = tally.finalize()
     summary = {"samples": census.samples, "distinct": census.distinct, "exact": exact,
                "top": census.top(10).to_dict(orient="records")}
     _write(options.out, "census", spec, census.frame(), facts.as_dict(), summary)
+    tally.cleanup()
     return census, facts
 
 

@@ -8,25 +8,39 @@ than the draws, with the distinct fraction of a real census (see :func:`syntheti
 1. One flush: distinct rows of 2**flush rows (old ``np.unique(axis=0)`` against the new sort).
 2. A whole census of 2**rows rows in flushes of 2**flush rows: the old tally (concatenate and
    ``np.unique(axis=0)`` the census with every flush), the new merge into one growing census
-   at every flush, and the new stack of runs (:class:`counting.engine.census.CensusRuns`, what
-   :class:`counting.engine.tally.CensusTally` does), and the peak memory of the last (tracemalloc).
+   at every flush, and the new stack of runs (:class:`counting.engine.census.CensusRuns`, which
+   :class:`counting.engine.tally.CensusTally` now fills with runs already sorted on the device),
+   and the peak memory of the last (tracemalloc).
 3. At the target scale (``--big`` distinct functions): merging one flush into that census (the
    cost of a checkpoint's collapse), the tables of a checkpoint, its ``np.savez`` and its peak
    memory; with ``--big-old``, the old ``np.unique(axis=0)`` merge at that scale too (minutes).
 4. End to end: a census of ``--e2e`` networks of a 7-40-40-1 relu MLP through the engine, with the
    time spent in the tally (the bookkeeping) apart from the rest (sampling and forward).
+5. Census against volume: the commands ``counting volume`` and ``counting census`` of the same spec
+   (7-40-40-1 relu on 7 bits) and the same ``--ratio`` networks, run alternately ``--repeats`` times
+   for each ``--batch-sizes`` (``default``: the command's own), the best wall time of each and
+   their ratio (a census should cost little more than a volume: the sampling and forward are the
+   same, only the reduction differs). ``--before DIR`` also times the census of another source tree
+   (the code before a change) in the same alternation. ``--record FILE.json`` writes the figures.
 
     python experiments/census_bench.py [--rows 24] [--flush 20] [--big 30000000] [--big-old] [--e2e 2097152]
+    nice -n 10 python experiments/census_bench.py --parts 5 --ratio 1048576 --batch-sizes 4096,default
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import platform
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -241,6 +255,74 @@ seed = 0
     print(f"   process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 
+RATIO_SPEC = """# census against volume: 7-40-40-1 relu on 7 bits (the 2019 paper's network)
+[model]
+kind = "mlp"
+n_inputs = 7
+widths = [40, 40]
+activation = "relu"
+[target]
+name = "parity"
+[estimator]
+kind = "mc"
+samples = 1024
+seed = 0
+"""
+
+
+def command_seconds(command: str, spec: Path, samples: int, batch: str, out: Path, tree: str | None = None
+                    ) -> tuple[float, dict]:
+    """Wall seconds of one ``counting COMMAND`` in a fresh process (start-up, compile, pass, result
+    written), and its JSON; ``tree``: run the package of that source tree instead (a baseline)."""
+    args = [sys.executable, "-m", "counting", command, str(spec), "--samples", str(samples), "--out", str(out),
+            "--force", "--json", "--no-progress"] + ([] if batch == "default" else ["--batch-size", batch])
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tree)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
+    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_ratio(samples: int, batches: list[str], repeats: int, record: str | None, before: str | None) -> None:
+    rows, figures = [("batch", "command", "best wall s", "networks/s (wall)", "pass s", "/ volume")], []
+    runs = [("volume", "volume", None), ("census", "census", None)]
+    if before:
+        runs.append(("census (before)", "census", str(Path(before).resolve())))
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "ratio.toml"
+        spec.write_text(RATIO_SPEC)
+        for batch in batches:
+            best: dict[str, tuple[float, dict]] = {}
+            for _ in range(repeats):
+                for name, command, tree in runs:
+                    wall, out = command_seconds(command, spec, samples, batch, Path(tmp) / command, tree)
+                    if name not in best or wall < best[name][0]:
+                        best[name] = (wall, out)
+            if len({best[n][1].get("distinct") for n in best if n != "volume"}) != 1:
+                raise SystemExit("the censuses disagree on the number of distinct functions")
+            fig = {"batch_size": batch, "samples": samples, "repeats": repeats,
+                   "census_distinct": best["census"][1]["distinct"]}
+            for name, (wall, out) in best.items():
+                ratio = wall / best["volume"][0]
+                rows.append((batch, name, f"{wall:.1f}", f"{samples / wall:,.0f}", f"{out['seconds']:.1f}",
+                             f"{ratio:.3f}" if name != "volume" else ""))
+                key = name.replace(" (before)", "_before")
+                fig.update({f"{key}_wall_s": round(wall, 2), f"{key}_pass_s": round(out["seconds"], 2),
+                            f"{key}_networks_per_s": round(samples / wall)})
+                if name != "volume":
+                    fig[f"{key}_over_volume"] = round(ratio, 3)
+            figures.append(fig)
+    print(f"5. census against volume: {samples:,} networks of a 7-40-40-1 relu MLP on 7 bits, best of {repeats} "
+          "alternated runs each (wall: the whole command in a fresh process"
+          + (f"; before: the census of {before}" if before else "") + ")")
+    table(rows)
+    if record:
+        Path(record).write_text(json.dumps({
+            "command": " ".join([Path(sys.executable).name] + sys.argv), "machine": platform.node(),
+            "cpus": os.cpu_count(), "figures": figures}, indent=1) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=24, help="log2 of the rows of part 2")
@@ -249,13 +331,21 @@ def main() -> None:
     p.add_argument("--e2e", type=int, default=1 << 21, help="networks of part 4 (0: skip)")
     p.add_argument("--big-old", action="store_true", help="time the old merge at the scale of part 3 too (minutes)")
     p.add_argument("--skip-old", action="store_true", help="leave out the old census of part 2")
-    p.add_argument("--parts", default="1234", help="which parts to run")
+    p.add_argument("--ratio", type=int, default=1 << 20, help="networks of part 5")
+    p.add_argument("--batch-sizes", default="4096,default", help="batch sizes of part 5 (comma separated)")
+    p.add_argument("--repeats", type=int, default=2, help="alternated runs of each command in part 5")
+    p.add_argument("--record", help="a JSON file to write part 5's figures to")
+    p.add_argument("--before", help="part 5 also times the census of this source tree (the code before a change)")
+    p.add_argument("--parts", default="1234", help="which parts to run (5: census against volume)")
     a = p.parse_args()
     if "4" in a.parts and a.e2e:
         import jax
 
         jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)  # as the command line does
-    rows = synthetic_rows(1 << a.rows)
+    if not set(a.parts) & set("123"):
+        rows = np.zeros((1 << a.flush, WORDS), np.uint32)
+    else:
+        rows = synthetic_rows(1 << a.rows)
     flushes = np.split(rows, len(rows) >> a.flush)
     if "1" in a.parts:
         bench_flush(flushes[-1])
@@ -267,6 +357,8 @@ def main() -> None:
     del flushes
     if "4" in a.parts and a.e2e:
         bench_e2e(a.e2e)
+    if "5" in a.parts:
+        bench_ratio(a.ratio, a.batch_sizes.split(","), a.repeats, a.record, a.before)
 
 
 if __name__ == "__main__":

@@ -87,58 +87,113 @@ def test_merges_in_any_order_and_any_runs_give_one_census(words):
             assert (m.tables == whole.tables).all() and (m.counts == whole.counts).all()
 
 
-def _tally_feed(tally, rows, chunk, keep=None):
-    """Feed ``rows`` to a tally as steps of two chunks, the last chunk partly valid (``keep``: a
-    restricted census's where-holds)."""
+def _tally_feed(tally, rows, chunk, keep=None, devices=2):
+    """Feed ``rows`` to a tally as the engine does: steps of two chunks, the last chunk partly valid
+    (``keep``: a restricted census's where-holds), each device's chunks sorted into one run by the
+    census's own on-device reduction (:func:`counting.engine.dedup.step_runs`)."""
+    import jax
+
+    from counting.engine.dedup import Runs, step_runs
+
+    per_step = jax.jit(step_runs)
     step = 2 * chunk
     for s in range(0, len(rows), step):
         part = rows[s:s + step]
         valid = np.clip(len(part) - np.arange(2) * chunk, 0, chunk)
         pad = np.zeros((step, rows.shape[1]), np.uint32)
         pad[: len(part)] = part
-        res = pad.reshape(2, chunk, -1)
-        if keep is not None:
-            k = np.zeros(step, bool)
-            k[: len(part)] = keep[s:s + step]
-            res = (res, k.reshape(2, chunk))
-        tally.add(res, valid)
+        k = np.zeros(step, bool)
+        k[: len(part)] = True if keep is None else keep[s:s + step]
+        tables, k = pad.reshape(2, 1, chunk, -1), k.reshape(2, 1, chunk)
+        runs = [per_step((t, w)) for t, w in zip(np.split(tables, devices), np.split(k, devices))]
+        tally.add(Runs(*(np.concatenate(x) for x in zip(*runs))), valid)
 
 
 @pytest.mark.parametrize("restricted", [False, True])
-def test_census_tally_is_the_same_whatever_the_flush_size(monkeypatch, restricted):
+def test_census_tally_is_the_same_whatever_the_memory_and_chunks(tmp_path, restricted):
+    """In memory or spilled to disk after every step (a budget of 1 byte) or every few, in chunks of
+    any size on one or two devices: the census of ``np.unique(axis=0)``, tables, counts and order."""
     from counting.engine.tally import CensusTally
 
     rng = np.random.default_rng(3)
     rows = _rows(rng, 4000, 4, pool=700)
     keep = rng.random(len(rows)) < 0.7 if restricted else None
     ref = Census.from_rows(rows if keep is None else rows[keep], 7)
-    for flush, chunk in ((1 << 20, 512), (1, 64), (37, 100), (1000, 128)):
-        monkeypatch.setattr(CensusTally, "FLUSH_ROWS", flush)
-        t = CensusTally(7, chunk, len(rows))
-        _tally_feed(t, rows, chunk, keep)
+    for i, (memory, chunk, devices) in enumerate(((1 << 30, 512, 2), (1, 64, 1), (20_000, 100, 2))):
+        t = CensusTally(7, chunk, len(rows), memory=memory, folder=tmp_path / str(i))
+        _tally_feed(t, rows, chunk, keep, devices)
+        assert (t.spilled > 0) == (memory < 1 << 30)
         c = t.finalize()
-        assert (c.tables == ref.tables).all() and (c.counts == ref.counts).all()
+        assert (np.asarray(c.tables) == ref.tables).all() and (np.asarray(c.counts) == ref.counts).all()
         assert c.samples == len(rows) and c.kept == ref.kept
+        t.cleanup()
+        assert not (tmp_path / str(i)).exists()
 
 
-def test_census_tally_resumes_from_its_state(monkeypatch, tmp_path):
-    """``state()`` mid-way, through a checkpoint file, into a fresh tally: the same final census."""
+def test_census_tally_resumes_from_its_state_with_spilled_runs(tmp_path):
+    """``state()`` mid-way (runs spilled before it), through a checkpoint file, into a fresh tally
+    while the first one goes on spilling runs the checkpoint does not know: both end with the
+    census of the whole, and the resumed one removes the runs written after its checkpoint."""
     import counting.engine.checkpoint as checkpoint
     from counting.engine.tally import CensusTally
 
-    monkeypatch.setattr(CensusTally, "FLUSH_ROWS", 100)
     rng = np.random.default_rng(4)
     rows = _rows(rng, 3000, 4, pool=500)
     ref = Census.from_rows(rows, 7)
-    a = CensusTally(7, 64, len(rows))
+    folder = tmp_path / "census-runs"
+    a = CensusTally(7, 64, len(rows), memory=3000, folder=folder)
     _tally_feed(a, rows[:1664], 64)
+    assert a.spilled > 0
     checkpoint.save(tmp_path, "{}", a.kind, 13, 1.0, a.state())
-    _tally_feed(a, rows[1664:], 64)  # the tally goes on after its checkpoint
-    b = CensusTally(7, 64, len(rows))
+    held = set(a.files.names)
+    _tally_feed(a, rows[1664:], 64)  # the tally goes on after its checkpoint, spilling more runs
+    assert a.spilled > len(held)
+    c = a.finalize()
+    assert (np.asarray(c.tables) == ref.tables).all() and (np.asarray(c.counts) == ref.counts).all()
+    b = CensusTally(7, 64, len(rows), memory=3000, folder=folder)
     b.load(checkpoint.load(tmp_path, "{}", b.kind).state)
+    on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert on_disk == held  # what was written after the checkpoint is gone, nothing half-written is left
     _tally_feed(b, rows[1664:], 64)
-    for c in (a.finalize(), b.finalize()):
-        assert (c.tables == ref.tables).all() and (c.counts == ref.counts).all() and c.samples == len(rows)
+    c = b.finalize()
+    assert (np.asarray(c.tables) == ref.tables).all() and (np.asarray(c.counts) == ref.counts).all()
+    assert c.samples == len(rows)
+    b.cleanup()
+    assert not folder.exists()
+
+
+def test_census_tally_merges_the_states_of_parts_with_spilled_runs(tmp_path):
+    """Parts of one job (each its own census, spilling into its own subfolder of the job's) merged
+    by their states: the census of the whole."""
+    from counting.engine.tally import CensusTally
+
+    rng = np.random.default_rng(6)
+    rows = _rows(rng, 2048, 4, pool=400)
+    ref = Census.from_rows(rows, 7)
+    parts = [CensusTally(7, 128, len(rows), memory=2000 if i else 1 << 30, folder=tmp_path) for i in range(2)]
+    for p, r in zip(parts, np.split(rows, [768])):
+        _tally_feed(p, r, 128)
+    assert parts[0].spilled == 0 and parts[1].spilled > 0
+    m = CensusTally(7, 128, len(rows), folder=tmp_path)
+    m.load(m.merge_states([p.state() for p in parts]))
+    c = m.finalize()
+    assert (np.asarray(c.tables) == ref.tables).all() and (np.asarray(c.counts) == ref.counts).all()
+
+
+def test_census_tally_without_a_folder_checkpoints_the_whole_census(tmp_path):
+    """Spilled to a temporary folder (no job folder), a checkpoint holds every count itself."""
+    from counting.engine.tally import CensusTally
+
+    rng = np.random.default_rng(7)
+    rows = _rows(rng, 1024, 4, pool=300)
+    a = CensusTally(7, 128, len(rows), memory=1)
+    _tally_feed(a, rows, 128)
+    assert a.spilled > 0
+    b = CensusTally(7, 128, len(rows))
+    b.load(a.state())
+    ref = Census.from_rows(rows, 7)
+    c = b.finalize()
+    assert (b.spilled, c.tables.tolist(), c.counts.tolist()) == (0, ref.tables.tolist(), ref.counts.tolist())
 
 
 @pytest.mark.parametrize("n", range(13))

@@ -92,7 +92,7 @@ def _bounded_search(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, v: np.ndarray
         hi[act] = np.where(go, h, mid)
 
 
-def _ranks(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ranks(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each key column of ``b``: how many columns of the sorted distinct ``a`` precede it, and
     whether ``a`` holds it. One ``searchsorted`` on the first key; later keys only refine the ties."""
     lo = np.searchsorted(a[0], b[0], "left")
@@ -118,7 +118,7 @@ def merge_sorted(ka: np.ndarray, ca: np.ndarray, kb: np.ndarray, cb: np.ndarray)
         ka, ca, kb, cb = kb, cb, ka, ca
     if kb.shape[1] == 0:
         return ka, np.asarray(ca, np.int64)
-    r, dup = _ranks(ka, kb)
+    r, dup = ranks(ka, kb)
     fresh, old = np.flatnonzero(~dup), np.flatnonzero(dup)
     if fresh.size == 0:
         counts = np.array(ca, np.int64)

@@ -36,7 +36,8 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _host_available() -> int | None:
+def host_available_bytes() -> int | None:
+    """Host memory available now (``MemAvailable``; ``None``: unknown)."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -57,7 +58,7 @@ def available_bytes(devices: Sequence) -> int | None:
     if stats and "bytes_limit" in stats:
         return int(HEADROOM * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
     if dev.platform == "cpu":
-        host = _host_available()
+        host = host_available_bytes()
         local = sum(1 for d in devices if d.platform == "cpu")
         return None if host is None else int(HEADROOM * host / max(local, 1))
     return None

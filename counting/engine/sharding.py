@@ -37,6 +37,9 @@ from counting.spec.job import Spec
 # A reducer turns one evaluated block (and which of its networks count) into a small result. One
 # whose function carries ``needs_params = True`` is also handed the block's parameters (a dict of
 # batched arrays, as :func:`counting.models.forward` takes them), e.g. to evaluate lesioned copies.
+# One whose function carries ``per_step`` has one device's results of a step (stacked over its
+# chunks and their blocks) finished on the device by ``per_step(stacked)``, which returns arrays
+# with a leading axis (the devices' results are concatenated along it): the census sorts them.
 Reducer = Callable[[Forward, Bool[Array, "B"]], Any]
 
 
@@ -65,9 +68,11 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
 
 
 def step_result(spec: Spec, source, reduce: Reducer, block: int, chunks, n_valid):
-    """Results of chunks ``chunks`` on one device."""
+    """Results of chunks ``chunks`` on one device (finished by ``reduce.per_step`` if it has one)."""
     inputs = source.chunk_inputs(chunks)
-    return lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, n_valid))
+    out = lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, n_valid))
+    finish = getattr(reduce, "per_step", None)
+    return out if finish is None else finish(out)
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,19 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from pathlib import Path
+from typing import Any, Mapping, Protocol, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool
 
+import counting.engine.dedup as dedup
+import counting.engine.memory as hostmem
 from counting.boolean.tables import n_words
 from counting.engine.census import Census, CensusRuns, key_rows, row_keys
+from counting.engine.spill import RunFiles, bytes_per_distinct, merged_blocks
+from counting.spec.errors import SpecError
 from counting.mechanisms.predicates import Predicate, truth_tables
 from counting.models.layers import Forward
 
@@ -82,71 +87,139 @@ class CensusTally:
     networks satisfying it are counted, while ``drawn`` stays the number of networks drawn. An
     ``exact`` census (an enumeration) is a job of its own kind, ``census-exact``.
 
-    Rows are buffered and every :attr:`FLUSH_ROWS` of them become one sorted distinct run of a
-    :class:`~counting.engine.census.CensusRuns` stack (merged with runs of similar size, so the
-    cost per network stays logarithmic in the census's size); :meth:`state` and :meth:`finalize`
-    collapse the stack to one census. The census is the same (tables, counts and order) whatever
-    the flush size, batch size or chunk size.
+    Each device sorts its step's truth tables and counts their runs itself
+    (:func:`counting.engine.dedup.step_runs`, the reducer's ``per_step``; networks past the end of
+    the job or failing ``where`` weigh 0 there), so the host only merges sorted distinct runs into a
+    :class:`~counting.engine.census.CensusRuns` stack, at a cost that grows with the distinct
+    functions rather than the networks. The census is the same (tables, counts and order, those of
+    ``np.unique(axis=0)``) whatever the batch size, chunk size, device count or memory budget.
 
-    Memory: the census is 24 bytes per distinct function (7 inputs; ``8 + 4 * words`` in general),
-    a merge needs its output besides its inputs, and a checkpoint (:meth:`state` and its ``npz``)
-    about 2.7 times the census more (measured at 3e7 functions: 1.8 GiB beyond 0.67 GiB), so the
-    peak is under 4 times the census, plus the buffer (16 MiB of rows at 7 inputs): about 3 GiB for
-    1e8 networks of a 7-40-40-1 relu MLP (40% of 2**21 of them are distinct; 3e7 to 4e7 expected).
+    Memory: the runs held take ``8 * (ceil(words / 2) + 1)`` bytes per distinct function (24 at 7
+    inputs: two uint64 keys and a count; :func:`counting.engine.spill.bytes_per_distinct`). When
+    they pass ``memory`` bytes (default: :data:`MEMORY_FRACTION` of the host memory available when
+    the tally is made) they are merged into one run and spilled to a file of ``folder`` (the same
+    bytes per distinct function on disk), and :meth:`finalize` merges the files in one streaming
+    pass (:func:`counting.engine.spill.merged_blocks`) into files it maps as the census's arrays.
+    A merge in memory needs its output besides its inputs, so the peak is about 3 times ``memory``
+    plus one step's rows. A checkpoint (:meth:`state`) holds the runs in memory and the names of
+    the files spilled so far, which are never rewritten, so a resumed census ends with exactly the
+    counts of an uninterrupted one. ``folder=None`` spills to a temporary folder instead, and a
+    checkpoint then holds the whole census. :meth:`cleanup` removes the spilled files.
     """
 
-    FLUSH_ROWS = 1 << 20
+    MEMORY_FRACTION = 0.125
 
     def __init__(self, n_inputs: int, chunk_size: int, drawn: int, where: Predicate | None = None,
-                 exact: bool = False):
+                 exact: bool = False, memory: int | None = None, folder: Path | None = None):
         self.n, self.chunk, self.drawn, self.where, self.exact = n_inputs, chunk_size, drawn, where, exact
         self.kind = "census-exact" if exact else "census"
         self.words = n_words(n_inputs)
+        if memory is None:
+            host = hostmem.host_available_bytes()
+            memory = int(self.MEMORY_FRACTION * host) if host else 1 << 31
+        if memory < 1:
+            raise SpecError("census memory", "a positive number of bytes", memory)
+        self.memory, self.folder = int(memory), folder
         self.runs = CensusRuns(self.words)
-        self.buffer: list[np.ndarray] = []
-        self.buffered = 0
+        self.files: RunFiles | None = None
 
     def reduce(self, fwd: Forward, valid):
-        if self.where is None:
-            return truth_tables(fwd)
-        return truth_tables(fwd), self.where(fwd)
+        keep = valid if self.where is None else valid & self.where(fwd)
+        return truth_tables(fwd), keep
+
+    reduce.per_step = dedup.step_runs  # on the device: one step's blocks as one sorted distinct run
 
     def add(self, result, n_valid):
-        keep = None
-        if isinstance(result, tuple):  # a restricted census: (tables, where-holds)
-            result, keep = result
-            keep = np.asarray(keep).reshape(len(n_valid), self.chunk)
-        rows = np.asarray(result).reshape(len(n_valid), self.chunk, -1)
-        for j, (r, v) in enumerate(zip(rows, n_valid)):
-            if v:
-                r = r[:v] if keep is None else r[:v][keep[j, :v]]
-                self.buffer.append(r)
-                self.buffered += len(r)
-        if self.buffered >= self.FLUSH_ROWS:
-            self._flush()
+        rows, counts, distinct = (np.asarray(x) for x in result)
+        for r, c, d in zip(rows, counts, distinct):
+            if d:
+                self.runs.push(row_keys(r[:d]), c[:d].astype(np.int64))
+        if self.runs.distinct_bound * bytes_per_distinct(self.words) > self.memory:
+            self._spill()
 
-    def _flush(self):
-        if self.buffer:
-            self.runs.add_rows(np.concatenate(self.buffer))
-            self.buffer, self.buffered = [], 0
+    def _spill(self):
+        keys, counts = self.runs.collapse()
+        if keys.shape[1]:
+            if self.files is None:
+                self.files = RunFiles(self.folder)
+            self.files.write(keys, counts)
+        self.runs = CensusRuns(self.words)
+
+    @property
+    def spilled(self) -> int:
+        """Run files written so far."""
+        return 0 if self.files is None else len(self.files.names)
+
+    def _merged(self) -> Census:
+        """Every row folded in so far, as one census: in memory, or mapped from a file when spilled."""
+        keys, counts = self.runs.collapse()
+        if not self.spilled:
+            return Census(key_rows(keys, self.words), counts, self.n)
+        sources = self.files.arrays()
+        if keys.shape[1]:
+            mem = np.empty((keys.shape[1], keys.shape[0] + 1), np.uint64)
+            mem[:, :-1], mem[:, -1] = keys.T, counts
+            sources.append(mem)
+        row = bytes_per_distinct(self.words)
+        block = int(min(max(self.memory // (4 * row * len(sources)), 4096), 1 << 22))
+        tpath, cpath = self.files.new_path("tables"), self.files.new_path("counts")
+        total = 0
+        with open(tpath, "wb") as ft, open(cpath, "wb") as fc:
+            for k, c in merged_blocks(sources, block):
+                ft.write(np.ascontiguousarray(key_rows(k, self.words)).tobytes())
+                fc.write(np.ascontiguousarray(c, np.int64).tobytes())
+                total += len(c)
+        if total == 0:
+            return Census.empty(self.n, self.words)
+        tables = np.memmap(tpath, np.uint32, "r", shape=(total, self.words))
+        return Census(tables, np.memmap(cpath, np.int64, "r", shape=(total,)), self.n)
 
     @property
     def census(self) -> Census:
         """Every row folded in so far, as one census (collapses the runs)."""
-        self._flush()
-        keys, counts = self.runs.collapse()
-        return Census(key_rows(keys, self.words), counts, self.n)
+        return self._merged()
 
     def state(self):
-        c = self.census
-        return {"tables": c.tables, "counts": c.counts}
+        keys, counts = self.runs.collapse()
+        if self.spilled and self.files.temporary:  # no job folder to keep files in: the whole census
+            c = self._merged()
+            return {"tables": np.asarray(c.tables), "counts": np.asarray(c.counts)}
+        out = {"tables": key_rows(keys, self.words), "counts": counts}
+        if self.spilled:
+            out["spilled"] = np.array(self.files.names)
+        return out
 
     def load(self, state):
         self.runs = CensusRuns(self.words)
-        self.buffer, self.buffered = [], 0
+        spilled = [str(n) for n in np.asarray(state.get("spilled", np.array([], str))).reshape(-1)]
+        if spilled:
+            if self.folder is None:
+                raise SpecError("--resume", "a census folder holding the checkpoint's spilled runs", None)
+            self.files = RunFiles(self.folder)
+            self.files.adopt(spilled)
         tables = np.asarray(state["tables"], np.uint32).reshape(-1, self.words)
         self.runs.push(row_keys(tables), np.asarray(state["counts"], np.int64))
 
+    def merge_states(self, states: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Several parts' states (of one job's censuses) as one: runs in memory merged, files listed."""
+        runs = CensusRuns(self.words)
+        spilled: list[str] = []
+        for s in states:
+            tables = np.asarray(s["tables"], np.uint32).reshape(-1, self.words)
+            runs.push(row_keys(tables), np.asarray(s["counts"], np.int64))
+            spilled += [str(n) for n in np.asarray(s.get("spilled", np.array([], str))).reshape(-1)]
+        keys, counts = runs.collapse()
+        out = {"tables": key_rows(keys, self.words), "counts": counts}
+        if spilled:
+            out["spilled"] = np.array(spilled)
+        return out
+
     def finalize(self) -> Census:
-        c = self.census
+        c = self._merged()
         return Census(c.tables, c.counts, self.n, exact=self.exact, drawn=self.drawn)
+
+    def cleanup(self) -> None:
+        """Remove the spilled runs (once the result is written; a finalized census mapped from them
+        stays readable where the system keeps removed files open, as POSIX systems do)."""
+        if self.files is not None:
+            self.files.remove()
