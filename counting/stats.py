@@ -46,3 +46,61 @@ def clopper_pearson_many(hits: np.ndarray, n: int, conf: float = 0.95) -> tuple[
 def log10_or_none(p: float) -> float | None:
     """``log10(p)``, or ``None`` for ``p == 0`` (JSON ``null``)."""
     return math.log10(p) if p > 0 else None
+
+
+# Clustered hit counts: ``hist[k]`` clusters (independent draws) with ``k`` hits out of ``R = len(hist) - 1``
+# correlated trials each (readouts sharing one draw of the hidden layers). See :func:`cluster_interval`.
+
+
+def cluster_design_effect(hist: np.ndarray) -> float:
+    """Design effect of clustered hits: the cluster variance of the hit rate over the binomial one,
+    ``s_h**2 / (R p (1 - p))`` with ``s_h**2 = sum_c (h_c - R p)**2 / (N - 1)`` over ``N`` clusters,
+    floored at 1 (trials that are independent given their cluster, as readouts given their hidden
+    layers are, have a true design effect ``1 + (R - 1) Var(pi) / (p (1 - p)) >= 1``); 1 without hits.
+
+    >>> round(cluster_design_effect(np.array([98, 0, 0, 0, 2])), 2)   # 2 clusters of 100 all hits: about R
+    4.04
+    >>> cluster_design_effect(np.array([92, 8, 0]))           # one hit per cluster at most
+    1.0
+    """
+    h = np.asarray(hist, np.float64)
+    k = np.arange(len(h), dtype=np.float64)
+    n_clusters, r = h.sum(), len(h) - 1
+    if n_clusters < 2:
+        raise ValueError(f"hist: expected at least 2 clusters, got {n_clusters:g}")
+    p = float((k * h).sum() / (n_clusters * r))
+    if p in (0.0, 1.0):
+        return 1.0
+    s2 = float(((k - r * p) ** 2 * h).sum() / (n_clusters - 1))
+    return max(1.0, s2 / (r * p * (1 - p)))
+
+
+def cluster_interval(hist: np.ndarray, conf: float = 0.95) -> tuple[float, float]:
+    """Interval for the hit rate of clustered trials (``hist`` as in :func:`cluster_design_effect`).
+
+    With hits: the Korn-Graubard interval (Korn & Graubard 1998, Survey Methodology 24:193), a
+    Clopper-Pearson interval on the effective count ``k* = p n*`` out of ``n* = N R / deff``, with
+    ``n*`` scaled by ``(z / t_{N-1})**2`` for the cluster degrees of freedom (Beta quantiles take the
+    non-integer counts). Without hits: the one-sided bound ``1 - (1-conf)**(1/N)`` over the ``N``
+    clusters, which holds whatever the correlation (a cluster with mean ``R p`` hits has a hit with
+    probability at least ``p``), so it is up to ``R`` times wider than for ``N R`` independent trials.
+
+    >>> lo, hi = cluster_interval(np.array([900, 100]))     # R = 1: Clopper-Pearson to 4 places
+    >>> round(lo, 4), round(hi, 4)
+    (0.0821, 0.1203)
+    >>> round(cluster_interval(np.array([1000, 0, 0]))[1], 5)          # zero hits: 1000 clusters, not 2000 trials
+    0.00299
+    """
+    h = np.asarray(hist, np.float64)
+    k = np.arange(len(h), dtype=np.float64)
+    n_clusters, r = h.sum(), len(h) - 1
+    alpha = 1.0 - conf
+    hits = float((k * h).sum())
+    if hits == 0:
+        return 0.0, -math.expm1(math.log(alpha) / n_clusters)
+    n_eff = n_clusters * r / cluster_design_effect(h)
+    n_eff *= (stats.norm.ppf(1 - alpha / 2) / stats.t.ppf(1 - alpha / 2, n_clusters - 1)) ** 2
+    k_eff = n_eff * hits / (n_clusters * r)
+    lo = float(stats.beta.ppf(alpha / 2, k_eff, n_eff - k_eff + 1))
+    hi = 1.0 if hits == n_clusters * r else float(stats.beta.ppf(1 - alpha / 2, k_eff + 1, n_eff - k_eff))
+    return lo, hi

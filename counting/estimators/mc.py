@@ -2,6 +2,7 @@
 
 The volume is ``hits / networks`` with an exact Clopper-Pearson interval; with zero hits the report
 is the one-sided 95% upper bound ``1 - 0.05**(1/networks)`` and ``log10_volume`` is ``None``.
+``readouts_per_draw > 1`` hands over to shared draws (:mod:`counting.estimators.shared`).
 
 Example:
     >>> from counting.spec import parse_spec
@@ -22,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import counting.estimators.shared as shared
 from counting.engine.run import RunOptions, run_pass
 from counting.engine.tally import Hits
 from counting.estimators.problem import Problem
@@ -31,7 +33,10 @@ from counting.spec.job import Spec
 
 
 def estimate(problem: Problem, settings: MCSettings, options: RunOptions = RunOptions()) -> Estimate:
-    """Hit-or-miss volume of ``problem.condition`` over ``settings.samples`` prior draws."""
+    """Hit-or-miss volume of ``problem.condition`` over ``settings.samples`` prior draws (with
+    ``readouts_per_draw > 1``, shared draws: :mod:`counting.estimators.shared`)."""
+    if settings.readouts_per_draw > 1:
+        return shared.estimate(problem, settings, options)
     spec = Spec(problem.model, problem.prior, problem.target, settings)
     tally = Hits(problem.condition)
     facts = run_pass(spec, tally, options)

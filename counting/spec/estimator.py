@@ -28,6 +28,7 @@ from counting.spec.errors import SpecError, check_keys, choice, flag, integer, k
 
 ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp")
 KEY_IMPLS = ("threefry2x32",)
+SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settings_dict
 SUBSET_KERNELS = ("ess", "pcn")
 SMC_KERNELS = ("hmc", "mala")
 MAX_CHUNK = 2**24
@@ -36,12 +37,15 @@ MAX_CHUNK = 2**24
 @dataclass(frozen=True)
 class MCSettings:
     """Hit-or-miss. ``chunk_size`` is part of the random stream's definition (network ``i`` of
-    chunk ``c`` uses ``fold_in(fold_in(key(seed), c), i)``); batch size and devices are not."""
+    chunk ``c`` uses ``fold_in(fold_in(key(seed), c), i)``); batch size and devices are not.
+    ``sampler = "fused"`` draws from Philox counters (seed, chunk, network, parameter) instead
+    (:mod:`counting.engine.fused`): other draws, so other counts, as reproducible."""
 
     samples: int = 100_000
     seed: int = 0
     chunk_size: int = 16_384
     key_impl: str = "threefry2x32"
+    sampler: str = "threefry"
     kind: str = field(default="mc", init=False)
 
 
@@ -138,7 +142,7 @@ def _power_of_two(v: Any, f: str) -> int:
 # Per kind: field -> check. Missing fields take the dataclass default (the only defaults there are).
 _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "mc": {"samples": _at_least(1), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
-           "key_impl": _key_impl},
+           "key_impl": _key_impl, "sampler": lambda v, f: choice(v, f, SAMPLERS)},
     "exact": {},
     "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
                "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
@@ -166,8 +170,12 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
 
 
 def settings_dict(s: EstimatorSettings) -> dict:
-    """The settings that apply, as a plain dict (what manifests record)."""
-    return dataclasses.asdict(s)
+    """The settings that apply, as a plain dict (what manifests record). The default sampler is left
+    out, so a job's identity is what it was before the field existed."""
+    d = dataclasses.asdict(s)
+    if d.get("sampler") == SAMPLERS[0]:
+        del d["sampler"]
+    return d
 
 
 def replace_settings(s: EstimatorSettings, where: str = "estimator", **changes: Any) -> EstimatorSettings:
