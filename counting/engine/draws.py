@@ -7,8 +7,9 @@ never on how chunks are batched or spread over devices.
 
 A *source* has three methods the engine calls on the device: ``chunk_inputs(chunk_ids)``,
 ``network_inputs(chunk_input, size)`` and ``params(network_inputs) -> [B, n_params]``.
-:class:`PriorDraws` draws from the prior; :class:`counting.engine.enumeration.Enumeration` lists
-every configuration of a discrete prior.
+:class:`PriorDraws` draws from the prior (with ``[estimator] sampler = "fused"`` it hands over to
+:class:`counting.engine.fused.CounterDraws`, Philox counters instead of keys);
+:class:`counting.engine.enumeration.Enumeration` lists every configuration of a discrete prior.
 
 Example:
     >>> import jax, numpy as np
@@ -24,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Key
 
+import counting.engine.fused as fused
 from counting.engine.priors import draw_flat
 from counting.spec.job import Spec
 
@@ -38,20 +40,32 @@ def network_keys(chunk_key: Key[Array, ""], index: Array) -> Key[Array, "B"]:
     return jax.vmap(jax.random.fold_in, (None, 0))(chunk_key, index)
 
 
+def sampler(spec: Spec) -> str:
+    """The spec's sampler: ``"threefry"`` (keys, the default) or ``"fused"`` (Philox counters)."""
+    return getattr(spec.estimator, "sampler", "threefry")
+
+
 class PriorDraws:
-    """Random parameters from the spec's prior (the default source)."""
+    """Random parameters from the spec's prior (the default source), by the spec's sampler."""
 
     unit = "networks"  # what progress lines count
 
     def __init__(self, spec: Spec):
         self.spec = spec
+        self.counters = fused.CounterDraws(spec) if sampler(spec) == fused.SAMPLER else None
 
     def chunk_inputs(self, chunks):
+        if self.counters is not None:
+            return self.counters.chunk_inputs(chunks)
         root = seed_key(self.spec.estimator.seed, self.spec.estimator.key_impl)
         return jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
 
     def network_inputs(self, chunk_key, size: int):
+        if self.counters is not None:
+            return self.counters.network_inputs(chunk_key, size)
         return network_keys(chunk_key, jnp.arange(size, dtype=jnp.uint32))
 
     def params(self, keys):
+        if self.counters is not None:
+            return self.counters.params(keys)
         return draw_flat(keys, self.spec.model, self.spec.prior)
