@@ -32,6 +32,7 @@ SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settin
 SUBSET_KERNELS = ("ess", "pcn")
 SMC_KERNELS = ("hmc", "mala")
 MAX_CHUNK = 2**24
+MAX_READOUTS = 4096
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class MCSettings:
     chunk_size: int = 16_384
     key_impl: str = "threefry2x32"
     sampler: str = "threefry"
+    readouts_per_draw: int = 1  # > 1: shared draws (counting.estimators.shared); chunks count hidden draws
     kind: str = field(default="mc", init=False)
 
 
@@ -142,7 +144,8 @@ def _power_of_two(v: Any, f: str) -> int:
 # Per kind: field -> check. Missing fields take the dataclass default (the only defaults there are).
 _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "mc": {"samples": _at_least(1), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
-           "key_impl": _key_impl, "sampler": lambda v, f: choice(v, f, SAMPLERS)},
+           "key_impl": _key_impl, "sampler": lambda v, f: choice(v, f, SAMPLERS),
+           "readouts_per_draw": lambda v, f: integer(v, f, 1, MAX_READOUTS)},
     "exact": {},
     "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
                "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
@@ -166,6 +169,9 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     if kind == "mc" and settings.samples > settings.chunk_size * 2**32:  # chunk ids are uint32 fold_in data
         raise SpecError(f"{where}.samples", f"at most chunk_size * 2**32 = {settings.chunk_size * 2**32}",
                         settings.samples)
+    if kind == "mc" and settings.samples % settings.readouts_per_draw:
+        raise SpecError(f"{where}.samples", f"a multiple of readouts_per_draw = {settings.readouts_per_draw}",
+                        settings.samples)
     return settings
 
 
@@ -175,6 +181,8 @@ def settings_dict(s: EstimatorSettings) -> dict:
     d = dataclasses.asdict(s)
     if d.get("sampler") == SAMPLERS[0]:
         del d["sampler"]
+    if d.get("readouts_per_draw") == 1:  # likewise the default of one readout per draw
+        del d["readouts_per_draw"]
     return d
 
 
