@@ -2,7 +2,8 @@
 
 Each stage is timed on its own over one chunk of ``--chunk`` networks evaluated in blocks of
 ``--block`` (a ``lax.scan`` over the blocks, as the engine does), on the default device, after a
-warm-up call, ``--reps`` times; the table gives medians per network and fractions of the total.
+warm-up call, ``--reps`` times with the stages taking turns; the table gives medians per network
+and fractions of the total.
 
 * random numbers, the engine's way: each network's key ``fold_in(chunk_key, i)`` and its 2001
   standard normals, scaled (:func:`counting.engine.priors.draw_flat`), summed per network so that
@@ -63,15 +64,22 @@ chunk_size = {chunk}
 """
 
 
-def median_seconds(fn, reps: int) -> float:
-    """Median wall time of ``fn()`` (which blocks until its result is ready) after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(reps):
+def interleaved_medians(fns: dict, reps: int) -> dict[str, float]:
+    """Median wall time of each ``fns[k]()`` (which blocks until its result is ready, or returns its
+    own duration) after a warm-up call of each; the stages take turns, so a slow spell of the shared
+    machine hits them all."""
+    def once(fn):
         t0 = time.perf_counter()
+        own = fn()
+        return own if isinstance(own, float) else time.perf_counter() - t0
+
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            times[k].append(once(fn))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def blocks(a, block: int):
@@ -127,17 +135,15 @@ def stages(spec, block: int, reps: int, census_chunks: int) -> dict[str, float]:
         for r in rows:
             runs.add_rows(r)
 
-    transfer()
-    per = {
-        "rng_keys": median_seconds(lambda: jax.block_until_ready(rng_keys(chunk_key)), reps) / chunk,
-        "rng_normal": median_seconds(lambda: jax.block_until_ready(rng_normal(chunk_key)), reps) / chunk,
-        "matmul": median_seconds(lambda: jax.block_until_ready(matmul(params)), reps) / chunk,
-        "packing": median_seconds(lambda: jax.block_until_ready(packing(outputs)), reps) / chunk,
-        "transfer": statistics.median(transfer() for _ in range(reps)) / chunk,
-        "census": median_seconds(census, reps) / (chunk * census_chunks),
-        "engine": median_seconds(lambda: jax.block_until_ready(step(1)), reps) / chunk,
-    }
-    return per
+    per_call = {"rng_keys": lambda: jax.block_until_ready(rng_keys(chunk_key)),
+                "rng_normal": lambda: jax.block_until_ready(rng_normal(chunk_key)),
+                "matmul": lambda: jax.block_until_ready(matmul(params)),
+                "packing": lambda: jax.block_until_ready(packing(outputs)),
+                "transfer": transfer,
+                "census": census,
+                "engine": lambda: jax.block_until_ready(step(1))}
+    med = interleaved_medians(per_call, reps)
+    return {k: v / (chunk * census_chunks if k == "census" else chunk) for k, v in med.items()}
 
 
 LABELS = {
@@ -159,7 +165,8 @@ def report(per: dict[str, float], args, command: str, load: tuple[float, ...]) -
         "",
         f"`{command}` — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, jax {jax.__version__}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, one JAX device "
-        f"({dev}); chunk {args.chunk}, block {args.block}, median of {args.reps} timed calls after a warm-up; "
+        f"({dev}); chunk {args.chunk}, block {args.block}, median of {args.reps} timed calls after a warm-up, "
+        "the stages taking turns; "
         f"census over {args.census_chunks} chunks. Load average (1 min) {load[0]:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after: the cores are shared with other jobs, so compare the stages "
         "with each other (same run), not with figures from another run.",
