@@ -87,13 +87,13 @@ def kernel_body(model: MLPSpec, prior: PriorSpec, meta_ref, x_ref, o_ref):
     for layer in range(len(model.widths) + 1):
         (ow, (a, b), sw), (ob, _, sb) = sl[2 * layer], sl[2 * layer + 1]
         rows, cols = h.shape[1], padded(b)
-        w = block_params(seed, chunk, index, ow, (rows, cols), (a, b), size, sw)
         bias = block_params(seed, chunk, index, ob, (1, cols), (1, b), size, sb)
         if layer < len(model.widths):
+            w = block_params(seed, chunk, index, ow, (rows, cols), (a, b), size, sw)
             h = act(jnp.dot(h, w, precision=lax.Precision.HIGHEST) + bias)
-        else:  # the readout: column 0 of the block
-            z = jnp.sum(h * jnp.sum(w, axis=1)[None, :], axis=1) + jnp.sum(bias)
-            o_ref[...] = z[None, :]
+        else:  # the readout (a column) drawn as one row, so no padded column is drawn
+            w = block_params(seed, chunk, index, ow, (1, rows), (1, a), size, sw)
+            o_ref[...] = (jnp.sum(h * w, axis=1) + jnp.sum(bias))[None, :]
 
 
 def check_model(model, prior: PriorSpec) -> None:
