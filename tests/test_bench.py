@@ -55,6 +55,11 @@ def test_the_baseline_draws_from_the_prior_and_computes_the_tables_of_its_networ
     np.testing.assert_array_equal(bits.reshape(64, 128)[clear], (want > 0)[clear])
 
 
+def test_candidates_have_distinct_names_and_the_baseline_ratios_refer_to():
+    names = [c.name for c in bench.CANDIDATES]
+    assert len(set(names)) == len(names) and "baseline" in names and "engine" in names
+
+
 def rates(values):
     return lambda s: bench.Point(rate=values[s])
 

@@ -8,14 +8,15 @@ sizes (:func:`sweep`) and reported at its best, with the whole sweep recorded:
   einsums, one jit, data-parallel over the same devices as the engine (``size`` is its batch per
   device);
 * ``engine``: :class:`counting.engine.sharding.Engine` with per-network threefry keys (``size`` is
-  its block, the networks evaluated at once within a chunk of 16384).
+  its block, the networks evaluated at once within a chunk: 16384, 4096 on the CPU);
+* ``engine-fused``: the same engine with ``estimator.sampler = "fused"`` (Philox counters).
 
 A sweep stops when memory says so (XLA's account of the compiled call exceeds what a device has,
 or the call runs out of memory), when time says so (one call takes over ``MAX_CALL`` seconds), or
 when the rate has stayed below ``FALL`` of the best for ``PATIENCE`` sizes in a row. The sweep only
 picks each candidate's size: the reported rate is the median of ``ROUNDS`` re-measurements at that
 size, the candidates taking turns (so a lucky sweep point is not the figure, and a slow spell of
-the machine hits both).
+the machine hits them all).
 
 Each rate is also given as a fraction of the devices' peak float32 rate: the forward's FLOPs per
 network counted exactly (:func:`forward_flops`: two per multiply-add of the three matrix products
@@ -26,13 +27,12 @@ whose peak is also listed) and, on the CPU, *measured in the same run* by a larg
 (:func:`cpu_peak`) on one JAX CPU device using every core.
 
 On the CPU every device configuration runs in a fresh process (one default device using every
-core; one device per core), and in each the baseline and the engine get the same devices. A
+core; one device per core), and in each every candidate gets the same devices. A
 whole-process row (``counting census`` of the same network, start-up and host census included)
 comes last.
 
-To add a sampler (say a fused one chosen by a spec field), add one :class:`Candidate` to
-:data:`CANDIDATES`: a name, a description, its sizes and a builder, e.g.
-``Candidate("fused", "...", engine_sizes, functools.partial(engine_runner, spec_text=FUSED_SPEC))``.
+To add a sampler, add one :class:`Candidate` to :data:`CANDIDATES`: a name, a description, its
+sizes and a builder, as ``engine-fused`` is (``functools.partial(engine_runner, sampler=...)``).
 
 Example:
     >>> forward_flops(7, (40, 40), 128)     # 2 * 128 * (7*40 + 40*40 + 40) + 128 * (40 + 40 + 1)
@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -183,12 +184,15 @@ def baseline_runner(size: int, devices: Sequence) -> Runner:
     return Runner(lambda i: step(keys(i)), size * len(devices), compiled_bytes(step))
 
 
-def engine_runner(size: int, devices: Sequence, spec_text: str | None = None) -> Runner:
+def engine_runner(size: int, devices: Sequence, spec_text: str | None = None, sampler: str | None = None) -> Runner:
     """The engine at a block of ``size`` (several chunks per device per call on accelerators), for
-    :data:`BENCH_SPEC` (its chunk :data:`CPU_CHUNK` on the CPU) unless ``spec_text`` is given."""
+    :data:`BENCH_SPEC` (its chunk :data:`CPU_CHUNK` on the CPU) unless ``spec_text`` is given, with
+    the spec's ``estimator.sampler`` set to ``sampler`` if given."""
     if spec_text is None:
         chunk = CPU_CHUNK if devices[0].platform == "cpu" else CHUNK
         spec_text = BENCH_SPEC.replace(f"chunk_size = {CHUNK}", f"chunk_size = {chunk}")
+    if sampler is not None:
+        spec_text = spec_text.replace("[estimator]\n", f'[estimator]\nsampler = "{sampler}"\n')
     spec = parse_spec(spec_text, need_target=False)
     chunk = spec.estimator.chunk_size
     per_dev = 1 if devices[0].platform == "cpu" else 8
@@ -223,6 +227,8 @@ CANDIDATES: tuple[Candidate, ...] = (
               "size = batch per device", baseline_sizes, baseline_runner),
     Candidate("engine", "per-network threefry keys, blocked scan, sharded; size = block", engine_sizes,
               engine_runner),
+    Candidate("engine-fused", "engine with estimator.sampler = 'fused' (Philox counters); size = block",
+              engine_sizes, functools.partial(engine_runner, sampler="fused")),
 )
 
 
