@@ -26,12 +26,13 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jax
 import numpy as np
 import counting.engine.checkpoint as checkpoint
+import counting.engine.distributed as distributed
 import counting.interrupt as interrupt
 import counting.engine.memory as memory
 from counting.engine.progress import Progress, default_mode
@@ -54,7 +55,9 @@ class RunOptions:
     default 128 on CPU, 4096 on accelerators). ``chunks_per_device``: chunks each device takes per
     step. ``checkpoint_seconds``: least time between checkpoints (0: after every step).
     ``progress``: a bar (``None``: on a terminal or in a notebook; plain lines to stderr every
-    ``progress_seconds`` otherwise; ``False``: none). ``devices``: the devices to use.
+    ``progress_seconds`` otherwise; ``False``: none). ``devices``: the devices to use (default:
+    this process's). ``cluster``: this process's place in a job of several
+    (:mod:`counting.engine.distributed`; ``out`` is then the folder every process shares).
     """
 
     out: Path | None = None
@@ -65,11 +68,15 @@ class RunOptions:
     progress: bool | None = None
     devices: tuple | None = None
     progress_seconds: float = 30.0
+    cluster: distributed.Cluster = distributed.Cluster()
 
 
 @dataclass(frozen=True)
 class PassFacts:
-    """What a pass did, for the manifest: networks, chunking, where it resumed, and time."""
+    """What a pass did, for the manifest: networks, chunking, where it resumed, and time.
+
+    A pass of several processes (``processes > 1``) counts ``seconds`` as its slowest part and
+    ``resumed_from_chunk`` as the chunks its parts had done before they (re)started."""
 
     samples: int
     chunks: int
@@ -79,9 +86,13 @@ class PassFacts:
     resumed_from_chunk: int
     seconds: float
     networks_per_second: float
+    processes: int = 1
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        if d["processes"] == 1:  # one process: the manifest as before
+            del d["processes"]
+        return d
 
 
 def _largest_divisor(n: int, cap: int) -> int:
@@ -107,13 +118,13 @@ def _kill_after() -> int:
 
 def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source, block: int, per_dev: int) -> Engine:
     """The engine, compiled, with the largest batch up to ``block`` whose step fits in device memory."""
-    devices = list(options.devices) if options.devices is not None else jax.devices()
+    devices = list(options.devices) if options.devices is not None else jax.local_devices()
     step = len(devices) * per_dev
     built: dict[int, Engine] = {}
 
     def need(b: int) -> int | None:
         if b not in built:
-            built[b] = Engine.build(spec, tally.reduce, b, options.devices, source).compiled(step)
+            built[b] = Engine.build(spec, tally.reduce, b, devices, source).compiled(step)
         return memory.compiled_bytes(built[b].step)
 
     available = memory.available_bytes(devices)
@@ -137,7 +148,67 @@ def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sourc
     step's memory is checked against the devices' (the batch is lowered to fit, or the job is
     refused). A signal (see :mod:`counting.interrupt`) stops the pass after the step in hand,
     with a checkpoint of every chunk folded in so far when there is an output folder.
+
+    With ``options.cluster`` of several processes, this process counts its own chunk range into
+    its part folder, and the process that merges returns with every part's counts in ``tally``
+    (the others raise :class:`counting.engine.distributed.PartDone`; see
+    :mod:`counting.engine.distributed`).
     """
+    if options.cluster.multi:
+        return _distributed_pass(spec, tally, options, source)
+    return chunk_pass(spec, tally, options, source)
+
+
+def check_resume(options: RunOptions) -> None:
+    """``--resume`` needs something to continue: a checkpoint (for a process of several, its own
+    part's checkpoint or finished part); without one it is an error, not a fresh start."""
+    c = options.cluster
+    if not c.multi:
+        checkpoint.require(options.out, options.resume)
+    elif options.resume and c.index is not None and options.out is not None:
+        folder = distributed.part_folder(options.out, c.index, c.processes)
+        if not (checkpoint.path(folder).exists() or (folder / distributed.PART_FILE).exists()):
+            raise SpecError("--resume", "a folder holding this process's unfinished or finished part", str(folder))
+
+
+def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source) -> PassFacts:
+    c = options.cluster
+    if options.out is None:
+        raise SpecError("--out", "a folder every process shares (the parts of a job of several processes meet there)")
+    out = Path(options.out)
+    est = spec.estimator
+    total = -(-est.samples // est.chunk_size)
+    ident = distributed.identity(spec.to_json(), tally.kind, total, c.processes)
+    if c.index is not None:
+        folder = distributed.part_folder(out, c.index, c.processes)
+        chunks = distributed.part_range(total, c.index, c.processes)
+        done = options.resume and not isinstance(distributed.read_part(folder, ident), str)
+        if not done:
+            (folder / distributed.PART_FILE).unlink(missing_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            if len(chunks):
+                facts = chunk_pass(spec, tally, replace(options, out=folder), source, chunks)
+            else:  # more processes than chunks: nothing to count, nothing to compile
+                block, per_dev = batching(est.chunk_size, options)
+                facts = PassFacts(0, 0, est.chunk_size, block, per_dev, chunks.start, 0.0, 0.0)
+            distributed.write_part(folder, ident, chunks, facts.as_dict(), tally.state())
+            checkpoint.clear(folder)
+        if not c.merges:
+            raise distributed.PartDone(folder, c)
+    parts = distributed.collect_parts(out, ident, wait=c.index is not None)
+    tally.load(distributed.merge_states(tally, [p.state for p in parts]))
+    f = [p.facts for p in parts]
+    seconds = max(x["seconds"] for x in f)
+    return PassFacts(samples=est.samples, chunks=total, chunk_size=est.chunk_size, batch_size=f[0]["batch_size"],
+                     chunks_per_device=f[0]["chunks_per_device"],
+                     resumed_from_chunk=sum(x["resumed_from_chunk"] - p.chunks.start for x, p in zip(f, parts)),
+                     seconds=seconds, networks_per_second=est.samples / max(seconds, 1e-9), processes=c.processes)
+
+
+def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source=None,
+               chunks: range | None = None) -> PassFacts:
+    """:func:`run_pass` in this process over the chunk ids ``chunks`` (default: all of the job's),
+    checkpointing into ``options.out``; the facts count the networks of ``chunks``."""
     est = spec.estimator
     block, per_dev = batching(est.chunk_size, options)
     out = Path(options.out) if options.out is not None else None
@@ -145,46 +216,51 @@ def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sourc
     engine = _fitted_engine(spec, tally, options, source, block, per_dev)
     block = engine.block_size
     total = -(-est.samples // est.chunk_size)
+    first, stop = (0, total) if chunks is None else (chunks.start, min(chunks.stop, total))
+    networks = max(min(stop * est.chunk_size, est.samples) - first * est.chunk_size, 0)
     step = engine.n_devices * per_dev
     spec_json = spec.to_json()
-    start, elapsed0 = 0, 0.0
+    start, elapsed0 = first, 0.0
     if resuming:
         ck = checkpoint.load(out, spec_json, tally.kind)
+        if not first <= ck.next <= stop:
+            raise SpecError("--resume", f"a checkpoint of chunks {first} to {stop} in {out}", f"chunk {ck.next}")
         tally.load(ck.state)
         start, elapsed0 = ck.next, ck.elapsed
     kill_after = _kill_after()
     t0 = last_ckpt = time.perf_counter()
     c, pending = start, None
-    with interrupt.deferred(), Progress(est.samples, min(start * est.chunk_size, est.samples), desc=tally.kind,
+    done_before = max(min(start * est.chunk_size, est.samples) - first * est.chunk_size, 0)
+    with interrupt.deferred(), Progress(networks, done_before, desc=tally.kind,
                                         unit=getattr(source, "unit", "networks"), mode=default_mode(options.progress),
                                         every=options.progress_seconds) as bar:
         interrupt.fault("start")
         interrupt.check()
-        while c < total or pending is not None:
+        while c < stop or pending is not None:
             nxt = None
-            if c < total:
+            if c < stop:
                 ids = np.arange(c, c + step, dtype=np.int64)
-                valid = np.clip(est.samples - ids * est.chunk_size, 0, est.chunk_size)
+                valid = np.where(ids < stop, np.clip(est.samples - ids * est.chunk_size, 0, est.chunk_size), 0)
                 nxt = (ids, valid, engine.run_step(ids, valid))
                 c += step
             if pending is not None:
                 ids, valid, result = pending
                 tally.add(result, valid)
                 bar.update(int(valid.sum()))
-                done = min(int(ids[-1]) + 1, total)
+                done = min(int(ids[-1]) + 1, stop)
                 interrupt.fault("chunk", done)
                 now = time.perf_counter()
-                stop = interrupt.requested()
-                if out is not None and (stop or now - last_ckpt >= options.checkpoint_seconds or done == total):
+                stop_now = interrupt.requested()
+                if out is not None and (stop_now or now - last_ckpt >= options.checkpoint_seconds or done == stop):
                     checkpoint.save(out, spec_json, tally.kind, done, elapsed0 + now - t0, tally.state())
                     last_ckpt = now
-                    if kill_after and done >= kill_after and done < total:
+                    if kill_after and done >= kill_after and done < stop:
                         os.kill(os.getpid(), signal.SIGKILL)
-                if done < total:
+                if done < stop:
                     interrupt.check()
             pending = nxt
     wall = time.perf_counter() - t0
     return PassFacts(
-        samples=est.samples, chunks=total, chunk_size=est.chunk_size, batch_size=block, chunks_per_device=per_dev,
+        samples=networks, chunks=stop - first, chunk_size=est.chunk_size, batch_size=block, chunks_per_device=per_dev,
         resumed_from_chunk=start, seconds=elapsed0 + wall,
-        networks_per_second=(est.samples - min(start * est.chunk_size, est.samples)) / max(wall, 1e-9))
+        networks_per_second=(networks - done_before) / max(wall, 1e-9))

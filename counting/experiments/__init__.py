@@ -88,14 +88,18 @@ def check_batch_size(config: Any, batch_size: int | None) -> None:
 
 def run_experiment(config: Any, out: str | Path | None = None, work: str | Path | None = None, resume: bool = False,
                    progress: bool | None = None, batch_size: int | None = None,
-                   checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
+                   checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0,
+                   cluster: Any = None) -> dict[str, pd.DataFrame]:
     """Every pass of ``config``, then its tables (and, with ``out``, parquet files, raw counts,
     figures and a manifest, written atomically). ``work`` holds one checkpoint subfolder per pass:
     a work folder with an unfinished pass needs ``resume``; checkpoints are removed once the
     tables are written. ``progress``: a bar (``None``: on a terminal, plain lines every
-    ``progress_seconds`` in a log); ``batch_size``: networks evaluated at once (changes no count)."""
+    ``progress_seconds`` in a log); ``batch_size``: networks evaluated at once (changes no count);
+    ``cluster``: this process's place in a job of several (:mod:`counting.engine.distributed`)."""
+    extra = {} if cluster is None else {"cluster": cluster}
     return runner.run(kind_of(config), config, out=out, work=work, resume=resume, progress=progress,
-                      batch_size=batch_size, checkpoint_seconds=checkpoint_seconds, progress_seconds=progress_seconds)
+                      batch_size=batch_size, checkpoint_seconds=checkpoint_seconds, progress_seconds=progress_seconds,
+                      **extra)
 
 
 def summary(config: Any, result: dict[str, pd.DataFrame]) -> str:

@@ -8,6 +8,14 @@ under ``work`` (:mod:`~counting.experiments.base.work`), asks the kind for the t
 concatenates them, writes them (:mod:`~counting.experiments.base.writer`) and only then removes the
 checkpoints.
 
+With several processes (``cluster``, :mod:`counting.engine.distributed`) every counting pass is
+split by chunk: each process counts its part into ``work/<pass>/parts/part-I-of-N`` and the process
+that merges (process 0 under a coordinator, or a later merge-only run) merges each pass's parts
+into its tally before going on. Counting passes are built before any runs and never depend on an
+earlier pass, so the other processes need no merged counts: they run their part of every counting
+pass and end. The work that is not a counting pass (rare-event replicates, which may read an
+earlier pass's tally), the tables and the results folder are the merging process's alone.
+
 Example:
     >>> from counting.engine.tally import Hits
     >>> from counting.spec.job import sampling_spec
@@ -28,6 +36,8 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+import counting.engine.checkpoint as checkpoint
+import counting.engine.distributed as distributed
 from counting.engine.run import PassFacts, RunOptions, run_pass
 from counting.engine.tally import Tally
 import counting.experiments.base.work as workdirs
@@ -98,31 +108,67 @@ def check_batch_size(chunk_sizes: Mapping[str, int], batch_size: int | None) -> 
             raise SpecError("--batch-size", f"a divisor of {what}={chunk}", batch_size)
 
 
+def cluster_folders(work: str | Path | None, passes: Sequence[Pass], resume: bool,
+                    cluster: distributed.Cluster) -> dict[str, Path]:
+    """The pass folders of a process of several (``work`` is required: the parts meet there). Its
+    own parts are checked before anything runs: an unfinished one needs ``resume``, and ``resume``
+    needs one of its parts (or, for the merging process, a pass) begun or finished."""
+    if work is None:
+        raise SpecError("--work", "a folder every process shares (the parts of each pass meet there)")
+    folders = {p.name: workdirs.pass_folder(work, p.name) for p in passes}
+    own = [] if cluster.index is None else [
+        distributed.part_folder(folders[p.name], cluster.index, cluster.processes) for p in passes if p.job is None]
+    if not resume:
+        busy = [f for f in own if checkpoint.path(f).exists()]
+        if busy:
+            raise SpecError("--work", "a folder without an unfinished run, or --resume to continue it", str(busy[0]))
+    elif cluster.index is not None:
+        begun = [f for f in own if checkpoint.path(f).exists() or (f / distributed.PART_FILE).exists()]
+        if not begun and not (cluster.merges and workdirs.unfinished(work, list(folders))):
+            raise SpecError("--resume", "a --work folder holding this process's unfinished or finished parts",
+                            str(work))
+    for f in folders.values():
+        f.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
 def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: bool = False,
                progress: bool | None = None, batch_size: int | None = None,
-               checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0
-               ) -> Iterator[tuple[str, Any, PassFacts]]:
+               checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0,
+               cluster: distributed.Cluster = distributed.Cluster()) -> Iterator[tuple[str, Any, PassFacts]]:
     """Run every pass in order, yielding ``(name, tally result, facts)``; checkpoints go under
-    ``work`` (every check happens before the first pass starts)."""
+    ``work`` (every check happens before the first pass starts). A process of several that does
+    not merge yields nothing: it counts its part of every counting pass and skips the rest."""
     check_batch_size({f"the chunk size of {p.name}": p.spec.estimator.chunk_size for p in passes if p.job is None},
                      batch_size)
     number(checkpoint_seconds, "--checkpoint-seconds", positive=False)
-    folders = workdirs.prepare(work, [p.name for p in passes], resume)
+    if cluster.multi:
+        folders = cluster_folders(work, passes, resume, cluster)
+    else:
+        folders = workdirs.prepare(work, [p.name for p in passes], resume)
     for p in passes:
         options = RunOptions(out=folders[p.name], resume=resume, progress=progress, batch_size=batch_size,
-                             checkpoint_seconds=checkpoint_seconds, progress_seconds=progress_seconds)
+                             checkpoint_seconds=checkpoint_seconds, progress_seconds=progress_seconds,
+                             cluster=cluster)
         if p.job is not None:
-            result, facts = p.job(options)
-            yield p.name, result, facts
+            if cluster.merges:
+                result, facts = p.job(options)
+                yield p.name, result, facts
             continue
-        facts = run_pass(p.spec, p.tally, options, p.source)
+        try:
+            facts = run_pass(p.spec, p.tally, options, p.source)
+        except distributed.PartDone:
+            continue
         yield p.name, p.tally.finalize(), facts
 
 
 def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path | None = None,
         resume: bool = False, progress: bool | None = None, batch_size: int | None = None,
-        checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0) -> dict[str, pd.DataFrame]:
-    """Every pass of ``config``, then its tables (and, with ``out``, the results folder)."""
+        checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0,
+        cluster: distributed.Cluster = distributed.Cluster()) -> dict[str, pd.DataFrame]:
+    """Every pass of ``config``, then its tables (and, with ``out``, the results folder). A process
+    of several that does not merge counts its parts and raises
+    :class:`counting.engine.distributed.PartDone`."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise SpecError("--out", "a folder", str(out))
     check_batch_size(kind.chunk_sizes(config), batch_size)
@@ -132,12 +178,14 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
     counts: dict[str, np.ndarray] = {}
     facts: dict[str, dict] = {}
     for name, result, f in run_passes(passes, work, resume, progress, batch_size, checkpoint_seconds,
-                                      progress_seconds):
+                                      progress_seconds, cluster):
         p = by_name[name]
         facts[name] = f.as_dict()
         counts.update(kind.pass_counts(config, p, result))
         for k, df in kind.pass_tables(config, p, result, f).items():
             parts.setdefault(k, []).append(df)
+    if not cluster.merges:
+        raise distributed.PartDone(Path(work), cluster)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
     if out is not None:
         write_results(out, kind.KIND, kind.manifest_config(config), tables, counts, facts, kind.write_figures)
