@@ -1,4 +1,4 @@
-"""Command line: ``counting volume | census | run | bench | report | complexity``. Thin: parse, look up, call, print.
+"""Command line: ``counting volume | census | run | merge | bench | report | complexity``. Thin: parse, look up, call, print.
 
 Bad input (malformed TOML, unknown keys, out-of-range values, a flag that does not apply to the
 chosen estimator) prints one line ``counting: error: FIELD: expected ...`` to stderr and exits
@@ -11,11 +11,14 @@ Example (shell)::
     counting run experiments/llamaizer.toml --out results/llamaizer
     counting report results/llamaizer
     counting complexity 0xe8 --n 3
+    counting census experiments/quickstart.toml --out /shared/q --coordinator h0:1234 --num-processes 2 --process-id 0
+    counting merge /shared/q          # the parts of separate jobs (--num-processes 2 --process-id 0, then 1)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -48,6 +51,15 @@ def _job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
     p.add_argument("--chunks-per-device", type=int, help="chunks per device per step (no effect on counts)")
     _progress_flags(p)
+    _cluster_flags(p)
+
+
+def _cluster_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--coordinator", help="HOST:PORT of process 0's jax.distributed coordinator (or "
+                   "COUNTING_COORDINATOR); processes then run together and process 0 merges")
+    p.add_argument("--num-processes", type=int, help="processes sharing the job's chunks (or COUNTING_NUM_PROCESSES)")
+    p.add_argument("--process-id", type=int, help="this process, 0 to N-1 (or COUNTING_PROCESS_ID); without it "
+                   "and without --coordinator: merge the N parts already written")
 
 
 def _progress_flags(p: argparse.ArgumentParser) -> None:
@@ -72,6 +84,15 @@ whether a checkpoint was kept.""",
 
 prints the most frequent functions and the number of distinct ones; census.parquet in --out holds
 every function seen with its rank, count, volume and 95% interval (the rank-frequency table).""",
+    "merge": """examples:
+  counting census experiments/quickstart.toml --out /shared/q --num-processes 2 --process-id 0   # host A
+  counting census experiments/quickstart.toml --out /shared/q --num-processes 2 --process-id 1   # host B
+  counting merge /shared/q
+
+merges the parts of a volume or census job run as separate processes (each counted its own chunk
+range into DIR/parts/part-I-of-N/) into DIR's result, exactly the counts of one process; then
+prints what the job would have printed. For counting run, rerun it with --num-processes N and no
+--process-id.""",
     "run": """examples:
   counting run experiments/llamaizer.toml --out results/llamaizer
   counting run experiments/llamaizer.toml --samples 4096 --out /tmp/small
@@ -136,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, help="override the networks per architecture (and every override)")
     e.add_argument("--batch-size", type=int, help="networks vectorised at once (no effect on counts)")
     _progress_flags(e)
+    _cluster_flags(e)
+    m = _sub(sub, "merge", "merge the parts of a volume or census job run as separate processes")
+    m.add_argument("dir", help="the job's results folder (holding parts/)")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
+    m.add_argument("--top", type=int, default=10, help="functions to print (census)")
+    m.add_argument("--force", action="store_true", help="replace a finished result in DIR")
     b = _sub(sub, "bench", "throughput of the engine against a straightforward baseline")
     b.add_argument("--json", action="store_true", help="print one JSON list")
     _devices_flag(b)
@@ -191,7 +218,11 @@ def _load(args, need_target: bool):
                        Path("runs") / default_name(Path(args.spec).stem, args.command, spec.to_json()))
     opts = RunOptions(out=out, resume=args.resume, batch_size=args.batch_size,
                       chunks_per_device=args.chunks_per_device, checkpoint_seconds=args.checkpoint_seconds,
-                      progress=False if args.no_progress else None, progress_seconds=args.progress_seconds)
+                      progress=False if args.no_progress else None, progress_seconds=args.progress_seconds,
+                      **({} if args.cluster is None else {"cluster": args.cluster}))
+    if opts.cluster.multi and spec.estimator.kind not in ("mc", "exact"):
+        raise SpecError("--num-processes", "a job of estimator kind 'mc' or 'exact' (a counting pass, split by chunk)",
+                        spec.estimator.kind)
     args.saved_in = [out]
     _record_reproduce(args, args.spec, ("--samples", args.samples), ("--seed", args.seed))
     return spec, opts
@@ -250,13 +281,19 @@ def volume_lines(spec, est, out) -> list[str]:
 
 
 def cmd_volume(args) -> int:
-    from counting.io.folders import hold
-    from counting.io.citation import citation
+    from counting.engine.distributed import held, write_job
     from counting.jobs import volume_job
 
     spec, opts = _load(args, need_target=True)
-    with hold(opts.out, force=args.force, resume=args.resume):
+    with held(opts.out, opts.cluster, force=args.force, resume=args.resume):
+        write_job(opts.out, opts.cluster, "volume", spec.to_dict())
         est = volume_job(spec, options=opts)
+    return _print_volume(args, spec, est, opts)
+
+
+def _print_volume(args, spec, est, opts) -> int:
+    from counting.io.citation import citation
+
     m = json.loads((opts.out / "manifest.json").read_text())
     cite = citation(m)
     if args.json:
@@ -270,15 +307,20 @@ def cmd_volume(args) -> int:
 
 def cmd_census(args) -> int:
     from counting.spec.errors import SpecError
-    from counting.io.folders import hold
+    from counting.engine.distributed import held, write_job
     from counting.jobs import census_job
 
     if args.top < 1:
         raise SpecError("--top", "a positive integer", args.top)
     _positive("--census-memory", args.census_memory)
     spec, opts = _load(args, need_target=False)
-    with hold(opts.out, force=args.force, resume=args.resume):
+    with held(opts.out, opts.cluster, force=args.force, resume=args.resume):
+        write_job(opts.out, opts.cluster, "census", spec.to_dict())
         census, facts = census_job(spec, options=opts, memory=args.census_memory)
+    return _print_census(args, spec, census, facts, opts)
+
+
+def _print_census(args, spec, census, facts, opts) -> int:
     top = census.top(args.top)
     seed = getattr(spec.estimator, "seed", None)
     if args.json:
@@ -295,9 +337,30 @@ def cmd_census(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from counting.io.files import check_folder
+def cmd_merge(args) -> int:
+    from counting.engine.distributed import Cluster, read_job
+    from counting.engine.run import RunOptions
     from counting.io.folders import hold
+    from counting.jobs import census_job, volume_job
+    from counting.spec.job import spec_from_dict
+
+    _positive("--top", args.top)
+    out = Path(args.dir)
+    job = read_job(out)
+    spec = spec_from_dict(job["spec"], need_target=job["command"] == "volume")
+    opts = RunOptions(out=out, progress=False, cluster=Cluster(job["processes"], None))
+    args.saved_in = [out]
+    with hold(out, force=args.force):
+        if job["command"] == "volume":
+            return _print_volume(args, spec, volume_job(spec, options=opts), opts)
+        census, facts = census_job(spec, options=opts)
+    return _print_census(args, spec, census, facts, opts)
+
+
+def cmd_run(args) -> int:
+    from counting.spec.errors import SpecError
+    from counting.io.files import check_folder
+    from counting.io.folders import finished, hold
     from counting.experiments import check_batch_size, load_experiment, run_experiment, summary, with_samples
 
     config = load_experiment(args.experiment)
@@ -311,10 +374,21 @@ def cmd_run(args) -> int:
     work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "--work")
     args.saved_in = [work, out]
     _record_reproduce(args, args.experiment, ("--samples", args.samples))
-    with hold(out, force=args.force), hold(work, force=True, flag="--work"):
+    from counting.engine.distributed import Cluster
+
+    c = args.cluster or Cluster()
+    with contextlib.ExitStack() as held:
+        if c.merges:
+            held.enter_context(hold(out, force=args.force))
+            held.enter_context(hold(work, force=True, flag="--work"))
+        else:
+            if finished(out) and not args.force:
+                raise SpecError("--out", "a folder without a finished result (--force replaces it)", str(out))
+            held.enter_context(hold(work / f"process-{c.index}-of-{c.processes}", force=True, flag="--work"))
         result = run_experiment(config, out=out, work=work, resume=args.resume,
                                 progress=False if args.no_progress else None, batch_size=args.batch_size,
-                                checkpoint_seconds=args.checkpoint_seconds, progress_seconds=args.progress_seconds)
+                                checkpoint_seconds=args.checkpoint_seconds, progress_seconds=args.progress_seconds,
+                                cluster=c)
     print(summary(config, result))
     print(f"tables and figures in {out}/")
     return 0
@@ -401,8 +475,8 @@ def _complexity_all(args) -> int:
     return 0
 
 
-COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "bench": cmd_bench, "report": cmd_report,
-            "complexity": cmd_complexity}
+COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "merge": cmd_merge, "bench": cmd_bench,
+            "report": cmd_report, "complexity": cmd_complexity}
 
 
 def _stopped(e, args, argv: list[str]) -> str:
@@ -423,17 +497,70 @@ def _stopped(e, args, argv: list[str]) -> str:
     return f"counting: stopped by {e.name} before anything was saved; nothing was written"
 
 
+# the variables counting.engine.distributed reads (named here so that a command without them imports nothing)
+CLUSTER_ENV = ("COUNTING_COORDINATOR", "COUNTING_NUM_PROCESSES", "COUNTING_PROCESS_ID")
+
+
+def _cluster(args):
+    """This process's place in a job of several (flags first, then COUNTING_* variables), checked
+    before any work; ``None`` (one process) where none is given or the command takes none."""
+    given = (getattr(args, "coordinator", None), getattr(args, "num_processes", None), getattr(args, "process_id", None))
+    if not hasattr(args, "num_processes") or (given == (None, None, None) and not any(map(os.environ.get, CLUSTER_ENV))):
+        return None
+    from counting.engine.distributed import cluster_from
+
+    return cluster_from(*given, os.environ)
+
+
+def _join(cluster) -> None:
+    if cluster is not None:
+        from counting.engine.distributed import initialize
+
+        initialize(cluster)
+
+
+def _coordinated(holder: dict) -> bool:
+    cluster = getattr(holder.get("args"), "cluster", None)
+    return cluster is not None and cluster.multi and cluster.coordinator is not None
+
+
+def _failed(holder: dict, code: int) -> int:
+    """A failed process of a coordinated job leaves at once: jax's shutdown would wait for the others,
+    who wait for its part; gone, its heartbeat stops and jax ends the others with an error."""
+    if _coordinated(holder):
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
 def _dispatch(argv: list[str], holder: dict) -> int:
     from counting.spec.errors import SpecError
 
     try:
         args = holder["args"] = build_parser().parse_args(argv)
+        args.cluster = _cluster(args)
         if args.command not in ("report", "complexity"):
             _configure_devices(args.devices)
+            _join(args.cluster)
         code = COMMANDS[args.command](args)
     except SpecError as e:
         sys.stderr.write(f"counting: error: {e}\n")
-        return 2
+        return _failed(holder, 2)
+    except Exception as e:
+        from counting.engine.distributed import PartDone
+
+        if not isinstance(e, PartDone):
+            if _coordinated(holder):
+                import traceback
+
+                traceback.print_exc()
+                _failed(holder, 1)
+            raise
+        print(f"counting: {e}; process 0 finishes the job" if args.cluster.coordinator else
+              f"counting: {e}; once every part is written: counting merge DIR (volume, census) or the same "
+              f"command with --num-processes {args.cluster.processes} and no --process-id (run)")
+        return 0
     if interrupt.requested():  # the signal came as the last step finished: the result is whole
         args.completed = True
         interrupt.check()

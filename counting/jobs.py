@@ -24,7 +24,7 @@ import pandas as pd
 import counting.engine.checkpoint as checkpoint
 from counting.engine.census import Census
 from counting.engine.enumeration import Enumeration, enumerated_spec
-from counting.engine.run import PassFacts, RunOptions, run_pass
+from counting.engine.run import PassFacts, RunOptions, check_resume, run_pass
 from counting.engine.spill import SPILL_FOLDER
 from counting.engine.tally import CensusTally
 from counting.estimators import ESTIMATORS
@@ -64,7 +64,7 @@ def _write(out: Path | None, kind: str, spec: Spec, table: pd.DataFrame, run: di
 def volume_job(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions()) -> Estimate:
     """The volume of ``condition`` (default: "computes the spec's target") by the spec's estimator;
     with ``options.out``, ``volume.parquet`` and ``manifest.json`` are written there."""
-    checkpoint.require(options.out, options.resume)
+    check_resume(options)
     problem = Problem.of(spec, condition)
     est = ESTIMATORS[spec.estimator.kind](problem, spec.estimator, options)
     target = None if problem.target is None else problem.target.hex
@@ -89,7 +89,7 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
     kind = spec.estimator.kind
     if kind not in ("mc", "exact"):
         raise SpecError("estimator.kind", "'mc' or 'exact' for a census", kind)
-    checkpoint.require(options.out, options.resume)
+    check_resume(options)
     exact = kind == "exact"
     run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, None)
     est = run_spec.estimator
