@@ -6,7 +6,9 @@ its config and cut it into *passes*: one job spec, one parameter source and one
 module runs every pass through :func:`counting.engine.run.run_pass` with a checkpoint subfolder
 under ``work`` (:mod:`~counting.experiments.base.work`), asks the kind for the tables of each pass,
 concatenates them, writes them (:mod:`~counting.experiments.base.writer`) and only then removes the
-checkpoints.
+checkpoints. A pass's tables are kept beside its checkpoint as soon as they are computed
+(:mod:`~counting.experiments.base.cache`), so a run stopped in a later pass and resumed reads them
+back instead of computing them again.
 
 With several processes (``cluster``, :mod:`counting.engine.distributed`) every counting pass is
 split by chunk: each process counts its part into ``work/<pass>/parts/part-I-of-N`` and the process
@@ -29,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
@@ -40,6 +43,7 @@ import counting.engine.checkpoint as checkpoint
 import counting.engine.distributed as distributed
 from counting.engine.run import PassFacts, RunOptions, run_pass
 from counting.engine.tally import Tally
+import counting.experiments.base.cache as tables_cache
 import counting.experiments.base.work as workdirs
 from counting.experiments.base.writer import write_results
 from counting.spec.errors import SpecError, integer, number
@@ -162,6 +166,11 @@ def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: b
         yield p.name, p.tally.finalize(), facts
 
 
+def pass_identity(p: Pass, config_json: str) -> str:
+    """What a pass's kept tables must match to be reused: its name, spec and tally, and the experiment."""
+    return json.dumps([p.name, p.spec.to_json(), "job" if p.tally is None else p.tally.kind, config_json])
+
+
 def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path | None = None,
         resume: bool = False, progress: bool | None = None, batch_size: int | None = None,
         checkpoint_seconds: float = 30.0, progress_seconds: float = 30.0,
@@ -177,12 +186,20 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
     parts: dict[str, list[pd.DataFrame]] = {}
     counts: dict[str, np.ndarray] = {}
     facts: dict[str, dict] = {}
+    config_json = json.dumps(kind.manifest_config(config), sort_keys=True, default=str)
     for name, result, f in run_passes(passes, work, resume, progress, batch_size, checkpoint_seconds,
                                       progress_seconds, cluster):
         p = by_name[name]
-        facts[name] = f.as_dict()
-        counts.update(kind.pass_counts(config, p, result))
-        for k, df in kind.pass_tables(config, p, result, f).items():
+        folder = workdirs.pass_folder(work, name)
+        identity = pass_identity(p, config_json)
+        kept = tables_cache.load(folder, identity) if resume else None
+        if kept is None:  # a resumed run reuses a finished pass's tables instead of computing them again
+            kept = kind.pass_tables(config, p, result, f), kind.pass_counts(config, p, result), f.as_dict()
+            if folder is not None:
+                tables_cache.save(folder, identity, *kept)
+        pass_tables, pass_counts, facts[name] = kept
+        counts.update(pass_counts)
+        for k, df in pass_tables.items():
             parts.setdefault(k, []).append(df)
     if not cluster.merges:
         raise distributed.PartDone(Path(work), cluster)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 import counting.engine.checkpoint as checkpoint
+import counting.experiments.base.cache as tables_cache
 from counting.spec.errors import SpecError
 
 
@@ -62,6 +63,7 @@ def prepare(work: str | Path | None, names: Sequence[str], resume: bool) -> dict
 
 
 def clear(work: str | Path | None, names: Sequence[str]) -> None:
-    """Remove the passes' checkpoints (once the tables holding their counts are written)."""
+    """Remove the passes' checkpoints and kept tables (once the results folder holding them is written)."""
     for n in names:
+        tables_cache.clear(pass_folder(work, n))
         checkpoint.clear(pass_folder(work, n))
