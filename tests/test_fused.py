@@ -219,3 +219,11 @@ def test_kernel_lowers_to_triton_for_cuda():
         lowering_platforms=("cuda",))
     text = low.as_text()
     assert "xla.gpu.triton" in text and "kernel_body" in text
+
+
+def test_manifest_names_the_counter_based_generator():
+    from counting.io.manifest import manifest
+
+    fused = manifest("volume", {"estimator": {"seed": 0, "key_impl": "threefry2x32", "sampler": "fused"}}, {}, {}, [])
+    plain = manifest("volume", {"estimator": {"seed": 0, "key_impl": "threefry2x32"}}, {}, {}, [])
+    assert fused["key_impl"].startswith("philox4x32-10") and plain["key_impl"] == "threefry2x32"

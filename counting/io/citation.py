@@ -103,6 +103,8 @@ def citation(m: dict) -> str | None:
     method = METHODS.get(r["estimator"], r["estimator"]).format(
         replicates=diag.get("replicates", getattr(spec.estimator, "replicates", "?")))
     seed = "" if r.get("seed") is None else f"; seed {r['seed']}"
+    if getattr(spec.estimator, "sampler", "threefry") != "threefry":
+        seed += f" ({spec.estimator.sampler} sampler)"
     git = (m.get("environment") or {}).get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" with uncommitted changes" if git.get("dirty") else "")
     where = "" if not m.get("reproduce") else f"; reproduce: {m['reproduce']}"

@@ -90,7 +90,8 @@ def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[s
         **({"reproduce": _Invocation.reproduce} if _Invocation.reproduce else {}),
         "spec": spec_dict,
         "seed": est.get("seed"),
-        "key_impl": est.get("key_impl"),
+        # the generator the draws came from: the counter-based sampler ignores key_impl
+        "key_impl": "philox4x32-10 (sampler = fused)" if est.get("sampler") == "fused" else est.get("key_impl"),
         "run": run,
         "timings": timings,
         "environment": environment(),
