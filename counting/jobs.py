@@ -89,6 +89,9 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
     kind = spec.estimator.kind
     if kind not in ("mc", "exact"):
         raise SpecError("estimator.kind", "'mc' or 'exact' for a census", kind)
+    if getattr(spec.estimator, "readouts_per_draw", 1) != 1:  # shared draws are for volumes; a census counts networks
+        raise SpecError("estimator.readouts_per_draw", "1 for a census (shared draws apply to volume jobs)",
+                        spec.estimator.readouts_per_draw)
     check_resume(options)
     exact = kind == "exact"
     run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, None)

@@ -282,3 +282,14 @@ def test_shared_agrees_with_a_large_plain_run_on_a_hidden_layer_gaussian_mlp():
     se_b = math.sqrt(b.volume * (1 - b.volume) / b.diagnostics["effective_samples"])
     assert abs(a.volume - b.volume) <= 3.29 * math.hypot(se_a, se_b), (a.volume, b.volume)
     assert b.diagnostics["design_effect"] > 1.05  # 1.17 here: the readouts do share their hidden layers
+
+
+def test_a_census_refuses_shared_draws_in_one_line():
+    from counting.jobs import census_job
+    from counting.spec import parse_spec
+    from counting.spec.errors import SpecError
+
+    spec = parse_spec("[model]\nn_inputs=2\nwidths=[4]\n[estimator]\nsamples=64\nchunk_size=32\n"
+                      "readouts_per_draw=4", need_target=False)
+    with pytest.raises(SpecError, match="estimator.readouts_per_draw: expected 1 for a census"):
+        census_job(spec)
