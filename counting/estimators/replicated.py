@@ -20,7 +20,7 @@ from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
 from counting.models import n_params
 from counting.rare.coordinates import GaussianProblem, require_score
-from counting.rare.replicates import run_replicates, summarize_replicates
+from counting.rare.replicates import run_replicate_batches, summarize_replicates
 from counting.spec.estimator import SMCSettings, SubsetSettings, replace_settings, settings_dict
 from counting.spec.job import Spec
 from counting.spec.model import describe_model
@@ -30,21 +30,24 @@ RareSettings = SubsetSettings | SMCSettings
 
 def replicated_estimate(problem: Problem, settings: RareSettings, options: RunOptions,
                         run: Callable[[Any, GaussianProblem, RareSettings], NamedTuple], record: type,
-                        diagnostics: Callable[[list], dict]) -> Estimate:
+                        diagnostics: Callable[[list], dict], batch: int = 0) -> Estimate:
     """``settings.replicates`` runs of ``run(key, gaussian_problem, settings)`` (records of type
     ``record`` with ``log_p`` and ``evaluations``), summarised: the mean of the replicate estimates
     with its 95% t-interval in log10, the evaluations spent, and ``diagnostics(runs)`` next to the
-    replicate values, their spread and how many reached the condition."""
+    replicate values, their spread and how many reached the condition. ``batch > 0``:
+    ``run(keys, gaussian_problem, settings) -> records`` takes ``batch`` replicates' keys per call."""
     settings = replace_settings(settings)  # validated as in a file
     # particles, their proposals and scores: a few copies of particles x parameters, refused before any work
-    memory.check_floor(4 * 4 * settings.particles * n_params(problem.model), memory.available_bytes(jax.devices()),
+    memory.check_floor(4 * 4 * max(batch, 1) * settings.particles * n_params(problem.model),
+                       memory.available_bytes(jax.devices()),
                        f"{settings.particles} particles of {describe_model(problem.model)}", "estimator.particles",
                        "the particles")
     gp = GaussianProblem.of(problem.model, problem.prior, require_score(problem.condition, settings.kind))
-    reps = run_replicates(lambda key: run(key, gp, settings), record, settings.replicates,
-                          seed=settings.seed, key_impl=settings.key_impl, options=options,
-                          spec_json=Spec(problem.model, problem.prior, problem.target, settings).to_json(),
-                          kind=settings.kind)
+    runs = (lambda keys: run(keys, gp, settings)) if batch else (lambda keys: [run(k, gp, settings) for k in keys])
+    reps = run_replicate_batches(runs, record, settings.replicates, max(batch, 1),
+                                 seed=settings.seed, key_impl=settings.key_impl, options=options,
+                                 spec_json=Spec(problem.model, problem.prior, problem.target, settings).to_json(),
+                                 kind=settings.kind)
     s = summarize_replicates([r.log_p for r in reps.runs])
     diag = {"kernel": settings.kernel, "replicates": len(reps.runs), "replicates_log10": list(s.replicates_log10),
             "replicate_sd_log10": s.replicate_sd_log10, "reached": s.reached, **diagnostics(reps.runs)}

@@ -9,6 +9,12 @@ bound on the volume as far as the moves mixed (the useful figure when no replica
 condition). With an output folder each finished replicate is checkpointed, and ``resume``
 continues a stopped job to the same numbers.
 
+``batch_replicates = R`` (default 0: one replicate after another, each stage driven from the
+host, :mod:`counting.rare.smc`) runs R replicates per device call with every stage on the device
+(:mod:`counting.rare.batched`): the same algorithm and keys, float32 adaptive choices, so other
+numbers than the host path's, each replicate's a function of its key and R; checkpointed after
+each batch.
+
 Example:
     >>> from counting.spec import parse_spec
     >>> spec = parse_spec('''
@@ -40,6 +46,7 @@ from counting.estimators.problem import Problem
 from counting.estimators.replicated import replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
+from counting.rare.batched import smc_runs
 from counting.rare.smc import SMCRun, smc_run
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec
@@ -47,10 +54,13 @@ from counting.spec.job import Spec
 
 def estimate(problem: Problem, settings: SMCSettings, options: RunOptions = RunOptions()) -> Estimate:
     """Tempered-SMC volume of ``problem.condition`` (a condition with a score) from
-    ``settings.replicates`` independent runs."""
-    return replicated_estimate(problem, settings, options, smc_run, SMCRun,
+    ``settings.replicates`` independent runs (``settings.batch_replicates`` at a time on the device
+    if it is not 0)."""
+    batch = settings.batch_replicates
+    return replicated_estimate(problem, settings, options, smc_runs if batch else smc_run, SMCRun,
                                lambda runs: {"mean_stages": float(np.mean([r.stages for r in runs])),
-                                             "log10_bound": float(max(r.log_z / math.log(10) for r in runs))})
+                                             "log10_bound": float(max(r.log_z / math.log(10) for r in runs))},
+                               batch)
 
 
 def smc_volume(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions(),

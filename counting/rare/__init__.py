@@ -7,13 +7,15 @@ Both methods work in the prior's standard Gaussian coordinates and share:
 * :mod:`~counting.rare.kernels`: move kernels ``step(key, particles, target, ...)`` (``pcn``,
   ``ess``, ``rescaling``, ``hmc``, ``mala``) for either target, a level (:class:`Level`) or a
   tempered prior (:class:`Tempered`);
-* :mod:`~counting.rare.replicates`: the replicate loop (keys, progress, checkpoints) and the
-  replicate summary.
+* :mod:`~counting.rare.replicates`: the replicate loop (keys, progress, checkpoints), one
+  replicate or a batch of them per call, and the replicate summary.
 
 :mod:`~counting.rare.subset` and :mod:`~counting.rare.smc` are one run each:
 ``subset_run(key, problem, settings)`` and ``smc_run(key, problem, settings)``, with ``settings``
 from :mod:`counting.spec.estimator`. The estimators ``subset`` and ``smc``
 (:mod:`counting.estimators.subset`, :mod:`counting.estimators.smc`) replicate them.
+:mod:`~counting.rare.batched` is tempered SMC with every stage on the device and replicates
+batched (``smc_runs(keys, problem, settings)``).
 
 Example:
     >>> import math
@@ -30,13 +32,15 @@ Example:
 from counting.rare.conditional import ShareEstimate, replicate_shares
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weight_groups
 from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
-from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, run_replicates,
-                                      summarize_replicates)
+from counting.rare.batched import smc_runs, smc_samples
+from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, replicate_keys,
+                                      run_replicate_batches, run_replicates, summarize_replicates)
 from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_sample
 from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_sample
 
 __all__ = ["GaussianProblem", "Level", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareEstimate", "SubsetRun", "SubsetSample",
            "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
-           "replicate_key", "replicate_shares", "rescaling", "run_replicates", "smc_run", "smc_sample",
+           "replicate_key", "replicate_keys", "replicate_shares", "rescaling", "run_replicate_batches",
+           "run_replicates", "smc_run", "smc_runs", "smc_sample", "smc_samples",
            "subset_run", "subset_sample", "summarize_replicates",
            "weight_groups"]

@@ -4,7 +4,8 @@ Every continuous prior is a transform of a standard Gaussian vector ``g`` (``gau
 times the per-parameter scale; ``uniform``: ``sqrt(3) erf(g / sqrt(2))`` times the scale), so
 rare-event methods work in ``g``-space, where moves that leave ``N(0, I)`` invariant are known.
 A :class:`GaussianProblem` holds what every method needs there, compiled once so that every
-replicate reuses it: the condition's ``score`` and ``holds`` on ``g``, the energy ``-score`` with
+replicate reuses it (and remembered per model, prior and condition, so that estimates of the same
+problem, e.g. a job and its resumption, share their compiled functions): the condition's ``score`` and ``holds`` on ``g``, the energy ``-score`` with
 its gradient, the number of parameters, and the weight groups that rescaling moves act on.
 
 Example:
@@ -19,10 +20,14 @@ Example:
     >>> energy, grad = p.energy_and_grad(g)
     >>> bool((energy == -score).all()), grad.shape, bool((score[holds] == 0).all())
     (True, (5, 13), True)
+    >>> c = computes(0x8, 2)
+    >>> GaussianProblem.of(MLPSpec(n_inputs=2), ScaledPrior(), c) is GaussianProblem.of(MLPSpec(n_inputs=2), ScaledPrior(), c)
+    True
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -109,22 +114,32 @@ class GaussianProblem:
     @staticmethod
     def of(model: ModelSpec, prior: PriorSpec, condition: Condition) -> "GaussianProblem":
         check_continuous(prior)
-        x = jnp.asarray(model_inputs(model))
+        try:
+            hash((model, prior, condition))
+        except TypeError:  # an unhashable condition: built afresh
+            return gaussian_problem.__wrapped__(model, prior, condition)
+        return gaussian_problem(model, prior, condition)
 
-        def fwd(g):
-            return forward(model, unflatten(model, gaussian_to_params(g, model, prior)), x)
 
-        def evaluate(g):
-            f = fwd(g)
-            return condition.score(f), condition.holds(f)
+@functools.lru_cache(maxsize=16)
+def gaussian_problem(model: ModelSpec, prior: PriorSpec, condition: Condition) -> GaussianProblem:
+    """The :class:`GaussianProblem` of a condition, built (and compiled) once per argument triple."""
+    x = jnp.asarray(model_inputs(model))
 
-        def total(g):
-            e = -condition.score(fwd(g))
-            return jnp.sum(e), e
+    def fwd(g):
+        return forward(model, unflatten(model, gaussian_to_params(g, model, prior)), x)
 
-        def energy_and_grad(g):
-            (_, e), grad = jax.value_and_grad(total, has_aux=True)(g)
-            return e, grad
+    def evaluate(g):
+        f = fwd(g)
+        return condition.score(f), condition.holds(f)
 
-        n_par = int(scale_vector(model, prior).shape[0])
-        return GaussianProblem(jax.jit(evaluate), jax.jit(energy_and_grad), n_par, weight_groups(model))
+    def total(g):
+        e = -condition.score(fwd(g))
+        return jnp.sum(e), e
+
+    def energy_and_grad(g):
+        (_, e), grad = jax.value_and_grad(total, has_aux=True)(g)
+        return e, grad
+
+    n_par = int(scale_vector(model, prior).shape[0])
+    return GaussianProblem(jax.jit(evaluate), jax.jit(energy_and_grad), n_par, weight_groups(model))

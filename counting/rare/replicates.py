@@ -4,9 +4,12 @@ Replicate ``r`` of a job runs from ``fold_in(key(seed), r)`` (which equals ``spl
 so replicates are independent and any one can be rerun alone. With an output folder every finished
 replicate is checkpointed (its run record: a NamedTuple of numbers, stored exactly), so a job
 stopped at any point resumes at the next replicate and ends with the numbers of an uninterrupted
-run. The volume is the mean of the replicate estimates and its 95% interval a Student-t interval
-on that mean, in log10 (if its lower end is not positive, the lower end comes from a t-interval on
-the log10 replicate values instead).
+run. :func:`run_replicate_batches` does the same with ``batch`` replicates per call (keys by
+:func:`replicate_keys`), checkpointed after each batch; every call has ``batch`` keys (the last
+one is filled up with the replicates after the last, whose records are dropped), so a batched
+computation whose records may depend on the batch's shape never depends on where a replicate falls. The volume is the mean of the replicate
+estimates and its 95% interval a Student-t interval on that mean, in log10 (if its lower end is not
+positive, the lower end comes from a t-interval on the log10 replicate values instead).
 
 Example:
     >>> import math, jax
@@ -17,6 +20,9 @@ Example:
     >>> s = summarize_replicates([r.log_p for r in reps.runs])
     >>> len(s.replicates_log10), s.reached, -23 < s.log10_volume < -17
     (4, 4, True)
+    >>> draw = lambda keys: [Run(float(x)) for x in jax.vmap(jax.random.normal)(keys)]
+    >>> run_replicate_batches(draw, Run, 5, 2, seed=0).runs == run_replicate_batches(draw, Run, 5, 3, seed=0).runs
+    True
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Key
 from scipy import stats
@@ -50,6 +57,12 @@ class Replicates(NamedTuple):
 def replicate_key(seed: int, r: int, key_impl: str = "threefry2x32") -> Key[Array, ""]:
     """The key of replicate ``r``: ``fold_in(key(seed), r)``."""
     return jax.random.fold_in(jax.random.key(seed, impl=key_impl), r)
+
+
+def replicate_keys(seed: int, first: int, count: int, key_impl: str = "threefry2x32") -> Key[Array, "count"]:
+    """The keys of replicates ``first .. first + count - 1``, stacked: each as :func:`replicate_key`."""
+    base = jax.random.key(seed, impl=key_impl)
+    return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(first, first + count, dtype=jnp.uint32))
 
 
 def records_state(runs: list[tuple]) -> dict[str, np.ndarray]:
@@ -77,6 +90,18 @@ def run_replicates(run: Callable[[Key[Array, ""]], R], record: type[R], replicat
     a folder holding an unfinished job is refused unless ``options.resume``, which continues it.
     The checkpoint is left in place for the caller to clear once its result is written.
     """
+    return run_replicate_batches(lambda keys: [run(k) for k in keys], record, replicates, 1, seed=seed,
+                                 key_impl=key_impl, options=options, spec_json=spec_json, kind=kind)
+
+
+def run_replicate_batches(run: Callable[[Key[Array, "b"]], list[R]], record: type[R], replicates: int, batch: int,
+                          *, seed: int, key_impl: str = "threefry2x32", options: RunOptions = RunOptions(),
+                          spec_json: str = "", kind: str = "replicates") -> Replicates:
+    """As :func:`run_replicates`, ``batch`` replicates per call: ``run(keys) -> records``, one per key
+    of :func:`replicate_keys`; checkpointed after every batch. Every call gets ``batch`` keys: the
+    last batch is filled up with replicates ``replicates, replicates + 1, ...``, whose records are
+    dropped. So if each record is a function of its key and the batch's shape (float rounding
+    under ``jax.vmap`` may depend on the shape), which replicates share a batch never matters."""
     out = Path(options.out) if options.out is not None else None
     runs, start, elapsed0 = [], 0, 0.0
     if checkpoint.claim(out, options.resume):
@@ -88,12 +113,13 @@ def run_replicates(run: Callable[[Key[Array, ""]], R], record: type[R], replicat
                                         mode=default_mode(options.progress), every=options.progress_seconds) as bar:
         interrupt.fault("start")
         interrupt.check()
-        for r in range(start, replicates):
-            runs.append(run(replicate_key(seed, r, key_impl)))
-            bar.update(1)
+        for r in range(start, replicates, batch):
+            b = min(batch, replicates - r)
+            runs.extend(run(replicate_keys(seed, r, batch, key_impl))[:b])
+            bar.update(b)
             if out is not None:
-                checkpoint.save(out, spec_json, kind, r + 1, elapsed0 + time.perf_counter() - t0, records_state(runs))
-            if r + 1 < replicates:
+                checkpoint.save(out, spec_json, kind, r + b, elapsed0 + time.perf_counter() - t0, records_state(runs))
+            if r + b < replicates:
                 interrupt.check()
     return Replicates(tuple(runs), elapsed0 + time.perf_counter() - t0, start)
 

@@ -104,12 +104,16 @@ def stage_moves(key: Key[Array, ""], p: Particles, beta: Float[Array, ""], eps: 
     step = mala if kernel == "mala" else partial(hmc, leapfrog=leapfrog)
     target, goal = Tempered(beta), TARGET_ACCEPT[kernel]
 
+    impl = jax.random.key_impl(key)
+
     def body(carry, k):
         p, eps, acc = carry
-        p, a = step(k, p, target, eps, problem)
+        p, a = step(jax.random.wrap_key_data(k, impl=impl), p, target, eps, problem)
         return (p, eps * jnp.exp(a - goal), acc + a), None
 
-    (p, eps, acc), _ = lax.scan(body, (p, eps, 0.0), jax.random.split(key, n_moves))
+    # the scan runs over the keys' raw words: JAX's key-reuse checker misreads a scan over typed
+    # keys inside a vmapped while_loop (counting.rare.batched) as reuse; the keys are the same
+    (p, eps, acc), _ = lax.scan(body, (p, eps, 0.0), jax.random.key_data(jax.random.split(key, n_moves)))
     return p, eps, acc / n_moves
 
 

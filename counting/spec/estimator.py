@@ -11,7 +11,7 @@ spec both take them from these dataclasses.
 
 Example:
     >>> parse_estimator({"kind": "smc", "particles": 200})
-    SMCSettings(particles=200, kernel='hmc', steps=10, leapfrog=8, replicates=10, max_stages=200, ess_target=0.5, stop_fraction=0.5, seed=0, key_impl='threefry2x32', kind='smc')
+    SMCSettings(particles=200, kernel='hmc', steps=10, leapfrog=8, replicates=10, max_stages=200, ess_target=0.5, stop_fraction=0.5, seed=0, key_impl='threefry2x32', batch_replicates=0, kind='smc')
     >>> parse_estimator({"kind": "subset", "samples": 10})
     Traceback (most recent call last):
     ...
@@ -95,6 +95,9 @@ class SMCSettings:
     stop_fraction: float = 0.5
     seed: int = 0
     key_impl: str = "threefry2x32"
+    # 0: replicates one after another, stages driven from the host; b >= 1: b replicates per device
+    # call, every stage on the device (counting.rare.batched): float32 choices, other numbers
+    batch_replicates: int = 0
     kind: str = field(default="smc", init=False)
 
 
@@ -154,7 +157,7 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "smc": {"particles": _at_least(10), "kernel": lambda v, f: choice(v, f, SMC_KERNELS), "steps": _at_least(1),
             "leapfrog": _at_least(1), "replicates": _at_least(2), "max_stages": _at_least(1),
             "ess_target": _open_unit(0.0, 1.0), "stop_fraction": _open_unit(0.0, 1.0), "seed": _seed,
-            "key_impl": _key_impl},
+            "key_impl": _key_impl, "batch_replicates": _at_least(0)},
     "nngp": {"n_qmc": _power_of_two, "replicates": _at_least(2), "seed": _seed},
 }
 
@@ -169,6 +172,9 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     if kind == "mc" and settings.samples > settings.chunk_size * 2**32:  # chunk ids are uint32 fold_in data
         raise SpecError(f"{where}.samples", f"at most chunk_size * 2**32 = {settings.chunk_size * 2**32}",
                         settings.samples)
+    if kind == "smc" and settings.batch_replicates > settings.replicates:
+        raise SpecError(f"{where}.batch_replicates", f"at most replicates = {settings.replicates}",
+                        settings.batch_replicates)
     if kind == "mc" and settings.samples % settings.readouts_per_draw:
         raise SpecError(f"{where}.samples", f"a multiple of readouts_per_draw = {settings.readouts_per_draw}",
                         settings.samples)
@@ -183,6 +189,8 @@ def settings_dict(s: EstimatorSettings) -> dict:
         del d["sampler"]
     if d.get("readouts_per_draw") == 1:  # likewise the default of one readout per draw
         del d["readouts_per_draw"]
+    if d.get("batch_replicates") == 0:  # and the host-driven SMC loop
+        del d["batch_replicates"]
     return d
 
 
