@@ -1,6 +1,7 @@
-"""Tempered SMC with replicates batched on the device (``counting.rare.batched``, ``batch_replicates``).
+"""Tempered SMC and subset simulation with replicates batched on the device (``counting.rare.batched``,
+``counting.rare.batched_subset``, ``batch_replicates``).
 
-Known answers as in ``test_smc.py``: AND on 3 bits under a perceptron prior with small ``sigma_b``
+Known answers as in ``test_smc.py`` and ``test_rare.py``: AND on 3 bits under a perceptron prior with small ``sigma_b``
 (exact volumes by quadrature in ``exact_perceptron.perceptron_volumes``, 1e-4 down to 1e-13),
 each check asking the exact value to lie in a 99.9% Student-t interval built from the
 replicates (on log10 values): a correct, unbiased estimator with an honest replicate spread fails
@@ -21,14 +22,15 @@ import pytest
 from conftest import and3_spec, hit_or_miss, t_interval
 from counting.engine import checkpoint
 from counting.engine.run import RunOptions
-from counting.estimators import smc
+from counting.estimators import smc, subset
 from counting.estimators.problem import Problem
-from counting.rare import batched
+from counting.rare import batched, batched_subset
 from counting.rare.coordinates import GaussianProblem
 from counting.rare.replicates import replicate_key, replicate_keys
 from counting.rare.smc import next_beta as host_next_beta
 from counting.rare.smc import smc_run
-from counting.spec import SMCSettings, SpecError, parse_spec
+from counting.rare.subset import subset_run
+from counting.spec import SMCSettings, SpecError, SubsetSettings, parse_spec
 from counting.spec.estimator import settings_dict
 from counting.stats import clopper_pearson
 from exact_perceptron import perceptron_volumes
@@ -171,3 +173,47 @@ def test_batched_smc_agrees_with_hit_or_miss_on_a_deep_network():
 def test_batch_replicates_bad_input(value, expected):
     with pytest.raises(SpecError, match=f"estimator.batch_replicates: expected {expected}"):
         and3_spec(0.1, f'kind = "smc"\nbatch_replicates = {value}')
+
+
+# ----------------------------------------------------------------------------- subset simulation
+SUBSET = SubsetSettings(particles=200, steps=3)
+
+
+def test_a_subset_replicate_gives_the_same_record_whatever_shares_its_batch():
+    batches = [replicate_keys(5, 0, 4), jnp.stack([replicate_key(5, r) for r in (2, 9, 10, 11)]),
+               jnp.stack([replicate_key(5, 2)] * 4)]
+    runs = [batched_subset.subset_runs(k, AND3, SUBSET)[s] for k, s in zip(batches, [2, 0, 3])]
+    assert runs[0] == runs[1] == runs[2] and math.isfinite(runs[0].log_p) and runs[0].levels >= 3
+
+
+@pytest.mark.parametrize("kernel", ["ess", pytest.param("pcn", marks=pytest.mark.slow)])  # another compile, 6 s
+def test_a_subset_batch_follows_the_host_path_level_for_level(kernel):
+    """Same levels, survivors and moves as the host loop: the same levels and evaluations, and
+    log p within float32 rounding (the host sums it in float64); with pcn, the step adaptation in
+    float32 too. On these fixed keys no rounding difference changes a trajectory (checked)."""
+    settings = dataclasses.replace(SUBSET, kernel=kernel)
+    host = [subset_run(replicate_key(5, r), AND3, settings) for r in range(4)]
+    dev = batched_subset.subset_runs(replicate_keys(5, 0, 4), AND3, settings)
+    assert [(d.levels, d.evaluations) for d in dev] == [(h.levels, h.evaluations) for h in host]
+    assert max(abs(d.log_p - h.log_p) for d, h in zip(dev, host)) / math.log(10) < 1e-4, (dev, host)
+
+
+# slow (6 to 9 s each): in the default run, test_a_subset_batch_follows_the_host_path_level_for_level
+# ties the batched path to the host path, whose known-answer test runs there
+@pytest.mark.slow
+@pytest.mark.parametrize("sigma_b,kernel", [(0.1, "ess"), (0.1, "pcn"), (1e-3, "ess"), (1e-4, "ess")])
+def test_batched_subset_matches_exact_perceptron_tail(sigma_b, kernel):
+    """The host test's cases (10 replicates of 1000 particles), in two batches of 5."""
+    exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
+    r = subset.subset_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, particles=1000, batch_replicates=5)
+    l10 = r.diagnostics["replicates_log10"]
+    assert all(np.isfinite(l10))
+    lo, hi = t_interval(l10)
+    assert lo <= exact <= hi, (l10, exact)
+    assert abs(r.log10_volume - exact) < 0.3
+    assert r.samples > 0 and r.ci95[0] < r.log10_volume < r.ci95[1]
+
+
+def test_subset_batch_replicates_bad_input():
+    with pytest.raises(SpecError, match="estimator.batch_replicates: expected at most replicates = 10"):
+        and3_spec(0.1, 'kind = "subset"\nbatch_replicates = 11')

@@ -6,6 +6,9 @@ The cost is counted in network evaluations; ``diagnostics`` has the kernel, each
 log10, their sd (far above the theory: the moves mix poorly and the estimate is biased low), the
 mean number of levels and how many replicates reached the condition. With an output folder each
 finished replicate is checkpointed, and ``resume`` continues a stopped job to the same numbers.
+``batch_replicates = R`` (default 0: the host loop, :mod:`counting.rare.subset`) runs R replicates
+per device call with every level on the device (:mod:`counting.rare.batched_subset`): same
+algorithm and keys, float32 ``log p`` (so other numbers), checkpointed after each batch.
 
 Example:
     >>> from counting.spec import parse_spec
@@ -35,6 +38,7 @@ from counting.estimators.problem import Problem
 from counting.estimators.replicated import replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
+from counting.rare.batched_subset import subset_runs
 from counting.rare.subset import SubsetRun, subset_run
 from counting.spec.estimator import SubsetSettings
 from counting.spec.job import Spec
@@ -42,9 +46,11 @@ from counting.spec.job import Spec
 
 def estimate(problem: Problem, settings: SubsetSettings, options: RunOptions = RunOptions()) -> Estimate:
     """Subset-simulation volume of ``problem.condition`` (a condition with a score) from
-    ``settings.replicates`` independent runs."""
-    return replicated_estimate(problem, settings, options, subset_run, SubsetRun,
-                               lambda runs: {"mean_levels": float(np.mean([r.levels for r in runs]))})
+    ``settings.replicates`` independent runs (``settings.batch_replicates`` at a time on the device
+    if it is not 0)."""
+    batch = settings.batch_replicates
+    return replicated_estimate(problem, settings, options, subset_runs if batch else subset_run, SubsetRun,
+                               lambda runs: {"mean_levels": float(np.mean([r.levels for r in runs]))}, batch)
 
 
 def subset_volume(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions(),

@@ -14,8 +14,9 @@ Both methods work in the prior's standard Gaussian coordinates and share:
 ``subset_run(key, problem, settings)`` and ``smc_run(key, problem, settings)``, with ``settings``
 from :mod:`counting.spec.estimator`. The estimators ``subset`` and ``smc``
 (:mod:`counting.estimators.subset`, :mod:`counting.estimators.smc`) replicate them.
-:mod:`~counting.rare.batched` is tempered SMC with every stage on the device and replicates
-batched (``smc_runs(keys, problem, settings)``).
+:mod:`~counting.rare.batched` and :mod:`~counting.rare.batched_subset` are the same methods with
+every stage on the device and replicates batched (``smc_runs(keys, problem, settings)``,
+``subset_runs(keys, problem, settings)``).
 
 Example:
     >>> import math
@@ -33,6 +34,7 @@ from counting.rare.conditional import ShareEstimate, replicate_shares
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weight_groups
 from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
 from counting.rare.batched import smc_runs, smc_samples
+from counting.rare.batched_subset import subset_runs
 from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, replicate_keys,
                                       run_replicate_batches, run_replicates, summarize_replicates)
 from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_sample
@@ -42,5 +44,5 @@ __all__ = ["GaussianProblem", "Level", "Particles", "ReplicateSummary", "Replica
            "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
            "replicate_key", "replicate_keys", "replicate_shares", "rescaling", "run_replicate_batches",
            "run_replicates", "smc_run", "smc_runs", "smc_sample", "smc_samples",
-           "subset_run", "subset_sample", "summarize_replicates",
+           "subset_run", "subset_runs", "subset_sample", "summarize_replicates",
            "weight_groups"]

@@ -77,16 +77,17 @@ def level_moves(key: Key[Array, ""], p: Particles, level: float, step: float, *,
                 kernel: str, n_steps: int, shrinks: int, rescale: bool) -> tuple[Particles, Float[Array, ""]]:
     """``n_steps`` moves leaving the prior restricted to ``{score >= level}`` invariant, and their mean
     acceptance (``step``: the ``pcn`` step; ``shrinks``: the ``ess`` bracket)."""
-    target, move = Level(level), MOVES[kernel]
+    target, move, impl = Level(level), MOVES[kernel], jax.random.key_impl(key)
 
     def body(carry, k):
         p, acc = carry
-        p, a, k_scale = move(k, p, target, step, problem, shrinks)
+        p, a, k_scale = move(jax.random.wrap_key_data(k, impl=impl), p, target, step, problem, shrinks)
         if rescale:
             p, _ = rescaling(k_scale, p, target, problem)
         return (p, acc + a), None
 
-    (p, acc), _ = lax.scan(body, (p, 0.0), jax.random.split(key, n_steps))
+    # over the keys' raw words, as counting.rare.smc.stage_moves (the key-reuse checker under vmap)
+    (p, acc), _ = lax.scan(body, (p, 0.0), jax.random.key_data(jax.random.split(key, n_steps)))
     return p, acc / n_steps
 
 

@@ -15,7 +15,7 @@ Example:
     >>> parse_estimator({"kind": "subset", "samples": 10})
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: estimator.samples: expected one of the known keys for kind 'subset' ['ess_shrinks', 'kernel', 'key_impl', 'kind', 'max_levels', 'p0', 'particles', 'replicates', 'scale_moves', 'seed', 'steps'], got 'unknown key'
+    counting.spec.errors.SpecError: estimator.samples: expected one of the known keys for kind 'subset' ['batch_replicates', 'ess_shrinks', 'kernel', 'key_impl', 'kind', 'max_levels', 'p0', 'particles', 'replicates', 'scale_moves', 'seed', 'steps'], got 'unknown key'
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class SubsetSettings:
     max_levels: int = 200
     seed: int = 0
     key_impl: str = "threefry2x32"
+    batch_replicates: int = 0  # as for smc (counting.rare.batched_subset)
     kind: str = field(default="subset", init=False)
 
 
@@ -153,7 +154,7 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
                "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
                "scale_moves": flag, "replicates": _at_least(2), "max_levels": _at_least(1), "seed": _seed,
-               "key_impl": _key_impl},
+               "key_impl": _key_impl, "batch_replicates": _at_least(0)},
     "smc": {"particles": _at_least(10), "kernel": lambda v, f: choice(v, f, SMC_KERNELS), "steps": _at_least(1),
             "leapfrog": _at_least(1), "replicates": _at_least(2), "max_stages": _at_least(1),
             "ess_target": _open_unit(0.0, 1.0), "stop_fraction": _open_unit(0.0, 1.0), "seed": _seed,
@@ -172,7 +173,7 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     if kind == "mc" and settings.samples > settings.chunk_size * 2**32:  # chunk ids are uint32 fold_in data
         raise SpecError(f"{where}.samples", f"at most chunk_size * 2**32 = {settings.chunk_size * 2**32}",
                         settings.samples)
-    if kind == "smc" and settings.batch_replicates > settings.replicates:
+    if kind in ("smc", "subset") and settings.batch_replicates > settings.replicates:
         raise SpecError(f"{where}.batch_replicates", f"at most replicates = {settings.replicates}",
                         settings.batch_replicates)
     if kind == "mc" and settings.samples % settings.readouts_per_draw:
@@ -189,7 +190,7 @@ def settings_dict(s: EstimatorSettings) -> dict:
         del d["sampler"]
     if d.get("readouts_per_draw") == 1:  # likewise the default of one readout per draw
         del d["readouts_per_draw"]
-    if d.get("batch_replicates") == 0:  # and the host-driven SMC loop
+    if d.get("batch_replicates") == 0:  # and the host-driven replicate loop
         del d["batch_replicates"]
     return d
 
