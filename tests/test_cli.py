@@ -69,7 +69,25 @@ BAD_SPECS = {
 }
 
 
+# every case is checked in-process below; through the command (a process start-up, about 3 s each)
+# three representative cases run by default and the rest in the slow step
+CLI_BAD_SPECS_BY_DEFAULT = ("malformed_toml", "truth_table_too_wide", "unknown_model_key")
+
+
 @pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_every_bad_spec_is_a_one_line_error_naming_its_field(case):
+    from counting.spec import parse_spec
+    from counting.spec.errors import SpecError
+
+    text, field = BAD_SPECS[case]
+    with pytest.raises(SpecError) as e:
+        parse_spec(text)
+    named, _, rest = str(e.value).partition(": expected ")
+    assert named.endswith(field) and rest and "\n" not in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("case", [c if c in CLI_BAD_SPECS_BY_DEFAULT else pytest.param(c, marks=pytest.mark.slow)
+                                  for c in sorted(BAD_SPECS)])
 def test_bad_spec_is_one_line_status_2_and_writes_nothing(tmp_path, case):
     text, field = BAD_SPECS[case]
     spec = write(tmp_path, text)
@@ -92,12 +110,13 @@ def test_missing_spec_file(tmp_path):
     "args, field",
     [
         (["--batch-size", "100"], "--batch-size"),  # 512 % 100 != 0
-        (["--batch-size", "0"], "--batch-size"),
+        # the rest in the slow step (a process start-up each, about 3 s)
+        pytest.param(["--batch-size", "0"], "--batch-size", marks=pytest.mark.slow),
         (["--chunks-per-device", "0"], "--chunks-per-device"),
-        (["--samples", "0"], "--samples"),
-        (["--samples", "-5"], "--samples"),
+        pytest.param(["--samples", "0"], "--samples", marks=pytest.mark.slow),
+        pytest.param(["--samples", "-5"], "--samples", marks=pytest.mark.slow),
         (["--samples", "many"], "--samples"),  # argparse's own error, also one line
-        (["--seed", "-1"], "--seed"),
+        pytest.param(["--seed", "-1"], "--seed", marks=pytest.mark.slow),
     ],
 )
 def test_bad_flags(tmp_path, args, field):
@@ -315,7 +334,11 @@ ESTIMATOR_FIELDS = {
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
-@pytest.mark.parametrize("folder", sorted(p.name for p in RESULTS.iterdir() if p.is_dir()))
+REPORTED_BY_DEFAULT = ("bench", "llamaizer", "simplicity")  # the others in the slow step (about 2 s each)
+
+
+@pytest.mark.parametrize("folder", [f if f in REPORTED_BY_DEFAULT else pytest.param(f, marks=pytest.mark.slow)
+                                    for f in sorted(p.name for p in RESULTS.iterdir() if p.is_dir())])
 def test_report_renders_every_results_folder(folder):
     r = cli("report", RESULTS / folder, "--top", "3")
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr

@@ -74,7 +74,8 @@ def _stages_of(model, params):
     return d, np.asarray(first_stages(fwd, model, d.intermediates, N)), fwd
 
 
-@pytest.mark.parametrize("depth, blocks", [(3, (1, 2, 3)), (5, (2, 3, 5)), (4, (1, 3, 4))])
+# one placement per depth by default; the others in the slow step (a compile each, about 4 s)
+@pytest.mark.parametrize("depth, blocks", [(3, (1, 2, 3)), pytest.param(5, (2, 3, 5), marks=pytest.mark.slow), (4, (1, 3, 4))])
 def test_a_hand_built_chain_is_a_chain_and_sits_where_it_was_built(depth, blocks):
     model, params = parity_chain(depth=depth, blocks=blocks)
     d, first, fwd = _stages_of(model, params)
@@ -86,7 +87,7 @@ def test_a_hand_built_chain_is_a_chain_and_sits_where_it_was_built(depth, blocks
     assert not bool(jax.jit(route_condition(d, d.routes[1], model).holds)(fwd)[0])
 
 
-@pytest.mark.parametrize("depth, blocks", [(2, (1, 1, 2)), (4, (1, 3, 4)), (4, (2, 2, 3))])
+@pytest.mark.parametrize("depth, blocks", [(2, (1, 1, 2)), pytest.param(4, (1, 3, 4), marks=pytest.mark.slow), (4, (2, 2, 3))])
 def test_a_hand_built_tree_is_a_tree_and_sits_where_it_was_built(depth, blocks):
     model, params = parity_tree(depth=depth, blocks=blocks)
     d, first, fwd = _stages_of(model, params)
