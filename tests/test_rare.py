@@ -189,3 +189,22 @@ def test_subset_interval_coverage_over_200_runs():
         covered += (lo is None or lo <= exact) and hi is not None and exact <= hi
     print(f"coverage {covered}/200")
     assert covered >= 180
+
+
+def test_runs_of_one_target_with_new_seeds_compile_once():
+    """A fresh spec of the same target (only the seed differs) finds the compiled problem of the
+    first: before, every run compiled its own and kept it, and a long job or test session ran out
+    of memory mappings (a segfault inside the compiler)."""
+    from counting.mechanisms.predicates import computes
+    from counting.rare import coordinates
+
+    assert computes(0x80, 3) is computes(0x80, 3)
+    runs = []
+    for seed in (7, 8):
+        spec = parse_spec('[model]\nn_inputs = 3\nwidths = []\n[prior]\nsigma_b = 0.1\n'
+                          f'[target]\ntruth_table = "0x80"\n[estimator]\nseed = {seed}\n')
+        before = coordinates.gaussian_problem.cache_info()
+        subset.subset_volume(spec, replicates=2, particles=100, options=RunOptions(progress=False))
+        after = coordinates.gaussian_problem.cache_info()
+        runs.append(after.misses - before.misses)
+    assert runs[1] == 0, runs

@@ -91,9 +91,14 @@ def any_of(*conds: Condition) -> Condition:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def computes(truth_table: int, n: int) -> Condition:
     """"The network computes this function". Score: ``-sum_i min(y_i out(x_i), 0)**2`` with
-    ``y_i = +-1`` the target's sign at point ``i``: the squared violated margins."""
+    ``y_i = +-1`` the target's sign at point ``i``: the squared violated margins.
+
+    The same arguments give the same (identical) condition, so everything compiled for it, keyed on
+    the condition, is compiled once per process: a fresh condition per call would compile afresh
+    every time and keep every compiled program alive."""
     target = jnp.asarray(int_to_words(truth_table, n))
     y = jnp.asarray(signs_of(truth_table, n))
 
