@@ -9,7 +9,10 @@ sizes (:func:`sweep`) and reported at its best, with the whole sweep recorded:
   device);
 * ``engine``: :class:`counting.engine.sharding.Engine` with per-network threefry keys (``size`` is
   its block, the networks evaluated at once within a chunk: 16384, 4096 on the CPU);
-* ``engine-fused``: the same engine with ``estimator.sampler = "fused"`` (Philox counters).
+* ``engine-fused``: the same engine with ``estimator.sampler = "fused"`` (Philox counters);
+* ``engine-kernel`` (GPU backends only): the same with ``estimator.kernel = "pallas"``, each
+  network drawn and evaluated in the fused Pallas kernel (:mod:`counting.engine.fused_kernel`).
+  On the CPU the kernel runs only in interpret mode, far too slow to be worth a benchmark row.
 
 A sweep stops when memory says so (XLA's account of the compiled call exceeds what a device has,
 or the call runs out of memory), when time says so (one call takes over ``MAX_CALL`` seconds), or
@@ -64,6 +67,7 @@ from jaxtyping import Array, Float, Key, UInt32
 
 from counting.boolean.cube import cube
 from counting.boolean.tables import pack
+from counting.engine.fused import GPU_PLATFORMS
 from counting.engine.memory import available_bytes, compiled_bytes, human_bytes
 from counting.engine.sharding import Engine
 from counting.io.files import write_json, write_parquet
@@ -184,15 +188,18 @@ def baseline_runner(size: int, devices: Sequence) -> Runner:
     return Runner(lambda i: step(keys(i)), size * len(devices), compiled_bytes(step))
 
 
-def engine_runner(size: int, devices: Sequence, spec_text: str | None = None, sampler: str | None = None) -> Runner:
+def engine_runner(size: int, devices: Sequence, spec_text: str | None = None, sampler: str | None = None,
+                  kernel: str | None = None) -> Runner:
     """The engine at a block of ``size`` (several chunks per device per call on accelerators), for
     :data:`BENCH_SPEC` (its chunk :data:`CPU_CHUNK` on the CPU) unless ``spec_text`` is given, with
-    the spec's ``estimator.sampler`` set to ``sampler`` if given."""
+    the spec's ``estimator.sampler`` and ``estimator.kernel`` set to ``sampler`` and ``kernel`` if given."""
     if spec_text is None:
         chunk = CPU_CHUNK if devices[0].platform == "cpu" else CHUNK
         spec_text = BENCH_SPEC.replace(f"chunk_size = {CHUNK}", f"chunk_size = {chunk}")
     if sampler is not None:
         spec_text = spec_text.replace("[estimator]\n", f'[estimator]\nsampler = "{sampler}"\n')
+    if kernel is not None:
+        spec_text = spec_text.replace("[estimator]\n", f'[estimator]\nkernel = "{kernel}"\n')
     spec = parse_spec(spec_text, need_target=False)
     chunk = spec.estimator.chunk_size
     per_dev = 1 if devices[0].platform == "cpu" else 8
@@ -219,6 +226,7 @@ class Candidate:
     workload: str
     sizes: Callable[[bool], tuple[int, ...]]
     build: Callable[[int, Sequence], Runner]
+    gpu_only: bool = False  # measured on GPU backends only
 
 
 # The single place where samplers enter the benchmark: add a Candidate here.
@@ -229,7 +237,15 @@ CANDIDATES: tuple[Candidate, ...] = (
               engine_runner),
     Candidate("engine-fused", "engine with estimator.sampler = 'fused' (Philox counters); size = block",
               engine_sizes, functools.partial(engine_runner, sampler="fused")),
+    Candidate("engine-kernel", "engine with sampler = 'fused', kernel = 'pallas' (weights drawn in registers by "
+              "the fused Pallas kernel, never written); size = block", engine_sizes,
+              functools.partial(engine_runner, sampler="fused", kernel="pallas"), gpu_only=True),
 )
+
+
+def candidates_for(platform: str, candidates: Sequence[Candidate] = CANDIDATES) -> tuple[Candidate, ...]:
+    """The candidates measured on devices of ``platform`` (GPU-only ones need a GPU)."""
+    return tuple(c for c in candidates if not c.gpu_only or platform in GPU_PLATFORMS)
 
 
 class Point(NamedTuple):
@@ -290,12 +306,13 @@ def measure_point(build: Callable[[int, Sequence], Runner], size: int, devices: 
     return Point(rate, per_call, runner.bytes, stop)
 
 
-def measure(seconds: float = 2.0, candidates: Sequence[Candidate] = CANDIDATES, rounds: int = ROUNDS) -> dict:
+def measure(seconds: float = 2.0, candidates: Sequence[Candidate] | None = None, rounds: int = ROUNDS) -> dict:
     """Every candidate swept on all local devices, in this process, then re-measured at its best size
     in ``rounds`` alternating rounds (the sweep picks the size, the rounds give the rate: a rate is
     not reported from the measurement that selected it), with the peak they are held to."""
     devs = jax.devices()
     accel = jax.default_backend() != "cpu"
+    candidates = candidates_for(devs[0].platform) if candidates is None else candidates
     peak = gpu_peak(devs[0].device_kind) if accel else (cpu_peak(), None)
     rows, best = [], {}
     for c in candidates:

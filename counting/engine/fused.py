@@ -15,8 +15,9 @@ they differ from the default ``threefry`` sampler's, which stays the default.
 
 :class:`CounterDraws` is the engine's parameter source for it (``chunk_inputs``,
 ``network_inputs``, ``params``); :func:`counting.engine.draws.PriorDraws` hands over to it when
-the spec selects the sampler. :mod:`counting.kernels.fused_mlp` draws the same parameters inside
-a GPU kernel.
+the spec selects the sampler. :mod:`counting.engine.fused_kernel` draws the same parameters inside
+a GPU kernel and evaluates the network there (``[estimator] kernel = "pallas"``: the same truth
+tables, outputs to float rounding).
 
 Example:
     >>> import numpy as np
@@ -41,6 +42,7 @@ from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 
 SAMPLER = "fused"
+GPU_PLATFORMS = ("gpu", "cuda", "rocm")  # where its kernel runs compiled (counting.engine.fused_kernel)
 FUSED_PRIORS = ("gaussian", "uniform")
 SQRT3 = math.sqrt(3.0)
 UNIFORM_STEP = 2.0**-24

@@ -10,6 +10,15 @@ and one sine or cosine per parameter (four times the jnp path's Philox calls, wh
 call among four parameters). :func:`draw_params` is the same generator writing the flat
 parameters, to compare with :func:`counting.engine.fused.standard_draws` bit for bit.
 
+In the engine (``[estimator] sampler = "fused"`` with ``kernel = "pallas"``, or ``"interpret"`` for
+checks on any backend) :class:`KernelOutputs` is the source: instead of parameters it gives each
+block's outputs (:class:`counting.models.Forward` with no sites), by one kernel call over the
+block's networks (consecutive indices of one chunk), and the block's tally reduces them as before.
+It applies where the tally reads only the outputs: :func:`check_spec` refuses (one line, naming the
+field) other models, activations without a Triton lowering, other priors, other samplers and shared
+readouts; the engine refuses a tally that needs the parameters; reading a site while the step is
+traced is the same one-line error (:class:`NoSites`).
+
 Example:
     >>> import numpy as np
     >>> from counting.spec import MLPSpec, ScaledPrior
@@ -21,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -30,16 +40,19 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 from jaxtyping import Array, Float
 
+import counting.engine.fused as fused
 from counting.engine.fused import group_lane, words
 from counting.engine.philox import log_unit, quarter_sincos
 from counting.engine.priors import scale_vector
 from counting.models import model_inputs, n_params, param_layout
-from counting.models.layers import activation
+from counting.models.layers import Forward, activation
 from counting.spec.errors import SpecError
+from counting.spec.job import Spec
 from counting.spec.model import MLPSpec
 from counting.spec.prior import PriorSpec
 
 MIN_BLOCK = 16  # Triton's smallest dot operand side
+ACTIVATIONS = ("relu", "tanh", "step", "sign")  # erf and gelu: no Pallas Triton lowering (jax 0.10)
 
 
 def padded(k: int) -> int:
@@ -157,3 +170,79 @@ def draw_params(seed: int, chunk: int, first: int, n: int, size: int, interpret:
     )(meta)
     return out[:, :size]
 
+
+
+class NoSites(Mapping):
+    """The sites of networks the kernel evaluated: none (only outputs leave the kernel). Any reading
+    is a one-line error naming ``estimator.kernel``, raised while the step is traced, before any work."""
+
+    def refuse(self, what):
+        raise SpecError("estimator.kernel", "'off' for a job that reads the networks' sites (the kernel writes "
+                        "only outputs)", what)
+
+    def __getitem__(self, name):
+        self.refuse(f"site {name}")
+
+    def __contains__(self, name):
+        self.refuse(f"site {name}")
+
+    def __iter__(self):
+        self.refuse("every site")
+
+    def __len__(self):
+        self.refuse("every site")
+
+
+def kernel_mode(spec: Spec) -> str:
+    """The spec's ``estimator.kernel``: ``"off"`` (the default), ``"pallas"`` or ``"interpret"``."""
+    return getattr(spec.estimator, "kernel", "off")
+
+
+def check_spec(spec: Spec) -> None:
+    """Where the kernel cannot evaluate the spec's networks, a one-line error naming the field."""
+    check_model(spec.model, spec.prior)
+    if spec.model.activation not in ACTIVATIONS:
+        raise SpecError("model.activation", f"one of {list(ACTIVATIONS)} for estimator.kernel = "
+                        f"{kernel_mode(spec)!r} (no Triton lowering of the others)", spec.model.activation)
+    if getattr(spec.estimator, "sampler", "threefry") != fused.SAMPLER:
+        raise SpecError("estimator.kernel", "'off' unless sampler = 'fused'", kernel_mode(spec))
+    if getattr(spec.estimator, "readouts_per_draw", 1) != 1:
+        raise SpecError("estimator.readouts_per_draw", "1 with estimator.kernel (the kernel evaluates whole "
+                        "networks)", spec.estimator.readouts_per_draw)
+
+
+class KernelOutputs:
+    """The engine's source with the kernel: networks named as by
+    :class:`counting.engine.fused.CounterDraws` (chunk id, index), evaluated by the kernel
+    (``evaluate``) rather than given as parameters. ``interpret``: Pallas interpret mode (any backend)."""
+
+    unit = "networks"
+
+    def __init__(self, spec: Spec, interpret: bool = False):
+        check_spec(spec)
+        self.spec, self.interpret = spec, interpret
+        self.counters = fused.CounterDraws(spec)
+
+    def chunk_inputs(self, chunks):
+        return self.counters.chunk_inputs(chunks)
+
+    def network_inputs(self, chunk, size: int):
+        return self.counters.network_inputs(chunk, size)
+
+    def evaluate(self, net) -> Forward:
+        """Outputs of a block of networks ``net = (chunk ids, indices)``: one chunk, consecutive indices
+        (as the engine's blocks are)."""
+        chunk, index = net
+        meta = jnp.stack([jnp.uint32(self.spec.estimator.seed), chunk[0], index[0], jnp.uint32(0)])
+        out = outputs_at(self.spec.model, self.spec.prior, meta, int(index.shape[0]), self.interpret)
+        return Forward(out, NoSites())
+
+
+def kernel_source(spec: Spec, platform: str) -> KernelOutputs:
+    """The source for ``estimator.kernel`` on devices of ``platform`` (``"pallas"`` needs a GPU)."""
+    check_spec(spec)
+    mode = kernel_mode(spec)
+    if mode == "pallas" and platform not in fused.GPU_PLATFORMS:
+        raise SpecError("estimator.kernel", f"a GPU for 'pallas' ('interpret' runs the same kernel on {platform}, "
+                        "far slower, for checks)", mode)
+    return KernelOutputs(spec, interpret=mode == "interpret")

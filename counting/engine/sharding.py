@@ -4,7 +4,9 @@ The chunk ids of one step are sharded over a 1-D mesh of all local devices and e
 its chunks block by block (small blocks keep the per-network matrices in cache, which is where
 CPU speed comes from). A *reducer* turns each evaluated block into a small result on the device
 (a count, packed truth tables, a histogram); :mod:`counting.engine.tally` defines the reducers of
-hit-or-miss and the census, and experiments bring their own.
+hit-or-miss and the census, and experiments bring their own. A source that evaluates its networks
+itself (``source.evaluate(net) -> Forward``, outputs only: the fused kernel,
+:mod:`counting.engine.fused_kernel`) replaces the draw and the forward of each block.
 
 Example:
     >>> import jax, numpy as np
@@ -29,9 +31,10 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, Bool
 
-from counting.engine.draws import PriorDraws
+from counting.engine.draws import prior_source
 from counting.engine.priors import unflatten
 from counting.models import Forward, forward, model_inputs
+from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 
 # A reducer turns one evaluated block (and which of its networks count) into a small result. One
@@ -48,6 +51,11 @@ def needs_params(reduce: Reducer) -> bool:
     return bool(getattr(reduce, "needs_params", False))
 
 
+def evaluates(source) -> bool:
+    """Whether ``source`` evaluates its networks itself (``source.evaluate(net) -> Forward``)."""
+    return callable(getattr(source, "evaluate", None))
+
+
 def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
     """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count."""
     x = jnp.asarray(model_inputs(spec.model))
@@ -57,6 +65,8 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
 
     def body(carry, xs):
         net, i = xs
+        if evaluates(source):
+            return carry, reduce(source.evaluate(net), i < n_valid)
         params = unflatten(spec.model, source.params(net))
         fwd = forward(spec.model, params, x)
         if needs_params(reduce):
@@ -86,7 +96,8 @@ class Engine:
 
     @staticmethod
     def build(spec: Spec, reduce: Reducer, block_size: int, devices=None, source=None) -> "Engine":
-        """Compile a step. ``source`` makes each network's flat parameters (default: prior draws)."""
+        """Compile a step. ``source`` makes each network's flat parameters (default:
+        :func:`counting.engine.draws.prior_source`, prior draws or the fused kernel)."""
         if block_size < 1 or spec.estimator.chunk_size % block_size:
             raise ValueError(
                 f"batch_size: expected a divisor of estimator.chunk_size={spec.estimator.chunk_size}, "
@@ -94,9 +105,14 @@ class Engine:
             )
         devs = np.array(devices if devices is not None else jax.devices())
         mesh = Mesh(devs, ("d",))
-        source = source if source is not None else PriorDraws(spec)
+        source = source if source is not None else prior_source(spec, devs.flat[0].platform)
+        if evaluates(source) and needs_params(reduce):
+            raise SpecError("estimator.kernel", "'off' for a job whose tally reads the parameters (the kernel "
+                            "writes none)", getattr(spec.estimator, "kernel", None))
         local = lambda c, v: step_result(spec, source, reduce, block_size, c, v)  # noqa: E731
-        sharded = jax.shard_map(local, mesh=mesh, in_specs=(P("d"), P("d")), out_specs=P("d"))
+        # a pallas_call (interpreted, at least) carries no varying-axes types: unchecked for the kernel
+        sharded = jax.shard_map(local, mesh=mesh, in_specs=(P("d"), P("d")), out_specs=P("d"),
+                                check_vma=not evaluates(source))
         return Engine(spec, block_size, mesh, jax.jit(sharded))
 
     @property

@@ -78,6 +78,12 @@ def record_reproduce(command: str | None) -> None:
     _Invocation.reproduce = command
 
 
+def _drawn_in(est: dict) -> str:
+    """Where the counter-based draws were made, when not by jnp: the fused kernel."""
+    kernel = est.get("kernel", "off")
+    return "" if kernel == "off" else f", drawn in the fused Pallas kernel, kernel = {kernel}"
+
+
 def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[str]) -> dict:
     """The manifest written beside every result table (``spec_dict["estimator"]`` gives the seed and
     key implementation where the estimator has them)."""
@@ -91,7 +97,8 @@ def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[s
         "spec": spec_dict,
         "seed": est.get("seed"),
         # the generator the draws came from: the counter-based sampler ignores key_impl
-        "key_impl": "philox4x32-10 (sampler = fused)" if est.get("sampler") == "fused" else est.get("key_impl"),
+        "key_impl": (f"philox4x32-10 (sampler = fused{_drawn_in(est)})" if est.get("sampler") == "fused"
+                     else est.get("key_impl")),
         "run": run,
         "timings": timings,
         "environment": environment(),

@@ -29,6 +29,7 @@ from counting.spec.errors import SpecError, check_keys, choice, flag, integer, k
 ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp")
 KEY_IMPLS = ("threefry2x32",)
 SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settings_dict
+KERNELS = ("off", "pallas", "interpret")  # likewise
 SUBSET_KERNELS = ("ess", "pcn")
 SMC_KERNELS = ("hmc", "mala")
 MAX_CHUNK = 2**24
@@ -40,7 +41,11 @@ class MCSettings:
     """Hit-or-miss. ``chunk_size`` is part of the random stream's definition (network ``i`` of
     chunk ``c`` uses ``fold_in(fold_in(key(seed), c), i)``); batch size and devices are not.
     ``sampler = "fused"`` draws from Philox counters (seed, chunk, network, parameter) instead
-    (:mod:`counting.engine.fused`): other draws, so other counts, as reproducible."""
+    (:mod:`counting.engine.fused`): other draws, so other counts, as reproducible. With it,
+    ``kernel = "pallas"`` evaluates each network in the fused GPU kernel, its parameters drawn in
+    registers from the same counters (:mod:`counting.engine.fused_kernel`: the same truth tables,
+    outputs to float rounding); ``"interpret"`` runs that kernel in Pallas interpret mode on any
+    backend, far slower, for checks."""
 
     samples: int = 100_000
     seed: int = 0
@@ -48,6 +53,7 @@ class MCSettings:
     key_impl: str = "threefry2x32"
     sampler: str = "threefry"
     readouts_per_draw: int = 1  # > 1: shared draws (counting.estimators.shared); chunks count hidden draws
+    kernel: str = "off"
     kind: str = field(default="mc", init=False)
 
 
@@ -149,7 +155,8 @@ def _power_of_two(v: Any, f: str) -> int:
 _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "mc": {"samples": _at_least(1), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
            "key_impl": _key_impl, "sampler": lambda v, f: choice(v, f, SAMPLERS),
-           "readouts_per_draw": lambda v, f: integer(v, f, 1, MAX_READOUTS)},
+           "readouts_per_draw": lambda v, f: integer(v, f, 1, MAX_READOUTS),
+           "kernel": lambda v, f: choice(v, f, KERNELS)},
     "exact": {},
     "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
                "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
@@ -176,6 +183,8 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     if kind in ("smc", "subset") and settings.batch_replicates > settings.replicates:
         raise SpecError(f"{where}.batch_replicates", f"at most replicates = {settings.replicates}",
                         settings.batch_replicates)
+    if kind == "mc" and settings.kernel != KERNELS[0] and settings.sampler != "fused":  # it draws fused's parameters
+        raise SpecError(f"{where}.kernel", "'off' unless sampler = 'fused'", settings.kernel)
     if kind == "mc" and settings.samples % settings.readouts_per_draw:
         raise SpecError(f"{where}.samples", f"a multiple of readouts_per_draw = {settings.readouts_per_draw}",
                         settings.samples)
@@ -188,6 +197,8 @@ def settings_dict(s: EstimatorSettings) -> dict:
     d = dataclasses.asdict(s)
     if d.get("sampler") == SAMPLERS[0]:
         del d["sampler"]
+    if d.get("kernel") == KERNELS[0]:  # and the jnp evaluation
+        del d["kernel"]
     if d.get("readouts_per_draw") == 1:  # likewise the default of one readout per draw
         del d["readouts_per_draw"]
     if d.get("batch_replicates") == 0:  # and the host-driven replicate loop
