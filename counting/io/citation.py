@@ -54,6 +54,9 @@ def _model(m) -> str:
     enc = " on {0,1} inputs" if m.inputs == "01" else ""
     if m.kind == "mlp":
         return f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + f"1 {m.activation} MLP{enc}"
+    if m.kind == "flax":
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(m.args.items()))
+        return f"{m.n_inputs}-input flax module {m.module}({args}){enc}"
     return (f"residual MLP ({m.n_inputs} inputs, width {m.width}, {m.depth} blocks of hidden width "
             f"{m.hidden}, {m.activation}){enc}")
 

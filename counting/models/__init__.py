@@ -4,6 +4,8 @@ One module per architecture (:mod:`counting.models.mlp`, :mod:`counting.models.r
 ``layout`` (the ordered parameter arrays, which fixes the random stream) and ``forward`` (outputs
 ``[B, points]`` and pre-activation sites ``[B, units, points]``). This package dispatches on
 ``model.kind``; a new architecture is one new module and one line in ``_ARCHITECTURES``.
+``kind = "flax"`` (:mod:`counting.models.flax_model`, any flax linen module) is imported on first
+use, so that processes that never name one do not pay for importing flax.
 :func:`model_inputs` gives the points a model is evaluated on: the cube in the model's ``inputs``
 encoding (every place that evaluates a model on the cube takes its points from it).
 
@@ -38,10 +40,14 @@ _ARCHITECTURES = {"mlp": mlp, "resmlp": resmlp}
 
 
 def _module(model: ModelSpec):
+    if model.kind == "flax":
+        import counting.models.flax_model as flax_model
+
+        return flax_model
     try:
         return _ARCHITECTURES[model.kind]
     except KeyError:
-        raise ValueError(f"model.kind: expected one of {sorted(_ARCHITECTURES)}, got {model.kind!r}") from None
+        raise ValueError(f"model.kind: expected one of {sorted(_ARCHITECTURES) + ['flax']}, got {model.kind!r}") from None
 
 
 def param_layout(model: ModelSpec) -> tuple[ParamSlot, ...]:

@@ -3,8 +3,13 @@
 ``[model] kind = "mlp"`` (the default) takes ``n_inputs``, ``widths`` and ``activation``;
 ``kind = "resmlp"`` takes ``n_inputs``, ``width``, ``depth``, ``hidden`` and ``activation``. A field
 of another kind is an error, so ``depth = 8`` without ``kind = "resmlp"`` never silently gives an MLP.
-Both take ``inputs``, the encoding of the cube the network sees: ``"pm1"`` (the default,
-``x_j = ±1``) or ``"01"`` (``x_j`` in ``{0, 1}``); see :func:`counting.boolean.cube.cube`.
+``kind = "flax"`` takes ``module`` (a ``flax.linen.Module`` class, ``"package.module:ClassName"``),
+``args`` (a table of its keyword arguments) and ``n_inputs``: the class is imported, built and
+initialised on the cube (shapes only) while the spec is read, so a module that cannot be imported,
+built or run, or whose output is not one scalar per input point, is a one-line error before any
+work (:mod:`counting.spec.flax_module`). All take ``inputs``, the encoding of the cube the network
+sees: ``"pm1"`` (the default, ``x_j = ±1``) or ``"01"`` (``x_j`` in ``{0, 1}``); see
+:func:`counting.boolean.cube.cube`.
 
 Example:
     >>> parse_model({"n_inputs": 3, "widths": [8]})
@@ -15,17 +20,22 @@ Example:
     Traceback (most recent call last):
     ...
     counting.spec.errors.SpecError: model.depth: expected one of the known keys for kind 'mlp' ['activation', 'inputs', 'kind', 'n_inputs', 'widths'], got 'unknown key'
+    >>> m = parse_model({"kind": "flax", "module": "counting.models.flax_zoo:MLP",
+    ...                  "args": {"widths": [8], "activation": "relu"}})
+    >>> m.args, describe_model(m)
+    (Args({'activation': 'relu', 'widths': (8,)}), "3-input flax counting.models.flax_zoo:MLP(activation='relu', widths=(8,))")
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from counting.boolean.cube import ENCODINGS
 from counting.spec.errors import SpecError, check_keys, choice, integer, kind_of
 
 ACTIVATIONS = ("relu", "tanh", "erf", "gelu", "step", "sign")
-MODEL_KINDS = ("mlp", "resmlp")
+MODEL_KINDS = ("mlp", "resmlp", "flax")
 MAX_INPUTS = 12
 
 
@@ -53,18 +63,76 @@ class ResMLPSpec:
     kind: str = field(default="resmlp", init=False)
 
 
-ModelSpec = MLPSpec | ResMLPSpec
+class Args(dict):
+    """Keyword arguments of a flax module: a read-only, hashable dict (TOML lists become tuples,
+    tables become :class:`Args`), so a :class:`FlaxSpec` can key caches and compiled functions,
+    and ``dataclasses.asdict`` (a job's identity) still gives a table that parses back the same."""
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.items())))
+
+    def __repr__(self):
+        return f"Args({dict(self)!r})"
+
+    def __reduce__(self):  # pickle and deepcopy rebuild it whole, never item by item
+        return (Args, (list(self.items()),))
+
+    def _read_only(self, *a, **k):
+        raise TypeError("Args is read-only")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+
+def frozen(value: Any) -> Any:
+    """A TOML value made hashable: lists to tuples, tables to :class:`Args`, recursively."""
+    if isinstance(value, dict):
+        return Args(sorted((k, frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class FlaxSpec:
+    """A ``flax.linen.Module`` class named ``module`` (``"package.module:ClassName"``), built with the
+    keyword arguments ``args``; its ``__call__(x [P, n_inputs])`` gives one scalar per point."""
+
+    module: str = "counting.models.flax_zoo:MLP"
+    args: Args = Args()
+    n_inputs: int = 3
+    inputs: str = "pm1"  # the cube's encoding: "pm1" ({-1,+1}^n) or "01" ({0,1}^n)
+    kind: str = field(default="flax", init=False)
+
+
+ModelSpec = MLPSpec | ResMLPSpec | FlaxSpec
+
+
+def parse_flax(t: dict, where: str, n: int, inputs: str) -> FlaxSpec:
+    """Validate a ``kind = "flax"`` table: the module is imported, built and initialised (shapes only)."""
+    import counting.spec.flax_module as flax_module  # here: flax is imported only by specs that name it
+
+    module = t.get("module")
+    if not isinstance(module, str) or not module:
+        raise SpecError(f"{where}.module", "a flax module class as 'package.module:ClassName'", module)
+    args = t.get("args", {})
+    if not isinstance(args, dict):
+        raise SpecError(f"{where}.args", "a table of the module's keyword arguments", args)
+    spec = FlaxSpec(module, frozen(args), n, inputs)
+    flax_module.check(spec.module, spec.args, n, inputs, where)
+    return spec
 
 
 def parse_model(t: dict, where: str = "model") -> ModelSpec:
     """Validate a ``[model]`` table."""
     kind = kind_of(t, where, MODEL_KINDS, "mlp")
-    cls = MLPSpec if kind == "mlp" else ResMLPSpec
+    cls = {"mlp": MLPSpec, "resmlp": ResMLPSpec, "flax": FlaxSpec}[kind]
     allowed = {f for f in cls.__dataclass_fields__}
     check_keys(t, allowed, where, f" for kind {kind!r}")
     n = integer(t.get("n_inputs", 3), f"{where}.n_inputs", 1, MAX_INPUTS)
-    act = choice(t.get("activation", "relu"), f"{where}.activation", ACTIVATIONS)
     inputs = choice(t.get("inputs", "pm1"), f"{where}.inputs", ENCODINGS)
+    if kind == "flax":
+        return parse_flax(t, where, n, inputs)
+    act = choice(t.get("activation", "relu"), f"{where}.activation", ACTIVATIONS)
     if kind == "mlp":
         widths = t.get("widths", [40, 40])
         if not isinstance(widths, list):
@@ -82,4 +150,7 @@ def describe_model(m: ModelSpec) -> str:
     enc = ", {0,1} inputs" if m.inputs == "01" else ""
     if m.kind == "mlp":
         return f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + f"1 mlp, {m.activation}{enc}"
+    if m.kind == "flax":
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(m.args.items()))
+        return f"{m.n_inputs}-input flax {m.module}({args}){enc}"
     return f"resmlp n={m.n_inputs} width={m.width} depth={m.depth} hidden={m.hidden}, {m.activation}{enc}"
