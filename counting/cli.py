@@ -320,18 +320,42 @@ def cmd_census(args) -> int:
     return _print_census(args, spec, census, facts, opts)
 
 
+def _training_result(spec, opts) -> dict:
+    """S and how the training runs went, from the manifest of a job with [training] (else {})."""
+    if getattr(spec, "training", None) is None or opts.out is None:
+        return {}
+    r = json.loads((opts.out / "manifest.json").read_text())["result"]
+    return {k: r[k] for k in ("train_points", "kept", "training") if k in r}
+
+
+def _training_lines(spec, t: dict) -> list[str]:
+    m = len(t["train_points"])
+    if "training" not in t:
+        return [f"posterior P_B(f | S) by rejection: {t['kept']:,} networks agree with the target on S ({m} points)"]
+    f = t["training"]
+    lines = [f"trained on S ({m} points, {spec.training.optimizer} lr {spec.training.learning_rate:g}): "
+             f"{f['fitted']:,} of {f['runs']:,} runs fitted S ({100 * (f['fitted_share'] or 0):.1f}%), "
+             f"mean steps {_fmt(f['mean_steps'])}, {f['not_fitted']:,} not fitted within {spec.training.max_steps:,} steps"]
+    if spec.training.condition_on_train:
+        lines.append(f"counted: the {t['kept']:,} trained networks that agree with the target on S (P_SGD(f | S))")
+    return lines
+
+
 def _print_census(args, spec, census, facts, opts) -> int:
     top = census.top(args.top)
     seed = getattr(spec.estimator, "seed", None)
+    trained = _training_result(spec, opts)
     if args.json:
         print(json.dumps({"estimator": "census", "samples": census.samples, "distinct": census.distinct,
                           "seconds": facts.seconds, "seed": seed, "out": str(opts.out),
-                          "top": top.to_dict(orient="records")}))
+                          "top": top.to_dict(orient="records"), **trained}))
         return 0
     what = "exact enumeration of" if census.exact else "census of"
     unit = "configurations" if census.exact else "networks"
     print(f"{what} {census.samples:,} {unit}: {_describe(spec)}")
     print(f"{census.distinct:,} distinct functions; seed {seed}, {facts.seconds:.1f} s")
+    if trained:
+        print("\n".join(_training_lines(spec, trained)))
     print(top.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"results in {opts.out}/ (census.parquet: every function with its count, rank and 95% CI)")
     return 0

@@ -35,6 +35,9 @@ from counting.io.manifest import manifest
 from counting.mechanisms.predicates import Predicate
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
+from counting.training.data import agrees_on_set, training_points
+from counting.training.posterior import given_s_frame
+from counting.training.tally import TrainingTally
 
 
 def volume_row(est: Estimate, target: str | None) -> dict:
@@ -64,6 +67,9 @@ def _write(out: Path | None, kind: str, spec: Spec, table: pd.DataFrame, run: di
 def volume_job(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions()) -> Estimate:
     """The volume of ``condition`` (default: "computes the spec's target") by the spec's estimator;
     with ``options.out``, ``volume.parquet`` and ``manifest.json`` are written there."""
+    if spec.training is not None:
+        raise SpecError("training", "no [training] section for a volume job (count trained networks with "
+                        "`counting census`)", "a [training] section")
     check_resume(options)
     problem = Problem.of(spec, condition)
     est = ESTIMATORS[spec.estimator.kind](problem, spec.estimator, options)
@@ -85,6 +91,12 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
     to the networks satisfying ``where``, while ``samples`` stays the number of networks drawn.
     ``memory``: bytes of distinct functions held before they spill to ``census-runs`` in
     ``options.out`` (see :class:`~counting.engine.tally.CensusTally`).
+
+    With ``[training]`` every network is trained on S first (:mod:`counting.training`), and the
+    manifest's result records S and how the runs went (``training``: runs, fitted, fitted_share,
+    mean_steps, ...); with ``condition_on_train`` (or ``posterior``) only the networks agreeing with
+    the target on S are counted and the table gains P(f | S) columns
+    (:func:`counting.training.posterior.given_s_frame`).
     """
     kind = spec.estimator.kind
     if kind not in ("mc", "exact"):
@@ -97,12 +109,25 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
     run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, None)
     est = run_spec.estimator
     spill = None if options.out is None else Path(options.out) / SPILL_FOLDER
+    training = spec.training
+    if training is not None and training.condition_on_train:  # only the networks that agree on S
+        on_s, inner = agrees_on_set(spec), where
+        where = on_s if inner is None else (lambda fwd: inner(fwd) & on_s(fwd))
     tally = CensusTally(spec.model.n_inputs, est.chunk_size, est.samples, where, exact, memory, spill)
-    facts = run_pass(run_spec, tally, options, source)
+    runs = TrainingTally(tally) if training is not None and not training.posterior else None
+    facts = run_pass(run_spec, runs or tally, options, source)
     census = tally.finalize()
     summary = {"samples": census.samples, "distinct": census.distinct, "exact": exact,
                "top": census.top(10).to_dict(orient="records")}
-    _write(options.out, "census", spec, census.frame(), facts.as_dict(), summary)
+    table = census.frame()
+    if training is not None:
+        summary["train_points"] = training_points(training, spec.model.n_inputs).tolist()
+        summary["kept"] = census.kept
+        if runs is not None:
+            summary["training"] = runs.facts().as_dict()
+        if training.condition_on_train:
+            table = given_s_frame(census)
+    _write(options.out, "census", spec, table, facts.as_dict(), summary)
     tally.cleanup()
     return census, facts
 

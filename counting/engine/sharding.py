@@ -36,6 +36,7 @@ from counting.engine.priors import unflatten
 from counting.models import Forward, forward, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
+from counting.training.source import trained_source
 
 # A reducer turns one evaluated block (and which of its networks count) into a small result. One
 # whose function carries ``needs_params = True`` is also handed the block's parameters (a dict of
@@ -56,8 +57,16 @@ def evaluates(source) -> bool:
     return callable(getattr(source, "evaluate", None))
 
 
+def needs_facts(reduce: Reducer) -> bool:
+    """Whether ``reduce`` takes the source's per-network facts as a keyword ``facts``."""
+    return bool(getattr(reduce, "needs_facts", False))
+
+
 def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
-    """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count."""
+    """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
+
+    A source's ``params`` may return ``(flat, facts)``: ``facts`` (a dict of ``[B]`` arrays, such
+    as a trained network's steps) go to reducers that set ``needs_facts = True``."""
     x = jnp.asarray(model_inputs(spec.model))
     size = spec.estimator.chunk_size
     idx = jnp.arange(size, dtype=jnp.uint32)
@@ -67,11 +76,14 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
         net, i = xs
         if evaluates(source):
             return carry, reduce(source.evaluate(net), i < n_valid)
-        params = unflatten(spec.model, source.params(net))
+        made = source.params(net)
+        flat, facts = made if isinstance(made, tuple) else (made, None)
+        params = unflatten(spec.model, flat)
         fwd = forward(spec.model, params, x)
+        extra = {"facts": facts} if needs_facts(reduce) else {}
         if needs_params(reduce):
-            return carry, reduce(fwd, i < n_valid, params)
-        return carry, reduce(fwd, i < n_valid)
+            return carry, reduce(fwd, i < n_valid, params, **extra)
+        return carry, reduce(fwd, i < n_valid, **extra)
 
     blocks = jax.tree.map(lambda a: a.reshape((size // block, block) + a.shape[1:]), (per_net, idx))
     return lax.scan(body, None, blocks)[1]
@@ -105,7 +117,8 @@ class Engine:
             )
         devs = np.array(devices if devices is not None else jax.devices())
         mesh = Mesh(devs, ("d",))
-        source = source if source is not None else prior_source(spec, devs.flat[0].platform)
+        if source is None:  # trained networks for a spec with [training] (counting.training.source)
+            source = trained_source(spec) or prior_source(spec, devs.flat[0].platform)
         if evaluates(source) and needs_params(reduce):
             raise SpecError("estimator.kernel", "'off' for a job whose tally reads the parameters (the kernel "
                             "writes none)", getattr(spec.estimator, "kernel", None))

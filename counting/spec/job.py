@@ -32,6 +32,7 @@ from counting.spec.estimator import EstimatorSettings, MCSettings, parse_estimat
 from counting.spec.model import ModelSpec, parse_model
 from counting.spec.prior import CONTINUOUS_PRIORS, DISCRETE_PRIORS, PriorSpec, parse_prior
 from counting.spec.target import Target, parse_target
+from counting.spec.training import TrainingSpec, check_training, parse_training, training_dict
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Spec:
     prior: PriorSpec
     target: Target | None
     estimator: EstimatorSettings
+    training: TrainingSpec | None = None  # [training]: train every drawn network (counting.spec.training)
 
     def to_dict(self) -> dict[str, Any]:
         """Only the settings that apply to the chosen kinds (what manifests record).
@@ -54,9 +56,12 @@ class Spec:
             model["widths"] = list(model["widths"])
         if model.get("inputs") == "pm1":
             del model["inputs"]
-        return {"model": model, "prior": dataclasses.asdict(self.prior),
-                "target": None if self.target is None else self.target.to_dict(),
-                "estimator": settings_dict(self.estimator)}
+        d = {"model": model, "prior": dataclasses.asdict(self.prior),
+             "target": None if self.target is None else self.target.to_dict(),
+             "estimator": settings_dict(self.estimator)}
+        if self.training is not None:  # absent otherwise: a job's identity is what it was before
+            d["training"] = training_dict(self.training)
+        return d
 
     def to_json(self) -> str:
         """Canonical JSON of :meth:`to_dict` (sorted keys): the job's identity in checkpoints."""
@@ -77,8 +82,8 @@ def check_compatible(model: ModelSpec, prior: PriorSpec, est: EstimatorSettings)
 
 def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
     """Validate a parsed TOML document. ``need_target=False`` for jobs without one (census)."""
-    check_keys(d, {"model", "prior", "target", "estimator"}, "spec")
-    for name in ("model", "prior", "target", "estimator"):
+    check_keys(d, {"model", "prior", "target", "estimator", "training"}, "spec")
+    for name in ("model", "prior", "target", "estimator", "training"):
         if name in d:
             section(d[name], name)
     model = parse_model(d.get("model", {}))
@@ -87,7 +92,10 @@ def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
     target = parse_target(d["target"], model.n_inputs) if "target" in d else None
     prior, est = parse_prior(d.get("prior", {})), parse_estimator(d.get("estimator", {}))
     check_compatible(model, prior, est)
-    return Spec(model, prior, target, est)
+    training = parse_training(d["training"], model.n_inputs) if d.get("training") is not None else None
+    if training is not None:
+        check_training(training, target, est)
+    return Spec(model, prior, target, est, training)
 
 
 def parse_spec(text: str, *, need_target: bool = True) -> Spec:

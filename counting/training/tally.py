@@ -1,0 +1,110 @@
+"""How the training runs went, counted beside any tally: runs, runs that fitted S, and their steps.
+
+:class:`TrainingTally` wraps a tally (the census, hit-or-miss, an experiment's own): its reducer
+asks the source for each network's facts (``steps``, ``fitted``;
+:class:`counting.training.source.TrainedDraws`) and sums them as exact integers beside the wrapped
+tally's result, in the same checkpoints and part files, so a resumed or split job reports the same
+convergence as an uninterrupted one. :meth:`TrainingTally.facts` gives the totals.
+
+Example:
+    >>> import numpy as np
+    >>> from counting.engine.tally import Hits
+    >>> t = TrainingTally(Hits(lambda fwd: fwd.output[:, 0] > 0))
+    >>> stats = np.array([[[1, 1, 4, 4], [1, 0, 9, 0]]], np.int32)   # [valid, fitted, steps, steps if fitted]
+    >>> t.add((np.array([[1]], np.int32), stats), np.array([2]))
+    >>> f = t.facts()
+    >>> t.finalize(), f.runs, f.fitted, f.fitted_share, f.mean_steps
+    (1, 2, 1, 0.5, 6.5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+import counting.engine.distributed as distributed
+from counting.engine.tally import Tally
+
+STATE = "training_counts"  # the checkpoint's array: runs, fitted, steps, steps of fitted runs
+
+
+@dataclass(frozen=True)
+class TrainingFacts:
+    """Totals over the runs counted: how many, how many fitted S, and steps taken."""
+
+    runs: int
+    fitted: int
+    steps: int
+    steps_fitted: int
+
+    @property
+    def fitted_share(self) -> float | None:
+        return self.fitted / self.runs if self.runs else None
+
+    @property
+    def mean_steps(self) -> float | None:
+        return self.steps / self.runs if self.runs else None
+
+    @property
+    def mean_steps_fitted(self) -> float | None:
+        return self.steps_fitted / self.fitted if self.fitted else None
+
+    def as_dict(self) -> dict:
+        return {"runs": self.runs, "fitted": self.fitted, "not_fitted": self.runs - self.fitted,
+                "fitted_share": self.fitted_share, "mean_steps": self.mean_steps,
+                "mean_steps_fitted": self.mean_steps_fitted}
+
+
+def run_stats(valid, facts) -> jnp.ndarray:
+    """Per network: ``[counts, fitted, steps, steps if fitted]`` (zeros where it does not count)."""
+    fitted = valid & facts["fitted"]
+    steps = jnp.where(valid, facts["steps"], 0)
+    return jnp.stack([valid.astype(jnp.int32), fitted.astype(jnp.int32), steps, jnp.where(fitted, steps, 0)], -1)
+
+
+class TrainingTally:
+    """``inner``'s result, plus :class:`TrainingFacts` of the runs it saw (``kind`` is ``inner``'s)."""
+
+    def __init__(self, inner: Tally):
+        self.inner, self.kind = inner, inner.kind
+        self.counts = np.zeros(4, np.int64)
+        inner_reduce = inner.reduce
+
+        def reduce(fwd, valid, *params, facts):
+            return inner_reduce(fwd, valid, *params), run_stats(valid, facts)
+
+        reduce.needs_facts = True
+        reduce.needs_params = bool(getattr(inner_reduce, "needs_params", False))
+        finish = getattr(inner_reduce, "per_step", None)
+        if finish is not None:  # the wrapped tally finishes its part of a step on the device
+            reduce.per_step = lambda out: (finish(out[0]), out[1].reshape(1, -1, 4))
+        self.reduce = reduce
+
+    def add(self, result, n_valid) -> None:
+        inner, stats = result
+        self.inner.add(inner, n_valid)
+        self.counts += np.asarray(stats, np.int64).reshape(-1, 4).sum(0)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {**self.inner.state(), STATE: self.counts.copy()}
+
+    def load(self, state: Mapping[str, np.ndarray]) -> None:
+        self.counts = np.asarray(state[STATE], np.int64).copy()
+        self.inner.load({k: v for k, v in state.items() if k != STATE})
+
+    def merge_states(self, states: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        inner = distributed.merge_states(self.inner, [{k: v for k, v in s.items() if k != STATE} for s in states])
+        return {**inner, STATE: sum(np.asarray(s[STATE], np.int64) for s in states)}
+
+    def facts(self) -> TrainingFacts:
+        return TrainingFacts(*(int(x) for x in self.counts))
+
+    def finalize(self):
+        return self.inner.finalize()
+
+    def cleanup(self) -> None:
+        if hasattr(self.inner, "cleanup"):
+            self.inner.cleanup()

@@ -1,0 +1,289 @@
+"""Training from the prior and the posterior, against exact answers.
+
+* The ``[training]`` section: every bad field is a one-line error naming it; a spec round-trips.
+* Known cases: with S the whole cube, every run that fits S computes the target (checked on the
+  networks themselves and on the census of the trained job); with S empty, or ``max_steps = 0``,
+  the trained job's census is bit-identical to the prior's census of the same spec.
+* Reproducible: the same spec twice, other batch sizes, parts of a job split over processes,
+  a job resumed from its checkpoint, another device count, a job killed with ``kill -9`` and
+  resumed: the same counts and the same training facts.
+* The posterior by rejection: the networks kept are exactly the prior census's networks whose
+  function agrees with the target on S (same draws), and with S the whole cube their number is the
+  target's hit-or-miss count.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+import counting.engine.distributed as distributed
+from conftest import cli, write_spec
+from counting.boolean.tables import int_to_words, to_bits
+from counting.engine.census import Census
+from counting.engine.priors import draw_flat, unflatten
+from counting.engine.run import RunOptions, chunk_pass
+from counting.engine.tally import CensusTally
+from counting.jobs import census_job, volume_job
+from counting.models import forward, model_inputs
+from counting.spec import SpecError, parse_spec
+from counting.spec.job import spec_from_dict
+from counting.training.data import set_mask, training_points, training_set
+from counting.training.fit import fit, training_keys
+from counting.training.tally import TrainingTally
+
+BASE = """
+[model]
+n_inputs = 3
+widths = [8]
+[target]
+name = "majority"
+[estimator]
+samples = 1024
+chunk_size = 256
+seed = 5
+"""
+CUBE = "train_points = [0, 1, 2, 3, 4, 5, 6, 7]\n"
+WHOLE = "[training]\n" + CUBE + "learning_rate = 0.05\nmax_steps = 400\n"
+PART = "[training]\nm = 5\ntrain_seed = 2\noptimizer = 'sgd'\nlearning_rate = 0.5\nbatch_size = 2\nmax_steps = 60\n"
+QUIET = RunOptions(progress=False)
+
+
+def census_with_facts(spec, options=QUIET):
+    """A census pass of ``spec`` with the training facts beside it."""
+    tally = TrainingTally(CensusTally(spec.model.n_inputs, spec.estimator.chunk_size, spec.estimator.samples))
+    chunk_pass(spec, tally, options)
+    return tally.finalize(), tally.facts()
+
+
+def same(a: Census, b: Census) -> bool:
+    return np.array_equal(a.tables, b.tables) and np.array_equal(a.counts, b.counts)
+
+
+@pytest.fixture(scope="module")
+def prior() -> Census:
+    """The prior's census of BASE (the same networks every job below starts from)."""
+    return census_job(parse_spec(BASE), QUIET)[0]
+
+
+@pytest.fixture(scope="module")
+def part_reference():
+    """The trained census of BASE + PART, uninterrupted, default batch, one process."""
+    return census_with_facts(parse_spec(BASE + PART))
+
+
+@pytest.mark.parametrize("section, field", [
+    ("optimizer = 'rmsprop'\nm = 2", "training.optimizer"),
+    ("learning_rate = 0\nm = 2", "training.learning_rate"),
+    ("batch_size = -1\nm = 2", "training.batch_size"),
+    ("max_steps = -3\nm = 2", "training.max_steps"),
+    ("stop = 'never'\nm = 2", "training.stop"),
+    ("loss = 'hinge'\nm = 2", "training.loss"),
+    ("m = 9", "training.m"),
+    ("train_points = [1, 1]", "training.train_points"),
+    ("train_points = [8]", "training.train_points"),
+    ("train_points = [1]\nm = 1", "training.m"),
+    ("learning_rate = 0.1", "training.m"),
+    ("train_points = [1]\ntrain_seed = 3", "training.train_seed"),
+    ("m = 2\nposterior = true\ncondition_on_train = false", "training.condition_on_train"),
+    ("m = 2\nepochs = 3", "training.epochs"),
+])
+def test_bad_training_fields_are_one_line_errors_naming_them(section, field):
+    with pytest.raises(SpecError) as e:
+        parse_spec(BASE + "[training]\n" + section)
+    assert e.value.field == field and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("text, field", [
+    (BASE.replace('[target]\nname = "majority"\n', "") + "[training]\nm = 2", "target"),
+    (BASE + "sampler = 'fused'\n[training]\nm = 2", "estimator.sampler"),
+])
+def test_training_needs_a_target_and_key_draws(text, field):
+    with pytest.raises(SpecError) as e:
+        parse_spec(text, need_target=False)
+    assert e.value.field == field
+
+
+@pytest.mark.parametrize("section", [WHOLE, PART, "[training]\nm = 3\nposterior = true\nlearning_rate = 9.0"])
+def test_a_training_spec_round_trips_through_its_dict(section):
+    spec = parse_spec(BASE.replace('name = "majority"', 'truth_table = "0xe8"') + section)
+    again = spec_from_dict(json.loads(spec.to_json()))
+    assert again.to_json() == spec.to_json()
+    assert again == spec or spec.training.posterior  # a posterior records no optimiser settings
+    assert "training" not in parse_spec(BASE).to_dict()  # jobs without it keep their identity
+
+
+def test_training_set_is_reproducible_distinct_and_labelled_by_the_target():
+    spec = parse_spec(BASE + PART)
+    pts = training_points(spec.training, 3)
+    assert len(set(pts.tolist())) == 5 and pts.tolist() == sorted(pts.tolist())
+    assert pts.tolist() == training_points(spec.training, 3).tolist()
+    s = training_set(spec)
+    assert s.y.tolist() == [1.0 if b else -1.0 for b in to_bits(0xE8, 3)[pts]]
+    assert np.array_equal(s.x, model_inputs(spec.model)[pts])
+    assert int(set_mask(pts, 3)[0]) == sum(1 << int(p) for p in pts)
+
+
+def _fit(spec, n=256):
+    keys = jax.vmap(jax.random.fold_in, (None, 0))(jax.random.key(11), jnp.arange(n, dtype=jnp.uint32))
+    flat0 = draw_flat(keys, spec.model, spec.prior)
+    s = training_set(spec)
+    return flat0, jax.jit(lambda k, p: fit(k, p, spec.model, spec.training, s.x, s.y))(training_keys(keys), flat0)
+
+
+@pytest.mark.parametrize("section", [
+    pytest.param(WHOLE, marks=pytest.mark.slow),  # the census below checks the same in the default run
+    pytest.param("[training]\n" + CUBE + "batch_size = 3\nlearning_rate = 0.05\nmax_steps = 400\n",
+                 marks=pytest.mark.slow),  # other optimiser settings: one compilation each (about 5 s)
+    pytest.param("[training]\n" + CUBE + "loss = 'mse'\noptimizer = 'sgd'\nlearning_rate = 0.1\nmax_steps = 400\n",
+                 marks=pytest.mark.slow)])
+def test_runs_that_fit_the_whole_cube_compute_the_target(section):
+    spec = parse_spec(BASE + section)
+    flat0, r = _fit(spec)
+    out = forward(spec.model, unflatten(spec.model, r.params), model_inputs(spec.model)).output
+    computes = np.asarray(jnp.all((out > 0) == jnp.asarray(to_bits(0xE8, 3) == 1), axis=1))
+    fitted = np.asarray(r.fitted)
+    assert fitted.mean() > 0.9  # the test means something: most runs fit
+    assert np.array_equal(computes, fitted)
+    steps = np.asarray(r.steps)
+    assert (steps[~fitted] == 400).all() and (steps[fitted] <= 400).all() and (steps > 0).any()
+    unchanged = steps == 0  # fitted at initialisation: never moved
+    assert np.array_equal(np.asarray(r.params)[unchanged], np.asarray(flat0)[unchanged])
+
+
+@pytest.mark.slow  # one more compilation (about 5 s)
+def test_a_budget_stop_takes_every_step():
+    spec = parse_spec(BASE + WHOLE.replace("max_steps = 400", "max_steps = 7") + "stop = 'budget'\n")
+    _, r = _fit(spec, 16)
+    assert (np.asarray(r.steps) == 7).all()
+
+
+def test_trained_census_of_the_whole_cube_counts_the_fitted_runs_as_the_target():
+    census, facts = census_with_facts(parse_spec(BASE + WHOLE))
+    assert facts.runs == census.samples == 1024 and facts.fitted > 900
+    assert census.count_of(int_to_words(0xE8, 3)) == facts.fitted
+    assert facts.mean_steps == facts.steps / 1024 and facts.steps_fitted <= facts.steps
+
+
+@pytest.mark.parametrize("section", [
+    "[training]\nm = 5\nmax_steps = 0\n",
+    pytest.param("[training]\ntrain_points = []\n", marks=pytest.mark.slow)])  # one more compilation
+def test_no_training_reproduces_the_prior_census_bit_for_bit(prior, section):
+    trained, facts = census_with_facts(parse_spec(BASE + section))
+    assert prior.distinct > 20 and same(prior, trained)
+    assert facts.steps == 0 and facts.runs == 1024
+
+
+def test_same_counts_with_another_batch_size_after_a_resume(part_reference, tmp_path):
+    ref, ref_facts = part_reference
+    assert 0 < ref_facts.fitted < ref_facts.runs  # some runs fit S, some not
+    spec = parse_spec(BASE + PART)
+    opts = RunOptions(out=tmp_path, progress=False, checkpoint_seconds=0, batch_size=64)
+    first = TrainingTally(CensusTally(3, 256, 1024))
+    chunk_pass(spec, first, opts, chunks=range(0, 2))  # a checkpoint after chunk 2 of 4
+    rest = TrainingTally(CensusTally(3, 256, 1024))
+    chunk_pass(spec, rest, replace(opts, resume=True))
+    assert same(ref, rest.finalize()) and rest.facts() == ref_facts
+
+
+@pytest.mark.slow  # three more compilations (about 15 s)
+def test_the_same_spec_twice_and_in_two_parts_gives_the_same_counts(part_reference, tmp_path):
+    ref, ref_facts = part_reference
+    spec = parse_spec(BASE + PART)
+    again, facts = census_with_facts(spec)
+    assert same(ref, again) and facts == ref_facts
+    for i in (0, 1):
+        with pytest.raises(distributed.PartDone):
+            census_job(spec, RunOptions(out=tmp_path, progress=False, cluster=distributed.Cluster(2, i)))
+    merged, _ = census_job(spec, RunOptions(out=tmp_path, progress=False, cluster=distributed.Cluster(2, None)))
+    assert same(ref, merged)
+    result = json.loads((tmp_path / "manifest.json").read_text())["result"]
+    assert result["training"]["fitted"] == ref_facts.fitted and result["training"]["runs"] == 1024
+
+
+def test_posterior_keeps_exactly_the_prior_networks_that_agree_on_s(prior, tmp_path):
+    spec = parse_spec(BASE + "[training]\nm = 5\ntrain_seed = 2\nposterior = true\n")
+    post, _ = census_job(spec, RunOptions(out=tmp_path, progress=False))
+    mask = set_mask(training_points(spec.training, 3), 3)
+    agree = np.all((prior.tables & mask) == (int_to_words(0xE8, 3) & mask), axis=1)
+    assert 0 < agree.sum() < len(agree)  # S rules some functions out, not all
+    assert np.array_equal(post.tables, prior.tables[agree]) and np.array_equal(post.counts, prior.counts[agree])
+    assert post.samples == 1024 and post.kept == int(prior.counts[agree].sum())
+    table = pd.read_parquet(tmp_path / "census.parquet")
+    assert np.allclose(table["p_given_s"], table["count"] / post.kept)
+    assert (table["p_given_s_ci95_lo"] <= table["log10_p_given_s"]).all()
+    assert (table["log10_p_given_s"] <= table["p_given_s_ci95_hi"]).all()
+    assert json.loads((tmp_path / "manifest.json").read_text())["result"]["kept"] == post.kept
+
+
+def test_posterior_of_the_whole_cube_is_the_targets_count(prior):
+    post, _ = census_job(parse_spec(BASE + "[training]\n" + CUBE + "posterior = true\n"), QUIET)
+    assert post.kept == prior.count_of(int_to_words(0xE8, 3)) > 0 and post.distinct == 1
+
+
+@pytest.mark.slow  # a volume job's compilation (about 5 s)
+def test_posterior_of_the_whole_cube_is_the_hit_or_miss_count():
+    hits = volume_job(parse_spec(BASE)).hits
+    post, _ = census_job(parse_spec(BASE + "[training]\n" + CUBE + "posterior = true\n"), QUIET)
+    assert post.kept == hits > 0
+
+
+@pytest.mark.slow  # one more compilation (about 5 s)
+def test_trained_census_conditioned_on_s_keeps_the_runs_that_fit(part_reference):
+    ref, ref_facts = part_reference
+    spec = parse_spec(BASE + PART + "condition_on_train = true\n")
+    census, _ = census_job(spec, QUIET)
+    mask = set_mask(training_points(spec.training, 3), 3)
+    keep = np.all((ref.tables & mask) == (int_to_words(0xE8, 3) & mask), axis=1)
+    assert np.array_equal(census.tables, ref.tables[keep]) and np.array_equal(census.counts, ref.counts[keep])
+    assert census.kept == ref_facts.fitted
+
+
+def test_a_volume_job_refuses_training_in_one_line():
+    with pytest.raises(SpecError) as e:
+        volume_job(parse_spec(BASE + PART))
+    assert e.value.field == "training"
+
+
+@pytest.mark.slow  # three command-line jobs that train (about 30 s on 2 cores)
+def test_cli_census_trains_the_same_on_one_or_two_devices_and_after_kill_9(tmp_path):
+    spec = write_spec(tmp_path, BASE + PART)
+    r = cli("--devices", 2, "census", spec, "--out", tmp_path / "two", "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    two = json.loads(r.stdout)
+    assert two["training"]["runs"] == 1024 and len(two["train_points"]) == 5
+    out = tmp_path / "one"
+    r = cli("--devices", 1, "census", spec, "--out", out, "--no-progress", "--checkpoint-seconds", 0,
+            env_extra={"COUNTING_KILL_AFTER_CHUNKS": "2"})
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    r = cli("--devices", 1, "census", spec, "--out", out, "--no-progress", "--resume", "--json")
+    assert r.returncode == 0, r.stderr
+    one = json.loads(r.stdout)
+    assert one["training"] == two["training"]
+    a, b = (pd.read_parquet(d / "census.parquet") for d in (tmp_path / "two", out))
+    assert a.equals(b)
+    r = cli("census", spec, "--out", tmp_path / "text", "--no-progress")
+    assert r.returncode == 0 and "runs fitted S" in r.stdout, r.stderr
+
+
+@pytest.mark.slow  # two more compilations (about 10 s)
+@pytest.mark.parametrize("model", ["[model]\nkind = 'resmlp'\nn_inputs = 3\nwidth = 8\ndepth = 2\n",
+                                   "[model]\nkind = 'flax'\nn_inputs = 3\nmodule = 'counting.models.flax_zoo:MLP'\n"
+                                   "args = {widths = [8]}\n"])
+def test_other_model_kinds_train_with_their_own_forward(part_reference, model):
+    if "flax" in model:
+        pytest.importorskip("counting.models.flax_model")
+    adam = "[training]\nm = 5\ntrain_seed = 2\nlearning_rate = 0.05\nmax_steps = 300\n"
+    spec = parse_spec(model + BASE[BASE.index("[target]"):] + (PART if "flax" in model else adam))
+    census, facts = census_with_facts(spec)
+    assert facts.runs == 1024 and facts.fitted > 900
+    if "flax" in model:  # the flax MLP has the native MLP's layout and forward: the very same runs
+        ref, ref_facts = part_reference
+        assert same(census, ref) and facts == ref_facts
