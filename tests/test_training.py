@@ -287,3 +287,45 @@ def test_other_model_kinds_train_with_their_own_forward(part_reference, model):
     if "flax" in model:  # the flax MLP has the native MLP's layout and forward: the very same runs
         ref, ref_facts = part_reference
         assert same(census, ref) and facts == ref_facts
+
+
+EXPERIMENT = """
+[experiment]
+kind = "training"
+n_inputs = 3
+m = [4]
+train_seed = 1
+samples = 1024
+posterior_samples = 4096
+chunk_size = 1024
+[[architecture]]
+widths = [8]
+[[target]]
+name = "majority"
+[[optimizer]]
+name = "adam"
+learning_rate = 0.05
+max_steps = 300
+"""
+
+
+@pytest.mark.slow  # an experiment of two passes, twice, and its figure (about 30 s on 2 cores)
+def test_training_experiment_tables_add_up_and_repeat(tmp_path):
+    from counting.experiments import parse_experiment, run_experiment
+
+    exp = parse_experiment(EXPERIMENT)
+    t = run_experiment(exp, out=tmp_path / "out", progress=False)
+    assert set(t) == {"functions", "runs", "comparison", "agreement"}
+    runs = t["runs"].set_index("method")
+    f = t["functions"]
+    for method in ("posterior", "adam"):
+        assert runs.loc[method, "kept"] == f.loc[f["method"] == method, "count"].sum() > 0
+    assert runs.loc["posterior", "drawn"] == 4096 and runs.loc["adam", "runs"] == 1024
+    assert runs.loc["adam", "kept"] == runs.loc["adam", "fitted"]  # the runs kept are those that fit S
+    c = t["comparison"]
+    post = dict(zip(f.loc[f["method"] == "posterior", "truth_table"], f.loc[f["method"] == "posterior", "count"]))
+    assert dict(zip(c["truth_table"], c["n_b"])) == {k: post.get(k, 0) for k in c["truth_table"]}
+    assert c["n_sgd"].sum() == runs.loc["adam", "kept"] and np.isclose(c["p_b"].sum(), 1.0)
+    assert (tmp_path / "out" / "training_vs_posterior.png").exists()
+    again = run_experiment(exp, progress=False)
+    assert again["functions"].equals(t["functions"]) and again["agreement"].equals(t["agreement"])

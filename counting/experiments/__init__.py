@@ -9,7 +9,8 @@ else is that kind's. This module is what the command line calls: :func:`load_exp
 Adding an experiment kind means one subpackage implementing
 :class:`counting.experiments.base.run.Kind` (its config dataclass with a ``kind`` class attribute,
 ``from_dict``, ``with_samples``, ``chunk_sizes``, ``passes`` with one :class:`~counting.engine.tally.Tally` each,
-``pass_tables``, ``pass_counts``, ``write_figures``, ``manifest_config``, ``summary``) and one line
+``pass_tables``, ``pass_counts``, ``write_figures``, ``manifest_config``, ``summary``, and optionally
+``combine``, tables made from several passes' tables) and one line
 in :data:`EXPERIMENTS`; work folders, resume, the writer and the share columns are
 :mod:`counting.experiments.base`'s.
 
@@ -33,7 +34,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training'], got 'llamas'
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ import pandas as pd
 import counting.experiments.depth as depth
 import counting.experiments.llamaizer as llamaizer
 import counting.experiments.simplicity as simplicity
+import counting.experiments.training as training
 import counting.experiments.base.run as runner
 from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read_file, read_toml
 from counting.spec.errors import SpecError
 
-EXPERIMENTS: dict[str, runner.Kind] = {llamaizer.KIND: llamaizer, depth.KIND: depth, simplicity.KIND: simplicity}
+EXPERIMENTS: dict[str, runner.Kind] = {llamaizer.KIND: llamaizer, depth.KIND: depth, simplicity.KIND: simplicity,
+                                        training.KIND: training}
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
            "with_samples"]

@@ -204,6 +204,8 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
     if not cluster.merges:
         raise distributed.PartDone(Path(work), cluster)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    if hasattr(kind, "combine"):  # tables that need several passes (a kind may define it)
+        tables = kind.combine(config, tables)
     if out is not None:
         write_results(out, kind.KIND, kind.manifest_config(config), tables, counts, facts, kind.write_figures)
     workdirs.clear(work, list(by_name))  # every pass is in the tables now: its checkpoint has served

@@ -1,0 +1,131 @@
+"""The training experiment's config: architectures, targets, training-set sizes and optimisers.
+
+``[experiment]`` has ``kind = "training"``, ``n_inputs``, ``samples`` (trained networks per
+setting), ``posterior_samples`` (prior networks per architecture, target and S for P_B(f | S)),
+``chunk_size``, ``seed``, ``m`` (a list of training-set sizes) and ``train_seed`` (S of size ``m``
+is drawn from it, :func:`counting.training.data.training_points`). Each ``[[architecture]]`` is a
+``[model]`` table (its ``n_inputs`` is the experiment's), each ``[[target]]`` a ``[target]`` table
+with a ``name``, each ``[[optimizer]]`` a ``[training]`` table without S (``optimizer``,
+``learning_rate``, ``batch_size``, ``max_steps``, ``stop``, ``loss``), with a ``name``. Every table
+is checked by the spec's own parsers, errors naming the table (``optimizer[1].learning_rate``).
+
+Example:
+    >>> from counting.experiments.base.config import read_toml
+    >>> exp = from_dict(read_toml('''
+    ... [experiment]
+    ... kind = "training"
+    ... n_inputs = 3
+    ... m = [4]
+    ... [[architecture]]
+    ... widths = [8]
+    ... [[target]]
+    ... name = "majority"
+    ... [[optimizer]]
+    ... name = "adam"
+    ... optimizer = "adam"
+    ... learning_rate = 0.01
+    ... '''), "demo")
+    >>> exp.m, exp.samples, [o["name"] for o in exp.optimizers]
+    ((4,), 4096, ['adam'])
+    >>> from_dict(read_toml('[experiment]\\nkind = "training"\\nm = [4]\\n[[architecture]]\\n[[target]]\\n'
+    ...                     'name = "and"\\n[[optimizer]]\\nname = "x"\\nm = 3'), "x")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: optimizer[0].m: expected no training set in an [[optimizer]] (the experiment's m and train_seed give S)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+from counting.experiments.base.config import MAX_CHUNKS, config_digest, distinct_ints, experiment_table, table_list
+from counting.experiments.base.config import unique
+from counting.spec.errors import SpecError, check_keys, integer, section
+from counting.spec.model import parse_model
+from counting.spec.prior import parse_prior
+from counting.spec.target import parse_target
+from counting.spec.training import parse_training
+
+KIND = "training"
+S_FIELDS = ("train_points", "m", "train_seed", "posterior", "condition_on_train")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated training experiment (the tables as given; the specs are built per pass)."""
+
+    name: str
+    n_inputs: int
+    samples: int
+    posterior_samples: int
+    chunk_size: int
+    seed: int
+    m: tuple[int, ...]
+    train_seed: int
+    prior: dict
+    architectures: tuple[dict, ...]
+    targets: tuple[dict, ...]
+    optimizers: tuple[dict, ...]
+    kind: ClassVar[str] = KIND
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of the whole config: part of each pass's checkpoint identity."""
+        return config_digest(self)
+
+
+def _named(tables: list[dict], key: str) -> None:
+    for i, t in enumerate(tables):
+        if "name" not in t or not isinstance(t["name"], str) or not t["name"]:
+            raise SpecError(f"{key}[{i}].name", "a non-empty string")
+    unique([t["name"] for t in tables], f"{key}.name")
+
+
+def target_table(t: dict) -> dict:
+    """The ``[target]`` table of a ``[[target]]``: its truth table if given (the name is a label),
+    else its name (a named function such as ``"majority"``)."""
+    return {"truth_table": t["truth_table"]} if "truth_table" in t else {"name": t["name"]}
+
+
+def from_dict(d: dict, name: str = KIND) -> Experiment:
+    """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
+    check_keys(d, {"experiment", "prior", "architecture", "target", "optimizer"}, "experiment file")
+    e = experiment_table(d)
+    check_keys(e, {"kind", "n_inputs", "samples", "posterior_samples", "chunk_size", "seed", "m", "train_seed"},
+               "experiment")
+    n = integer(e.get("n_inputs", 3), "experiment.n_inputs", 1, 12)
+    chunk = integer(e.get("chunk_size", 1024), "experiment.chunk_size", 1, 2**24)
+    samples = integer(e.get("samples", 4096), "experiment.samples", 1, chunk * MAX_CHUNKS)
+    post = integer(e.get("posterior_samples", 65_536), "experiment.posterior_samples", 1, chunk * MAX_CHUNKS)
+    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
+    train_seed = integer(e.get("train_seed", 0), "experiment.train_seed", 0, 2**32 - 1)
+    m = distinct_ints(e.get("m", [max(1, 2**n // 2)]), "experiment.m", 0, 2**n)
+    prior = section(d.get("prior", {}), "prior")
+    parse_prior(prior)
+    archs, targets, opts = (table_list(d, k) for k in ("architecture", "target", "optimizer"))
+    for i, a in enumerate(archs):
+        if "n_inputs" in a:
+            raise SpecError(f"architecture[{i}].n_inputs", "no n_inputs (the experiment's n_inputs applies)")
+        parse_model({**a, "n_inputs": n}, f"architecture[{i}]")
+    _named(targets, "target")
+    for i, t in enumerate(targets):
+        check_keys(t, {"name", "truth_table"}, f"target[{i}]")
+        parse_target(target_table(t), n, f"target[{i}]")
+    _named(opts, "optimizer")
+    for i, o in enumerate(opts):
+        for k in S_FIELDS:
+            if k in o:
+                raise SpecError(f"optimizer[{i}].{k}",
+                                "no training set in an [[optimizer]] (the experiment's m and train_seed give S)")
+        parse_training({**{k: v for k, v in o.items() if k != "name"}, "m": 0}, n, f"optimizer[{i}]")
+    return Experiment(name, n, samples, post, chunk, seed, m, train_seed, dict(prior), tuple(map(dict, archs)),
+                      tuple(map(dict, targets)), tuple(map(dict, opts)))
+
+
+def with_samples(exp: Experiment, samples: int) -> Experiment:
+    """``exp`` with ``samples`` trained networks per setting (``--samples``; the posterior's unchanged)."""
+    return dataclasses.replace(exp, samples=integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS))
