@@ -5,6 +5,7 @@ independent brute force on 2 and 3 bits, and the command line's output and one-l
 import json
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -282,3 +283,16 @@ def test_lz_rows_equals_the_loop():
     assert cx.lz_rows(bits, 7, block=64).tolist() == want
     three = cx.table_bits(np.arange(256), 3)
     assert cx.lz_rows(three, 3).tolist() == [cx.lz(t, 3) for t in range(256)]
+
+
+@pytest.mark.parametrize("length", [2, 3, 4, 8, 16, 64])
+def test_phrase_rows_equal_kaspar_schuster(length):
+    """The lockstep longest-match parsing counts the same phrases as the state machine, on random
+    rows, sparse rows and every row of up to 8 characters."""
+    rng = np.random.default_rng(length)
+    rows = rng.integers(0, 2, (500, length))
+    rows[:100] = rng.random((100, length)) < 0.1
+    if length <= 8:
+        rows = (np.arange(2**length)[:, None] >> np.arange(length)) & 1
+    got = np.asarray(cx.lz76_phrase_rows(jnp.asarray(rows, jnp.int8))).tolist()
+    assert got == [cx.lz76_phrases("".join(map(str, r))) for r in rows]

@@ -90,37 +90,55 @@ def lz(tt: int, n: int) -> float:
     return n * (lz76_phrases(s) + lz76_phrases(s[::-1])) / 2
 
 
-def _phrases_one(s: jax.Array) -> jax.Array:
-    """:func:`lz76_phrases` of one row of zeros and ones, as a ``lax.while_loop`` (the same state machine)."""
-    n = s.shape[0]
+def longest_earlier_matches(s: Int[jax.Array, "k N"]) -> Int[jax.Array, "k N"]:
+    """``K[r, l] = max_{i < l} LCP(s[r, i:], s[r, l:])``: the longest prefix of ``s[l:]`` that also
+    starts at an earlier position (overlaps allowed; 0 at ``l = 0``). Diagonal by diagonal: for a
+    shift ``d``, the match run of ``s[j - d:]`` against ``s[j:]`` is the distance from ``j`` to the
+    next position where they differ (a reverse running minimum), ``N - 1`` shifts of ``[k, N]``
+    arrays and no quadratic state per row."""
+    n = s.shape[1]
+    best = jnp.zeros(s.shape, jnp.int16)
+    for d in range(1, n):
+        j = jnp.arange(d, n, dtype=jnp.int16)
+        same = s[:, : n - d] == s[:, d:]  # position j: s[j - d] == s[j]
+        next_diff = jax.lax.associative_scan(jnp.minimum, jnp.where(same, jnp.int16(n), j[None, :]),
+                                             reverse=True, axis=1)
+        best = best.at[:, d:].max(next_diff - j[None, :])
+    return best.astype(jnp.int32)
+
+
+@jax.jit
+def lz76_phrase_rows(s: Int[jax.Array, "k N"]) -> Int[jax.Array, " k"]:
+    """:func:`lz76_phrases` of many rows of zeros and ones (``N >= 2``), in lockstep: from the first
+    phrase ``s[0]``, the phrase at ``l`` copies the longest earlier match ``K[l]`` and adds one
+    character, and one that copies the whole rest is the last (Kaspar and Schuster's parsing, whose
+    state machine finds the same longest match position by position)."""
+    k, n = s.shape
+    best = longest_earlier_matches(s)
 
     def body(st):
-        i, k, l, c, k_max, _, _ = st
-        same = s[jnp.minimum(i + k - 1, n - 1)] == s[jnp.minimum(l + k - 1, n - 1)]
-        k_max2, i2 = jnp.maximum(k, k_max), i + 1
-        new = i2 == l  # every earlier start tried: a new phrase begins
-        done = jnp.where(same, l + k + 1 > n, new & (l + k_max2 + 1 > n))
-        return (jnp.where(same, i, jnp.where(new, 0, i2)), jnp.where(same, k + 1, 1),
-                jnp.where(same | ~new, l, l + k_max2), jnp.where(same | ~new, c, c + 1),
-                jnp.where(same, k_max, jnp.where(new, 1, k_max2)), c + 1, done)
+        l, c, done = st
+        m = jnp.take_along_axis(best, jnp.minimum(l, n - 1)[:, None], axis=1)[:, 0]
+        nxt = jnp.where(m >= n - l, n, l + m + 1)
+        return jnp.where(done, l, nxt), jnp.where(done, c, c + 1), done | (nxt >= n)
 
-    one = jnp.int32(1)
-    return jax.lax.while_loop(lambda st: ~st[6], body, (jnp.int32(0), one, one, one, one, one, jnp.bool_(False)))[5]
+    one = jnp.ones(k, jnp.int32)
+    return jax.lax.while_loop(lambda st: ~jnp.all(st[2]), body, (one, one, jnp.zeros(k, bool)))[1]
 
 
-_phrases_rows = jax.jit(jax.vmap(_phrases_one))
-
-
-def lz_rows(bits: Int[np.ndarray, "k points"], n: int, block: int = 1 << 16) -> Float[np.ndarray, " k"]:
+def lz_rows(bits: Int[np.ndarray, "k points"], n: int, block: int = 4096) -> Float[np.ndarray, " k"]:
     """:func:`lz` of many truth tables at once (rows of ``2**n >= 2`` zeros and ones, point ``i`` in
-    column ``i``), the phrase counts in lockstep on the device; about 35 us a 7-bit row on one CPU
-    core, forty times the pure-Python loop."""
+    column ``i``), by :func:`lz76_phrase_rows` in blocks of ``block`` rows (a last short block is
+    padded, so one program serves a whole census)."""
     bits = np.asarray(bits, np.int8)
     out = np.empty(len(bits))
     for a in range(0, len(bits), block):
         b = bits[a:a + block]
-        fwd = np.asarray(_phrases_rows(jnp.asarray(b)))
-        rev = np.asarray(_phrases_rows(jnp.asarray(b[:, ::-1])))
+        pad = np.zeros((block - len(b), b.shape[1]), np.int8) if len(bits) > block else b[:0]
+        both = np.concatenate([b, pad, b[:, ::-1], pad])
+        c = np.asarray(lz76_phrase_rows(jnp.asarray(both)))
+        half = len(both) // 2
+        fwd, rev = c[:len(b)], c[half:half + len(b)]
         const = (b == b[:, :1]).all(axis=1)
         out[a:a + block] = np.where(const, n, n * (fwd + rev) / 2)
     return out
