@@ -285,7 +285,7 @@ def test_lz_rows_equals_the_loop():
     assert cx.lz_rows(three, 3).tolist() == [cx.lz(t, 3) for t in range(256)]
 
 
-@pytest.mark.parametrize("length", [2, 3, 4, 8, 16, 64])
+@pytest.mark.parametrize("length", [2, 3, 4, 8, 16, 33, 64, 128])
 def test_phrase_rows_equal_kaspar_schuster(length):
     """The lockstep longest-match parsing counts the same phrases as the state machine, on random
     rows, sparse rows and every row of up to 8 characters."""
