@@ -127,5 +127,8 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
-    """``exp`` with ``samples`` trained networks per setting (``--samples``; the posterior's unchanged)."""
-    return dataclasses.replace(exp, samples=integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS))
+    """``exp`` with ``samples`` trained networks per setting (``--samples``) and the posterior's
+    draws scaled by the same factor (at least ``samples``), so a small run is small throughout."""
+    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    post = max(samples, min(exp.chunk_size * MAX_CHUNKS, exp.posterior_samples * samples // exp.samples))
+    return dataclasses.replace(exp, samples=samples, posterior_samples=post)
