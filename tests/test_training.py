@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 from dataclasses import replace
 
@@ -329,3 +330,111 @@ def test_training_experiment_tables_add_up_and_repeat(tmp_path):
     assert (tmp_path / "out" / "training_vs_posterior.png").exists()
     again = run_experiment(exp, progress=False)
     assert again["functions"].equals(t["functions"]) and again["agreement"].equals(t["agreement"])
+
+
+MECHANISMS = """
+[experiment]
+kind = "training"
+n_inputs = 3
+m = [4]
+samples = 256
+posterior_samples = 256
+chunk_size = 256
+[[architecture]]
+widths = [4]
+[[target]]
+name = "majority"
+[[optimizer]]
+name = "adam"
+learning_rate = 0.05
+max_steps = 0
+[mechanisms]
+samples = 1024
+prior_samples = 1024
+chunk_size = 256
+[mechanisms.llamas]
+widths = [6, 6]
+orbit = false
+[[mechanisms.llamas.target]]
+name = "and01"
+truth_table = "0x88"
+[[mechanisms.llamas.family]]
+name = "ignored"
+kind = "ignored_bits"
+[mechanisms.routes]
+decompositions = ["and4"]
+width = 4
+depth = 2
+"""
+
+
+def _mechanisms_table(text: str) -> pd.DataFrame:
+    """The ``mechanisms`` table of the ``[mechanisms]`` passes alone (the census passes left out)."""
+    from counting.engine.run import run_pass
+    from counting.experiments import parse_experiment
+    from counting.experiments.training import pass_tables
+    from counting.experiments.training import tables as tb
+    from counting.experiments.training.plan import mechanism_passes
+
+    exp = parse_experiment(text)
+    parts = []
+    for p in mechanism_passes(exp):
+        facts = run_pass(p.spec, p.tally, RunOptions(progress=False), p.source)
+        parts.append(pass_tables(exp, p, p.tally.finalize(), facts)["mechanism_counts"])
+    return tb.mechanisms(pd.concat(parts, ignore_index=True))
+
+
+def _untrained_shares_equal(m: pd.DataFrame) -> None:
+    assert (m["trained_solutions"] > 0).all()
+    assert (m["trained_solutions"] == m["prior_solutions"]).all() and (m["trained_count"] == m["prior_count"]).all()
+    assert np.allclose(m["ratio"].dropna(), 1.0) and (m["trained_share_lo"] <= m["trained_share"]).all()
+
+
+@pytest.mark.slow  # two training passes to compile (about 9 s on 2 cores)
+def test_mechanisms_untrained_llamas_have_exactly_the_priors_shares():
+    # max_steps = 0: the trained runs are the prior pass's very draws, so every count must agree
+    # (with orbit = true the prior would count the target's whole orbit and this would fail)
+    m = _mechanisms_table(MECHANISMS.split("[mechanisms.routes]")[0])  # llamas alone: two passes
+    assert set(m["target"]) == {"and01"} and set(m["layer"]) == {"1", "2", "any"}
+    _untrained_shares_equal(m)
+
+
+@pytest.mark.slow  # two residual-network passes to compile (about 10 s on 2 cores)
+def test_mechanisms_untrained_routes_have_exactly_the_priors_shares():
+    head, routes = MECHANISMS.split("[mechanisms.llamas]")
+    m = _mechanisms_table(head + "[mechanisms.routes]" + routes.split("[mechanisms.routes]")[1])
+    _untrained_shares_equal(m)
+    c = m.set_index("mechanism")["trained_count"]
+    assert c["both"] + c["chain only"] + c["tree only"] + c["neither"] == m["trained_solutions"].iloc[0]
+    assert c["chain"] == c["both"] + c["chain only"] and c["tree"] == c["both"] + c["tree only"]
+
+
+@pytest.mark.parametrize("edit, field", [
+    (("orbit = false", "orbit = 1"), "mechanisms.llamas.orbit"),
+    (("width = 4", "width = 0"), "mechanisms.routes.width"),
+    (('truth_table = "0x88"', 'truth_table = "0x8"'), "mechanisms.llamas.target[0].truth_table"),
+    (("[mechanisms]\n", '[mechanisms]\noptimizer = "sgd"\n'), "mechanisms.optimizer"),
+])
+def test_bad_mechanisms_fields_are_one_line_errors_naming_them(edit, field):
+    from counting.experiments import parse_experiment
+
+    with pytest.raises(SpecError, match="^" + re.escape(field) + ": expected"):
+        parse_experiment(MECHANISMS.replace(*edit))
+
+
+@pytest.mark.slow  # the whole experiment: two census passes and six mechanism passes (about 25 s on 2 cores)
+def test_mechanisms_table_of_a_trained_run(tmp_path):
+    from counting.experiments import parse_experiment, run_experiment
+
+    text = MECHANISMS.replace("max_steps = 0", "max_steps = 200").replace("orbit = false", "orbit = true")
+    t = run_experiment(parse_experiment(text), out=tmp_path / "out", progress=False)
+    m, runs = t["mechanisms"], t["runs"].set_index(["architecture", "method", "target"])
+    assert "mechanism_counts" not in t
+    trained = runs.xs("mechanisms:adam", level="method")
+    # S is the whole cube: the solutions counted are exactly the runs that fitted
+    assert (trained["kept"] == trained["fitted"]).all()
+    for target, d in m.groupby("target"):
+        setting = d["setting"].iloc[0]
+        assert (d["trained_solutions"] == trained.loc[(setting, target), "kept"]).all()
+    assert (m["prior_solutions"] > 0).all() and set(m["target"]) == {"and01", "and4"}
+    assert np.allclose(m["trained_share"], m["trained_count"] / m["trained_solutions"])

@@ -35,6 +35,7 @@ import pandas as pd
 
 from counting.engine.run import PassFacts
 from counting.experiments.base.run import Pass
+from counting.mechanisms.routes import never
 from counting.experiments.training import tables as tb
 from counting.experiments.training.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.training.figures import write_figures
@@ -50,8 +51,27 @@ def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {"experiment.chunk_size": exp.chunk_size}
 
 
+def mechanism_tables(p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A ``[mechanisms]`` pass's ``mechanism_counts`` and ``runs`` row (``kept``: its solutions)."""
+    counts, runs = result if isinstance(result, tuple) else (result, None)
+    about = {k: p.about[k] for k in ("setting", "model", "method")}
+    inner = getattr(p.tally, "inner", p.tally)
+    if p.about["setting"].startswith("llamas:"):
+        rows = tb.llama_counts(about, inner.plans, counts, p.about["n_inputs"], inner.n_layers)
+    else:
+        rows = tb.route_counts(about, inner.decompositions, counts, never(p.spec.model))
+    kept = rows.drop_duplicates("target")["solutions"].sum()
+    row = tb.run_row({"architecture": p.about["setting"], "model": p.about["model"], "target": p.about["target"],
+                      "m": 2 ** p.about["n_inputs"], "method": f"mechanisms:{p.about['method']}"},
+                     facts.samples, int(kept), None if runs is None else runs.as_dict())
+    return {"mechanism_counts": rows, "runs": pd.DataFrame([row])}
+
+
 def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """``functions`` and ``runs`` of one pass (``result``: a census, or a census and training facts)."""
+    """``functions`` and ``runs`` of one pass (``result``: a census, or a census and training facts);
+    ``mechanism_counts`` and ``runs`` of a ``[mechanisms]`` pass."""
+    if isinstance(p.about, dict) and p.about.get("part") == "mechanisms":
+        return mechanism_tables(p, result, facts)
     census, runs = result if isinstance(result, tuple) else (result, None)
     about = {k: p.about[k] for k in ("architecture", "model", "target", "m", "method")}
     return {"functions": tb.function_rows(about, given_s_frame(census)),
@@ -62,11 +82,21 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
 def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The passes' tables with ``comparison`` and ``agreement`` (both methods of a setting side by side)."""
     comp = tb.comparison(tables["functions"])
-    return {**tables, "comparison": comp, "agreement": tb.agreement(comp, seed=exp.seed)}
+    out = {k: v for k, v in tables.items() if k != "mechanism_counts"}
+    if "mechanism_counts" in tables:
+        out["mechanisms"] = tb.mechanisms(tables["mechanism_counts"])
+    return {**out, "comparison": comp, "agreement": tb.agreement(comp, seed=exp.seed)}
 
 
 def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:
-    """The pass's census counts for ``counts.npz`` (its truth tables are in ``functions``)."""
+    """The pass's census counts for ``counts.npz`` (its truth tables are in ``functions``); a
+    ``[mechanisms]`` pass's counts: a route histogram, or per target its llama counts."""
+    if isinstance(p.about, dict) and p.about.get("part") == "mechanisms":
+        counts = result[0] if isinstance(result, tuple) else result
+        if not isinstance(counts, dict):
+            return {f"{p.name}|hist": np.asarray(counts)}
+        return {f"{p.name}|{t}|{k}": np.asarray(v) for t, c in counts.items()
+                for k, v in [("n_f", c.n_f), ("held", c.held), *((f"union:{f}", u) for f, u in c.unions.items())]}
     census = result[0] if isinstance(result, tuple) else result
     return {f"{p.name}|counts": np.asarray(census.counts)}
 
@@ -85,4 +115,11 @@ def summary(exp: Experiment, tables: dict[str, pd.DataFrame]) -> str:
         a = tables["agreement"][["target", "m", "method", "common", "spearman", "spearman_lo", "spearman_hi",
                                  "mean_log10_ratio", "ratio_lo", "ratio_hi"]]
         parts.append("P_SGD(f | S) against P_B(f | S), over the functions both saw\n" + a.round(3).to_string(index=False))
+    if "mechanisms" in tables and not tables["mechanisms"].empty:
+        m = tables["mechanisms"]
+        m = m[~m["mechanism"].str.startswith("llama ")]  # the families and routes; every llama is in the table
+        m = m[["setting", "target", "method", "mechanism", "layer", "trained_solutions", "trained_share",
+               "prior_solutions", "prior_share", "ratio"]]
+        parts.append("mechanisms: share among trained solutions against prior solutions\n"
+                     + m.round(3).to_string(index=False))
     return "\n\n".join(parts)

@@ -9,6 +9,19 @@ with a ``name``, each ``[[optimizer]]`` a ``[training]`` table without S (``opti
 ``learning_rate``, ``batch_size``, ``max_steps``, ``stop``, ``loss``), with a ``name``. Every table
 is checked by the spec's own parsers, errors naming the table (``optimizer[1].learning_rate``).
 
+An optional ``[mechanisms]`` table (:class:`Mechanisms`, off unless present) asks how the trained
+solutions compute their target against the prior's solutions: ``optimizer`` (the name of an
+``[[optimizer]]``, default the first), ``samples`` (trained networks per target, S the whole cube),
+``prior_samples`` (untrained draws per setting, the same seed: the trained runs start from the first
+``samples`` of them), ``chunk_size`` (both passes'), and one or both settings:
+``[mechanisms.llamas]`` (an MLP's ``widths`` and ``activation`` on the experiment's ``n_inputs``,
+``[[mechanisms.llamas.target]]`` and ``[[mechanisms.llamas.family]]`` read as the llamaizer
+experiment reads its ``[[target]]`` and ``[[family]]``, and ``orbit``: whether the prior pass counts
+the target's whole orbit, as the llamaizer does, default true; trained runs count as solutions only
+when they compute the target itself) and ``[mechanisms.routes]`` (residual MLPs of
+block ``width`` and ``depth`` on 4 bits, ``decompositions`` of
+:data:`counting.mechanisms.routes.DECOMPOSITIONS`, chain against tree).
+
 Example:
     >>> from counting.experiments.base.config import read_toml
     >>> exp = from_dict(read_toml('''
@@ -25,8 +38,8 @@ Example:
     ... optimizer = "adam"
     ... learning_rate = 0.01
     ... '''), "demo")
-    >>> exp.m, exp.samples, [o["name"] for o in exp.optimizers]
-    ((4,), 4096, ['adam'])
+    >>> exp.m, exp.samples, [o["name"] for o in exp.optimizers], exp.mechanisms
+    ((4,), 4096, ['adam'], None)
     >>> from_dict(read_toml('[experiment]\\nkind = "training"\\nm = [4]\\n[[architecture]]\\n[[target]]\\n'
     ...                     'name = "and"\\n[[optimizer]]\\nname = "x"\\nm = 3'), "x")
     Traceback (most recent call last):
@@ -41,15 +54,50 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from counting.experiments.base.config import MAX_CHUNKS, config_digest, distinct_ints, experiment_table, table_list
-from counting.experiments.base.config import unique
-from counting.spec.errors import SpecError, check_keys, integer, section
-from counting.spec.model import parse_model
+from counting.experiments.base.config import name_list, unique
+import counting.experiments.llamaizer.config as llamaizer_config
+from counting.mechanisms.routes import DECOMPOSITIONS
+from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.spec.model import ACTIVATIONS, parse_model
 from counting.spec.prior import parse_prior
 from counting.spec.target import parse_target
 from counting.spec.training import parse_training
 
 KIND = "training"
 S_FIELDS = ("train_points", "m", "train_seed", "posterior", "condition_on_train")
+
+
+@dataclass(frozen=True)
+class LlamaSetting:
+    """Llamas in the hidden layers of an MLP ``n_inputs - widths - 1``, per target and family."""
+
+    widths: tuple[int, ...]
+    activation: str
+    targets: tuple[llamaizer_config.Target, ...]
+    families: tuple[llamaizer_config.Family, ...]
+    orbit: bool = True  # the prior pass counts f's whole orbit (llamas carried along): more solutions per draw
+
+
+@dataclass(frozen=True)
+class RouteSetting:
+    """Chain against tree in residual MLPs (4 bits) of block ``width`` (inner width the same) and ``depth``."""
+
+    decompositions: tuple[str, ...] = ("parity4",)
+    width: int = 8
+    depth: int = 3
+    activation: str = "relu"
+
+
+@dataclass(frozen=True)
+class Mechanisms:
+    """The ``[mechanisms]`` table: trained against prior solutions, by mechanism (module docstring)."""
+
+    optimizer: str
+    samples: int
+    prior_samples: int
+    chunk_size: int
+    llamas: LlamaSetting | None = None
+    routes: RouteSetting | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +116,7 @@ class Experiment:
     architectures: tuple[dict, ...]
     targets: tuple[dict, ...]
     optimizers: tuple[dict, ...]
+    mechanisms: Mechanisms | None = None
     kind: ClassVar[str] = KIND
 
     def to_dict(self) -> dict:
@@ -91,9 +140,53 @@ def target_table(t: dict) -> dict:
     return {"truth_table": t["truth_table"]} if "truth_table" in t else {"name": t["name"]}
 
 
+def _llamas(t: dict, n: int, prior: dict, chunk: int) -> LlamaSetting:
+    """``[mechanisms.llamas]``, read by the llamaizer experiment's parser (errors re-named under it)."""
+    where = "mechanisms.llamas"
+    check_keys(t, {"widths", "activation", "target", "family", "orbit"}, where)
+    orbit = t.get("orbit", True)
+    if not isinstance(orbit, bool):
+        raise SpecError(f"{where}.orbit", "true or false", orbit)
+    doc = {"experiment": {"kind": llamaizer_config.KIND, "n_inputs": n, "samples": 1, "chunk_size": chunk},
+           "prior": prior, "architecture": [{k: t[k] for k in ("widths", "activation") if k in t}],
+           "target": t.get("target", []), "family": t.get("family", [])}
+    try:
+        exp = llamaizer_config.from_dict(doc)
+    except SpecError as e:
+        field = e.field.replace("architecture[0].", "").replace("experiment.n_inputs", "n_inputs (the experiment's)")
+        raise SpecError(f"{where}.{field}", str(e).partition(": expected ")[2]) from None
+    a = exp.architectures[0]
+    return LlamaSetting(a.widths, a.activation, exp.targets, exp.families, orbit)
+
+
+def _routes(t: dict) -> RouteSetting:
+    where, d = "mechanisms.routes", RouteSetting()
+    check_keys(t, {f.name for f in dataclasses.fields(RouteSetting)}, where)
+    return RouteSetting(name_list(t.get("decompositions", list(d.decompositions)), f"{where}.decompositions",
+                                  tuple(DECOMPOSITIONS)),
+                        integer(t.get("width", d.width), f"{where}.width", 1, 256),
+                        integer(t.get("depth", d.depth), f"{where}.depth", 1, 12),
+                        choice(t.get("activation", d.activation), f"{where}.activation", ACTIVATIONS))
+
+
+def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict]) -> Mechanisms:
+    """Validate ``[mechanisms]`` (``optimizers``: the experiment's, already checked)."""
+    t = section(t, "mechanisms")
+    check_keys(t, {"optimizer", "samples", "prior_samples", "chunk_size", "llamas", "routes"}, "mechanisms")
+    opt = choice(t.get("optimizer", optimizers[0]["name"]), "mechanisms.optimizer", tuple(o["name"] for o in optimizers))
+    chunk = integer(t.get("chunk_size", 1024), "mechanisms.chunk_size", 1, 2**24)
+    samples = integer(t.get("samples", 1024), "mechanisms.samples", 1, chunk * MAX_CHUNKS)
+    prior_samples = integer(t.get("prior_samples", 262_144), "mechanisms.prior_samples", 1, chunk * MAX_CHUNKS)
+    if "llamas" not in t and "routes" not in t:
+        raise SpecError("mechanisms", "one or both of [mechanisms.llamas], [mechanisms.routes]")
+    llamas = _llamas(section(t["llamas"], "mechanisms.llamas"), n, prior, chunk) if "llamas" in t else None
+    routes = _routes(section(t["routes"], "mechanisms.routes")) if "routes" in t else None
+    return Mechanisms(opt, samples, prior_samples, chunk, llamas, routes)
+
+
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
-    check_keys(d, {"experiment", "prior", "architecture", "target", "optimizer"}, "experiment file")
+    check_keys(d, {"experiment", "prior", "architecture", "target", "optimizer", "mechanisms"}, "experiment file")
     e = experiment_table(d)
     check_keys(e, {"kind", "n_inputs", "samples", "posterior_samples", "chunk_size", "seed", "m", "train_seed"},
                "experiment")
@@ -122,8 +215,9 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
                 raise SpecError(f"optimizer[{i}].{k}",
                                 "no training set in an [[optimizer]] (the experiment's m and train_seed give S)")
         parse_training({**{k: v for k, v in o.items() if k != "name"}, "m": 0}, n, f"optimizer[{i}]")
+    mech = mechanisms_from_dict(d["mechanisms"], n, dict(prior), opts) if "mechanisms" in d else None
     return Experiment(name, n, samples, post, chunk, seed, m, train_seed, dict(prior), tuple(map(dict, archs)),
-                      tuple(map(dict, targets)), tuple(map(dict, opts)))
+                      tuple(map(dict, targets)), tuple(map(dict, opts)), mech)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
@@ -131,4 +225,8 @@ def with_samples(exp: Experiment, samples: int) -> Experiment:
     draws scaled by the same factor (at least ``samples``), so a small run is small throughout."""
     samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
     post = max(samples, min(exp.chunk_size * MAX_CHUNKS, exp.posterior_samples * samples // exp.samples))
-    return dataclasses.replace(exp, samples=samples, posterior_samples=post)
+    mech = exp.mechanisms
+    if mech is not None:  # the same factor for the mechanisms' trained and prior draws
+        mech = dataclasses.replace(mech, samples=max(1, mech.samples * samples // exp.samples),
+                                   prior_samples=max(1, mech.prior_samples * samples // exp.samples))
+    return dataclasses.replace(exp, samples=samples, posterior_samples=post, mechanisms=mech)

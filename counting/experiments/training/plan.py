@@ -26,13 +26,36 @@ Example:
     ['posterior:a0:majority:m2', 'sgd:a0:majority:m2', 'posterior:a0:majority:m4', 'sgd:a0:majority:m4']
     >>> passes(exp)[1].spec.training.optimizer, passes(exp)[1].spec.training.m
     ('sgd', 2)
+
+With ``[mechanisms]`` (:class:`~counting.experiments.training.config.Mechanisms`) come, per setting,
+one prior pass (untrained draws, every target's mechanisms counted at once) and one trained pass
+per target (S the whole cube, so every run that fits computes the target), each counting with the
+mechanism experiments' own tallies: :class:`counting.experiments.llamaizer.tally.LlamaizerTally`
+for llamas, :class:`counting.experiments.depth.tally.RouteTally` for chain against tree (wrapped in
+:class:`TrainedMechanisms` when trained). Both condition on computing the target themselves.
+
+    >>> exp = from_dict(read_toml(MECHANISMS_DEMO), "demo")
+    >>> [p.name for p in mechanism_passes(exp)][1:]
+    ['mechanisms:adam:routes:resmlp-L3-w8:and4', 'mechanisms:adam:routes:resmlp-L3-w8:parity4']
+    >>> t = mechanism_passes(exp)[2].spec.training
+    >>> t.m, t.optimizer, mechanism_passes(exp)[0].spec.training
+    (16, 'adam', None)
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from counting.boolean.tables import to_hex
 from counting.engine.tally import CensusTally
+from counting.experiments.base.config import config_digest
 from counting.experiments.base.run import Pass
+from counting.experiments.depth.plan import model_name
+from counting.experiments.depth.tally import RouteTally
+from counting.experiments.llamaizer.plan import TargetPlan, plan_target
+from counting.experiments.llamaizer.tally import LlamaizerTally
 from counting.experiments.training.config import KIND, Experiment, target_table
+from counting.mechanisms.routes import DECOMPOSITIONS
 from counting.spec.job import Spec, spec_from_dict
 from counting.spec.model import describe_model
 from counting.training.data import agrees_on_set
@@ -57,8 +80,93 @@ def setting_spec(exp: Experiment, arch: dict, target: dict, m: int, optimizer: d
                            "estimator": {"samples": samples, "chunk_size": exp.chunk_size, "seed": exp.seed}})
 
 
+MECHANISMS_DEMO = """
+[experiment]
+kind = "training"
+m = [4]
+[[architecture]]
+widths = [8]
+[[target]]
+name = "majority"
+[[optimizer]]
+name = "adam"
+[mechanisms]
+samples = 64
+[mechanisms.routes]
+decompositions = ["and4", "parity4"]
+"""
+
+
+def target_only(plan: TargetPlan) -> TargetPlan:
+    """``plan`` counting the networks that compute its target itself, not any member of its orbit."""
+    i = int(np.searchsorted(plan.orbit, plan.target.truth_table))  # the identity's row: f itself
+    return plan._replace(orbit=plan.orbit[i:i + 1], transported=plan.transported[i:i + 1])
+
+
+class TrainedMechanisms(TrainingTally):
+    """A trained mechanism tally whose result is ``(its result, training facts)``."""
+
+    def finalize(self):
+        return self.inner.finalize(), self.facts()
+
+
+def mechanism_spec(exp: Experiment, model: dict, n: int, target: int | None) -> Spec:
+    """A mechanism pass's spec: ``target`` trained on the whole cube by the chosen optimiser, or
+    (``None``) the untrained prior; the same seed and chunks, so the trained runs start from the
+    prior pass's first networks."""
+    mech = exp.mechanisms
+    est = {"samples": mech.prior_samples, "chunk_size": mech.chunk_size, "seed": exp.seed}
+    d = {"model": {**model, "n_inputs": n}, "prior": exp.prior}
+    if target is None:
+        return spec_from_dict({**d, "estimator": est}, need_target=False)
+    opt = next(o for o in exp.optimizers if o["name"] == mech.optimizer)
+    training = {**{k: v for k, v in opt.items() if k != "name"}, "m": 2**n, "train_seed": exp.train_seed}
+    return spec_from_dict({**d, "target": {"truth_table": to_hex(target, n)}, "training": training,
+                           "estimator": {**est, "samples": mech.samples}})
+
+
+def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: tuple[str, int] | None,
+                   tally) -> Pass:
+    """One mechanism pass: the prior (``target=None``) or ``target`` (name, truth table) trained."""
+    method = "prior" if target is None else exp.mechanisms.optimizer
+    spec = mechanism_spec(exp, model, n, None if target is None else target[1])
+    about = {"part": "mechanisms", "setting": setting, "model": describe_model(spec.model), "n_inputs": n,
+             "target": None if target is None else target[0], "method": method}
+    name = f"mechanisms:{method}:{setting}" + ("" if target is None else f":{target[0]}")
+    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), None, about)
+
+
+def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
+    """The ``[mechanisms]`` passes: per setting, the prior, then each target trained."""
+    mech = exp.mechanisms
+    if mech is None:
+        return ()
+    out, tag = [], f"{KIND}:mechanisms:{config_digest(mech)}"
+    if mech.llamas is not None:
+        ll, n = mech.llamas, exp.n_inputs
+        model = {"widths": list(ll.widths), "activation": ll.activation}
+        setting = "llamas:" + "-".join(map(str, (n, *ll.widths, 1)))
+        plans = tuple(plan_target(t, ll.families, n) for t in ll.targets)
+        prior = plans if ll.orbit else tuple(map(target_only, plans))
+        runs = [(None, prior)] + [((t.name, t.truth_table), (target_only(p),)) for t, p in zip(ll.targets, plans)]
+        for target, ps in runs:
+            out.append(mechanism_pass(exp, setting, model, n, target,
+                                      LlamaizerTally(ps, len(ll.widths), n, kind=f"{tag}:llamas")))
+    if mech.routes is not None:
+        r, n = mech.routes, 4
+        model = {"kind": "resmlp", "width": r.width, "depth": r.depth, "hidden": r.width, "activation": r.activation}
+        m = mechanism_spec(exp, model, n, None).model
+        decs = [DECOMPOSITIONS[d] for d in r.decompositions]
+        runs = [(None, decs)] + [((d.name, d.target), [d]) for d in decs]
+        for target, ds in runs:
+            out.append(mechanism_pass(exp, "routes:" + model_name(m), model, n, target,
+                                      RouteTally(m, ds, f"{tag}:routes")))
+    return tuple(out)
+
+
 def passes(exp: Experiment) -> tuple[Pass, ...]:
-    """Every pass, in order: per architecture, target and m, the posterior then each optimiser."""
+    """Every pass, in order: per architecture, target and m, the posterior then each optimiser;
+    then the ``[mechanisms]`` passes, if any."""
     out = []
     for a, arch in enumerate(exp.architectures):
         for target in exp.targets:
@@ -71,7 +179,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                              "m": m, "method": method}
                     out.append(Pass(f"{method}:a{a}:{target['name']}:m{m}", spec,
                                     tally if opt is None else TrainedCensus(tally), None, about))
-    return tuple(out)
+    return tuple(out) + mechanism_passes(exp)
 
 
-__all__ = ["KIND", "TrainedCensus", "passes", "setting_spec"]
+__all__ = ["KIND", "TrainedCensus", "TrainedMechanisms", "mechanism_pass", "mechanism_passes", "mechanism_spec",
+           "passes", "setting_spec"]

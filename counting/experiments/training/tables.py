@@ -14,6 +14,14 @@
   experiment's seed). These are percentile intervals of a statistic of two noisy censuses: a
   resample adds its own noise to the counts, which lowers a rank correlation, so the interval may
   lie below the point estimate when the censuses are small; more samples narrow both.
+* ``mechanisms`` (:func:`mechanisms`, with ``[mechanisms]``): per setting, target and mechanism
+  (a llama ``g`` held at hidden layer ``l`` or in any; any llama of a family; a route: ``chain``,
+  ``tree`` (taken, whatever else), ``both``, ``chain only``, ``tree only``, ``neither``), the share
+  among the trained networks computing the target and among the prior's, each with its 95%
+  Clopper-Pearson interval (:func:`counting.experiments.base.shares.share_columns`), the counts,
+  and the ratio trained / prior with the conservative quotient of the two intervals
+  (``lo_trained / hi_prior`` to ``hi_trained / lo_prior``: at least 90% coverage). Built from the
+  passes' long ``mechanism_counts`` (:func:`llama_counts`, :func:`route_counts`).
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -29,10 +37,18 @@ Example:
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from counting.boolean.tables import to_hex
+from counting.experiments.base.shares import share_columns
+from counting.experiments.depth.tables import classes_from_joint
+from counting.experiments.llamaizer.plan import TargetPlan
+from counting.experiments.llamaizer.tally import TargetCounts
+from counting.mechanisms.routes import Decomposition
 from counting.stats import clopper_pearson_many
 
 BOOTSTRAP = 1000
@@ -109,3 +125,70 @@ def agreement(comp: pd.DataFrame, seed: int = 0, rounds: int = BOOTSTRAP) -> pd.
                      "mean_log10_ratio": ratio, "ratio_lo": lo[1] if np.ndim(lo) else lo,
                      "ratio_hi": hi[1] if np.ndim(hi) else hi})
     return pd.DataFrame(rows)
+
+
+MECHANISM_KEYS = ["setting", "target", "mechanism", "layer"]
+
+
+def llama_counts(about: dict, plans: Sequence[TargetPlan], counts: Mapping[str, TargetCounts], n: int,
+                 n_layers: int) -> pd.DataFrame:
+    """A llama pass's ``mechanism_counts``: per target, llama (or family: any member) and layer
+    (``1``.. and ``any``), the solutions and how many of them hold it."""
+    layers = [str(l) for l in range(1, n_layers + 1)] + ["any"]
+    rows = []
+    for p in plans:
+        c = counts[p.target.name]
+        for li, layer in enumerate(layers):
+            rows += [{"mechanism": f"llama {to_hex(g, n)}", "layer": layer, "count": int(c.held[li, j])}
+                     | {"target": p.target.name, "solutions": c.n_f} for j, g in enumerate(p.llamas)]
+            rows += [{"mechanism": f"family {f}: any", "layer": layer, "count": int(u[li, -1])}
+                     | {"target": p.target.name, "solutions": c.n_f} for f, u in c.unions.items()]
+    return _with_about(about, rows)
+
+
+def route_counts(about: dict, decompositions: Sequence[Decomposition], hist: np.ndarray, never: int
+                 ) -> pd.DataFrame:
+    """A route pass's ``mechanism_counts`` from :class:`~counting.experiments.depth.tally.RouteTally`'s
+    histogram (row 0 of each decomposition: its solutions): the four classes, and each route taken."""
+    rows = []
+    for d, (joint, _) in zip(decompositions, np.asarray(hist)):
+        c = classes_from_joint(joint, never)
+        c = {"chain": c["both"] + c["chain only"], "tree": c["both"] + c["tree only"], **c}
+        rows += [{"target": d.name, "mechanism": k, "layer": "", "solutions": int(joint.sum()), "count": v}
+                 for k, v in c.items()]
+    return _with_about(about, rows)
+
+
+def _with_about(about: dict, rows: list[dict]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=["target", "mechanism", "layer", "solutions", "count"])
+    for k in ("method", "model", "setting"):
+        out.insert(0, k, about[k])
+    return out
+
+
+def _shares(prefix: str, d: pd.DataFrame) -> dict:
+    """Share columns of one method's rows (one number of solutions), named ``<prefix>_share...``."""
+    n = int(d["solutions"].iloc[0]) if len(d) else 0
+    cols = share_columns(d["count"].to_numpy(), n, exact=False)
+    return {f"{prefix}_solutions": n, f"{prefix}_count": d["count"].to_numpy(),
+            **{f"{prefix}_{k}": v for k, v in cols.items() if k.startswith("share")}}
+
+
+def mechanisms(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per setting, target and trained method: every mechanism's trained and prior shares side by side."""
+    out = []
+    for (setting, target), df in counts.groupby(["setting", "target"], sort=False):
+        prior = df[df["method"] == "prior"].set_index(["mechanism", "layer"])
+        for method, d in df[df["method"] != "prior"].groupby("method", sort=False):
+            p = prior.reindex(pd.MultiIndex.from_frame(d[["mechanism", "layer"]])).reset_index()
+            p["solutions"] = int(prior["solutions"].iloc[0]) if len(prior) else 0
+            p["count"] = p["count"].fillna(0).astype(np.int64)
+            t, b = _shares("trained", d), _shares("prior", p)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = {"ratio": t["trained_share"] / b["prior_share"],
+                         "ratio_lo": t["trained_share_lo"] / b["prior_share_hi"],
+                         "ratio_hi": t["trained_share_hi"] / b["prior_share_lo"]}
+            out.append(pd.DataFrame({"setting": setting, "model": d["model"].iloc[0], "target": target,
+                                     "method": method, "mechanism": d["mechanism"].to_numpy(),
+                                     "layer": d["layer"].to_numpy(), **t, **b, **ratio}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
