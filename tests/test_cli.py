@@ -22,7 +22,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -371,15 +370,14 @@ def test_experiment_resume_without_an_unfinished_run_is_refused(tmp_path):
 @pytest.mark.parametrize("command", ["volume", "census", "run", "bench"])
 def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, command):
     """A results path under a file, or (bench) an existing file: one line, status 2, nothing computed
-    (no ``runs/`` folder, no work folder) and well under the time of the job itself."""
+    (no ``runs/`` folder, no work folder, the file untouched). No wall-time bound: on shared cores
+    a start-up alone has taken over 5 s."""
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     spec = write(tmp_path, SMALL)
     target = {"run": [Path(__file__).resolve().parents[1] / "experiments" / "llamaizer.toml"], "bench": []}
     out = blocker if command == "bench" else blocker / "out"
-    t0 = time.perf_counter()
     r = cli(command, *target.get(command, [spec]), "--out", out, cwd=tmp_path)
-    assert time.perf_counter() - t0 < 5.0  # the whole process, start-up included
     assert_usage_error(r, "--out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "spec.toml"]
     assert blocker.read_text() == "not a folder"
