@@ -275,6 +275,7 @@ def test_example_spec_is_the_quickstart_network_in_flax():
 
 # --- through the command line ----------------------------------------------------------------------
 
+@pytest.mark.slow  # a command start-up and two compiles (about 7 s of CPU); the in-process checks run by default
 def test_census_command_with_a_flax_model_counts_the_native_census(tmp_path):
     path = write_spec(tmp_path, spec_text(FLAX_8, "samples = 4000\nchunk_size = 1024\nseed = 5"))
     r = cli("census", path, "--json", "--no-progress", "--out", tmp_path / "out")

@@ -59,6 +59,7 @@ def test_kernel_engine_step_gives_the_jnp_truth_tables_of_2048_networks():
     assert (o_ker == o_ref).mean() > 0.5 and len(np.unique(t_ref)) > 20  # not a trivially constant table
 
 
+@pytest.mark.slow  # compiles the interpreted kernel again (5 to 10 s); the step's tables are compared by default
 def test_kernel_census_counts_equal_the_jnp_fused_census():
     """2500 networks (a partial last chunk), batch 128: the same census, function by function (the
     interpreted kernel's compile is this test's time, not its networks)."""
