@@ -18,6 +18,9 @@ Example:
     ('0x6996', ['chain', 'tree'], [12, 3])
     >>> [r.gates for r in d.routes], [r.depth for r in d.routes]
     ([3, 3], [3, 2])
+    >>> c = DECOMPOSITIONS["and_xor_and"].routes[0].circuit        # its gate DAG, for placement counts
+    >>> c.n_gates, c.depth
+    (4, 3)
     >>> import numpy as np
     >>> first = np.array([[1, 2, 9, 9], [9, 9, 9, 9]])      # stages of intermediates g0..g3 (9: never)
     >>> takes(first, ((0, 1), (2, 3)), never=9).tolist()      # alternative (g0, g1) or (g2, g3)
@@ -34,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Int
 
+from counting.analytic.placements import Circuit, chain as chain_circuit, tree as tree_circuit
 from counting.boolean.tables import canonical, from_function
 from counting.mechanisms.predicates import Condition, all_of, any_of
 from counting.mechanisms.sites import canonical_units, holds
@@ -46,12 +50,20 @@ CLASSES = ("both", "first only", "second only", "neither")
 @dataclass(frozen=True)
 class Route:
     """One way to compute a target: ``alternatives`` (each a tuple of intermediate truth tables, all
-    of which a solution builds), the gates it takes and its depth in gates."""
+    of which a solution builds), the gates it takes and its depth in gates, and ``circuit``: one
+    alternative's gates as a DAG (:class:`~counting.analytic.placements.Circuit`), whose
+    placement count in ``L`` blocks the measured volumes are set against."""
 
     name: str
     alternatives: tuple[tuple[int, ...], ...]
     gates: int
     depth: int
+    circuit: Circuit
+
+    def __post_init__(self) -> None:
+        if (self.circuit.n_gates, self.circuit.depth) != (self.gates, self.depth):
+            raise ValueError(f"route {self.name!r}: circuit of {self.circuit.n_gates} gates and depth "
+                             f"{self.circuit.depth}, expected {self.gates} and {self.depth}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,12 @@ class Decomposition:
         """The route's alternatives as column numbers of :attr:`intermediates`."""
         index = {g: i for i, g in enumerate(self.intermediates)}
         return tuple(tuple(index[canonical(g, self.n)] for g in alt) for alt in route.alternatives)
+
+
+# The gate DAGs: three gates in a line; two gates feeding a third; and a_b -> a_b^c -> out <- c_not_d,
+# the chain of (x0&x1)^(x2&x3) through (a&b)^c, which needs a fourth gate c&~d beside it.
+CHAIN3, TREE3 = chain_circuit(3), tree_circuit(1)
+CHAIN4 = Circuit.from_reads({"ab": (), "ab^c": ("ab",), "c&~d": (), "out": ("ab^c", "c&~d")})
 
 
 def _table(fn, n: int) -> int:
@@ -102,7 +120,7 @@ def parity4() -> Decomposition:
     tree ``(a^b)^(c^d)`` (two disjoint pairs: 3 pairings); three XOR gates either way."""
     chain, tree = _chain_and_tree(_parity)
     return Decomposition("parity4", 4, _parity(range(4), 4),
-                         (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
+                         (Route("chain", chain, 3, 3, CHAIN3), Route("tree", tree, 3, 2, TREE3)),
                          "x0^x1^x2^x3: a chain of three XORs against a tree of three XORs")
 
 
@@ -112,7 +130,7 @@ def and4() -> Decomposition:
     the contrast of a target whose decompositions are not needed."""
     chain, tree = _chain_and_tree(_and)
     return Decomposition("and4", 4, _and(range(4), 4),
-                         (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
+                         (Route("chain", chain, 3, 3, CHAIN3), Route("tree", tree, 3, 2, TREE3)),
                          "x0&x1&x2&x3: a chain of three ANDs against a tree of three ANDs")
 
 
@@ -124,7 +142,8 @@ def xor_and() -> Decomposition:
     target = _table(lambda b: (b[0] ^ b[1] ^ (b[2] & b[3])) == 1, n)
     chain = tuple((a, _table(lambda b, i=i: (b[i] ^ (b[2] & b[3])) == 1, n)) for i in (0, 1))
     tree = ((_parity((0, 1), n), a),)
-    return Decomposition("xor_and", n, target, (Route("chain", chain, 3, 3), Route("tree", tree, 3, 2)),
+    return Decomposition("xor_and", n, target,
+                         (Route("chain", chain, 3, 3, CHAIN3), Route("tree", tree, 3, 2, TREE3)),
                          "x0^x1^(x2&x3): a chain through (x2&x3)^xi against a tree through x0^x1")
 
 
@@ -138,7 +157,8 @@ def and_xor_and() -> Decomposition:
     chain = tuple((_and(p, n), _table(lambda b, p=p, c=c: ((b[p[0]] & b[p[1]]) ^ b[c]) == 1, n))
                   for p in pairs for c in range(4) if c not in p)
     tree = ((_and((0, 1), n), _and((2, 3), n)),)
-    return Decomposition("and_xor_and", n, target, (Route("chain", chain, 4, 3), Route("tree", tree, 3, 2)),
+    return Decomposition("and_xor_and", n, target,
+                         (Route("chain", chain, 4, 3, CHAIN4), Route("tree", tree, 3, 2, TREE3)),
                          "(x0&x1)^(x2&x3): a tree of three gates against a chain of four")
 
 

@@ -3,7 +3,8 @@
 An experiment kind (:class:`counting.experiments.base.run.Kind`) with three optional parts
 (:mod:`~counting.experiments.depth.config`), each cut into passes:
 
-* ``bias:<model>`` : P(f) of each target at each depth, equal parameter count (hit-or-miss).
+* ``bias:<model>`` : P(f) of each target at each depth, equal parameter count (hit-or-miss), and
+  ``rare-bias:<target>:<model>``: the same by tempered SMC for the targets too rare to hit.
 * ``lesions:<model>``: used blocks and longest used path of residual MLPs, for all networks and
   for each target's solutions (hit-or-miss over the prior, every block and edge lesioned).
 * ``routes:<model>``: how the solutions of each decomposition take its routes and where their
@@ -42,13 +43,14 @@ from counting.experiments.base.run import Pass
 from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.depth.figures import write_figures
 from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
-from counting.experiments.depth.rare import route_job
+from counting.experiments.depth.rare import route_job, volume_job
 from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
 from counting.models import n_params
 from counting.spec.estimator import MCSettings, SMCSettings
 from counting.spec.job import Spec, sampling_spec
+from counting.spec.target import Target
 
 __all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", "pass_counts", "pass_tables",
            "passes", "summary", "with_samples", "write_figures"]
@@ -62,23 +64,29 @@ def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {"experiment.chunk_size": exp.chunk_size}
 
 
-def _smc_settings(exp: Experiment) -> SMCSettings:
-    r = exp.routes
-    return SMCSettings(particles=r.particles, steps=r.steps, replicates=r.replicates, seed=exp.seed)
+def _smc_settings(exp: Experiment, part) -> SMCSettings:
+    """The SMC settings of a part (``exp.bias`` or ``exp.routes``)."""
+    return SMCSettings(particles=part.particles, steps=part.steps, replicates=part.replicates, seed=exp.seed)
 
 
 def passes(exp: Experiment) -> tuple[Pass, ...]:
-    """Every pass, in order: bias, lesions, routes (hit-or-miss), rare (SMC)."""
+    """Every pass, in order: bias (hit-or-miss, then SMC), lesions, routes (hit-or-miss, then SMC)."""
     out: list[Pass] = []
     n, tag, targets = exp.n_inputs, exp.digest(), [t.truth_table for t in exp.targets]
     if exp.bias is not None:
         b = exp.bias
-        for kind in b.models:
-            for L in b.depths:
-                m = equal_params_model(kind, n, L, b.params, b.activation)
-                spec = sampling_spec(m, exp.prior, b.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-                out.append(Pass(f"bias:{model_name(m)}", spec, TargetHits(targets, f"{KIND}:bias:{tag}"), None,
-                                {"part": "bias", **_about(m)}))
+        models = [equal_params_model(kind, n, L, b.params, b.activation) for kind in b.models for L in b.depths]
+        for m in models if b.samples else ():
+            spec = sampling_spec(m, exp.prior, b.samples, seed=exp.seed, chunk_size=exp.chunk_size)
+            out.append(Pass(f"bias:{model_name(m)}", spec, TargetHits(targets, f"{KIND}:bias:{tag}"), None,
+                            {"part": "bias", **_about(m)}))
+        rare = [t for t in exp.targets if t.name in b.rare]
+        s = _smc_settings(exp, b)
+        for m in models:
+            for t in rare:
+                out.append(Pass(f"rare-bias:{t.name}:{model_name(m)}", Spec(m, exp.prior, Target(t.truth_table, n), s),
+                                None, None, {"part": "rare-bias", "target": t.name, **_about(m)},
+                                volume_job(m, exp.prior, t.truth_table, n, s)))
     if exp.lesions is not None:
         les = exp.lesions
         for L in les.depths:
@@ -99,7 +107,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             for w in r.rare_widths or r.widths:
                 for L in r.rare_depths or r.depths:
                     m = square_model("resmlp", n, L, w, r.activation)
-                    s = _smc_settings(exp)
+                    s = _smc_settings(exp, r)
                     out.append(Pass(f"rare:{name}:{model_name(m)}", Spec(m, exp.prior, None, s), None, None,
                                     {"part": "rare", "decomposition": name, **_about(m)},
                                     route_job(m, exp.prior, DECOMPOSITIONS[name], s)))
@@ -108,8 +116,11 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
 
 def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
     """The tables of one pass (:mod:`~counting.experiments.depth.tables`)."""
-    about = {k: v for k, v in p.about.items() if k not in ("part", "decomposition")}
+    about = {k: v for k, v in p.about.items() if k not in ("part", "decomposition", "target")}
     part = p.about["part"]
+    if part == "rare-bias":
+        t = next(t for t in exp.targets if t.name == p.about["target"])
+        return {"bias": pd.DataFrame([tb.bias_smc_row(about, t.name, t.truth_table, result.runs)])}
     if part == "bias":
         return {"bias": tb.bias_table([{**about, "target": t.name, "truth_table": t.truth_table,
                                         "samples": facts.samples, "hits": int(h)}
@@ -144,6 +155,8 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
 
 def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:
     """Every count of the pass for ``counts.npz``, named ``<pass>|<count>``."""
+    if p.about["part"] == "rare-bias":
+        return {f"{p.name}|{f}": np.array([getattr(r, f) for r in result.runs]) for f in result.runs[0]._fields}
     if p.about["part"] == "rare":
         return {f"{p.name}|log_p": np.array([r.log_p for r in result.runs]),
                 f"{p.name}|solutions": np.array([r.solutions for r in result.runs]),
@@ -161,10 +174,11 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
     parts = []
     if "bias" in result:
         b = result["bias"]
-        t = b.pivot_table(index=["model", "depth", "width"], columns="target", values="log10_volume",
-                          sort=False).reindex(columns=list(dict.fromkeys(b["target"])))
-        parts.append("log10 P(f) (blank: no hit; see bias.parquet for the upper bound)\n" +
-                     t.round(2).to_string(na_rep=""))
+        b = b.assign(column=np.where(b["method"] == "mc", b["target"], b["target"] + " (" + b["method"] + ")"))
+        t = b.pivot_table(index=["model", "depth", "width"], columns="column", values="log10_volume",
+                          sort=False).reindex(columns=list(dict.fromkeys(b["column"])))
+        parts.append("log10 P(f) (blank: no hit or no SMC replicate reached it; see bias.parquet for the "
+                     "upper bound)\n" + t.round(2).to_string(na_rep=""))
     if "lesion_summary" in result:
         s = result["lesion_summary"][["depth", "group", "n", "mean_used_blocks", "mean_longest_path",
                                       "binomial_mean_path", "tv_from_binomial"]]

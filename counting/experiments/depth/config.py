@@ -6,7 +6,10 @@ depth-bias sweep (``name`` and ``truth_table``). Three optional parts, at least 
 
 * ``[bias]``: P(f) against depth at an equal parameter count. For each model kind in ``models``
   (``"mlp"``, ``"resmlp"``) and depth in ``depths``, the square network (all hidden widths equal)
-  whose parameter count is nearest ``params``; ``samples`` networks each by hit-or-miss.
+  whose parameter count is nearest ``params``; ``samples`` networks each by hit-or-miss (0: none).
+  The targets named in ``rare`` (too rare for hit-or-miss) are measured at every model and depth by
+  tempered SMC as well, with ``particles``, ``steps`` moves per stage and ``replicates``
+  independent runs.
 * ``[lesions]``: for residual MLPs of the same sizes (``depths``), ``samples`` networks each with
   every block and every edge lesioned: the number of used blocks and the longest used path, among
   all networks and among the solutions of each target.
@@ -31,8 +34,15 @@ Example:
     ... depths = [1, 2]
     ... samples = 4096
     ... '''), "demo")
-    >>> exp.bias.models, exp.bias.params, exp.lesions, exp.routes
-    (('mlp', 'resmlp'), 600, None, None)
+    >>> exp.bias.models, exp.bias.params, exp.bias.rare, exp.lesions, exp.routes
+    (('mlp', 'resmlp'), 600, (), None, None)
+    >>> doc = '[experiment]\\nkind = "depth"\\n[[target]]\\nname = "a"\\ntruth_table = "0x8000"\\n[bias]\\n'
+    >>> from_dict(read_toml(doc + 'samples = 0'), "x")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: bias.samples: expected at least 1 (0 only with targets in bias.rare), got 0
+    >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]'), "x").bias.replicates
+    4
     >>> from_dict(read_toml('[experiment]\\nkind = "depth"\\n[[target]]\\nname = "a"\\ntruth_table = "0x8000"'), "x")
     Traceback (most recent call last):
     ...
@@ -72,7 +82,11 @@ class Bias:
     depths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
     params: int = 600
     activation: str = "relu"
-    samples: int = 1_048_576
+    samples: int = 1_048_576  # 0: no hit-or-miss pass
+    rare: tuple[str, ...] = ()  # target names, also measured by SMC
+    particles: int = 500
+    steps: int = 10
+    replicates: int = 4
 
 
 @dataclass(frozen=True)
@@ -134,14 +148,21 @@ def _target(t: dict, i: int, n: int) -> Target:
     return Target(str(t["name"]), parse_truth_table(t["truth_table"], n, f"{where}.truth_table"))
 
 
-def _bias(t: dict, chunk: int) -> Bias:
+def _bias(t: dict, chunk: int, targets: tuple[str, ...]) -> Bias:
     check_keys(t, {f.name for f in dataclasses.fields(Bias)}, "bias")
     d = Bias()
+    rare = name_list(t.get("rare", list(d.rare)), "bias.rare", targets, empty=True)
+    samples = integer(t.get("samples", d.samples), "bias.samples", 0, chunk * MAX_CHUNKS)
+    if samples == 0 and not rare:
+        raise SpecError("bias.samples", "at least 1 (0 only with targets in bias.rare)", samples)
     return Bias(name_list(t.get("models", list(d.models)), "bias.models", MODELS),
                 distinct_ints(t.get("depths", list(d.depths)), "bias.depths", 1, MAX_DEPTH),
                 integer(t.get("params", d.params), "bias.params", 50, 10**6),
                 choice(t.get("activation", d.activation), "bias.activation", ACTIVATIONS),
-                integer(t.get("samples", d.samples), "bias.samples", 1, chunk * MAX_CHUNKS))
+                samples, rare,
+                integer(t.get("particles", d.particles), "bias.particles", 10, 10**6),
+                integer(t.get("steps", d.steps), "bias.steps", 1, 1000),
+                integer(t.get("replicates", d.replicates), "bias.replicates", 2, 10**4))
 
 
 def _lesions(t: dict, chunk: int) -> Lesions:
@@ -188,16 +209,17 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
     parts = {k: section(d[k], k) for k in ("bias", "lesions", "routes") if k in d}
     if not parts:
         raise SpecError("experiment file", "at least one of [bias], [lesions], [routes]")
-    bias = _bias(parts["bias"], chunk) if "bias" in parts else None
+    bias = _bias(parts["bias"], chunk, tuple(t.name for t in targets)) if "bias" in parts else None
     lesions = _lesions(parts["lesions"], chunk) if "lesions" in parts else None
     routes = _routes(parts["routes"], chunk) if "routes" in parts else None
     return Experiment(name, n, seed, chunk, prior, targets, bias, lesions, routes)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
-    """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC runs are unchanged)."""
+    """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC runs are
+    unchanged, and a bias part without hit-or-miss, ``samples = 0``, stays without)."""
     samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(
-        exp, bias=exp.bias and dataclasses.replace(exp.bias, samples=samples),
+        exp, bias=exp.bias and dataclasses.replace(exp.bias, samples=samples if exp.bias.samples else 0),
         lesions=exp.lesions and dataclasses.replace(exp.lesions, samples=samples),
         routes=exp.routes and dataclasses.replace(exp.routes, samples=samples))

@@ -1,8 +1,10 @@
 """The depth experiment's figures, drawn from its tables (any part may be missing).
 
 * ``depth_bias.png``: log10 P(f) against depth at equal parameter count, one panel per model kind,
-  one line per target, 95% intervals as bars; a target with no hit is drawn as its upper bound
-  (an open downward triangle).
+  one line per target and method, 95% intervals as bars: hit-or-miss solid with circles (a target
+  with no hit is drawn as its upper bound, an open downward triangle), tempered SMC dashed with
+  squares (a depth where no replicate reached the target is drawn at its ``log10_bound``, an open
+  square).
 * ``lesions.png``: per residual depth, the distribution of the longest used path among all
   networks and among each target's solutions, against the binomial ``(depth, 1/2)`` of an
   unweighted ensemble of paths.
@@ -31,26 +33,33 @@ from counting.mechanisms.lesions import path_length_pmf
 
 
 def bias_figure(bias: pd.DataFrame):
+    if "method" not in bias:
+        bias = bias.assign(method="mc")
     models = list(dict.fromkeys(bias["model"]))
     targets = list(dict.fromkeys(bias["target"]))
     colors = dict(zip(targets, sns.color_palette("tab10", len(targets))))
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.2), squeeze=False, sharey=True)
+    style = {"mc": ("o", "-", "v", "ci95_hi"), "smc": ("s", "--", "s", "log10_bound")}
     for ax, model in zip(axes[0], models):
         df = bias[bias["model"] == model]
         for t in targets:
-            d = df[df["target"] == t].sort_values("depth")
-            hit = d["log10_volume"].notna()
-            v = d[hit]
-            ax.errorbar(v["depth"], v["log10_volume"], yerr=[v["log10_volume"] - v["ci95_lo"],
-                                                                v["ci95_hi"] - v["log10_volume"]],
-                        marker="o", ms=4, capsize=2, color=colors[t], label=t)
-            u = d[~hit]
-            ax.scatter(u["depth"], u["ci95_hi"], marker="v", facecolors="none", edgecolors=colors[t])
-        sizes = df.drop_duplicates("depth")
+            for method, (marker, line, open_marker, bound) in style.items():
+                d = df[(df["target"] == t) & (df["method"] == method)].sort_values("depth")
+                if d.empty:
+                    continue
+                hit = d["log10_volume"].notna()
+                v = d[hit]
+                lo = (v["log10_volume"] - v["ci95_lo"]).fillna(0)  # no lower end: drawn without one
+                ax.errorbar(v["depth"], v["log10_volume"], yerr=[lo, v["ci95_hi"] - v["log10_volume"]],
+                            marker=marker, ms=4, capsize=2, ls=line, color=colors[t],
+                            label=t if method == "mc" else f"{t} ({method})")
+                u = d[~hit]
+                ax.scatter(u["depth"], u[bound], marker=open_marker, facecolors="none", edgecolors=colors[t])
+        sizes = df.drop_duplicates("depth").sort_values("depth")
         ws = ", ".join(f"L{a}:w{b}" for a, b in zip(sizes["depth"], sizes["width"]))
         ax.set_title(f"{model} ({ws})", fontsize=8)
         ax.set_xlabel("depth (hidden layers / residual blocks), equal parameter count")
-    axes[0][0].set_ylabel("log10 P(f)  (open triangle: upper bound, no hit)")
+    axes[0][0].set_ylabel("log10 P(f)  (open: upper bound, not reached)")
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig

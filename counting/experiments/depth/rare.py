@@ -1,6 +1,10 @@
-"""Routes of a target too rare for hit-or-miss: tempered SMC runs whose last populations are classified.
+"""Targets too rare for hit-or-miss: their volume by tempered SMC, and their routes from its last populations.
 
-Each replicate is one :func:`counting.rare.smc.smc_sample` run for "computes the target": its
+:func:`volume_job` (the depth-bias sweep's rare targets): replicates of
+:func:`counting.rare.smc.smc_run` for "computes the target", each record an
+:class:`~counting.rare.smc.SMCRun` (log volume, evaluations, stages, last ``log Z_b`` and ``b``).
+
+:func:`route_job`: each replicate is one :func:`counting.rare.smc.smc_sample` run for "computes the target": its
 volume estimate and the networks of its last population that compute it (distributed, up to the
 MCMC's mixing, as the prior restricted to the solutions). Those networks are classified exactly
 as the hit-or-miss solutions are (:func:`counting.experiments.depth.tally.joint_codes`), giving
@@ -17,6 +21,9 @@ Example:
     >>> res, facts = route_job(m, ScaledPrior(), DECOMPOSITIONS["and4"], s)(RunOptions(progress=False))
     >>> len(res.runs), len(res.runs[0].joint) == joint_size(m), facts.chunks
     (2, True, 2)
+    >>> res, facts = volume_job(m, ScaledPrior(), 0x8000, 4, s)(RunOptions(progress=False))
+    >>> [r.stages >= 0 and r.log_p < 0 for r in res.runs]     # 4-bit AND: 10**-2.6 or so
+    [True, True]
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from counting.mechanisms.routes import Decomposition
 from counting.models import forward, model_inputs
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params
 from counting.rare.replicates import Replicates, run_replicates
-from counting.rare.smc import smc_sample
+from counting.rare.smc import SMCRun, smc_run, smc_sample
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec
 from counting.spec.model import ModelSpec
@@ -63,6 +70,30 @@ def classify(model: ModelSpec, prior: PriorSpec, d: Decomposition, coords: np.nd
     return np.bincount(codes, minlength=size).astype(np.int64)
 
 
+def _facts(reps: Replicates, settings: SMCSettings) -> PassFacts:
+    """A job's facts: its network evaluations (as ``samples``), replicates (as chunks) and time."""
+    evals = sum(r.evaluations for r in reps.runs)
+    rate = evals / reps.seconds if reps.seconds > 0 else math.nan
+    return PassFacts(evals, len(reps.runs), settings.particles, settings.particles, 1, reps.resumed_from,
+                     reps.seconds, rate)
+
+
+def volume_job(model: ModelSpec, prior: PriorSpec, target: int, n: int, settings: SMCSettings
+               ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
+    """The SMC volume of "computes ``target``" (an ``n``-bit truth table) on one network, as a
+    :class:`~counting.experiments.base.run.Pass` job: ``settings.replicates`` runs, checkpointed one by one."""
+    gp = GaussianProblem.of(model, prior, computes(target, n))
+
+    def job(options: RunOptions) -> tuple[Replicates, PassFacts]:
+        spec_json = Spec(model, prior, Target(target, n), settings).to_json()
+        reps = run_replicates(lambda key: smc_run(key, gp, settings), SMCRun, settings.replicates,
+                              seed=settings.seed, key_impl=settings.key_impl, options=options,
+                              spec_json=spec_json, kind=f"volume:{target:#x}")
+        return reps, _facts(reps, settings)
+
+    return job
+
+
 def route_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, settings: SMCSettings
               ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
     """The work of one (decomposition, network) by SMC, as a :class:`~counting.experiments.base.run.Pass` job."""
@@ -78,9 +109,6 @@ def route_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, settings: SM
         spec_json = Spec(model, prior, Target(d.target, d.n), settings).to_json()
         reps = run_replicates(one, RouteRecord, settings.replicates, seed=settings.seed, key_impl=settings.key_impl,
                               options=options, spec_json=spec_json, kind=f"routes:{d.name}")
-        evals = sum(r.evaluations for r in reps.runs)
-        rate = evals / reps.seconds if reps.seconds > 0 else math.nan
-        return reps, PassFacts(evals, len(reps.runs), settings.particles, settings.particles, 1, reps.resumed_from,
-                               reps.seconds, rate)
+        return reps, _facts(reps, settings)
 
     return job

@@ -1,7 +1,11 @@
 """The depth experiment's tables, from its exact counts (hit-or-miss) and its SMC replicates.
 
-* ``bias``: per model kind, depth and target, the hits among the networks drawn and the volume
-  with its 95% Clopper-Pearson interval (log10; zero hits give the one-sided upper bound).
+* ``bias``: per model kind, depth, target and ``method``, the volume with its 95% interval (log10).
+  ``mc`` rows: the hits among the networks drawn, Clopper-Pearson (zero hits give the one-sided
+  upper bound). ``smc`` rows (targets too rare to hit): the mean of the tempered-SMC replicates
+  with a Student-t interval (:func:`counting.rare.replicates.summarize_replicates`), how many
+  replicates reached the target, their spread, the network evaluations spent, and ``log10_bound``:
+  the largest last-stage ``log10 Z_b``, an upper bound on the volume as far as the moves mixed.
 * ``lesions``: per residual depth and group (``all`` networks, or a target's solutions) the
   histogram of (used blocks, longest used path); ``lesion_summary``: their means and the total
   variation distance of the longest-used-path distribution from the binomial ``(depth, 1/2)`` of
@@ -40,7 +44,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from counting.analytic.placements import parity_decompositions, placement_ratio, tree_placements, chain_placements
+from counting.analytic.placements import placements
 from counting.boolean.tables import to_hex
 from counting.experiments.base.shares import share_columns, volume_columns
 from counting.mechanisms.lesions import path_length_pmf
@@ -73,8 +77,24 @@ def bias_table(rows: Sequence[dict]) -> pd.DataFrame:
     """``rows``: dicts with model, depth, width, params, target, truth_table, samples, hits."""
     out = []
     for r in rows:
-        out.append({**r, "truth_table": to_hex(r["truth_table"], 4), **volume_columns(r["hits"], r["samples"])})
+        out.append({**r, "truth_table": to_hex(r["truth_table"], 4), "method": "mc",
+                    **volume_columns(r["hits"], r["samples"])})
     return pd.DataFrame(out)
+
+
+def bias_smc_row(about: dict, target: str, truth_table: int, runs: Sequence) -> dict:
+    """One ``smc`` row of ``bias`` from the replicates' run records
+    (:class:`~counting.rare.smc.SMCRun`: ``log_p``, ``evaluations``, ``stages``, ``log_z``)."""
+    s = summarize_replicates([r.log_p for r in runs])
+    finite = [x for x in s.replicates_log10 if math.isfinite(x)]
+    return {**about, "target": target, "truth_table": to_hex(truth_table, 4), "method": "smc",
+            "replicates": len(runs), "reached": s.reached, "evaluations": int(sum(r.evaluations for r in runs)),
+            **smc_volume([r.log_p for r in runs]),
+            "replicate_min_log10": min(finite) if finite else math.nan,
+            "replicate_max_log10": max(finite) if finite else math.nan,
+            "replicate_sd_log10": s.replicate_sd_log10,
+            "mean_stages": float(np.mean([r.stages for r in runs])),
+            "log10_bound": max(r.log_z for r in runs) / math.log(10)}
 
 
 def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -103,13 +123,15 @@ def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple
     return pd.DataFrame(rows), pd.DataFrame(summary)
 
 
-def _placement_columns(depth: int) -> dict:
-    """The placement-count ratios of the 4-bit shapes (three gates: chain of 3 against tree of 1+1+1)."""
-    if depth < 3:
+def placement_columns(d: Decomposition, depth: int) -> dict:
+    """Placement counts of the two routes' circuits in ``depth`` blocks, tree (route 1) over chain
+    (route 0): for one circuit of each shape, and summed over every alternative of each route
+    (NaN where the deeper circuit does not fit)."""
+    chain, tree = d.routes
+    c, t = placements(chain.circuit, depth), placements(tree.circuit, depth)
+    if c == 0 or t == 0:
         return {"placement_ratio": math.nan, "placement_ratio_all": math.nan}
-    dec = parity_decompositions(4)
-    return {"placement_ratio": float(placement_ratio(depth, 1)),
-            "placement_ratio_all": dec.tree * tree_placements(depth, 1) / (dec.chain * chain_placements(depth, 3))}
+    return {"placement_ratio": t / c, "placement_ratio_all": len(tree.alternatives) * t / (len(chain.alternatives) * c)}
 
 
 def route_rows(d: Decomposition, about: dict, never: int, method: str, class_counts: dict[str, int],
@@ -144,7 +166,7 @@ def route_rows(d: Decomposition, about: dict, never: int, method: str, class_cou
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = row["takes_tree"] / row["takes_chain"] if row["takes_chain"] > 0 else (
             math.inf if row["takes_tree"] > 0 else math.nan)
-    row.update({"ratio_tree_chain": ratio, "ratio_lo": lo, "ratio_hi": hi, **_placement_columns(about["depth"])})
+    row.update({"ratio_tree_chain": ratio, "ratio_lo": lo, "ratio_hi": hi, **placement_columns(d, about["depth"])})
     return row
 
 
