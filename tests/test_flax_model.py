@@ -25,6 +25,7 @@ import pytest
 from conftest import cli, write_spec
 from scipy import stats
 
+import counting.spec
 from counting.engine.priors import scale_vector, unflatten
 from counting.engine.run import RunOptions
 from counting.jobs import census_job, volume_job
@@ -247,11 +248,31 @@ def test_every_bad_flax_model_is_a_one_line_error_naming_its_field(case):
 
 def test_nngp_and_shared_draws_refuse_a_flax_model():
     target = '[target]\nname = "majority"'
-    with pytest.raises(SpecError, match="mlp") as e:
+    with pytest.raises(SpecError) as e:
         parse_spec(spec_text(FLAX_8, 'kind = "nngp"', target))
-    assert "\n" not in str(e.value)
+    assert str(e.value) == ("model.kind: expected 'mlp' for estimator 'nngp' (its kernel is known for mlp only), "
+                            "got 'flax'")
     with pytest.raises(SpecError, match="kind other than 'mlp'"):
         volume_job(parse_spec(spec_text(FLAX_8, "samples = 4000\nreadouts_per_draw = 4", target)), options=QUIET)
+
+
+NNGP_REFUSED = {  # what the NNGP estimator cannot take, and the field that names it
+    "resmlp": ('kind = "resmlp"\nn_inputs = 3', "", "model.kind"),
+    "uniform prior": (NATIVE_8, '[prior]\nkind = "uniform"', "prior.kind"),
+    "tanh": (NATIVE_8.replace("relu", "tanh"), "", "model.activation"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NNGP_REFUSED))
+def test_nngp_refusals_name_the_field_at_fault(case):
+    model, prior, field = NNGP_REFUSED[case]
+    with pytest.raises(SpecError) as e:
+        parse_spec(spec_text(model, 'kind = "nngp"', '[target]\nname = "majority"\n' + prior))
+    assert str(e.value).startswith(f"{field}: expected ") and "'nngp'" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_flax_spec_is_a_public_model_spec():
+    assert counting.spec.FlaxSpec is FlaxSpec and "FlaxSpec" in counting.spec.__all__
 
 
 def test_spec_is_hashable_and_its_dict_parses_back_to_it():

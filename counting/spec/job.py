@@ -75,9 +75,13 @@ def check_compatible(model: ModelSpec, prior: PriorSpec, est: EstimatorSettings)
     if est.kind in ("subset", "smc") and prior.kind not in CONTINUOUS_PRIORS:
         raise SpecError("estimator.kind", f"a continuous prior {list(CONTINUOUS_PRIORS)} for '{est.kind}'",
                         prior.kind)
-    if est.kind == "nngp" and (prior.kind != "gaussian" or model.kind != "mlp"
-                               or model.activation not in ("relu", "erf")):
-        raise SpecError("estimator.kind", "a gaussian-prior mlp with relu or erf for 'nngp'", est.kind)
+    if est.kind == "nngp":  # the kernel recursion is known for a gaussian-prior MLP with relu or erf
+        if model.kind != "mlp":
+            raise SpecError("model.kind", "'mlp' for estimator 'nngp' (its kernel is known for mlp only)", model.kind)
+        if prior.kind != "gaussian":
+            raise SpecError("prior.kind", "'gaussian' for estimator 'nngp'", prior.kind)
+        if model.activation not in ("relu", "erf"):
+            raise SpecError("model.activation", "relu or erf for estimator 'nngp'", model.activation)
 
 
 def spec_from_dict(d: dict, *, need_target: bool = True) -> Spec:
