@@ -208,6 +208,10 @@ truth_table = "0xaaaa"
 depths = [3]
 params = 200
 samples = 3072
+rare = ["dictator"]
+particles = 50
+steps = 2
+replicates = 2
 [lesions]
 depths = [2]
 params = 200
@@ -224,12 +228,15 @@ replicates = 3
 """
 
 
-@pytest.mark.slow  # every part end to end, SMC included (about 20 s; the notebook runs them all by default)
+@pytest.mark.slow  # every part end to end, SMC included (about 30 s; the notebook runs them all by default)
 def test_tables_hold_what_the_parts_promise():
     exp = parse_experiment(CONFIG)
     t = run_experiment(exp, progress=False)
     assert sorted(t) == ["bias", "lesion_summary", "lesions", "placements", "routes"]
     assert t["bias"]["hits"].sum() > 0 and set(t["bias"]["model"]) == {"mlp", "resmlp"}
+    smc = t["bias"][t["bias"]["method"] == "smc"]
+    assert list(smc["target"]) == ["dictator"] * 2 and (smc["replicates"] == 2).all()
+    assert smc["log10_volume"].notna().all()
     s = t["lesion_summary"]
     assert (s[s["group"] == "all"]["n"] == 2048).all()
     r = t["routes"]
