@@ -10,6 +10,9 @@
 * The posterior by rejection: the networks kept are exactly the prior census's networks whose
   function agrees with the target on S (same draws), and with S the whole cube their number is the
   target's hit-or-miss count.
+* Mechanisms: untrained runs have exactly the prior's shares; a rare route's prior side is the depth
+  experiment's SMC job itself (the same replicates, pooled), its shares the replicates' mean with
+  Student-t intervals, or the Clopper-Pearson bound over replicates where every replicate agrees.
 """
 
 from __future__ import annotations
@@ -438,3 +441,154 @@ def test_mechanisms_table_of_a_trained_run(tmp_path):
         assert (d["trained_solutions"] == trained.loc[(setting, target), "kept"]).all()
     assert (m["prior_solutions"] > 0).all() and set(m["target"]) == {"and01", "and4"}
     assert np.allclose(m["trained_share"], m["trained_count"] / m["trained_solutions"])
+
+
+# --- mechanisms: the prior side of a rare route by SMC replicates --------------------------------
+
+@pytest.mark.parametrize("r", [1, 4, 20])
+def test_replicate_interval_when_every_replicate_agrees_is_the_bound_for_any_share_in_0_1(r):
+    from counting.experiments.training.tables import replicate_interval
+
+    # all 0: the one-sided 95% bound for 0 successes in r trials, 1 - 0.05**(1/r); all 1: 0.025**(1/r) to 1
+    lo, hi, how = replicate_interval(np.zeros(r))
+    assert lo == 0.0 and np.isclose(hi, 1 - 0.05 ** (1 / r), rtol=1e-12, atol=0) and how.startswith("every replicate 0")
+    lo, hi, how = replicate_interval(np.r_[np.ones(r), np.nan])  # a replicate without solutions is left out
+    assert hi == 1.0 and np.isclose(lo, 0.025 ** (1 / r), rtol=1e-9, atol=0) and how.startswith("every replicate 1")
+    lo, hi, how = replicate_interval(np.full(r, 0.25))
+    half = np.sqrt(np.log(40) / (2 * r))
+    assert (lo, hi) == (max(0.0, 0.25 - half), min(1.0, 0.25 + half)) and how.endswith("hoeffding")
+
+
+def test_replicate_interval_otherwise_is_student_t_over_replicates():
+    from counting.experiments.training.tables import replicate_interval
+
+    v = np.array([0.1, 0.3, 0.2, 0.2])
+    lo, hi, how = replicate_interval(v)
+    half = 3.182446305284263 * v.std(ddof=1) / 2  # t(0.975, 3 df), 4 replicates
+    assert how == "student-t" and np.isclose(lo, 0.2 - half) and np.isclose(hi, 0.2 + half)
+
+
+def _joint(codes):
+    """A joint placement histogram with ``never = 1`` (4 x 4: chain stage, tree stage; 3 = none)."""
+    return np.bincount(np.asarray(codes, np.int64), minlength=16)
+
+
+SMC_ABOUT = {"setting": "routes:r", "model": "m", "method": "prior", "estimator": "smc"}
+
+
+def test_smc_route_counts_pool_the_replicates_and_average_their_shares():
+    from counting.experiments.training.tables import smc_route_counts
+    from counting.mechanisms.routes import DECOMPOSITIONS
+
+    # replicate 0: both, chain only, neither x2 (4 solutions); replicate 1: tree only, neither; 2: none
+    joints = [_joint([0, 3, 15, 15]), _joint([12, 15]), _joint([])]
+    rows = smc_route_counts(SMC_ABOUT, DECOMPOSITIONS["parity4"], joints, never=1).set_index("mechanism")
+    assert (rows["solutions"] == 6).all() and (rows["replicates"] == 2).all() and (rows["estimator"] == "smc").all()
+    want_count = {"chain": 2, "tree": 2, "both": 1, "chain only": 1, "tree only": 1, "neither": 3}
+    want_share = {"chain": 0.25, "tree": 0.375, "both": 0.125, "chain only": 0.125, "tree only": 0.25, "neither": 0.5}
+    assert rows["count"].to_dict() == want_count and rows["share"].to_dict() == want_share
+    assert rows.loc["neither", "interval"].endswith("hoeffding")  # 0.5 in both replicates
+    assert rows.loc["chain", "interval"] == "student-t" and rows.loc["chain", "share_hi"] == 1.0  # 0.5 and 0: wide
+
+
+def test_mechanisms_table_takes_an_smc_prior_side_as_given_and_a_hit_or_miss_one_by_clopper_pearson():
+    from counting.experiments.training import tables as tb
+    from counting.mechanisms.routes import DECOMPOSITIONS
+
+    decs = [DECOMPOSITIONS["and4"], DECOMPOSITIONS["parity4"]]
+    hist = np.stack([np.stack([_joint([0, 3, 15, 15]), _joint([])]), np.stack([_joint([]), _joint([])])])
+    hit = tb.route_counts({"setting": "routes:r", "model": "m", "method": "prior"}, decs[:1], hist[:1], never=1)
+    smc = tb.smc_route_counts(SMC_ABOUT, decs[1], [_joint([15] * 10), _joint([15] * 30)], never=1)
+    trained = pd.concat([tb.route_counts({"setting": "routes:r", "model": "m", "method": "adam"}, [d],
+                                         np.stack([np.stack([_joint([3, 15]), _joint([])])]), never=1)
+                         for d in decs], ignore_index=True)
+    m = tb.mechanisms(pd.concat([hit, smc, trained], ignore_index=True)).set_index(["target", "mechanism"])
+    p = m.loc["parity4"]
+    assert (p["prior_estimator"] == "smc").all() and (p["prior_replicates"] == 2).all()
+    assert p.loc["neither", "prior_share"] == 1.0 and p.loc["chain", "prior_share"] == 0.0
+    assert np.isclose(p.loc["chain", "prior_share_hi"], 1 - 0.05 ** 0.5) and p.loc["chain", "prior_count"] == 0
+    assert p.loc["chain", "prior_interval"].startswith("every replicate 0") and p["prior_solutions"].eq(40).all()
+    assert p.loc["neither", "ratio"] == 0.5  # trained: chain only and neither, one each
+    a = m.loc["and4"]
+    assert (a["prior_estimator"] == "hit-or-miss").all() and (a["prior_interval"] == "clopper-pearson").all()
+    assert a.loc["chain", "prior_share"] == 0.5 and a.loc["chain", "prior_share_lo"] < 0.5 < a.loc["chain", "prior_share_hi"]
+
+
+MECHANISMS_ALONE = """
+[experiment]
+kind = "training"
+n_inputs = 3
+samples = 64
+[[optimizer]]
+name = "adam"
+learning_rate = 0.05
+max_steps = 200
+[mechanisms]
+samples = 256
+prior_samples = 1024
+chunk_size = 256
+[mechanisms.routes]
+decompositions = ["and4", "parity4"]
+width = 4
+depth = 2
+rare = ["and4"]
+particles = 64
+steps = 2
+replicates = 3
+"""
+
+
+def test_mechanisms_alone_has_only_mechanism_passes_and_rare_routes_by_smc():
+    from counting.experiments import parse_experiment
+    from counting.experiments.training import passes, with_samples
+
+    exp = parse_experiment(MECHANISMS_ALONE)
+    assert exp.architectures == () and exp.targets == ()
+    ps = passes(exp)
+    assert [p.name.split(":")[1] for p in ps] == ["prior", "prior-smc", "adam", "adam"]
+    assert [d.name for d in ps[0].tally.decompositions] == ["parity4"]  # and4 left the hit-or-miss prior
+    assert ps[1].job is not None and ps[1].spec.estimator.replicates == 3 and ps[1].spec.estimator.particles == 64
+    assert with_samples(exp, 16).mechanisms.routes.replicates == 2  # scaled by 16/64, at least 2
+    with pytest.raises(SpecError, match="^architecture: expected"):
+        parse_experiment(MECHANISMS_ALONE.split("[mechanisms]")[0])
+
+
+@pytest.mark.parametrize("edit, field", [
+    (("rare = [\"and4\"]", "rare = [\"and3\"]"), "mechanisms.routes.rare[0]"),
+    (("decompositions = [\"and4\", \"parity4\"]", "decompositions = [\"parity4\"]"), "mechanisms.routes.rare[0]"),
+    (("replicates = 3", "replicates = 1"), "mechanisms.routes.replicates"),
+    (("particles = 64", "particles = 2"), "mechanisms.routes.particles"),
+    (("[mechanisms]\n", "[prior]\nkind = \"ternary\"\n[mechanisms]\n"), "mechanisms.routes.rare"),
+])
+def test_bad_rare_route_fields_are_one_line_errors_naming_them(edit, field):
+    from counting.experiments import parse_experiment
+
+    with pytest.raises(SpecError, match="^" + re.escape(field) + ": expected") as e:
+        parse_experiment(MECHANISMS_ALONE.replace(*edit))
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.slow  # three SMC replicates twice, a prior and two training passes (about 40 s on 2 cores)
+def test_rare_route_prior_side_is_the_depth_experiments_smc_job(tmp_path):
+    from counting.experiments import parse_experiment, run_experiment
+    from counting.experiments.depth.rare import route_job
+    from counting.experiments.training import passes
+    from counting.experiments.depth.tables import classes_from_joint
+    from counting.experiments.training.plan import smc_settings
+    from counting.mechanisms.routes import DECOMPOSITIONS, never
+
+    exp = parse_experiment(MECHANISMS_ALONE)
+    t = run_experiment(exp, out=tmp_path / "out", progress=False)
+    assert {"mechanisms", "runs"} <= set(t) and "comparison" not in t
+    assert sorted(f.name for f in (tmp_path / "out").glob("*.png")) == ["mechanisms.png"]
+    spec = passes(exp)[1].spec  # the SMC pass's: its model and prior
+    model = spec.model
+    reps, _ = route_job(model, spec.prior, DECOMPOSITIONS["and4"], smc_settings(exp))(QUIET)
+    m = t["mechanisms"].set_index(["target", "mechanism"]).loc["and4"]
+    joint = np.sum([np.asarray(r.joint) for r in reps.runs], axis=0)
+    want = classes_from_joint(joint, never(model))
+    assert {k: int(m.loc[k, "prior_count"]) for k in want} == want  # the same replicates, pooled
+    assert (m["prior_solutions"] == sum(r.solutions for r in reps.runs)).all()
+    runs = t["runs"].set_index("method")
+    assert runs.loc["mechanisms:prior-smc", "replicates"] == 3 and np.isfinite(runs.loc["mechanisms:prior-smc",
+                                                                                         "log10_volume"])

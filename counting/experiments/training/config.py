@@ -20,7 +20,12 @@ experiment reads its ``[[target]]`` and ``[[family]]``, and ``orbit``: whether t
 the target's whole orbit, as the llamaizer does, default true; trained runs count as solutions only
 when they compute the target itself) and ``[mechanisms.routes]`` (residual MLPs of
 block ``width`` and ``depth`` on 4 bits, ``decompositions`` of
-:data:`counting.mechanisms.routes.DECOMPOSITIONS`, chain against tree).
+:data:`counting.mechanisms.routes.DECOMPOSITIONS`, chain against tree; ``rare``: those of them too
+rare for the prior's hit-or-miss, whose prior side comes from tempered SMC instead, ``replicates``
+runs of ``particles`` particles and ``steps`` moves per stage, as the depth experiment's ``rare``).
+
+With ``[mechanisms]``, ``[[architecture]]`` and ``[[target]]`` may be left out: the experiment is
+then its mechanisms alone (``experiments/training-mechanisms.toml``).
 
 Example:
     >>> from counting.experiments.base.config import read_toml
@@ -59,7 +64,7 @@ import counting.experiments.llamaizer.config as llamaizer_config
 from counting.mechanisms.routes import DECOMPOSITIONS
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
 from counting.spec.model import ACTIVATIONS, parse_model
-from counting.spec.prior import parse_prior
+from counting.spec.prior import CONTINUOUS_PRIORS, parse_prior
 from counting.spec.target import parse_target
 from counting.spec.training import parse_training
 
@@ -86,6 +91,10 @@ class RouteSetting:
     width: int = 8
     depth: int = 3
     activation: str = "relu"
+    rare: tuple[str, ...] = ()  # of decompositions: the prior side by SMC (counting.experiments.depth.rare)
+    particles: int = 500
+    steps: int = 10
+    replicates: int = 20
 
 
 @dataclass(frozen=True)
@@ -162,11 +171,16 @@ def _llamas(t: dict, n: int, prior: dict, chunk: int) -> LlamaSetting:
 def _routes(t: dict) -> RouteSetting:
     where, d = "mechanisms.routes", RouteSetting()
     check_keys(t, {f.name for f in dataclasses.fields(RouteSetting)}, where)
-    return RouteSetting(name_list(t.get("decompositions", list(d.decompositions)), f"{where}.decompositions",
-                                  tuple(DECOMPOSITIONS)),
+    decs = name_list(t.get("decompositions", list(d.decompositions)), f"{where}.decompositions",
+                     tuple(DECOMPOSITIONS))
+    return RouteSetting(decs,
                         integer(t.get("width", d.width), f"{where}.width", 1, 256),
                         integer(t.get("depth", d.depth), f"{where}.depth", 1, 12),
-                        choice(t.get("activation", d.activation), f"{where}.activation", ACTIVATIONS))
+                        choice(t.get("activation", d.activation), f"{where}.activation", ACTIVATIONS),
+                        name_list(t.get("rare", list(d.rare)), f"{where}.rare", decs, empty=True),
+                        integer(t.get("particles", d.particles), f"{where}.particles", 10, 10**6),
+                        integer(t.get("steps", d.steps), f"{where}.steps", 1, 10**4),
+                        integer(t.get("replicates", d.replicates), f"{where}.replicates", 2, 10**4))
 
 
 def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict]) -> Mechanisms:
@@ -181,6 +195,9 @@ def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict]) -
         raise SpecError("mechanisms", "one or both of [mechanisms.llamas], [mechanisms.routes]")
     llamas = _llamas(section(t["llamas"], "mechanisms.llamas"), n, prior, chunk) if "llamas" in t else None
     routes = _routes(section(t["routes"], "mechanisms.routes")) if "routes" in t else None
+    if routes is not None and routes.rare and parse_prior(prior).kind not in CONTINUOUS_PRIORS:
+        raise SpecError("mechanisms.routes.rare", f"no rare routes with a discrete prior (SMC needs one of "
+                        f"{list(CONTINUOUS_PRIORS)})", list(routes.rare))
     return Mechanisms(opt, samples, prior_samples, chunk, llamas, routes)
 
 
@@ -199,7 +216,10 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
     m = distinct_ints(e.get("m", [max(1, 2**n // 2)]), "experiment.m", 0, 2**n)
     prior = section(d.get("prior", {}), "prior")
     parse_prior(prior)
-    archs, targets, opts = (table_list(d, k) for k in ("architecture", "target", "optimizer"))
+    # without [[architecture]] and [[target]] an experiment with [mechanisms] is its mechanisms alone
+    alone = "mechanisms" in d and "architecture" not in d and "target" not in d
+    archs, targets = ([], []) if alone else (table_list(d, k) for k in ("architecture", "target"))
+    opts = table_list(d, "optimizer")
     for i, a in enumerate(archs):
         if "n_inputs" in a:
             raise SpecError(f"architecture[{i}].n_inputs", "no n_inputs (the experiment's n_inputs applies)")
@@ -222,11 +242,16 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` trained networks per setting (``--samples``) and the posterior's
-    draws scaled by the same factor (at least ``samples``), so a small run is small throughout."""
+    draws scaled by the same factor (at least ``samples``), so a small run is small throughout
+    (the mechanisms' trained and prior draws too, and their SMC replicates, at least 2)."""
     samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
     post = max(samples, min(exp.chunk_size * MAX_CHUNKS, exp.posterior_samples * samples // exp.samples))
     mech = exp.mechanisms
     if mech is not None:  # the same factor for the mechanisms' trained and prior draws
         mech = dataclasses.replace(mech, samples=max(1, mech.samples * samples // exp.samples),
                                    prior_samples=max(1, mech.prior_samples * samples // exp.samples))
+        if mech.routes is not None:
+            r = mech.routes
+            mech = dataclasses.replace(mech, routes=dataclasses.replace(
+                r, replicates=max(2, min(r.replicates, r.replicates * samples // exp.samples))))
     return dataclasses.replace(exp, samples=samples, posterior_samples=post, mechanisms=mech)

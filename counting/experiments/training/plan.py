@@ -40,6 +40,17 @@ for llamas, :class:`counting.experiments.depth.tally.RouteTally` for chain again
     >>> t = mechanism_passes(exp)[2].spec.training
     >>> t.m, t.optimizer, mechanism_passes(exp)[0].spec.training
     (16, 'adam', None)
+
+A decomposition in ``[mechanisms.routes] rare`` (too rare for the prior's hit-or-miss) leaves the
+prior pass; its prior side is a job instead (:func:`rare_prior_pass`): the depth experiment's
+tempered-SMC replicates (:func:`counting.experiments.depth.rare.route_job`), whose last
+populations are classified into the same routes.
+
+    >>> exp = from_dict(read_toml(MECHANISMS_DEMO + 'rare = ["parity4"]'), "demo")
+    >>> [(p.name, p.job is not None) for p in mechanism_passes(exp)][:2]
+    [('mechanisms:prior:routes:resmlp-L3-w8', False), ('mechanisms:prior-smc:routes:resmlp-L3-w8:parity4', True)]
+    >>> mechanism_passes(exp)[0].tally.decompositions[0].name, len(mechanism_passes(exp)[0].tally.decompositions)
+    ('and4', 1)
 """
 
 from __future__ import annotations
@@ -51,11 +62,13 @@ from counting.engine.tally import CensusTally
 from counting.experiments.base.config import config_digest
 from counting.experiments.base.run import Pass
 from counting.experiments.depth.plan import model_name
+from counting.experiments.depth.rare import route_job
 from counting.experiments.depth.tally import RouteTally
 from counting.experiments.llamaizer.plan import TargetPlan, plan_target
 from counting.experiments.llamaizer.tally import LlamaizerTally
 from counting.experiments.training.config import KIND, Experiment, target_table
-from counting.mechanisms.routes import DECOMPOSITIONS
+from counting.mechanisms.routes import DECOMPOSITIONS, Decomposition
+from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, spec_from_dict
 from counting.spec.model import describe_model
 from counting.training.data import agrees_on_set
@@ -136,8 +149,26 @@ def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: t
     return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), None, about)
 
 
+def smc_settings(exp: Experiment) -> SMCSettings:
+    """The SMC of the ``rare`` routes' prior side (seeded by the experiment's seed, as the depth
+    experiment's, so the same settings give the depth experiment's replicates)."""
+    r = exp.mechanisms.routes
+    return SMCSettings(particles=r.particles, steps=r.steps, replicates=r.replicates, seed=exp.seed)
+
+
+def rare_prior_pass(exp: Experiment, setting: str, prior_spec: Spec, d: Decomposition) -> Pass:
+    """The prior side of ``d`` by tempered SMC (``prior_spec``: the prior pass's spec, for its model
+    and prior): a job of ``replicates`` runs, each last population's solutions classified by route."""
+    s, model, prior = smc_settings(exp), prior_spec.model, prior_spec.prior
+    about = {"part": "mechanisms", "setting": setting, "model": describe_model(model), "n_inputs": d.n,
+             "target": d.name, "method": "prior", "estimator": "smc"}
+    return Pass(f"mechanisms:prior-smc:{setting}:{d.name}", Spec(model, prior, None, s), None, None, about,
+                route_job(model, prior, d, s))
+
+
 def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
-    """The ``[mechanisms]`` passes: per setting, the prior, then each target trained."""
+    """The ``[mechanisms]`` passes: per setting, the prior (hit-or-miss; for routes then each rare
+    decomposition by SMC), then each target trained."""
     mech = exp.mechanisms
     if mech is None:
         return ()
@@ -155,12 +186,16 @@ def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
     if mech.routes is not None:
         r, n = mech.routes, 4
         model = {"kind": "resmlp", "width": r.width, "depth": r.depth, "hidden": r.width, "activation": r.activation}
-        m = mechanism_spec(exp, model, n, None).model
+        prior_spec = mechanism_spec(exp, model, n, None)
+        m = prior_spec.model
         decs = [DECOMPOSITIONS[d] for d in r.decompositions]
-        runs = [(None, decs)] + [((d.name, d.target), [d]) for d in decs]
-        for target, ds in runs:
-            out.append(mechanism_pass(exp, "routes:" + model_name(m), model, n, target,
-                                      RouteTally(m, ds, f"{tag}:routes")))
+        counted = [d for d in decs if d.name not in r.rare]  # the prior's hit-or-miss
+        setting = "routes:" + model_name(m)
+        if counted:
+            out.append(mechanism_pass(exp, setting, model, n, None, RouteTally(m, counted, f"{tag}:routes")))
+        out += [rare_prior_pass(exp, setting, prior_spec, DECOMPOSITIONS[name]) for name in r.rare]
+        for d in decs:
+            out.append(mechanism_pass(exp, setting, model, n, (d.name, d.target), RouteTally(m, [d], f"{tag}:routes")))
     return tuple(out)
 
 
@@ -183,4 +218,4 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
 
 
 __all__ = ["KIND", "TrainedCensus", "TrainedMechanisms", "mechanism_pass", "mechanism_passes", "mechanism_spec",
-           "passes", "setting_spec"]
+           "passes", "rare_prior_pass", "setting_spec", "smc_settings"]

@@ -21,7 +21,14 @@
   Clopper-Pearson interval (:func:`counting.experiments.base.shares.share_columns`), the counts,
   and the ratio trained / prior with the conservative quotient of the two intervals
   (``lo_trained / hi_prior`` to ``hi_trained / lo_prior``: at least 90% coverage). Built from the
-  passes' long ``mechanism_counts`` (:func:`llama_counts`, :func:`route_counts`).
+  passes' long ``mechanism_counts`` (:func:`llama_counts`, :func:`route_counts`,
+  :func:`smc_route_counts`). ``prior_estimator`` names how the prior side was measured and
+  ``prior_interval`` its interval: ``hit-or-miss`` draws with Clopper-Pearson, or, for a target too
+  rare to hit, ``smc``: tempered-SMC replicates (:mod:`counting.experiments.depth.rare`), the share
+  the mean over replicates of each last population's share, with the Student-t interval over
+  replicates (the networks of one population are correlated MCMC draws; replicates are
+  independent). Where every replicate's share is the same (all 0, say) the t interval has no
+  width, so the interval is a bound that holds for any share in [0, 1] (:func:`replicate_interval`).
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -37,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -45,10 +53,11 @@ from scipy import stats
 
 from counting.boolean.tables import to_hex
 from counting.experiments.base.shares import share_columns
-from counting.experiments.depth.tables import classes_from_joint
+from counting.experiments.depth.tables import CLASS_NAMES, classes_from_joint
 from counting.experiments.llamaizer.plan import TargetPlan
 from counting.experiments.llamaizer.tally import TargetCounts
 from counting.mechanisms.routes import Decomposition
+from counting.rare.conditional import t_interval
 from counting.stats import clopper_pearson_many
 
 BOOTSTRAP = 1000
@@ -146,32 +155,109 @@ def llama_counts(about: dict, plans: Sequence[TargetPlan], counts: Mapping[str, 
     return _with_about(about, rows)
 
 
+def with_routes(classes: dict[str, int]) -> dict[str, int]:
+    """The route mechanisms of four class counts: ``chain``, ``tree`` (taken, whatever else), then the classes."""
+    return {"chain": classes["both"] + classes["chain only"], "tree": classes["both"] + classes["tree only"],
+            **classes}
+
+
 def route_counts(about: dict, decompositions: Sequence[Decomposition], hist: np.ndarray, never: int
                  ) -> pd.DataFrame:
     """A route pass's ``mechanism_counts`` from :class:`~counting.experiments.depth.tally.RouteTally`'s
     histogram (row 0 of each decomposition: its solutions): the four classes, and each route taken."""
     rows = []
     for d, (joint, _) in zip(decompositions, np.asarray(hist)):
-        c = classes_from_joint(joint, never)
-        c = {"chain": c["both"] + c["chain only"], "tree": c["both"] + c["tree only"], **c}
+        c = with_routes(classes_from_joint(joint, never))
         rows += [{"target": d.name, "mechanism": k, "layer": "", "solutions": int(joint.sum()), "count": v}
                  for k, v in c.items()]
     return _with_about(about, rows)
 
 
+def replicate_interval(values: np.ndarray) -> tuple[float, float, str]:
+    """95% interval of a share from independent replicates' shares ``values`` (NaN: a replicate
+    without solutions, left out), and its name.
+
+    Student-t over replicates, unless every replicate gave the same share, where that interval has
+    no width. Then, for ``R`` replicates all 0 (or all 1): the Clopper-Pearson interval of 0 (or
+    ``R``) successes in ``R`` trials (:func:`counting.stats.clopper_pearson_many`: at 0 the one-sided
+    bound ``1 - 0.05**(1/R)``). It holds for any share ``X`` in [0, 1] with mean ``p``, not only a
+    binomial one: ``P(X > 0) >= p``, so ``R`` zeros have probability at most ``(1 - p)**R`` (and
+    ``P(X < 1) >= 1 - p`` for ones). Any other common value ``v``: Hoeffding's ``v +- sqrt(log(40) / (2R))``.
+
+    >>> lo, hi, how = replicate_interval(np.array([0.0, 0.0, 0.0, 0.0, np.nan]))  # 4 replicates
+    >>> lo, round(hi, 4), how
+    (0.0, 0.5271, 'every replicate 0: clopper-pearson over replicates')
+    >>> lo, hi, how = replicate_interval(np.array([0.2, 0.3, 0.25]))
+    >>> bool(lo < 0.25 < hi), how
+    (True, 'student-t')
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    r = len(v)
+    if r == 0:
+        return math.nan, math.nan, ""
+    if r > 1 and (v != v[0]).any():
+        lo, hi = t_interval(v)
+        return lo, hi, "student-t"
+    if v[0] in (0.0, 1.0):
+        lo, hi = clopper_pearson_many(np.array([int(v[0]) * r]), r)
+        return float(lo[0]), float(hi[0]), f"every replicate {int(v[0])}: clopper-pearson over replicates"
+    half = math.sqrt(math.log(40) / (2 * r))
+    return max(0.0, v[0] - half), min(1.0, v[0] + half), "every replicate equal: hoeffding"
+
+
+def smc_route_counts(about: dict, d: Decomposition, joints: Sequence[np.ndarray], never: int) -> pd.DataFrame:
+    """A rare route's prior ``mechanism_counts`` from SMC replicates (``joints``: each last
+    population's joint placement histogram): the pooled counts, and per mechanism the mean of the
+    replicates' shares with :func:`replicate_interval`."""
+    per = [with_routes(classes_from_joint(j, never)) for j in joints]
+    n = np.array([int(np.asarray(j).sum()) for j in joints])
+    rows = []
+    for k in ["chain", "tree", *CLASS_NAMES]:
+        counts = np.array([c[k] for c in per])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.where(n > 0, counts / n, np.nan)
+        lo, hi, how = replicate_interval(shares)
+        seen = np.isfinite(shares)
+        rows.append({"target": d.name, "mechanism": k, "layer": "", "solutions": int(n.sum()),
+                     "count": int(counts.sum()), "share": float(shares[seen].mean()) if seen.any() else math.nan,
+                     "share_lo": lo, "share_hi": hi, "interval": how, "replicates": int(seen.sum())})
+    return _with_about(about, rows)
+
+
 def _with_about(about: dict, rows: list[dict]) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=["target", "mechanism", "layer", "solutions", "count"])
+    out = pd.DataFrame(rows, columns=["target", "mechanism", "layer", "solutions", "count",
+                                      *(["share", "share_lo", "share_hi", "interval", "replicates"]
+                                        if rows and "share" in rows[0] else [])])
+    out.insert(0, "estimator", about.get("estimator", "hit-or-miss"))
     for k in ("method", "model", "setting"):
         out.insert(0, k, about[k])
     return out
 
 
 def _shares(prefix: str, d: pd.DataFrame) -> dict:
-    """Share columns of one method's rows (one number of solutions), named ``<prefix>_share...``."""
+    """Share columns of one method's rows (one number of solutions), named ``<prefix>_share...``:
+    Clopper-Pearson, or the rows' own (SMC replicates: :func:`smc_route_counts`)."""
     n = int(d["solutions"].iloc[0]) if len(d) else 0
-    cols = share_columns(d["count"].to_numpy(), n, exact=False)
+    own = "share" in d and d["share"].notna().any()
+    if own:
+        cols = {k: d[k].to_numpy(np.float64) for k in ("share", "share_lo", "share_hi")}
+    else:
+        cols = share_columns(d["count"].to_numpy(), n, exact=False)
     return {f"{prefix}_solutions": n, f"{prefix}_count": d["count"].to_numpy(),
             **{f"{prefix}_{k}": v for k, v in cols.items() if k.startswith("share")}}
+
+
+def _prior_about(prior: pd.DataFrame) -> dict:
+    """How the prior side of one target was measured: ``prior_estimator``, ``prior_interval``,
+    ``prior_replicates`` (0 for hit-or-miss)."""
+    if not len(prior):
+        return {"prior_estimator": "", "prior_interval": "", "prior_replicates": 0}
+    if "interval" in prior and prior["interval"].notna().any():
+        return {"prior_estimator": prior["estimator"].to_numpy(), "prior_interval": prior["interval"].to_numpy(),
+                "prior_replicates": prior["replicates"].to_numpy().astype(np.int64)}
+    return {"prior_estimator": prior["estimator"].iloc[0], "prior_interval": "clopper-pearson",
+            "prior_replicates": 0}
 
 
 def mechanisms(counts: pd.DataFrame) -> pd.DataFrame:
@@ -184,6 +270,7 @@ def mechanisms(counts: pd.DataFrame) -> pd.DataFrame:
             p["solutions"] = int(prior["solutions"].iloc[0]) if len(prior) else 0
             p["count"] = p["count"].fillna(0).astype(np.int64)
             t, b = _shares("trained", d), _shares("prior", p)
+            b.update(_prior_about(p if len(prior) else prior))
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = {"ratio": t["trained_share"] / b["prior_share"],
                          "ratio_lo": t["trained_share_lo"] / b["prior_share_hi"],
