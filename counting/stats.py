@@ -52,6 +52,36 @@ def log10_or_none(p: float) -> float | None:
 # correlated trials each (readouts sharing one draw of the hidden layers). See :func:`cluster_interval`.
 
 
+def cluster_moments_interval(total, total_sq, clusters: int, size: int, conf: float = 0.95
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rate, design effect and Korn-Graubard interval of clustered trials from two moments,
+    element by element: ``clusters`` independent clusters of ``size`` correlated trials, ``total``
+    successes and ``total_sq`` the sum over clusters of the squared successes per cluster (arrays of
+    one shape, e.g. one entry per llama). Returns ``(design effect, lo, hi)``, the same numbers as
+    :func:`cluster_design_effect` and :func:`cluster_interval` on the histogram these moments summarise.
+
+    >>> deff, lo, hi = cluster_moments_interval(np.array([8, 0]), np.array([32, 0]), 100, 4)
+    >>> np.round(deff, 2).tolist(), round(float(hi[1]), 5)   # 2 of 100 clusters of 4 all hits; no hit
+    ([4.04, 1.0], 0.02951)
+    """
+    t = np.asarray(total, np.float64)
+    t2 = np.asarray(total_sq, np.float64)
+    if clusters < 2:
+        raise ValueError(f"clusters: expected at least 2, got {clusters}")
+    n, r = float(clusters), float(size)
+    alpha = 1.0 - conf
+    p = t / (n * r)
+    with np.errstate(all="ignore"):
+        s2 = (t2 - n * (r * p) ** 2) / (n - 1)
+        deff = np.where((p > 0) & (p < 1), np.maximum(1.0, s2 / (r * p * (1 - p))), 1.0)
+        n_eff = n * r / deff * (stats.norm.ppf(1 - alpha / 2) / stats.t.ppf(1 - alpha / 2, n - 1)) ** 2
+        k_eff = n_eff * p
+        lo = np.where(t > 0, stats.beta.ppf(alpha / 2, np.maximum(k_eff, 1e-300), n_eff - k_eff + 1), 0.0)
+        hi = np.where(p < 1, stats.beta.ppf(1 - alpha / 2, k_eff + 1, np.maximum(n_eff - k_eff, 1e-300)), 1.0)
+    hi = np.where(t == 0, -math.expm1(math.log(alpha) / n), hi)
+    return deff, lo, hi
+
+
 def cluster_design_effect(hist: np.ndarray) -> float:
     """Design effect of clustered hits: the cluster variance of the hit rate over the binomial one,
     ``s_h**2 / (R p (1 - p))`` with ``s_h**2 = sum_c (h_c - R p)**2 / (N - 1)`` over ``N`` clusters,
@@ -63,16 +93,16 @@ def cluster_design_effect(hist: np.ndarray) -> float:
     >>> cluster_design_effect(np.array([92, 8, 0]))           # one hit per cluster at most
     1.0
     """
-    h = np.asarray(hist, np.float64)
-    k = np.arange(len(h), dtype=np.float64)
-    n_clusters, r = h.sum(), len(h) - 1
+    total, total_sq, n_clusters, r = _hist_moments(hist)
     if n_clusters < 2:
         raise ValueError(f"hist: expected at least 2 clusters, got {n_clusters:g}")
-    p = float((k * h).sum() / (n_clusters * r))
-    if p in (0.0, 1.0):
-        return 1.0
-    s2 = float(((k - r * p) ** 2 * h).sum() / (n_clusters - 1))
-    return max(1.0, s2 / (r * p * (1 - p)))
+    return float(cluster_moments_interval(total, total_sq, n_clusters, r)[0])
+
+
+def _hist_moments(hist: np.ndarray) -> tuple[float, float, int, int]:
+    h = np.asarray(hist, np.float64)
+    k = np.arange(len(h), dtype=np.float64)
+    return float((k * h).sum()), float((k * k * h).sum()), int(h.sum()), len(h) - 1
 
 
 def cluster_interval(hist: np.ndarray, conf: float = 0.95) -> tuple[float, float]:
@@ -91,16 +121,8 @@ def cluster_interval(hist: np.ndarray, conf: float = 0.95) -> tuple[float, float
     >>> round(cluster_interval(np.array([1000, 0, 0]))[1], 5)          # zero hits: 1000 clusters, not 2000 trials
     0.00299
     """
-    h = np.asarray(hist, np.float64)
-    k = np.arange(len(h), dtype=np.float64)
-    n_clusters, r = h.sum(), len(h) - 1
-    alpha = 1.0 - conf
-    hits = float((k * h).sum())
-    if hits == 0:
-        return 0.0, -math.expm1(math.log(alpha) / n_clusters)
-    n_eff = n_clusters * r / cluster_design_effect(h)
-    n_eff *= (stats.norm.ppf(1 - alpha / 2) / stats.t.ppf(1 - alpha / 2, n_clusters - 1)) ** 2
-    k_eff = n_eff * hits / (n_clusters * r)
-    lo = float(stats.beta.ppf(alpha / 2, k_eff, n_eff - k_eff + 1))
-    hi = 1.0 if hits == n_clusters * r else float(stats.beta.ppf(1 - alpha / 2, k_eff + 1, n_eff - k_eff))
-    return lo, hi
+    total, total_sq, n_clusters, r = _hist_moments(hist)
+    if n_clusters < 2:  # no cluster variance: only the bound without hits stands
+        return (0.0, -math.expm1(math.log(1.0 - conf) / max(n_clusters, 1))) if total == 0 else (math.nan, math.nan)
+    _, lo, hi = cluster_moments_interval(total, total_sq, n_clusters, r, conf)
+    return float(lo), float(hi)

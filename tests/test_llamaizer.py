@@ -2,6 +2,7 @@
 against a numpy brute force, sampled shares against the exact ones, the orbit symmetrization,
 targets never hit, reruns and resumes, bad input."""
 
+import functools
 import itertools
 import math
 import signal
@@ -17,6 +18,7 @@ from counting.boolean.cube import cube
 from counting.boolean.symmetry import orbit_transport
 from counting.experiments import (check_batch_size, load_experiment, parse_experiment, run_experiment, summary,
                                   with_samples)
+from counting.experiments.llamaizer import count_pass
 from counting.experiments.llamaizer.config import Family, Target
 from counting.experiments.llamaizer.plan import plan_target
 from counting.experiments.llamaizer.tally import LlamaizerTally
@@ -58,9 +60,10 @@ truth_tables = {LLAMAS!r}
 """.replace("'", '"')
 
 
-def brute_force(widths: tuple[int, ...], f: int, llamas: list[int]):
-    """Every ternary configuration of a 3-w...-1 step network, in plain numpy: the number computing
-    ``f``, and for each llama the number computing ``f`` whose layer ``l`` holds it, per layer."""
+@functools.lru_cache(maxsize=None)
+def unit_tables(widths: tuple[int, ...]) -> list[np.ndarray]:
+    """Every ternary configuration of a 3-w...-1 step network, in plain numpy: each layer's unit
+    truth tables ``[configurations, units]`` (the last layer: the output)."""
     sizes = [3, *widths, 1]
     n_par = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     grid = np.array(list(itertools.product((-1.0, 0.0, 1.0), repeat=n_par)), np.float32)
@@ -73,6 +76,13 @@ def brute_force(widths: tuple[int, ...], f: int, llamas: list[int]):
         z = np.einsum("npa,nab->npb", h, w) + bias[:, None, :]
         tables.append(((z > 0) * bits[None, :, None]).sum(1))  # [N, b] unit truth tables
         h = (z > 0).astype(np.float32)
+    return tables
+
+
+def brute_force(widths: tuple[int, ...], f: int, llamas: list[int]):
+    """The number of configurations computing ``f`` and, for each llama, the number computing ``f``
+    whose layer ``l`` holds it, per layer (:func:`unit_tables`)."""
+    tables = unit_tables(tuple(widths))
     is_f = tables[-1][:, 0] == f
     held = np.zeros((len(widths), len(llamas)), np.int64)
     for l in range(len(widths)):
@@ -80,6 +90,20 @@ def brute_force(widths: tuple[int, ...], f: int, llamas: list[int]):
             has = np.any((tables[l] == g) | (tables[l] == (0xFF ^ g)), axis=1)
             held[l, j] = np.sum(is_f & has)
     return int(is_f.sum()), held
+
+
+def brute_force_units(widths: tuple[int, ...], f: int, llamas: list[int]):
+    """Like :func:`brute_force`, the per-unit counts: for each layer and llama, over the
+    configurations computing ``f`` and over all of them, the sums of ``c`` and ``c**2``, ``c`` the
+    number of the layer's units holding the llama (pattern ``g`` or ``not g``)."""
+    tables = unit_tables(tuple(widths))
+    is_f = tables[-1][:, 0] == f
+    out = np.zeros((4, len(widths), len(llamas)), np.int64)  # units, units_sq, prior_units, prior_units_sq
+    for l in range(len(widths)):
+        for j, g in enumerate(llamas):
+            c = np.sum((tables[l] == g) | (tables[l] == (0xFF ^ g)), axis=1).astype(np.int64)
+            out[:, l, j] = [c[is_f].sum(), (c[is_f] ** 2).sum(), c.sum(), (c ** 2).sum()]
+    return int(is_f.sum()), out
 
 
 def _pre(tables, n_points=4):
@@ -148,6 +172,39 @@ def test_exact_shares_equal_a_brute_force(exact_tables):
                     # symmetrized counts are |orbit| times the plain ones: compare the fractions
                     assert r.n_f_and_g * n_f == held[l, j] * r.n_f, (arch.name, t.name, l, hex(g))
             assert held.sum() > 0  # some llama is held: the comparison is not vacuous
+
+
+def test_exact_unit_counts_equal_a_brute_force(exact_tables):
+    """Per-unit counts under the enumerated ternary prior: every configuration's units counted by a
+    numpy brute force give exactly the units table's p_unit (over all configurations, and over
+    those computing f as a fraction, the symmetrized counts being |orbit| times the plain ones),
+    and the cluster second moments the tally keeps (``counts`` of the tally, checked directly)."""
+    exp, res = exact_tables
+    units = res["units"]
+    for arch in exp.architectures:
+        counts = None
+        for t in exp.targets:
+            plan = plan_target(t, exp.families, exp.n_inputs)
+            llamas = [int(g) for g in plan.llamas]
+            n_f, bf = brute_force_units(arch.widths, t.truth_table, llamas)
+            configs = 3 ** sum(a * b + b for a, b in zip([3, *arch.widths], [*arch.widths, 1]))
+            sub = units[(units.architecture == arch.name) & (units.target == t.name)]
+            for l, width in enumerate(arch.widths):
+                rows = sub[sub.layer == l + 1].set_index("llama")
+                for j, g in enumerate(llamas):
+                    r = rows.loc[f"0x{g:02x}"]
+                    assert r.prior_p_unit == pytest.approx(bf[2, l, j] / (configs * width), rel=1e-12)
+                    assert r.p_unit * n_f * width == pytest.approx(bf[0, l, j], rel=1e-9, abs=1e-9)
+                    assert r.prior_predicted == pytest.approx(1 - (1 - r.prior_p_unit) ** width, rel=1e-9)
+            assert bf[0].sum() > 0 and (bf[1] > bf[0]).any()  # units held, some networks with two: not vacuous
+            if len(arch.widths) > 1:  # the second moments on the smaller network (a second enumeration)
+                continue
+            counts = counts or count_pass(exp, arch)[0]
+            c = counts[t.name]
+            np.testing.assert_array_equal(c.prior_units, bf[2])
+            np.testing.assert_array_equal(c.prior_units_sq, bf[3])
+            np.testing.assert_array_equal(c.units * n_f, bf[0] * c.n_f)  # symmetrized: |orbit| times
+            np.testing.assert_array_equal(c.units_sq * n_f, bf[1] * c.n_f)
 
 
 def test_exact_volume_is_the_orbit_count_over_its_size(exact_tables):
@@ -338,12 +395,12 @@ def test_run_killed_and_resumed_gives_the_same_tables(tmp_path):
     r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress",
             "--resume", "--batch-size", 256)
     assert r.returncode == 0, r.stderr
-    for k in ("volumes", "cost", "share", "discard"):
+    for k in ("volumes", "cost", "share", "discard", "units"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / f"{k}.parquet"),
                                       pd.read_parquet(tmp_path / "b" / f"{k}.parquet"))
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
-        ["counts.npz", "cost.parquet", "share.parquet", "discard.parquet", "volumes.parquet", "manifest.json",
-         "cost.png", "share.png", "discard.png"])
+        ["counts.npz", "cost.parquet", "share.parquet", "discard.parquet", "volumes.parquet", "units.parquet",
+         "manifest.json", "cost.png", "share.png", "discard.png"])
     assert not list((tmp_path / "wb").rglob("checkpoint.npz"))
 
 
@@ -407,6 +464,6 @@ def test_run_stopped_by_sigterm_resumes_to_the_same_tables(tmp_path):
     r = cli("--devices", 1, "run", cfg, "--out", tmp_path / "b", "--work", tmp_path / "wb", "--no-progress",
             "--resume")
     assert r.returncode == 0, r.stderr
-    for k in ("volumes", "cost", "share", "discard"):
+    for k in ("volumes", "cost", "share", "discard", "units"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / f"{k}.parquet"),
                                       pd.read_parquet(tmp_path / "b" / f"{k}.parquet"))

@@ -99,10 +99,16 @@ def _largest_divisor(n: int, cap: int) -> int:
     return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
-def batching(chunk_size: int, opts: RunOptions) -> tuple[int, int]:
-    """Block size and chunks per device for this backend (defaults: 128 and 1 on CPU, else 4096 and 8)."""
+CPU_BATCH_FLOATS = 2**23  # parameters drawn at once on a CPU by default (small networks batch up to 4096)
+
+
+def batching(chunk_size: int, opts: RunOptions, params: int | None = None) -> tuple[int, int]:
+    """Block size and chunks per device for this backend (defaults: 4096 and 8 on an accelerator;
+    on a CPU, 1 and a block of about ``CPU_BATCH_FLOATS / params`` networks, between 128 and 4096:
+    small networks are drawn many at once, large ones 128 at a time; counts never depend on it)."""
     accel = jax.default_backend() != "cpu"
-    block = opts.batch_size or _largest_divisor(chunk_size, 4096 if accel else 128)
+    cpu_cap = 128 if params is None else min(4096, max(128, CPU_BATCH_FLOATS // max(params, 1)))
+    block = opts.batch_size or _largest_divisor(chunk_size, 4096 if accel else cpu_cap)
     per_dev = opts.chunks_per_device or (8 if accel else 1)
     if per_dev < 1:
         raise SpecError("chunks_per_device", "a positive integer", per_dev)
@@ -189,7 +195,7 @@ def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source) -> 
             if len(chunks):
                 facts = chunk_pass(spec, tally, replace(options, out=folder), source, chunks)
             else:  # more processes than chunks: nothing to count, nothing to compile
-                block, per_dev = batching(est.chunk_size, options)
+                block, per_dev = batching(est.chunk_size, options, n_params(spec.model))
                 facts = PassFacts(0, 0, est.chunk_size, block, per_dev, chunks.start, 0.0, 0.0)
             distributed.write_part(folder, ident, chunks, facts.as_dict(), tally.state())
             checkpoint.clear(folder)
@@ -210,7 +216,7 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
     """:func:`run_pass` in this process over the chunk ids ``chunks`` (default: all of the job's),
     checkpointing into ``options.out``; the facts count the networks of ``chunks``."""
     est = spec.estimator
-    block, per_dev = batching(est.chunk_size, options)
+    block, per_dev = batching(est.chunk_size, options, n_params(spec.model))
     out = Path(options.out) if options.out is not None else None
     resuming = checkpoint.claim(out, options.resume)
     engine = _fitted_engine(spec, tally, options, source, block, per_dev)

@@ -14,7 +14,7 @@ the layer has built ``g`` as an intermediate, whichever polarity the next layer 
 "Holds" is defined here once: a unit's *canonical* sign pattern (:func:`canonical_units`, the
 member of ``{pattern, not pattern}`` that is 0 on point 0) is one of the canonical llamas. The
 counting pass of the llamaizer experiment looks many llamas up at once with :func:`present`, the
-same reading.
+same reading, and counts the units holding each with :func:`unit_counts`.
 
 Both are :class:`~counting.mechanisms.predicates.Condition` objects, so they compose with
 ``computes``, :func:`~counting.mechanisms.predicates.all_of`, :func:`~counting.mechanisms.predicates.any_of` and
@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 import numpy as np
-from jaxtyping import Array, Bool, Float, UInt32
+from jaxtyping import Array, Bool, Float, Int32, UInt32
 
 from counting.boolean.tables import canonical, full_table, int_to_words, pack, signs_of
 from counting.mechanisms.predicates import Condition, Predicate
@@ -85,12 +85,17 @@ def _closest(z: Float[Array, "B U P"], y: Float[Array, "K P"]) -> Float[Array, "
     return jnp.min(per, axis=0)
 
 
-def present(tables: UInt32[Array, "B U"], sorted_rows, order, n_cols: int) -> Bool[Array, "B J"]:
-    """Which of ``J`` llamas appear among each network's canonical unit tables ``[B, U]`` (one word).
+def unit_counts(tables: UInt32[Array, "B U"], sorted_rows, order, n_cols: int) -> Int32[Array, "B J"]:
+    """How many of each network's units hold each of ``J`` llamas, from the canonical unit tables
+    ``[B, U]`` (one word).
 
     ``sorted_rows`` ``[B, J]`` (or ``[J]`` for all networks alike) are the canonical llamas sorted,
-    ``order`` their column numbers. A binary search per unit and a scatter per network cost
+    ``order`` their column numbers. A binary search per unit and a scatter-add per network cost
     ``B U log J``, not the ``B U J`` of comparing every unit with every llama.
+
+    >>> t = jnp.asarray([[3, 5, 3, 9]], jnp.uint32)          # one network, 4 units
+    >>> unit_counts(t, jnp.asarray([3, 4, 5], jnp.uint32), jnp.asarray([2, 0, 1]), 3).tolist()
+    [[0, 1, 2]]
     """
     if sorted_rows.ndim == 1:
         pos = jnp.searchsorted(sorted_rows, tables)
@@ -103,7 +108,13 @@ def present(tables: UInt32[Array, "B U"], sorted_rows, order, n_cols: int) -> Bo
         found = jnp.take_along_axis(sorted_rows, pos, axis=1) == tables
         col = jnp.where(found, jnp.take_along_axis(order, pos, axis=1), n_cols)
     b = jnp.arange(tables.shape[0])[:, None]
-    return jnp.zeros((tables.shape[0], n_cols + 1), bool).at[b, col].set(True)[:, :n_cols]
+    return jnp.zeros((tables.shape[0], n_cols + 1), jnp.int32).at[b, col].add(1)[:, :n_cols]
+
+
+def present(tables: UInt32[Array, "B U"], sorted_rows, order, n_cols: int) -> Bool[Array, "B J"]:
+    """Which of ``J`` llamas appear among each network's canonical unit tables (some unit holds
+    it): :func:`unit_counts` above zero."""
+    return unit_counts(tables, sorted_rows, order, n_cols) > 0
 
 
 def _site_condition(site: str, family: Sequence[int], n: int) -> Condition:

@@ -3,7 +3,7 @@
 For each architecture, one counting pass over the prior (or an exact enumeration of a discrete
 prior) counts, for every target ``f`` and every llama ``g`` of its families, the networks
 computing ``f`` and, of those, the ones whose hidden layers hold ``g``
-(:mod:`~counting.experiments.llamaizer.tally`); the counts become four tables
+(:mod:`~counting.experiments.llamaizer.tally`); the counts become five tables
 (:mod:`~counting.experiments.llamaizer.tables`) and three figures
 (:mod:`~counting.experiments.llamaizer.figures`). Every share is a ratio of two exact counts, with
 an exact (Clopper-Pearson) interval given the ``n_f`` networks that compute ``f``.
@@ -44,16 +44,18 @@ from counting.engine.enumeration import Enumeration, enumerated_spec, enumeratio
 from counting.engine.run import PassFacts, RunOptions, run_pass
 from counting.experiments.base.run import Pass
 from counting.experiments.llamaizer.config import KIND, Architecture, Experiment, from_dict, with_samples
-from counting.experiments.llamaizer.figures import write_figures
+import counting.experiments.llamaizer.figures as figures
 from counting.experiments.llamaizer.plan import TargetPlan, plan_targets
 from counting.experiments.llamaizer.tables import summary as volumes_summary
 from counting.experiments.llamaizer.tables import tables as make_tables
 from counting.experiments.llamaizer.tally import LlamaizerTally, TargetCounts
+from counting.experiments.llamaizer.width import crossing_table
+from counting.experiments.llamaizer.width_figures import write_width_figures
 from counting.spec.estimator import ExactSettings, MCSettings
 from counting.spec.job import Spec, sampling_spec
 from counting.spec.model import MLPSpec
 
-__all__ = ["KIND", "Experiment", "chunk_sizes", "count_pass", "from_dict", "job_spec", "make_pass", "manifest_config",
+__all__ = ["KIND", "Experiment", "chunk_sizes", "combine", "count_pass", "from_dict", "job_spec", "make_pass", "manifest_config",
            "pass_counts", "pass_tables", "passes", "summary", "with_samples", "write_figures"]
 
 
@@ -99,7 +101,7 @@ def count_pass(exp: Experiment, arch: Architecture, options: RunOptions = RunOpt
 
 def pass_tables(exp: Experiment, p: Pass, result: dict[str, TargetCounts], facts: PassFacts
                 ) -> dict[str, pd.DataFrame]:
-    """The four tables of one architecture's pass (:mod:`~counting.experiments.llamaizer.tables`)."""
+    """The tables of one architecture's pass (:mod:`~counting.experiments.llamaizer.tables`)."""
     return make_tables(p.about, p.tally.plans, result, facts.samples, exp.n_inputs, exp.estimator == "exact")
 
 
@@ -111,6 +113,29 @@ def pass_counts(exp: Experiment, p: Pass, result: dict[str, TargetCounts]) -> di
         raw.update({key + "n_f": np.array(c.n_f), key + "held": c.held, key + "kept": c.kept,
                     key + "prior_held": c.prior_held, **{f"{key}union:{k}": u for k, u in c.unions.items()}})
     return raw
+
+
+def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables across passes: ``crossing`` (:mod:`~counting.experiments.llamaizer.width`) when
+    architectures of one depth sweep two widths or more."""
+    if "units" not in tables:
+        return tables
+    crossing = crossing_table(tables["units"], tables.get("discard"))
+    return {**tables, "crossing": crossing} if not crossing.empty else tables
+
+
+def write_figures(result: dict[str, pd.DataFrame], out) -> list[str]:
+    """The figures (file names returned): :func:`counting.experiments.llamaizer.figures.write_figures`'s
+    three and, with a width sweep, :mod:`~counting.experiments.llamaizer.width_figures`'; then the three
+    show only the width-32 architectures (a panel for each of many architectures would not be read)."""
+    names = write_width_figures(result, out)
+    if names:
+        widths = result["units"].groupby("architecture")["width"].agg(["min", "max"])
+        keep = set(widths.index[(widths["min"] == 32) & (widths["max"] == 32)])
+        if not keep:
+            return names
+        result = {k: v[v["architecture"].isin(keep)] if "architecture" in v else v for k, v in result.items()}
+    return figures.write_figures(result, out) + names
 
 
 def manifest_config(exp: Experiment) -> dict:

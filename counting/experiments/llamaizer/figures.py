@@ -58,7 +58,7 @@ def _palette(k: int) -> list:
     return sns.color_palette("colorblind", max(k, 1))
 
 
-def _caption(fig, text: str) -> None:
+def caption(fig, text: str) -> None:
     """``text`` under the axes, wrapped to the figure's width."""
     width = int(CAPTION_WIDTH * fig.get_figwidth() / 10)
     paras = [textwrap.fill(p, width) for p in text.split("\n")]
@@ -158,7 +158,7 @@ def cost_figure(cost: pd.DataFrame):
     fig.suptitle("What a llama costs: bits of f's volume given up for a hidden layer to also hold llama g",
                  fontsize=11)
     fig.tight_layout()
-    _caption(fig, "Each point is one llama g (a function the target f does not need; its unit's sign pattern "
+    caption(fig, "Each point is one llama g (a function the target f does not need; its unit's sign pattern "
                   "may be g or not g) in one hidden layer; layers are spread sideways around each degree. "
                   "Cost = -log2 of the share of the networks computing f whose layer also holds g. "
                   "Error bars: " + _interval_words(df["share_lo"], df["share_hi"]) + ", turned into bits "
@@ -222,7 +222,7 @@ def share_figure(share: pd.DataFrame):
     fig.suptitle("Llamaizer share: how much of f's volume holds at least one of K llamas in some hidden layer, "
                  "against the naive count K/(K+1)", fontsize=11)
     fig.tight_layout()
-    _caption(fig, "Each curve: the share of the networks computing f in which some hidden layer holds at least "
+    caption(fig, "Each curve: the share of the networks computing f in which some hidden layer holds at least "
                   "one of the family's first K llamas (in the family's order). The dashed black curve is the "
                   "naive count, one direct solution against K llamaizer solutions. If the family were every "
                   "function the share would be 1 by definition, since every unit has some sign pattern. "
@@ -270,7 +270,7 @@ def discard_figure(discard: pd.DataFrame, top: int = 12):
                title="share of V(f) in which g is", title_fontsize=8)
     fig.suptitle("Build then discard, or build and keep: where the llamas held in layer 1 go", fontsize=11)
     fig.tight_layout()
-    _caption(fig, "For each llama g that hidden layer 1 holds in some network computing f (at most the "
+    caption(fig, "For each llama g that hidden layer 1 holds in some network computing f (at most the "
                   f"{top} held most often, most often first), the share of those networks in which layer 1 "
                   "holds g and the last hidden layer does not (circles), and in which both do (squares). "
                   "Error bars: " + _interval_words(discard["discard_share_lo"], discard["discard_share_hi"])

@@ -1,4 +1,4 @@
-"""The llamaizer's four result tables, from one architecture's counts.
+"""The llamaizer's result tables, from one architecture's counts.
 
 * ``volumes``: per target, the orbit hits and the volume of the target itself (log10, 95% interval);
 * ``cost``: per target, llama and layer (``1 .. L`` or ``any``), the share of ``f``'s volume
@@ -6,7 +6,9 @@
 * ``share``: per family, target and layer, the share holding *some* of the family's first ``K``
   llamas against the naive count ``K / (K + 1)`` and the sum of the single shares;
 * ``discard``: per llama, the share that builds it in layer 1 and drops it from the last hidden
-  layer, against the share that keeps it.
+  layer, against the share that keeps it;
+* ``units``: per target, hidden layer and llama, one unit's chance of holding it and what
+  independence across the layer's units predicts (:mod:`~counting.experiments.llamaizer.units`).
 
 A target no network computes (``n_f = 0``) gives NaN shares and a volume without a lower end.
 
@@ -38,8 +40,9 @@ from counting.experiments.base.shares import share_columns, volume_columns
 from counting.experiments.llamaizer.config import Architecture
 from counting.experiments.llamaizer.plan import TargetPlan
 from counting.experiments.llamaizer.tally import TargetCounts
+from counting.experiments.llamaizer.units import units_table
 
-TABLES = ("volumes", "cost", "share", "discard")
+TABLES = ("volumes", "cost", "share", "discard", "units")
 
 
 def _family_of(p: TargetPlan) -> dict[int, str]:
@@ -107,7 +110,7 @@ def _discard_rows(arch, p, c, n, exact, desc, fam_of) -> list[dict]:
 
 def tables(arch: Architecture, plans: Sequence[TargetPlan], counts: Mapping[str, TargetCounts], samples: int,
            n_inputs: int, exact: bool) -> dict[str, pd.DataFrame]:
-    """The four tables of one architecture's pass over ``samples`` networks (or configurations)."""
+    """The tables of one architecture's pass over ``samples`` networks (or configurations)."""
     layer_names = [str(l) for l in range(1, len(arch.widths) + 1)] + ["any"]
     rows: dict[str, list[dict]] = {k: [] for k in TABLES}
     for p in plans:
@@ -118,7 +121,10 @@ def tables(arch: Architecture, plans: Sequence[TargetPlan], counts: Mapping[str,
         rows["cost"] += _cost_rows(arch, p, c, samples, n_inputs, exact, desc, fam_of, layer_names)
         rows["share"] += _share_rows(arch, p, c, exact, layer_names)
         rows["discard"] += _discard_rows(arch, p, c, n_inputs, exact, desc, fam_of)
-    return {k: pd.DataFrame(v) for k, v in rows.items()}
+    out = {k: pd.DataFrame(v) for k, v in rows.items() if k != "units"}
+    if all(counts[p.target.name].units is not None for p in plans):
+        out["units"] = units_table(arch, plans, counts, samples, n_inputs, exact)
+    return out
 
 
 def summary(volumes: pd.DataFrame) -> str:

@@ -9,7 +9,11 @@ counts, for every target ``f`` and every llama ``g`` of its families:
 * ``union:<family>[l, K]``: those holding *any* of the family's first ``K`` members;
 * ``kept[g]``: those holding ``g`` both in layer 1 and in the last hidden layer;
 * ``prior_held[l, g]``: networks holding ``g`` at ``l`` (or in any hidden layer) whatever they
-  compute: the llama's cost without the target.
+  compute: the llama's cost without the target;
+* ``units[l, g]`` and ``units_sq[l, g]``: over the networks computing ``f``, the sum of the number
+  of layer ``l``'s units holding ``g`` and of its square (a unit's chance of holding ``g`` and its
+  cluster variance, networks being the clusters), and ``prior_units``, ``prior_units_sq`` the
+  same over every network.
 
 Every count is an exact integer, summed on the host chunk by chunk, so a pass is bit-identical
 across batch sizes, devices and interruptions.
@@ -41,7 +45,7 @@ from jaxtyping import Array, Bool, Int
 from counting.boolean.tables import canonical
 from counting.experiments.llamaizer.plan import TargetPlan
 from counting.mechanisms.predicates import truth_tables
-from counting.mechanisms.sites import canonical_units, present
+from counting.mechanisms.sites import canonical_units, unit_counts
 from counting.models.layers import Forward
 
 
@@ -53,6 +57,10 @@ class TargetCounts(NamedTuple):
     kept: Int[np.ndarray, "J"]
     unions: dict[str, Int[np.ndarray, "L1 K"]]  # family -> counts for its first K members
     prior_held: Int[np.ndarray, "L1 J"]
+    units: Int[np.ndarray, "L J"] | None = None  # sum over networks computing f of the units holding g
+    units_sq: Int[np.ndarray, "L J"] | None = None  # ... of its square
+    prior_units: Int[np.ndarray, "L J"] | None = None  # the same over every network
+    prior_units_sq: Int[np.ndarray, "L J"] | None = None
 
 
 class _DeviceTables(NamedTuple):
@@ -81,6 +89,15 @@ def _device_tables(p: TargetPlan, n: int) -> _DeviceTables:
                          {k: len(v) for k, v in p.families.items()})
 
 
+def _moments(name: str, per_unit: Int[Array, "L B J"], weight: Int[Array, "B"]) -> dict[str, Int[Array, "..."]]:
+    """Sums over the weighted networks of the units holding each llama and of its square; the
+    square in two 16-bit halves so that a block of up to 32,768 networks cannot overflow int32."""
+    sq = per_unit * per_unit
+    return {name: jnp.einsum("b,lbj->lj", weight, per_unit),
+            f"{name}_sq_lo": jnp.einsum("b,lbj->lj", weight, sq & 0xFFFF),
+            f"{name}_sq_hi": jnp.einsum("b,lbj->lj", weight, sq >> 16)}
+
+
 class LlamaizerTally:
     """The counts of the module docstring, per target, for an MLP with ``n_layers`` hidden layers."""
 
@@ -100,7 +117,8 @@ class LlamaizerTally:
             i = jnp.clip(jnp.searchsorted(d.orbit, out_tt), 0, d.orbit.shape[0] - 1)
             hit = (d.orbit[i] == out_tt) & valid
             h32 = hit.astype(jnp.int32)
-            held = jnp.stack([present(u, d.transported[i], d.transported_order[i], J) for u in units])  # [L, B, J]
+            per_unit = jnp.stack([unit_counts(u, d.transported[i], d.transported_order[i], J) for u in units])
+            held = per_unit > 0  # [L, B, J]
             per_layer = jnp.concatenate([held, jnp.any(held, axis=0)[None]])  # [L + 1, B, J]
             r = {
                 "n_f": jnp.sum(h32),
@@ -113,9 +131,12 @@ class LlamaizerTally:
                 hist = jnp.zeros((n_layers + 1, d.sizes[name] + 1), jnp.int32)
                 hist = hist.at[jnp.arange(n_layers + 1)[:, None], first].add(h32[None, :])
                 r[f"union:{name}"] = jnp.cumsum(hist[:, :-1], axis=1)
-            prior = jnp.stack([present(u, d.plain, d.plain_order, J) for u in units])
+            prior_units = jnp.stack([unit_counts(u, d.plain, d.plain_order, J) for u in units])
+            prior = prior_units > 0
             prior = jnp.concatenate([prior, jnp.any(prior, axis=0)[None]])  # [L + 1, B, J]
             r["prior_held"] = jnp.einsum("b,lbj->lj", v32, prior.astype(jnp.int32))
+            r.update(_moments("units", per_unit, h32))
+            r.update(_moments("prior_units", prior_units, v32))
             result[plan.target.name] = r
         return result
 
@@ -138,6 +159,8 @@ class LlamaizerTally:
         for p in self.plans:
             t = p.target.name
             get = lambda k: np.asarray(self.sums[f"{t}|{k}"], np.int64)  # noqa: E731
+            sq = lambda k: (get(f"{k}_sq_hi") << 16) + get(f"{k}_sq_lo")  # noqa: E731
             out[t] = TargetCounts(int(get("n_f")), get("held"), get("kept"),
-                                  {f: get(f"union:{f}") for f in p.families}, get("prior_held"))
+                                  {f: get(f"union:{f}") for f in p.families}, get("prior_held"),
+                                  get("units"), sq("units"), get("prior_units"), sq("prior_units"))
         return out

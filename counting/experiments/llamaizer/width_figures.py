@@ -1,0 +1,179 @@
+"""The llamaizer's figures across widths, drawn from its ``units``, ``cost`` and ``share`` tables.
+
+* :func:`width_cost_figure`: a few representative llamas' cost in bits against the hidden width,
+  in the first and the last hidden layer, per depth and target;
+* :func:`independence_figure`: the measured chance that a layer holds a llama against
+  ``1 - (1 - p_unit)**W``, what independent units would give, with and without the target;
+* :func:`width_share_figure`: the share of the target's volume holding some llama of a family
+  against the naive count, per width.
+
+Each figure has a title, labelled axes and a caption saying what each point and interval is.
+
+Example:
+    >>> import pandas as pd
+    >>> u = pd.DataFrame({"architecture": ["a", "b"], "depth": 1, "target": "f", "llama": "0xf0f0f0f0",
+    ...     "degree": 1, "threshold": True, "layer": 1, "width": [8, 32], "n_f": 100, "samples": 10**4,
+    ...     "holds": [0.3, 0.7], "holds_lo": [0.2, 0.6], "holds_hi": [0.4, 0.8],
+    ...     "predicted": [0.31, 0.69], "prior_holds": [0.3, 0.7], "prior_predicted": [0.3, 0.7], "agrees": True,
+    ...     "prior_agrees": True})
+    >>> fig = width_cost_figure(u)
+    >>> fig.axes[0].get_title()
+    'depth 1, target f'
+    >>> plt.close(fig)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from counting.experiments.llamaizer.figures import caption, llama_label
+from counting.experiments.llamaizer.width import sweeps
+from counting.io.figures import save
+
+CLASSES = (("dictator", lambda r: r.degree == 1),
+           ("threshold, degree 2", lambda r: r.degree == 2 and r.threshold),
+           ("threshold, degree 3", lambda r: r.degree == 3 and r.threshold),
+           ("not threshold", lambda r: not r.threshold))
+
+
+def representatives(units: pd.DataFrame) -> list[str]:
+    """One llama per complexity class (:data:`CLASSES`), the first of each in table order."""
+    first = units.drop_duplicates("llama")
+    chosen = []
+    for _, test in CLASSES:
+        hit = [r.llama for r in first.itertuples() if test(r)]
+        if hit:
+            chosen.append(hit[0])
+    return chosen
+
+
+def _cost(share: pd.Series) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return -np.log2(share.to_numpy(float))
+
+
+def width_cost_figure(units: pd.DataFrame):
+    """Cost in bits, ``-log2`` of the share of the target's networks whose layer holds the llama,
+    against the width, for the :func:`representatives` in the first and last hidden layer."""
+    u = sweeps(units)
+    depths, targets = sorted(u["depth"].unique()), list(dict.fromkeys(u["target"]))
+    fig, axes = plt.subplots(len(depths), len(targets), figsize=(5 * len(targets), 3.8 * len(depths)),
+                             squeeze=False, sharex=True)
+    for i, depth in enumerate(depths):
+        for j, target in enumerate(targets):
+            ax = axes[i][j]
+            d = u[(u["depth"] == depth) & (u["target"] == target)]
+            llamas = representatives(d)
+            colours = sns.color_palette("colorblind", max(len(llamas), 1))
+            for k, g in enumerate(llamas):
+                for layer, style in ((1, "-"), (int(d["layer"].max()), "--")):
+                    s = d[(d["llama"] == g) & (d["layer"] == layer)].sort_values("width")
+                    if s.empty or (layer == 1 and style == "--"):
+                        continue
+                    c, lo, hi = _cost(s["holds"]), _cost(s["holds_hi"]), _cost(s["holds_lo"])
+                    seen = np.isfinite(c)
+                    y = np.where(seen, c, lo)
+                    ax.plot(s["width"], y, style, color=colours[k], lw=1,
+                            label=f"{llama_label(g)}, layer {layer}")
+                    hi_f = np.where(np.isfinite(hi), hi, y)
+                    ax.errorbar(s["width"][seen], y[seen], yerr=[y[seen] - lo[seen], hi_f[seen] - y[seen]],
+                                fmt="o", color=colours[k], ms=4, capsize=2)
+                    ax.plot(s["width"][~seen], y[~seen], "o", mfc="none", color=colours[k], ms=5)
+            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+            ax.set_xscale("log", base=2)
+            ax.set_title(f"depth {depth}, target {target}")
+            ax.set_xlabel("hidden width W (units per layer)")
+            ax.set_ylabel("cost of holding g given f (bits)")
+            ax.legend(fontsize=7)
+    fig.suptitle("Cost of an unneeded intermediate against width")
+    fig.tight_layout()
+    caption(fig, "Each curve is one llama g (one per complexity class) in the first hidden layer (solid) or the "
+                  "last (dashed): -log2 of the share of the sampled networks computing f (its orbit) whose layer "
+                  "has a unit with sign pattern g or not g. Error bars: exact 95% Clopper-Pearson interval of that "
+                  "share; open circles: never seen, drawn at the one-sided 95% lower bound of the cost. Dotted "
+                  "line: one bit (the layer holds g in half of f's volume).")
+    return fig
+
+
+def independence_figure(units: pd.DataFrame):
+    """Measured against predicted chance of holding, given the target (top) and under the prior (bottom)."""
+    u = sweeps(units)
+    depths = sorted(u["depth"].unique())
+    fig, axes = plt.subplots(2, len(depths), figsize=(5 * len(depths), 9), squeeze=False)
+    for j, depth in enumerate(depths):
+        d = u[u["depth"] == depth]
+        layers = sorted(d["layer"].unique())
+        colours = sns.color_palette("colorblind", len(layers))
+        for i, (prefix, what) in enumerate((("", "given f"), ("prior_", "prior"))):
+            ax = axes[i][j]
+            for k, layer in enumerate(layers):
+                s = d[(d["layer"] == layer) & (d[prefix + "holds"] > 0) & (d[prefix + "predicted"] > 0)]
+                ok = s[prefix + "agrees"].astype(bool)
+                ax.scatter(s[prefix + "predicted"][ok], s[prefix + "holds"][ok], s=8, color=colours[k], alpha=0.5,
+                           label=f"layer {layer}")
+                ax.scatter(s[prefix + "predicted"][~ok], s[prefix + "holds"][~ok], s=14, facecolors="none",
+                           edgecolors=colours[k])
+            ax.plot([1e-7, 1], [1e-7, 1], color="grey", lw=0.8, ls=":")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"depth {depth}, {what}")
+            ax.set_xlabel("predicted 1 - (1 - p_unit)^W")
+            ax.set_ylabel("measured share whose layer holds g")
+            ax.legend(fontsize=7)
+    fig.suptitle("Do the units of a layer hold llamas independently?")
+    fig.tight_layout()
+    caption(fig, "Each point is one llama, layer, width and target (top: among networks computing f; bottom: "
+                  "among all networks). x: what independent units would give, from p_unit, the share of the "
+                  "layer's units holding g; y: the share of networks whose layer holds g. Filled: the two 95% "
+                  "intervals overlap (p_unit's a cluster interval over networks); open: they do not. Dotted: "
+                  "equality. Llamas never seen are left out.")
+    return fig
+
+
+def width_share_figure(share: pd.DataFrame, units: pd.DataFrame):
+    """The share of f's volume in which some hidden layer holds some member of the whole family, per width."""
+    arch = sweeps(units).drop_duplicates("architecture").set_index("architecture")[["depth", "width"]]
+    s = share[(share["layer"] == "any") & share["architecture"].isin(arch.index)]
+    s = s[s["K"] == s.groupby(["architecture", "target", "family"])["K"].transform("max")]
+    s = s.join(arch, on="architecture")
+    depths, targets = sorted(s["depth"].unique()), list(dict.fromkeys(s["target"]))
+    fig, axes = plt.subplots(len(depths), len(targets), figsize=(5 * len(targets), 3.8 * len(depths)),
+                             squeeze=False, sharex=True, sharey=True)
+    for i, depth in enumerate(depths):
+        for j, target in enumerate(targets):
+            ax = axes[i][j]
+            d = s[(s["depth"] == depth) & (s["target"] == target)]
+            fams = list(dict.fromkeys(d["family"]))
+            colours = sns.color_palette("colorblind", max(len(fams), 1))
+            for k, fam in enumerate(fams):
+                f = d[d["family"] == fam].sort_values("width")
+                ax.errorbar(f["width"], f["share"], yerr=[f["share"] - f["share_lo"], f["share_hi"] - f["share"]],
+                            fmt="o-", color=colours[k], ms=4, capsize=2, lw=1, label=f"{fam} (K = {f['K'].iloc[0]})")
+                ax.plot(f["width"], f["naive_share"], ls=":", color=colours[k], lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"depth {depth}, target {target}")
+            ax.set_xlabel("hidden width W")
+            ax.set_ylabel("share of f's volume with a llama")
+            ax.legend(fontsize=7)
+    fig.suptitle("Llamaizer share against width, and the naive count")
+    fig.tight_layout()
+    caption(fig, "Each solid curve: the share of the sampled networks computing f in which some hidden layer holds "
+                  "at least one of the family's K llamas, with its exact 95% Clopper-Pearson interval; dotted: the "
+                  "naive count K/(K+1) of the same family.")
+    return fig
+
+
+def write_width_figures(result: dict[str, pd.DataFrame], out: Path) -> list[str]:
+    """The three width figures into ``out`` (file names returned); none without a width sweep."""
+    if "units" not in result or sweeps(result["units"]).empty:
+        return []
+    out = Path(out)
+    return [save(width_cost_figure(result["units"]), out / "width_cost.png"),
+            save(independence_figure(result["units"]), out / "independence.png"),
+            save(width_share_figure(result["share"], result["units"]), out / "width_share.png")]
