@@ -13,7 +13,7 @@ shortcut or an exact linear program). Writes ``readout.parquet`` (one row per ar
 target, layer and llama: networks, sign, readout, both, decided by rank / clash / LP) and
 ``manifest.json`` into ``--out``:
 
-    python experiments/readout_lp.py experiments/llamaizer_width.toml --out results/llamaizer_width-readout
+    python experiments/readout_lp.py experiments/llamaizer_width.toml --out results/llamaizer_width-readout --depths 2
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def main(argv=None) -> None:
     ap.add_argument("--max-width", type=int, default=32)
     ap.add_argument("--families", default="ignored-bits,degree-2")
     ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--depths", default="", help="only architectures of these depths (comma-separated)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     if (out / "manifest.json").exists():
@@ -87,7 +88,7 @@ def main(argv=None) -> None:
     points = 2 ** exp.n_inputs
     rows, t0 = [], time.time()
     for a_index, arch in enumerate(exp.architectures):
-        if max(arch.widths) > args.max_width:
+        if max(arch.widths) > args.max_width or (args.depths and str(len(arch.widths)) not in args.depths.split(",")):
             continue
         for target in exp.targets:
             plan = plan_target(target, tuple(fams), exp.n_inputs)
@@ -127,7 +128,7 @@ def main(argv=None) -> None:
     (out / "manifest.json.tmp").write_text(json.dumps(
         {"command": "python experiments/readout_lp.py " + " ".join(sys.argv[1:] if argv is None else argv),
          "experiment": exp.to_dict(), "networks": args.networks, "max_width": args.max_width,
-         "families": args.families, "seed": args.seed, "commit": commit, "seconds": time.time() - t0},
+         "families": args.families, "seed": args.seed, "depths": args.depths, "commit": commit, "seconds": time.time() - t0},
         indent=1, default=str))
     (out / "readout.parquet.tmp").rename(out / "readout.parquet")
     (out / "manifest.json.tmp").rename(out / "manifest.json")

@@ -117,3 +117,28 @@ def test_no_crossing_table_without_a_sweep():
                       "holds_lo": [0.1], "holds_hi": [0.9], "p_unit": [0.1], "p_unit_lo": [0.0], "p_unit_hi": [0.3]})
     assert crossing_table(u).empty
     assert canonical(0x55, 3) == 0xAA  # the llama names are canonical, as the tables write them
+
+
+RESULTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "results"
+
+
+def test_width_32_rows_agree_with_the_llamaizer_results():
+    """results/llamaizer_width (seed 1) at the widths of results/llamaizer (seed 0, 2e7 and 1.2e7
+    networks): every llama share k/n_f of the two runs, cell by cell, passes Fisher's exact test at a
+    Bonferroni 1% family-wise level, and the volumes' intervals overlap. Two correct runs fail this
+    with probability at most 1%; a wrong share of a few percent in a well-seen cell would not pass."""
+    from scipy.stats import fisher_exact
+
+    old = pd.read_parquet(RESULTS / "llamaizer" / "cost.parquet")
+    new = pd.read_parquet(RESULTS / "llamaizer_width" / "cost.parquet")
+    keys = ["architecture", "target", "llama", "layer"]
+    both = old.merge(new, on=keys, suffixes=("_old", "_new"))
+    assert set(both["architecture"]) == {"5-32-32-1", "5-32-32-32-32-1"} and len(both) > 1000
+    seen = both[(both["n_f_and_g_old"] + both["n_f_and_g_new"]) > 0]
+    p = np.array([fisher_exact([[r.n_f_and_g_old, r.n_f_old - r.n_f_and_g_old],
+                                [r.n_f_and_g_new, r.n_f_new - r.n_f_and_g_new]])[1] for r in seen.itertuples()])
+    assert (p >= 0.01 / len(seen)).all(), seen[p < 0.01 / len(seen)][keys]
+    assert (seen["share_old"] > 0.05).sum() >= 10  # cells resolved well enough to catch a wrong share
+    v = pd.read_parquet(RESULTS / "llamaizer" / "volumes.parquet").merge(
+        pd.read_parquet(RESULTS / "llamaizer_width" / "volumes.parquet"), on=["architecture", "target"])
+    assert len(v) == 4 and ((v.ci95_lo_x <= v.ci95_hi_y) & (v.ci95_lo_y <= v.ci95_hi_x)).all()

@@ -101,37 +101,37 @@ def width_cost_figure(units: pd.DataFrame):
 
 
 def independence_figure(units: pd.DataFrame):
-    """Measured against predicted chance of holding, given the target (top) and under the prior (bottom)."""
+    """Measured over predicted chance of holding, given the target (top) and under the prior (bottom)."""
     u = sweeps(units)
     depths = sorted(u["depth"].unique())
-    fig, axes = plt.subplots(2, len(depths), figsize=(5 * len(depths), 9), squeeze=False)
+    fig, axes = plt.subplots(2, len(depths), figsize=(6 * len(depths), 8), squeeze=False, sharey=True)
     for j, depth in enumerate(depths):
         d = u[u["depth"] == depth]
         layers = sorted(d["layer"].unique())
         colours = sns.color_palette("colorblind", len(layers))
-        for i, (prefix, what) in enumerate((("", "given f"), ("prior_", "prior"))):
+        for i, (prefix, what) in enumerate((("", "among networks computing f"), ("prior_", "among all networks"))):
             ax = axes[i][j]
             for k, layer in enumerate(layers):
                 s = d[(d["layer"] == layer) & (d[prefix + "holds"] > 0) & (d[prefix + "predicted"] > 0)]
-                ok = s[prefix + "agrees"].astype(bool)
-                ax.scatter(s[prefix + "predicted"][ok], s[prefix + "holds"][ok], s=8, color=colours[k], alpha=0.5,
-                           label=f"layer {layer}")
-                ax.scatter(s[prefix + "predicted"][~ok], s[prefix + "holds"][~ok], s=14, facecolors="none",
-                           edgecolors=colours[k])
-            ax.plot([1e-7, 1], [1e-7, 1], color="grey", lw=0.8, ls=":")
+                ok = s[prefix + "agrees"].astype(bool).to_numpy()
+                x, y = s[prefix + "predicted"].to_numpy(), (s[prefix + "holds"] / s[prefix + "predicted"]).to_numpy()
+                ax.scatter(x[ok], y[ok], s=8, color=colours[k], alpha=0.5, label=f"layer {layer}")
+                ax.scatter(x[~ok], y[~ok], s=16, facecolors="none", edgecolors=colours[k])
+            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
             ax.set_xscale("log")
-            ax.set_yscale("log")
             ax.set_title(f"depth {depth}, {what}")
-            ax.set_xlabel("predicted 1 - (1 - p_unit)^W")
-            ax.set_ylabel("measured share whose layer holds g")
+            ax.set_xlabel("predicted chance 1 - (1 - p_unit)^W")
+            ax.set_ylabel("measured share holding g / predicted")
             ax.legend(fontsize=7)
     fig.suptitle("Do the units of a layer hold llamas independently?")
     fig.tight_layout()
-    caption(fig, "Each point is one llama, layer, width and target (top: among networks computing f; bottom: "
-                  "among all networks). x: what independent units would give, from p_unit, the share of the "
-                  "layer's units holding g; y: the share of networks whose layer holds g. Filled: the two 95% "
-                  "intervals overlap (p_unit's a cluster interval over networks); open: they do not. Dotted: "
-                  "equality. Llamas never seen are left out.")
+    caption(fig, "Each point is one llama, layer, width and target (top: among the sampled networks computing f; "
+                 "bottom: among all sampled networks). x: what independent units would give, 1 - (1 - p_unit)^W with "
+                 "p_unit the share of the layer's units holding g (sign pattern g or not g); y: the measured share of "
+                 "networks whose layer holds g, over that prediction (1: independence; below 1: units holding g come "
+                 "together in fewer networks). Filled: the measured share's exact 95% interval overlaps the "
+                 "prediction's (from p_unit's 95% cluster interval over networks); open: they do not. Llamas never "
+                 "seen are left out.")
     return fig
 
 
