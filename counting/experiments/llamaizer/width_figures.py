@@ -35,6 +35,8 @@ from counting.experiments.llamaizer.figures import caption, llama_label
 from counting.experiments.llamaizer.width import sweeps
 from counting.io.figures import save
 
+MIN_NETWORKS = 10  # cells with fewer networks computing f are left out of the cost figure
+
 CLASSES = (("dictator", lambda r: r.degree == 1),
            ("threshold, degree 2", lambda r: r.degree == 2 and r.threshold),
            ("threshold, degree 3", lambda r: r.degree == 3 and r.threshold),
@@ -72,18 +74,19 @@ def width_cost_figure(units: pd.DataFrame):
             colours = sns.color_palette("colorblind", max(len(llamas), 1))
             for k, g in enumerate(llamas):
                 for layer, style in ((1, "-"), (int(d["layer"].max()), "--")):
-                    s = d[(d["llama"] == g) & (d["layer"] == layer)].sort_values("width")
+                    s = d[(d["llama"] == g) & (d["layer"] == layer) & (d["n_f"] >= MIN_NETWORKS)].sort_values("width")
                     if s.empty or (layer == 1 and style == "--"):
                         continue
                     c, lo, hi = _cost(s["holds"]), _cost(s["holds_hi"]), _cost(s["holds_lo"])
                     seen = np.isfinite(c)
-                    y = np.where(seen, c, lo)
-                    ax.plot(s["width"], y, style, color=colours[k], lw=1,
-                            label=f"{llama_label(g)}, layer {layer}")
-                    hi_f = np.where(np.isfinite(hi), hi, y)
-                    ax.errorbar(s["width"][seen], y[seen], yerr=[y[seen] - lo[seen], hi_f[seen] - y[seen]],
-                                fmt="o", color=colours[k], ms=4, capsize=2)
-                    ax.plot(s["width"][~seen], y[~seen], "o", mfc="none", color=colours[k], ms=5)
+                    w = s["width"].to_numpy()
+                    label = f"{llama_label(g)}, layer {layer}"
+                    if seen.any():
+                        hi_f = np.where(np.isfinite(hi), hi, c)
+                        ax.errorbar(w[seen], c[seen], yerr=[c[seen] - lo[seen], hi_f[seen] - c[seen]], fmt="o",
+                                    ls=style, color=colours[k], ms=4, capsize=2, lw=1, label=label)
+                        label = None
+                    ax.plot(w[~seen], lo[~seen], "^", mfc="none", color=colours[k], ms=6, label=label)
             ax.axhline(1.0, color="grey", lw=0.8, ls=":")
             ax.set_xscale("log", base=2)
             ax.set_title(f"depth {depth}, target {target}")
@@ -94,9 +97,12 @@ def width_cost_figure(units: pd.DataFrame):
     fig.tight_layout()
     caption(fig, "Each curve is one llama g (one per complexity class) in the first hidden layer (solid) or the "
                   "last (dashed): -log2 of the share of the sampled networks computing f (its orbit) whose layer "
-                  "has a unit with sign pattern g or not g. Error bars: exact 95% Clopper-Pearson interval of that "
-                  "share; open circles: never seen, drawn at the one-sided 95% lower bound of the cost. Dotted "
-                  "line: one bit (the layer holds g in half of f's volume).")
+                  "has a unit with sign pattern g or not g; the line joins the widths where some network held g. "
+                  "Error bars: exact 95% Clopper-Pearson interval of that share; open triangles: never seen, "
+                  "drawn at the one-sided 95% lower bound of the cost (it falls as fewer networks compute f, not "
+                  "as the llama gets cheaper; a llama that is not a threshold function is never held in layer "
+                  "1). Widths with fewer than 10 networks computing f are left out. Dotted line: one bit (the "
+                  "layer holds g in half of f's volume).")
     return fig
 
 
