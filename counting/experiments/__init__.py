@@ -30,7 +30,7 @@ Example:
     ... ''')
     >>> res = run_experiment(with_samples(exp, 1024), progress=False)
     >>> sorted(res), int(res["volumes"]["samples"][0])
-    (['cost', 'discard', 'share', 'volumes'], 1024)
+    (['cost', 'discard', 'share', 'units', 'volumes'], 1024)
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
