@@ -35,7 +35,7 @@ from counting.engine.priors import sample_params
 from counting.experiments import load_experiment
 from counting.experiments.llamaizer.plan import plan_target
 from counting.mechanisms.predicates import truth_tables
-from counting.mechanisms.readout import lp_feasible, readout_status
+from counting.mechanisms.readout import feasible, prepare, status as readout_status
 from counting.mechanisms.sites import canonical_units
 from counting.models import forward, model_inputs
 from counting.models.layers import activation
@@ -97,13 +97,14 @@ def main(argv=None) -> None:
             for li in range(len(arch.widths)):
                 c = {k: np.zeros(J, np.int64) for k in ("sign", "readout", "both", "rank", "clash", "lp")}
                 for row, acts, units in nets:
+                    layer = prepare(acts[li])  # the rank and the program's matrix, once for every llama
                     for j in range(J):
                         g = int(plan.transported[row, j])
                         sign = bool(np.any(units[li] == canonical(g, exp.n_inputs)))
                         y = signs(g, points)
-                        status = readout_status(acts[li], y)
+                        status = readout_status(layer, y)
                         # a unit holding g reads it (relu: the unit thresholded), so no program is needed then
-                        ro = status == "rank" or (status == "lp" and (sign or lp_feasible(acts[li], y)))
+                        ro = status == "rank" or (status == "lp" and (sign or feasible(layer, y)))
                         c["sign"][j] += sign
                         c["readout"][j] += ro
                         c["both"][j] += sign and ro
