@@ -23,6 +23,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import counting.interrupt as interrupt
@@ -503,22 +504,27 @@ COMMANDS = {"volume": cmd_volume, "census": cmd_census, "run": cmd_run, "merge":
             "report": cmd_report, "complexity": cmd_complexity}
 
 
-def _stopped(e, args, argv: list[str]) -> str:
-    """The one line an interrupted job prints: what was kept, and how to continue."""
-    from counting.io.folders import checkpoints, finished
+def _stopped(e, args, argv: list[str], since: float = float("inf")) -> str:
+    """The one line an interrupted job prints: what was kept, and how to continue (``since``: when
+    this process started; a result finished after it is this job's own)."""
+    saved = [Path(f) for f in getattr(args, "saved_in", [])]
+    nothing = f"counting: stopped by {e.name} before anything was saved; nothing was written"
+    if not saved:  # no job folder yet (start-up, a refused spec): nothing to look at
+        return nothing
+    from counting.io.folders import MANIFEST, checkpoints, finished
 
-    held = [(Path(f), checkpoints(f)) for f in getattr(args, "saved_in", [])]
-    held = [(f, cks) for f, cks in held if cks]
+    held = [(f, cks) for f in saved if (cks := checkpoints(f))]
     if held:
         f, cks = held[0]
         where = cks[0].parent if len(cks) == 1 else f  # an experiment's passes: their work folder
         again = shlex.join(["counting", *argv, *([] if "--resume" in argv else ["--resume"])])
         return (f"counting: stopped by {e.name}; the work done is checkpointed in {where}/, "
                 f"continue with: {again}")
-    done = [f for f in getattr(args, "saved_in", []) if Path(f).is_dir() and finished(Path(f))]
-    if done and getattr(args, "completed", False):
+    done = [f for f in saved if f.is_dir() and finished(f)
+            and (getattr(args, "completed", False) or (f / MANIFEST).stat().st_mtime >= since - 2)]  # 2 s: coarse file clocks
+    if done:
         return f"counting: stopped by {e.name} after the job finished; its result is complete in {done[-1]}/"
-    return f"counting: stopped by {e.name} before anything was saved; nothing was written"
+    return nothing
 
 
 # the variables counting.engine.distributed reads (named here so that a command without them imports nothing)
@@ -593,16 +599,15 @@ def _dispatch(argv: list[str], holder: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    restore = interrupt.install()  # first, before the heavy imports: a signal from here on gives one line
     holder: dict = {}
+    since = time.time()
+    # first, before the heavy imports: a signal from here on gives one line
+    restore = interrupt.install(lambda e: _stopped(e, holder.get("args"), argv, since))
     try:
         return _dispatch(argv, holder)
-    except interrupt.Interrupted as e:
+    except interrupt.Interrupted as e:  # raised at a loop's safe point, its checkpoint saved
         # one line, then leave at once: no teardown of half-started devices or threads
-        sys.stderr.write(_stopped(e, holder.get("args"), argv) + "\n")
-        sys.stderr.flush()
-        sys.stdout.flush()
-        os._exit(e.exit_code)
+        interrupt.stop_now(e.signum)
     except BrokenPipeError:  # the reader stopped early (``counting report DIR | head``)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -1,11 +1,15 @@
 """Interrupts: Ctrl-C (SIGINT) and SIGTERM stop a job at a safe point, never in the middle of a write.
 
-:func:`install` (the command line calls it) makes both signals raise :class:`Interrupted`, whose
-``exit_code`` is ``128 + signal number`` (130 for SIGINT, 143 for SIGTERM). Inside a
-:func:`deferred` block (a counting loop, a checkpoint or result write) the first signal only records
-a request; the loop calls :func:`check` at its safe points (after a step is folded into the tally,
-after a replicate) once its checkpoint is saved, and that raises. A second signal raises at once:
-every file is written atomically, so the folder still holds the last whole checkpoint.
+:func:`install` (the command line calls it) takes both signals; the exit status is ``128 + signal
+number`` (130 for SIGINT, 143 for SIGTERM). Inside a :func:`deferred` block (a counting loop) the
+first signal only records a request; the loop calls :func:`check` at its safe points (after a step
+is folded into the tally, after a replicate) once its checkpoint is saved, and that raises
+:class:`Interrupted`. Anywhere else, and for a second signal, the job stops at once: the handler
+never raises into whatever code it lands in (an exception raised inside a garbage-collector or
+C++ callback of jax's would be swallowed or abort the process), it runs the clean-ups registered
+with :func:`on_stop` (newest first: a temp file, a folder's lock), writes the one line that
+:func:`install` was given and leaves with ``os._exit``. Every file is written atomically, so the
+folder still holds the last whole checkpoint.
 
 Without :func:`install` (a notebook, a script) nothing changes: Ctrl-C is Python's
 ``KeyboardInterrupt`` and :func:`check` never raises.
@@ -34,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from typing import Callable, Iterator
 
 SIGNAL_ENV = "COUNTING_SIGNAL_AT"
@@ -61,30 +66,66 @@ class _State:
     requested: int | None = None
     depth: int = 0
     fired: bool = False
+    cleanups: list = []
+    line: Callable[[Interrupted], str] | None = None
 
 
 def _handler(signum, frame) -> None:
     if _State.depth and _State.requested is None:
         _State.requested = signum
         return
-    raise Interrupted(signum)
+    stop_now(signum)
 
 
-def install() -> Callable[[], None]:
-    """Route SIGINT and SIGTERM to :class:`Interrupted`; returns a function restoring the old handlers."""
+def stop_now(signum: int) -> None:
+    """Run the registered clean-ups (newest first), write the stop line and leave with ``128 + signum``."""
+    e = Interrupted(signum)
+    for fn in reversed(list(_State.cleanups)):
+        try:
+            fn()
+        except Exception:  # one clean-up failing must not keep the others or the exit from running
+            pass
+    try:
+        line = _State.line(e) if _State.line is not None else f"counting: stopped by {e.name}"
+    except Exception:
+        line = f"counting: stopped by {e.name}"
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        os._exit(e.exit_code)
+
+
+def install(line: Callable[[Interrupted], str] | None = None) -> Callable[[], None]:
+    """Take SIGINT and SIGTERM (see the module's notes); ``line`` gives the one line printed when a
+    signal stops the job at once. Returns a function restoring the old handlers."""
     old = {s: signal.signal(s, _handler) for s in _SIGNALS}
+    _State.line = line
 
     def restore() -> None:
         for s, h in old.items():
             signal.signal(s, h)
         _State.requested = None
+        _State.line = None
 
     return restore
 
 
 @contextlib.contextmanager
+def on_stop(fn: Callable[[], None]) -> Iterator[None]:
+    """A block during which a signal that stops the job at once first calls ``fn`` (a clean-up that
+    must not be skipped: a temp file's removal, a lock's release)."""
+    _State.cleanups.append(fn)
+    try:
+        yield
+    finally:
+        _State.cleanups.remove(fn)
+
+
+@contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """A block in which the first signal is recorded for :func:`check` instead of raised."""
+    """A block in which the first signal is recorded for :func:`check` instead of stopping the job."""
     _State.depth += 1
     try:
         yield

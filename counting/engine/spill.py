@@ -38,6 +38,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+import counting.interrupt as interrupt
 from counting.engine.census import merge_sorted, ranks
 
 SPILL_FOLDER = "census-runs"  # under a job's folder
@@ -54,11 +55,12 @@ def write_run(path: Path, keys: np.ndarray, counts: np.ndarray) -> None:
     rows[:, :-1] = keys.T
     rows[:, -1] = np.asarray(counts, np.int64)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, rows)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with interrupt.on_stop(lambda: tmp.unlink(missing_ok=True)):
+        with open(tmp, "wb") as f:
+            np.save(f, rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)  # the rename itself survives a crash

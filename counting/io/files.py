@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+import counting.interrupt as interrupt
 from counting.spec.errors import SpecError
 
 
@@ -37,17 +38,18 @@ def atomic_write_bytes(path: str | Path, data: bytes, during: Callable[[], None]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if during is not None:
-            during()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with interrupt.on_stop(lambda: tmp.unlink(missing_ok=True)):
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if during is not None:
+                during()
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def check_folder(path: str | Path, flag: str = "--out") -> Path:

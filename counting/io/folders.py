@@ -32,6 +32,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
+import counting.interrupt as interrupt
 from counting.spec.errors import SpecError
 
 LOCK = ".lock"
@@ -93,19 +94,26 @@ def hold(out: str | Path, *, force: bool = False, resume: bool = False, flag: st
     for ``resume``: a finished job has nothing to continue)."""
     out = Path(out)
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    lock = _acquire(out, flag)
-    try:
-        if finished(out) and resume:
-            raise SpecError("--resume", "a folder holding an unfinished job's checkpoint (this one holds a "
-                            "finished result)", str(out))
-        if finished(out) and not force:
-            raise SpecError(flag, "a folder without a finished result (--force replaces it)", str(out))
-        yield out
-    finally:
-        lock.unlink(missing_ok=True)
-        if created and not holds_files(out):  # a job refused, failed or stopped before writing: leave nothing
+    taken: list[Path] = []
+
+    def release() -> None:
+        for lock in taken:
+            lock.unlink(missing_ok=True)
+        if created and out.is_dir() and not holds_files(out):  # refused, failed or stopped before writing
             shutil.rmtree(out, ignore_errors=True)
+
+    with interrupt.on_stop(release):  # a signal that stops the job at once releases the folder too
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            taken.append(_acquire(out, flag))
+            if finished(out) and resume:
+                raise SpecError("--resume", "a folder holding an unfinished job's checkpoint (this one holds a "
+                                "finished result)", str(out))
+            if finished(out) and not force:
+                raise SpecError(flag, "a folder without a finished result (--force replaces it)", str(out))
+            yield out
+        finally:
+            release()
 
 
 def holds_files(folder: Path) -> bool:
