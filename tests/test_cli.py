@@ -111,7 +111,7 @@ def test_missing_spec_file(tmp_path):
         (["--batch-size", "100"], "--batch-size"),  # 512 % 100 != 0
         # the rest in the slow step (a process start-up each, about 3 s)
         pytest.param(["--batch-size", "0"], "--batch-size", marks=pytest.mark.slow),
-        (["--chunks-per-device", "0"], "--chunks-per-device"),
+        pytest.param(["--chunks-per-device", "0"], "--chunks-per-device", marks=pytest.mark.slow),
         pytest.param(["--samples", "0"], "--samples", marks=pytest.mark.slow),
         pytest.param(["--samples", "-5"], "--samples", marks=pytest.mark.slow),
         (["--samples", "many"], "--samples"),  # argparse's own error, also one line
@@ -126,7 +126,8 @@ def test_bad_flags(tmp_path, args, field):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("kind", ["subset", "smc", "nngp"])
+@pytest.mark.parametrize("kind", ["subset", pytest.param("smc", marks=pytest.mark.slow),  # a start-up each, about 2.5 s
+                                  pytest.param("nngp", marks=pytest.mark.slow)])
 def test_samples_flag_that_does_not_apply_is_refused(tmp_path, kind):
     spec = write(tmp_path, f"[model]\nn_inputs = 2\nwidths = []\n[target]\nname = 'and'\n[estimator]\nkind = '{kind}'\n")
     out = tmp_path / "out"
@@ -367,7 +368,8 @@ def test_experiment_resume_without_an_unfinished_run_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("command", ["volume", "census", "run", "bench"])
+@pytest.mark.parametrize("command", ["volume", pytest.param("census", marks=pytest.mark.slow), "run",
+                                     pytest.param("bench", marks=pytest.mark.slow)])  # a start-up each, about 2.5 s
 def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, command):
     """A results path under a file, or (bench) an existing file: one line, status 2, nothing computed
     (no ``runs/`` folder, no work folder, the file untouched). No wall-time bound: on shared cores

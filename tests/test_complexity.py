@@ -253,7 +253,8 @@ def _line(args, tmp_path):
     return [str(tmp_path / "o") if a == "OUT" else a for a in args]
 
 
-@pytest.mark.parametrize("args, field", [BAD[0], BAD[4], BAD[7]])
+# one case through a subprocess by default (a start-up each, about 2 s); every case runs in process below
+@pytest.mark.parametrize("args, field", [BAD[0], pytest.param(*BAD[4], marks=pytest.mark.slow), pytest.param(*BAD[7], marks=pytest.mark.slow)])
 def test_cli_bad_input_is_one_line(tmp_path, args, field):
     line = assert_usage_error(cli("complexity", *_line(args, tmp_path)), field)
     assert "expected" in line

@@ -104,7 +104,7 @@ def test_batch_size_does_not_change_counts(spec, reference, tmp_path, batch):
     assert json.loads(r.stdout)["hits"] == reference["hits"] == volume_hits(tmp_path / "v")
 
 
-@pytest.mark.parametrize("devices", [1, 2, pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("devices", [pytest.param(1, marks=pytest.mark.slow), 2, pytest.param(4, marks=pytest.mark.slow)])  # 4 s each
 def test_device_count_does_not_change_counts(spec, reference, tmp_path, devices):
     run_ok("--devices", devices, "census", spec, "--out", tmp_path / "c", "--no-progress")
     assert_same_census(census_table(tmp_path / "c"), reference["census"])
@@ -112,7 +112,7 @@ def test_device_count_does_not_change_counts(spec, reference, tmp_path, devices)
     assert m["environment"]["device_count"] == devices
 
 
-@pytest.mark.parametrize("per_device", [1, 3])
+@pytest.mark.parametrize("per_device", [pytest.param(1, marks=pytest.mark.slow), 3])  # 4 s each
 def test_chunks_per_device_does_not_change_counts(spec, reference, tmp_path, per_device):
     run_ok("--devices", 2, "census", spec, "--out", tmp_path / "c", "--no-progress", "--chunks-per-device",
            per_device)

@@ -107,6 +107,7 @@ def test_lp_checker_rejects_parity():
     assert not _linearly_separable(0x6996, 4) and _linearly_separable(0x8000, 4)
 
 
+@pytest.mark.slow  # 2**18 networks and about 1,800 linear programs (7 s)
 def test_every_four_bit_perceptron_function_is_linearly_separable():
     census = run_census(perceptron_spec(4, 1 << 18, seed=13))
     tts = [words_to_int(t) for t in census.tables]

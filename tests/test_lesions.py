@@ -179,9 +179,11 @@ def test_used_blocks_agree_with_a_loop_over_blocks(activation):
     np.testing.assert_array_equal(np.asarray(used_blocks(m, p, n, max_bytes=1)), loop)
 
 
-# depths 1 and 4 unchunked in the slow step (about 2.5 s each); the chunked paths stay in the default run
+# depths 1 and 4 unchunked and depth 5 chunked in the slow step (about 2.5 s each); one unchunked and one
+# chunked case stay in the default run
 @pytest.mark.parametrize("depth, max_bytes", [(0, 2**28), pytest.param(1, 2**28, marks=pytest.mark.slow),
-                                              pytest.param(4, 2**28, marks=pytest.mark.slow), (4, 1), (5, 40_000)])
+                                              pytest.param(4, 2**28, marks=pytest.mark.slow), (4, 1),
+                                              pytest.param(5, 40_000, marks=pytest.mark.slow)])
 def test_effective_depth_agrees_with_a_loop_over_subsets(depth, max_bytes):
     n = 3
     m = ResMLPSpec(n_inputs=n, width=4, depth=depth, hidden=3)

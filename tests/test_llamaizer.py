@@ -319,7 +319,7 @@ truth_tables = ["0xf0", "0xaa", "0x96"]
 """
 
 
-@pytest.mark.parametrize("estimator", ["exact", "mc"])
+@pytest.mark.parametrize("estimator", ["exact", pytest.param("mc", marks=pytest.mark.slow)])  # 2.5 s
 def test_a_target_never_hit_gives_no_volume_and_nan_shares(tmp_path, estimator):
     """A 3-1-1 step network never computes parity (one threshold unit feeds the output): the tables,
     figures and manifest are still written, with no log10 volume, no lower end, the one-sided upper

@@ -202,7 +202,8 @@ def test_singular_orthants_are_exact():
 
 
 # ----------------------------------------------------------------------------- orthants: perceptron
-@pytest.mark.parametrize("n,sigma_w,sigma_b", [(2, 1.0, 1.0), (3, 1.0, 1.0), (3, 1.0, 0.5)])
+@pytest.mark.parametrize("n,sigma_w,sigma_b", [(2, 1.0, 1.0), (3, 1.0, 1.0),
+                                               pytest.param(3, 1.0, 0.5, marks=pytest.mark.slow)])  # 4 s
 def test_perceptron_nngp_volumes_match_exact(n, sigma_w, sigma_b):
     """Every function of an n-input perceptron (K has rank n + 1 < 2**n): the exact volume lies in
     the Bonferroni t-interval (level 1 - 1e-3 / 2**(2**n)) widened by 1e-12, and non-threshold
@@ -327,7 +328,7 @@ def test_deep_tail_orthant_has_relative_accuracy(d, rho, n_neg):
 
 
 # ----------------------------------------------------------------------------- whole distribution
-@pytest.mark.parametrize("activation", ["relu", "erf"])
+@pytest.mark.parametrize("activation", ["relu", pytest.param("erf", marks=pytest.mark.slow)])  # 4 s each
 def test_nngp_volumes_of_all_functions_sum_to_one(activation):
     """The 256 orthants of a full-rank 8-dim kernel partition the space: the estimates sum to 1
     within 5 combined standard errors (normal approximation: false failure ~6e-7)."""

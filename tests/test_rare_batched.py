@@ -201,7 +201,8 @@ def test_a_subset_batch_follows_the_host_path_level_for_level(kernel):
 # slow (6 to 9 s each): in the default run, test_a_subset_batch_follows_the_host_path_level_for_level
 # ties the batched path to the host path, whose known-answer test runs there
 @pytest.mark.slow
-@pytest.mark.parametrize("sigma_b,kernel", [(0.1, "ess"), (0.1, "pcn"), (1e-3, "ess"), (1e-4, "ess")])
+@pytest.mark.parametrize("sigma_b,kernel", [(0.1, "ess"), pytest.param(0.1, "pcn", marks=pytest.mark.slow),
+                                            pytest.param(1e-3, "ess", marks=pytest.mark.slow), (1e-4, "ess")])  # slow: 3 s each
 def test_batched_subset_matches_exact_perceptron_tail(sigma_b, kernel):
     """The host test's cases (10 replicates of 1000 particles), in two batches of 5."""
     exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
