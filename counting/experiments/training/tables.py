@@ -116,10 +116,44 @@ def statistics(n_s: np.ndarray, n_b: np.ndarray) -> tuple[float, float, int]:
     return float(rho), float(np.mean(np.log10(ps / pb))), int(both.sum())
 
 
+def null_statistics(rng: np.random.Generator, n_s: np.ndarray, n_b: np.ndarray, rounds: int) -> np.ndarray:
+    """:func:`statistics` (rho, mean log ratio) of ``rounds`` pairs of censuses drawn from one
+    distribution, the two censuses pooled, at the two observed sizes: what P_SGD = P_B gives.
+
+    >>> rng = np.random.default_rng(0)
+    >>> null = null_statistics(rng, np.array([60, 25, 15]), np.array([50, 30, 20]), 200)
+    >>> null.shape, bool(np.nanmedian(null[:, 0]) > 0)
+    ((200, 2), True)
+    """
+    ks, kb = int(n_s.sum()), int(n_b.sum())
+    pooled = (n_s + n_b) / max(ks + kb, 1)
+    return np.array([statistics(rng.multinomial(ks, pooled), rng.multinomial(kb, pooled))[:2]
+                     for _ in range(rounds)])
+
+
+def null_position(observed: float, null: np.ndarray) -> tuple[float, float]:
+    """The null's median and the observed value's two-sided p-value in it (``2 min(P(null <=
+    obs), P(null >= obs))``, at most 1; NaN where either is undefined).
+
+    >>> null_position(0.5, np.array([0.1, 0.2, 0.3, 0.4, 0.6]))
+    (0.3, 0.4)
+    """
+    null = null[np.isfinite(null)]
+    if not np.isfinite(observed) or len(null) == 0:
+        return math.nan, math.nan
+    p = 2 * min(np.mean(null <= observed), np.mean(null >= observed))
+    return float(np.median(null)), float(min(p, 1.0))
+
+
 def agreement(comp: pd.DataFrame, seed: int = 0, rounds: int = BOOTSTRAP) -> pd.DataFrame:
-    """One row per setting and optimiser: :func:`statistics` with 95% bootstrap intervals."""
+    """One row per setting and optimiser: :func:`statistics` with 95% bootstrap intervals, and each
+    statistic's null (:func:`null_statistics`: both samples from the pooled census at the two
+    sizes, ``rounds`` times from PCG64 seeded by ``[seed, 1]``) as its median and the observed
+    value's two-sided p-value (:func:`null_position`): ``spearman_null``, ``spearman_p``,
+    ``ratio_null``, ``ratio_p``. Only a departure from the null says training and the prior differ."""
     rows = []
     rng = np.random.default_rng(seed)
+    null_rng = np.random.default_rng([seed, 1])
     keys = [c for c in SETTING + ["method"] if c in comp]
     for setting, d in comp.groupby(keys, sort=False):
         n_s, n_b = d["n_sgd"].to_numpy(), d["n_b"].to_numpy()
@@ -133,6 +167,9 @@ def agreement(comp: pd.DataFrame, seed: int = 0, rounds: int = BOOTSTRAP) -> pd.
                      "spearman_lo": lo[0] if np.ndim(lo) else lo, "spearman_hi": hi[0] if np.ndim(hi) else hi,
                      "mean_log10_ratio": ratio, "ratio_lo": lo[1] if np.ndim(lo) else lo,
                      "ratio_hi": hi[1] if np.ndim(hi) else hi})
+        null = null_statistics(null_rng, n_s, n_b, rounds)
+        (rows[-1]["spearman_null"], rows[-1]["spearman_p"]), (rows[-1]["ratio_null"], rows[-1]["ratio_p"]) = (
+            null_position(rho, null[:, 0]), null_position(ratio, null[:, 1]))
     return pd.DataFrame(rows)
 
 
