@@ -3,8 +3,8 @@
 Both run the same replicates (keys ``fold_in(key(seed), r)``) of the same problem, after one
 untimed run each to compile; the host path runs them one after another
 (:func:`counting.rare.smc.smc_run` or :func:`counting.rare.subset.subset_run`, as
-``batch_replicates = 0``), the batched path all at once (:func:`counting.rare.batched.smc_runs` or
-:func:`counting.rare.batched_subset.subset_runs`, as ``batch_replicates = R``). The two timings alternate
+``batch_replicates = 0``), the batched path all at once (:func:`counting.rare.smc.smc_runs` or
+:func:`counting.rare.subset.subset_runs`, as ``batch_replicates = R``). The two timings alternate
 ``--repeats`` times, so that a shared machine's load falls on both alike; the ratio is what to
 read. Prints a markdown table.
 
@@ -22,12 +22,11 @@ import numpy as np
 
 from counting.boolean.tables import named_truth_table
 from counting.mechanisms.predicates import computes
-from counting.rare.batched import smc_runs
-from counting.rare.batched_subset import subset_runs
+
 from counting.rare.coordinates import GaussianProblem
 from counting.rare.replicates import replicate_key, replicate_keys
-from counting.rare.smc import smc_run
-from counting.rare.subset import subset_run
+from counting.rare.smc import smc_run, smc_runs
+from counting.rare.subset import subset_run, subset_runs
 from counting.spec import MLPSpec, ScaledPrior, SMCSettings, SubsetSettings
 
 

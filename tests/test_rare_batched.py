@@ -1,5 +1,5 @@
-"""Tempered SMC and subset simulation with replicates batched on the device (``counting.rare.batched``,
-``counting.rare.batched_subset``, ``batch_replicates``).
+"""Tempered SMC and subset simulation with replicates batched on the device, and the host driver
+against the device driver (``counting.rare.drive``, ``batch_replicates``).
 
 Known answers as in ``test_smc.py`` and ``test_rare.py``: AND on 3 bits under a perceptron prior with small ``sigma_b``
 (exact volumes by quadrature in ``exact_perceptron.perceptron_volumes``, 1e-4 down to 1e-13),
@@ -8,7 +8,8 @@ replicates (on log10 values): a correct, unbiased estimator with an honest repli
 a check with probability about 1e-3 over keys; the keys are fixed.
 
 A replicate's record is a function of its key and the batch size: the tests ask for bit-identical
-records whatever other replicates share the batch and wherever the replicate sits in it.
+records whatever other replicates share the batch and wherever the replicate sits in it, and
+from either driver (host loop or device loop) for the same keys.
 """
 
 import dataclasses
@@ -24,12 +25,13 @@ from counting.engine import checkpoint
 from counting.engine.run import RunOptions
 from counting.estimators import smc, subset
 from counting.estimators.problem import Problem
-from counting.rare import batched, batched_subset
+from counting.rare import smc as tempered
+from counting.rare import subset as splitting
 from counting.rare.coordinates import GaussianProblem
+from counting.rare.drive import on_device, on_host
 from counting.rare.replicates import replicate_key, replicate_keys
-from counting.rare.smc import next_beta as host_next_beta
-from counting.rare.smc import smc_run
-from counting.rare.subset import subset_run
+from counting.rare.smc import next_beta, smc_run, smc_runs, smc_samples
+from counting.rare.subset import subset_run, subset_runs
 from counting.spec import SMCSettings, SpecError, SubsetSettings, parse_spec
 from counting.spec.estimator import settings_dict
 from counting.stats import clopper_pearson
@@ -51,7 +53,7 @@ def test_a_replicate_gives_the_same_record_whatever_shares_its_batch():
     first = replicate_keys(5, 0, 4)
     assert bool((jax.random.key_data(first[3]) == jax.random.key_data(replicate_key(5, 3))).all())
     batches = [first, jnp.stack([replicate_key(5, r) for r in (2, 9, 10, 11)]), jnp.stack([replicate_key(5, 2)] * 4)]
-    runs = [batched.smc_samples(k, AND3, SMALL)[s] for k, s in zip(batches, [2, 0, 3])]
+    runs = [smc_samples(k, AND3, SMALL)[s] for k, s in zip(batches, [2, 0, 3])]
     assert runs[0].run == runs[1].run == runs[2].run
     assert bool((runs[0].coords == runs[1].coords).all()) and bool((runs[0].coords == runs[2].coords).all())
     assert math.isfinite(runs[0].run.log_p) and runs[0].run.stages > 3 and len(runs[0].coords) >= 50
@@ -67,7 +69,7 @@ def test_the_estimator_runs_batches_stops_and_resumes_to_the_same_estimate(tmp_p
     problem = AND3_PROBLEM
     whole = smc.estimate(problem, spec.estimator, RunOptions(out=tmp_path / "whole", progress=False))
     assert checkpoint.load(tmp_path / "whole", spec.to_json(), "smc").next == 6
-    alone = [batched.smc_runs(jnp.stack([replicate_key(5, r)] * 4), AND3, SMALL)[0] for r in range(6)]
+    alone = [smc_runs(jnp.stack([replicate_key(5, r)] * 4), AND3, SMALL)[0] for r in range(6)]
     assert whole.diagnostics["replicates_log10"] == [r.log_p / math.log(10) for r in alone]
     assert whole.samples == sum(r.evaluations for r in alone)
 
@@ -93,46 +95,77 @@ def test_the_estimator_runs_batches_stops_and_resumes_to_the_same_estimate(tmp_p
     assert "batch_replicates" not in settings_dict(host) and settings_dict(spec.estimator)["batch_replicates"] == 4
 
 
-def test_a_batch_follows_the_host_path_stage_for_stage():
-    """Same algorithm, same keys: with float32 instead of float64 for b and log Z, each replicate of
-    a batch takes the host run's stages and ends within 1e-4 of its log10 estimate. (A rounding
-    difference that flipped a resampling index or an acceptance would send a replicate on another
-    trajectory, as a key change would; on these fixed keys none does, and the test checks that.)"""
-    host = [smc_run(replicate_key(5, r), AND3, SMALL) for r in range(4)]
-    dev = batched.smc_runs(replicate_keys(5, 0, 4), AND3, SMALL)
-    assert [d.stages for d in dev] == [h.stages for h in host]
-    assert [d.evaluations for d in dev] == [h.evaluations for h in host]
-    assert max(abs(d.log_p - h.log_p) for d, h in zip(dev, host)) / math.log(10) < 1e-4, (dev, host)
-    assert max(abs(d.beta / h.beta - 1) for d, h in zip(dev, host)) < 1e-3
+@pytest.mark.parametrize("method,settings", [(tempered.SMC, SMALL), (splitting.SUBSET, SubsetSettings(particles=200, steps=3))])
+def test_host_and_device_drivers_give_the_same_runs(method, settings):
+    """One step, two loops: for the same batch of keys the host loop and the device loop end in
+    the same states, bit for bit (every field: population, scores, log Z or log p, b, step size,
+    stage count); a replicate stepped alone from the host (``smc_run``, ``subset_run``, the
+    default path) has the record of a device batch of one."""
+    keys = replicate_keys(5, 0, 3)
+    mod = tempered if method is tempered.SMC else splitting
+    static = mod.static_settings(settings)
+    limit = settings.max_stages if method is tempered.SMC else settings.max_levels
+    host, dev = on_host(method, keys, limit, AND3, static), on_device(method, keys, limit, AND3, static)
+    for a, b in zip(host, dev):
+        assert bool((np.asarray(a) == np.asarray(b)).all())
+    assert bool(np.asarray(dev.done).all())
+    alone = (smc_run if method is tempered.SMC else subset_run)(replicate_key(5, 1), AND3, settings)
+    assert alone == (smc_runs if method is tempered.SMC else subset_runs)(replicate_keys(5, 1, 1), AND3, settings)[0]
+
+
+def test_the_default_host_path_estimate_is_the_batch_of_one():
+    """``batch_replicates = 0`` (each replicate stepped from the host) and ``= 1`` (one replicate per
+    device call): the same estimate."""
+    spec = and3_spec(0.1, 'kind = "smc"\nkernel = "mala"\nparticles = 100\nsteps = 2\nreplicates = 3\n')
+    host = smc.estimate(AND3_PROBLEM, spec.estimator, RunOptions(progress=False))
+    one = smc.estimate(AND3_PROBLEM, dataclasses.replace(spec.estimator, batch_replicates=1), RunOptions(progress=False))
+    assert host.diagnostics["replicates_log10"] == one.diagnostics["replicates_log10"] and host.samples == one.samples
 
 
 def test_records_count_stages_and_evaluations_as_the_host_path():
     """Evaluations: particles at the start and particles * (steps * (leapfrog + 1) + 1) per stage;
     a run cut at max_stages estimates -inf and its Z_b still bounds the volume from above."""
-    run = batched.smc_runs(replicate_keys(5, 0, 4), AND3, SMALL)[0]
+    run = smc_runs(replicate_keys(5, 0, 4), AND3, SMALL)[0]
     assert run.evaluations == 100 * (1 + run.stages * (2 * 2 + 1))
     short = dataclasses.replace(SMALL, max_stages=3)
-    cut = batched.smc_runs(replicate_keys(5, 0, 4), AND3, short)[0]
+    cut = smc_runs(replicate_keys(5, 0, 4), AND3, short)[0]
     exact = math.log(perceptron_volumes(3, 1.0, 0.1)[0x80])
     assert cut.log_p == -math.inf and cut.stages == 3 and cut.evaluations == 100 * (1 + 3 * 5)
     assert cut.log_z > exact and 0 < cut.beta < math.inf
 
 
-def test_device_next_beta_matches_the_host_bisection():
-    """float32 on the device against float64 on the host: the same b' to float32 precision, and
+def float64_next_beta(energy: np.ndarray, beta: float, ess_target: float) -> float:
+    """A reference in float64 (numpy): the same bracket (from 1 / max finite E, doubled), 60 bisections."""
+    e = energy - energy.min()
+
+    def ess(d):
+        w = np.exp(-d * e)
+        return w.sum() ** 2 / (w * w).sum() / len(e)
+
+    lo, hi = 0.0, 1.0 / e[np.isfinite(e)].max()
+    while ess(hi) > ess_target:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ess(mid) > ess_target else (lo, mid)
+    return beta + hi
+
+
+def test_next_beta_matches_a_float64_bisection():
+    """float32 on the device against a float64 reference: the same b' to float32 precision, and
     the effective sample size at it on target; all-tied energies give inf."""
     rng = np.random.default_rng(0)
     for scale, beta in [(3.0, 0.25), (1e-8, 5e7), (1e3, 0.0)]:
         e = rng.exponential(scale, 1000)
         e[:3] = np.inf  # overflowed networks
-        dev = float(jax.jit(batched.next_beta, static_argnums=2)(jnp.asarray(e, jnp.float32), jnp.float32(beta), 0.5))
-        host = host_next_beta(e.astype(np.float32).astype(np.float64), beta, 0.5)
+        dev = float(jax.jit(next_beta, static_argnums=2)(jnp.asarray(e, jnp.float32), jnp.float32(beta), 0.5))
+        host = float64_next_beta(e.astype(np.float32).astype(np.float64), beta, 0.5)
         assert abs(dev - host) <= 1e-5 * host, (dev, host)
         w = np.exp(-(dev - beta) * (e - e.min()))
         assert abs(w.sum() ** 2 / (w * w).sum() / 1000 - 0.5) < 1e-3
     tied = jnp.concatenate([jnp.zeros(700), jnp.ones(300)])
-    assert math.isinf(float(batched.next_beta(jnp.zeros(10), jnp.float32(1.0), 0.5)))
-    assert math.isinf(float(batched.next_beta(tied, jnp.float32(1.0), 0.5)))  # 70% tie at the least energy
+    assert math.isinf(float(next_beta(jnp.zeros(10), jnp.float32(1.0), 0.5)))
+    assert math.isinf(float(next_beta(tied, jnp.float32(1.0), 0.5)))  # 70% tie at the least energy
 
 
 @pytest.mark.parametrize("sigma_b,kernel", [
@@ -182,20 +215,17 @@ SUBSET = SubsetSettings(particles=200, steps=3)
 def test_a_subset_replicate_gives_the_same_record_whatever_shares_its_batch():
     batches = [replicate_keys(5, 0, 4), jnp.stack([replicate_key(5, r) for r in (2, 9, 10, 11)]),
                jnp.stack([replicate_key(5, 2)] * 4)]
-    runs = [batched_subset.subset_runs(k, AND3, SUBSET)[s] for k, s in zip(batches, [2, 0, 3])]
+    runs = [subset_runs(k, AND3, SUBSET)[s] for k, s in zip(batches, [2, 0, 3])]
     assert runs[0] == runs[1] == runs[2] and math.isfinite(runs[0].log_p) and runs[0].levels >= 3
 
 
 @pytest.mark.parametrize("kernel", ["ess", pytest.param("pcn", marks=pytest.mark.slow)])  # another compile, 6 s
 def test_a_subset_batch_follows_the_host_path_level_for_level(kernel):
-    """Same levels, survivors and moves as the host loop: the same levels and evaluations, and
-    log p within float32 rounding (the host sums it in float64); with pcn, the step adaptation in
-    float32 too. On these fixed keys no rounding difference changes a trajectory (checked)."""
+    """The host loop and the device loop on the same batch: the same records, bit for bit."""
     settings = dataclasses.replace(SUBSET, kernel=kernel)
-    host = [subset_run(replicate_key(5, r), AND3, settings) for r in range(4)]
-    dev = batched_subset.subset_runs(replicate_keys(5, 0, 4), AND3, settings)
-    assert [(d.levels, d.evaluations) for d in dev] == [(h.levels, h.evaluations) for h in host]
-    assert max(abs(d.log_p - h.log_p) for d, h in zip(dev, host)) / math.log(10) < 1e-4, (dev, host)
+    host = on_host(splitting.SUBSET, replicate_keys(5, 0, 4), settings.max_levels, AND3,
+                   splitting.static_settings(settings))
+    assert splitting.records(host, AND3, settings) == subset_runs(replicate_keys(5, 0, 4), AND3, settings)
 
 
 # slow (6 to 9 s each): in the default run, test_a_subset_batch_follows_the_host_path_level_for_level

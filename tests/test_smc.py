@@ -9,6 +9,7 @@ honest replicate spread fails a check with probability about 1e-3 over keys; the
 
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -68,11 +69,12 @@ def test_smc_takes_a_site_condition():
 
 
 def test_next_beta_hits_the_ess_target():
-    e = np.random.default_rng(0).exponential(3.0, 1000)
-    b = next_beta(e, 0.25, 0.5)
-    w = np.exp(-(b - 0.25) * e)
-    assert b > 0.25 and abs(w.sum() ** 2 / (w * w).sum() / 1000 - 0.5) < 1e-6
-    assert next_beta(np.zeros(10), 1.0, 0.5) == math.inf
+    """float32 bisection: the effective sample size at b' on target to float32 precision."""
+    e = np.random.default_rng(0).exponential(3.0, 1000).astype(np.float32)
+    b = float(next_beta(jnp.asarray(e), jnp.float32(0.25), 0.5))
+    w = np.exp(-(b - 0.25) * e.astype(np.float64))
+    assert b > 0.25 and abs(w.sum() ** 2 / (w * w).sum() / 1000 - 0.5) < 1e-5
+    assert next_beta(jnp.zeros(10), jnp.float32(1.0), 0.5) == math.inf
 
 
 def test_smc_is_reproducible_and_its_job_row_has_the_standard_fields(tmp_path):

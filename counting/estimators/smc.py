@@ -9,11 +9,11 @@ bound on the volume as far as the moves mixed (the useful figure when no replica
 condition). With an output folder each finished replicate is checkpointed, and ``resume``
 continues a stopped job to the same numbers.
 
-``batch_replicates = R`` (default 0: one replicate after another, each stage driven from the
-host, :mod:`counting.rare.smc`) runs R replicates per device call with every stage on the device
-(:mod:`counting.rare.batched`): the same algorithm and keys, float32 adaptive choices, so other
-numbers than the host path's, each replicate's a function of its key and R; checkpointed after
-each batch.
+``batch_replicates = R`` (default 0: one replicate after another, each stage stepped from the
+host) runs R replicates per device call with every stage on the device: the same step
+(:mod:`counting.rare.smc`, driven by :mod:`counting.rare.drive`), each replicate's numbers a
+function of its key and the batch size (the host path is a batch of one: ``batch_replicates = 1``
+gives its numbers); checkpointed after each batch.
 
 Example:
     >>> from counting.spec import parse_spec
@@ -46,8 +46,7 @@ from counting.estimators.problem import Problem
 from counting.estimators.replicated import replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
-from counting.rare.batched import smc_runs
-from counting.rare.smc import SMCRun, smc_run
+from counting.rare.smc import SMCRun, smc_run, smc_runs
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec
 

@@ -6,9 +6,11 @@ The cost is counted in network evaluations; ``diagnostics`` has the kernel, each
 log10, their sd (far above the theory: the moves mix poorly and the estimate is biased low), the
 mean number of levels and how many replicates reached the condition. With an output folder each
 finished replicate is checkpointed, and ``resume`` continues a stopped job to the same numbers.
-``batch_replicates = R`` (default 0: the host loop, :mod:`counting.rare.subset`) runs R replicates
-per device call with every level on the device (:mod:`counting.rare.batched_subset`): same
-algorithm and keys, float32 ``log p`` (so other numbers), checkpointed after each batch.
+``batch_replicates = R`` (default 0: one replicate after another, each level stepped from the
+host) runs R replicates per device call with every level on the device: the same step
+(:mod:`counting.rare.subset`, driven by :mod:`counting.rare.drive`), each replicate's numbers a
+function of its key and the batch size (``batch_replicates = 1`` gives the host path's numbers);
+checkpointed after each batch.
 
 Example:
     >>> from counting.spec import parse_spec
@@ -38,8 +40,7 @@ from counting.estimators.problem import Problem
 from counting.estimators.replicated import replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
-from counting.rare.batched_subset import subset_runs
-from counting.rare.subset import SubsetRun, subset_run
+from counting.rare.subset import SubsetRun, subset_run, subset_runs
 from counting.spec.estimator import SubsetSettings
 from counting.spec.job import Spec
 

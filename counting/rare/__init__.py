@@ -10,13 +10,14 @@ Both methods work in the prior's standard Gaussian coordinates and share:
 * :mod:`~counting.rare.replicates`: the replicate loop (keys, progress, checkpoints), one
   replicate or a batch of them per call, and the replicate summary.
 
-:mod:`~counting.rare.subset` and :mod:`~counting.rare.smc` are one run each:
-``subset_run(key, problem, settings)`` and ``smc_run(key, problem, settings)``, with ``settings``
-from :mod:`counting.spec.estimator`. The estimators ``subset`` and ``smc``
+:mod:`~counting.rare.subset` and :mod:`~counting.rare.smc` each write their method once, as
+pure ``init`` / ``step`` / ``active`` functions on a NamedTuple state (:class:`~counting.rare.drive.Method`),
+and :mod:`~counting.rare.drive` runs either from the host (a Python loop over stages) or on the
+device (a ``lax.while_loop``), replicates batched with ``vmap``, with the same numbers:
+``subset_run(key, problem, settings)`` and ``smc_run(key, ...)`` step one run from the host,
+``subset_runs(keys, ...)`` and ``smc_runs(keys, ...)`` a batch on the device (``settings`` from
+:mod:`counting.spec.estimator`). The estimators ``subset`` and ``smc``
 (:mod:`counting.estimators.subset`, :mod:`counting.estimators.smc`) replicate them.
-:mod:`~counting.rare.batched` and :mod:`~counting.rare.batched_subset` are the same methods with
-every stage on the device and replicates batched (``smc_runs(keys, problem, settings)``,
-``subset_runs(keys, problem, settings)``).
 
 Example:
     >>> import math
@@ -32,15 +33,14 @@ Example:
 
 from counting.rare.conditional import ShareEstimate, replicate_shares
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weight_groups
+from counting.rare.drive import Method, on_device, on_host
 from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
-from counting.rare.batched import smc_runs, smc_samples
-from counting.rare.batched_subset import subset_runs
 from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, replicate_keys,
                                       run_replicate_batches, run_replicates, summarize_replicates)
-from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_sample
-from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_sample
+from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_runs, smc_sample, smc_samples
+from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_runs, subset_sample
 
-__all__ = ["GaussianProblem", "Level", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareEstimate", "SubsetRun", "SubsetSample",
+__all__ = ["GaussianProblem", "Level", "Method", "on_device", "on_host", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareEstimate", "SubsetRun", "SubsetSample",
            "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
            "replicate_key", "replicate_keys", "replicate_shares", "rescaling", "run_replicate_batches",
            "run_replicates", "smc_run", "smc_runs", "smc_sample", "smc_samples",

@@ -81,7 +81,7 @@ class SubsetSettings:
     max_levels: int = 200
     seed: int = 0
     key_impl: str = "threefry2x32"
-    batch_replicates: int = 0  # as for smc (counting.rare.batched_subset)
+    batch_replicates: int = 0  # as for smc (counting.rare.drive)
     kind: str = field(default="subset", init=False)
 
 
@@ -102,8 +102,8 @@ class SMCSettings:
     stop_fraction: float = 0.5
     seed: int = 0
     key_impl: str = "threefry2x32"
-    # 0: replicates one after another, stages driven from the host; b >= 1: b replicates per device
-    # call, every stage on the device (counting.rare.batched): float32 choices, other numbers
+    # 0: replicates one after another, stages stepped from the host (the numbers of b = 1); b >= 1:
+    # b replicates per device call, every stage on the device (counting.rare.drive)
     batch_replicates: int = 0
     kind: str = field(default="smc", init=False)
 
