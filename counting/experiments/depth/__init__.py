@@ -43,7 +43,7 @@ from counting.experiments.base.run import Pass
 from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.depth.figures import write_figures
 from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
-from counting.experiments.depth.rare import route_job, volume_job
+from counting.experiments.depth.rare import route_job, smc_volume_job
 from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
@@ -86,7 +86,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             for t in rare:
                 out.append(Pass(f"rare-bias:{t.name}:{model_name(m)}", Spec(m, exp.prior, Target(t.truth_table, n), s),
                                 None, None, {"part": "rare-bias", "target": t.name, **_about(m)},
-                                volume_job(m, exp.prior, t.truth_table, n, s)))
+                                smc_volume_job(m, exp.prior, t.truth_table, n, s)))
     if exp.lesions is not None:
         les = exp.lesions
         for L in les.depths:
