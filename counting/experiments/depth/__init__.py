@@ -147,7 +147,7 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
         per.append(np.array([c[k] for k in tb.CLASS_NAMES], np.float64) / run.solutions if run.solutions
                    else np.full(4, np.nan))
     row = tb.route_rows(d, about, nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
-                        tb.smc_volume([r.log_p for r in runs]), facts.samples)
+                        tb.smc_volume_columns([r.log_p for r in runs]), facts.samples)
     row["replicates"] = len(runs)
     places = tb.placement_rows(d, about, nv, "smc", joint, volume=row["volume"])
     return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places)}
