@@ -142,7 +142,7 @@ def test_frequency_and_lz_tables_account_for_every_network():
     lz = zipf.census_lz(c, 7)
     t = zipf.lz_table(c, lz)
     assert (t["count"] * t["functions"]).sum() == 3000
-    bits = zipf.table_bits(c.tables[:3], 7)
+    bits = zipf.word_bits(c.tables[:3], 7)
     from counting.boolean.tables import words_to_int
 
     for r, b in zip(c.tables[:3], bits):
