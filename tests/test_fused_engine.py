@@ -1,4 +1,4 @@
-"""The fused Pallas kernel in the engine (``[estimator] sampler = "fused"``, ``kernel = ...``): run in
+"""The fused Pallas kernel in the engine (``[estimator] sampler = "fused"``, ``fused_kernel = ...``): run in
 interpret mode on the CPU, it gives exactly the truth tables, census counts and hits of the jnp
 path of the same sampler; where it cannot apply, a one-line error names the field before any work.
 
@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_usage_error, cli, write_spec
 
 from counting import parse_spec
 from counting.boolean.tables import words_to_int
@@ -31,9 +32,10 @@ NET = "[model]\nn_inputs = 3\nwidths = [8]\n"
 
 
 def spec_of(text, kernel="interpret", need_target=False, **est):
-    """``text`` with ``sampler = "fused"`` and ``kernel`` (and any other estimator fields)."""
+    """``text`` with ``sampler = "fused"`` and ``fused_kernel = kernel`` (and any other estimator fields)."""
     s = parse_spec(text, need_target=need_target)
-    return dataclasses.replace(s, estimator=dataclasses.replace(s.estimator, sampler="fused", kernel=kernel, **est))
+    return dataclasses.replace(s, estimator=dataclasses.replace(s.estimator, sampler="fused", fused_kernel=kernel,
+                                                                 **est))
 
 
 def table_counts(census):
@@ -78,7 +80,7 @@ def test_kernel_volume_hits_equal_the_jnp_fused_hits_and_its_records_say_so(tmp_
     got = volume_job(spec_of(text, "interpret", need_target=True), options=dataclasses.replace(opts, out=tmp_path))
     assert got.hits == ref.hits and got.samples == ref.samples == 600 and ref.hits > 0
     m = json.loads((tmp_path / "manifest.json").read_text())
-    assert m["spec"]["estimator"]["kernel"] == "interpret" and "kernel = interpret" in m["key_impl"]
+    assert m["spec"]["estimator"]["fused_kernel"] == "interpret" and "fused_kernel = interpret" in m["key_impl"]
     assert "(fused sampler, fused Pallas kernel)" in citation(m)
 
 
@@ -101,17 +103,39 @@ def test_kernel_refuses_models_and_priors_it_cannot_draw(text, match):
 
 
 def test_kernel_refuses_other_samplers_shared_readouts_and_the_cpu_without_interpret():
-    one_line_error("^estimator.kernel: expected 'off' unless sampler = 'fused', got 'pallas'",
-                   lambda: parse_spec(NET + "[estimator]\nkernel = 'pallas'\n", need_target=False))
-    one_line_error("^estimator.kernel: expected one of \\['off', 'pallas', 'interpret'\\]",
-                   lambda: parse_spec(NET + "[estimator]\nsampler = 'fused'\nkernel = 'on'\n", need_target=False))
+    one_line_error("^estimator.fused_kernel: expected 'off' unless sampler = 'fused', got 'pallas'",
+                   lambda: parse_spec(NET + "[estimator]\nfused_kernel = 'pallas'\n", need_target=False))
+    one_line_error("^estimator.fused_kernel: expected one of \\['off', 'pallas', 'interpret'\\]",
+                   lambda: parse_spec(NET + "[estimator]\nsampler = 'fused'\nfused_kernel = 'on'\n",
+                                      need_target=False))
     shared = spec_of(NET + "[estimator]\nsamples = 64\n", readouts_per_draw=4)
-    one_line_error("^estimator.readouts_per_draw: expected 1 with estimator.kernel", lambda: prior_source(shared, "cpu"))
+    one_line_error("^estimator.readouts_per_draw: expected 1 with estimator.fused_kernel",
+                   lambda: prior_source(shared, "cpu"))
     gpu = spec_of(NET, "pallas")
-    one_line_error("^estimator.kernel: expected a GPU for 'pallas' \\('interpret' runs the same kernel on cpu",
+    one_line_error("^estimator.fused_kernel: expected a GPU for 'pallas' \\('interpret' runs the same kernel on cpu",
                    lambda: prior_source(gpu, "cpu"))
     source = prior_source(gpu, "gpu")  # on a GPU: the compiled kernel
     assert isinstance(source, fused_kernel.KernelOutputs) and not source.interpret
+
+
+@pytest.mark.parametrize("kind", ["", "kind = 'mc'\n"])
+def test_the_old_key_kernel_of_mc_is_refused_naming_the_new_one(kind):
+    """``kernel`` was this field's key; it is refused in one line naming ``estimator.fused_kernel``,
+    while ``smc`` and ``subset`` keep ``kernel`` for their move kernel."""
+    one_line_error("^estimator.kernel: expected estimator.fused_kernel for kind 'mc' \\(renamed; kernel is the "
+                   "move kernel of smc and subset\\), got 'pallas'$",
+                   lambda: parse_spec(NET + f"[estimator]\n{kind}sampler = 'fused'\nkernel = 'pallas'\n",
+                                      need_target=False))
+    for kind, move in (("smc", "mala"), ("subset", "pcn")):
+        est = parse_spec(NET + f"[estimator]\nkind = '{kind}'\nkernel = '{move}'\n", need_target=False).estimator
+        assert est.kernel == move
+
+
+def test_the_old_key_kernel_is_refused_by_the_command_line_before_any_work(tmp_path):
+    spec = write_spec(tmp_path, NET + "[estimator]\nsampler = 'fused'\nkernel = 'interpret'\n")
+    r = cli("census", spec, "--out", tmp_path / "out", "--no-progress")
+    assert "estimator.fused_kernel" in assert_usage_error(r, "estimator.kernel")
+    assert not (tmp_path / "out").exists()
 
 
 def test_kernel_refuses_tallies_that_read_parameters_or_sites_before_any_work():
@@ -121,28 +145,29 @@ def test_kernel_refuses_tallies_that_read_parameters_or_sites_before_any_work():
         return fwd.output
 
     lesioned.needs_params = True
-    one_line_error("^estimator.kernel: expected 'off' for a job whose tally reads the parameters",
+    one_line_error("^estimator.fused_kernel: expected 'off' for a job whose tally reads the parameters",
                    lambda: Engine.build(spec, lesioned, 64))
     site = holds("layer1", 0xE8, 3)
-    one_line_error("^estimator.kernel: expected 'off' for a job that reads the networks' sites",
+    one_line_error("^estimator.fused_kernel: expected 'off' for a job that reads the networks' sites",
                    lambda: census_job(spec, RunOptions(batch_size=64, progress=False), where=site))
 
 
 def test_default_keeps_identity_and_records_name_the_kernel():
     base = NET + "[estimator]\nsamples = 10\nsampler = 'fused'\n"
     plain = parse_spec(base, need_target=False)
-    assert plain.to_json() == parse_spec(base + "kernel = 'off'\n", need_target=False).to_json()
+    assert plain.to_json() == parse_spec(base + "fused_kernel = 'off'\n", need_target=False).to_json()
     assert "kernel" not in plain.to_json() and isinstance(prior_source(plain, "gpu"), PriorDraws)
-    chosen = parse_spec(base + "kernel = 'pallas'\n", need_target=False)
-    assert chosen.to_dict()["estimator"]["kernel"] == "pallas"
+    chosen = parse_spec(base + "fused_kernel = 'pallas'\n", need_target=False)
+    assert chosen.to_dict()["estimator"]["fused_kernel"] == "pallas"
     m = manifest("volume", chosen.to_dict(), {}, {}, [])
-    assert m["key_impl"] == "philox4x32-10 (sampler = fused, drawn in the fused Pallas kernel, kernel = pallas)"
+    assert m["key_impl"] == ("philox4x32-10 (sampler = fused, drawn in the fused Pallas kernel, "
+                             "fused_kernel = pallas)")
     assert manifest("volume", plain.to_dict(), {}, {}, [])["key_impl"] == "philox4x32-10 (sampler = fused)"
 
 
 def test_bench_measures_the_kernel_on_gpus_only():
-    assert "engine-kernel" in [c.name for c in bench.CANDIDATES]
-    assert "engine-kernel" not in [c.name for c in bench.candidates_for("cpu")]
+    assert "engine-fused-kernel" in [c.name for c in bench.CANDIDATES]
+    assert "engine-fused-kernel" not in [c.name for c in bench.candidates_for("cpu")]
     assert [c.name for c in bench.candidates_for("gpu")] == [c.name for c in bench.CANDIDATES]
 
 

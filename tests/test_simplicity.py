@@ -15,6 +15,8 @@ from counting.engine.tally import CensusTally
 from counting.experiments import parse_experiment, run_experiment
 from counting.experiments.simplicity import compare, zipf
 from counting.experiments.simplicity.classes import class_volumes
+from counting.experiments.simplicity.config import Rare
+from counting.experiments.simplicity.jobs import class_job
 from counting.spec.job import sampling_spec
 from counting.spec.model import MLPSpec
 from counting.spec.errors import SpecError
@@ -142,7 +144,7 @@ def test_frequency_and_lz_tables_account_for_every_network():
     lz = zipf.census_lz(c, 7)
     t = zipf.lz_table(c, lz)
     assert (t["count"] * t["functions"]).sum() == 3000
-    bits = zipf.table_bits(c.tables[:3], 7)
+    bits = zipf.word_bits(c.tables[:3], 7)
     from counting.boolean.tables import words_to_int
 
     for r, b in zip(c.tables[:3], bits):
@@ -160,6 +162,36 @@ def test_reproduction_part_end_to_end():
 
 
 # --- the volumes part end to end (rare classes by SMC) --------------------------------------------------
+
+class FinishedCensus:
+    """What class_job reads of the census pass before it: the finished census."""
+
+    def __init__(self, census):
+        self.census = census
+
+    def finalize(self):
+        return self.census
+
+
+def test_a_class_estimated_by_smc_publishes_its_smc_volume_not_the_census_fraction():
+    """2-bit functions, a census that never saw the class of 0x3 (one input, negated; count 0 <
+    min_hits = 1): SMC estimates it, and its ``volume`` is ``10**log10_volume`` (it was the census's
+    0), the census fraction kept as ``census_volume``; the census classes keep their census volume."""
+    c = Census.from_rows(np.array([[0x8]] * 40 + [[0x6]] * 2 + [[0x0]] * 30, np.uint32), n_inputs=2)
+    m = MLPSpec(n_inputs=2, widths=(4,), activation="tanh")  # no NNGP for tanh: SMC alone
+    job = class_job(FinishedCensus(c), m, ScaledPrior(), 1, 0, Rare(particles=50, steps=1, replicates=2, max_stages=30),
+                    256, 0, ("test",))
+    t = job(RunOptions(progress=False))[0].set_index("representative")
+    assert t["method"].to_dict() == {"0x0": "census", "0x1": "census", "0x3": "smc", "0x6": "census"}
+    smc = t.loc["0x3"]
+    assert np.isfinite(smc["log10_volume"]) and smc["log10_volume"] == smc["smc_log10_volume"]
+    assert smc["volume"] == 10.0 ** smc["log10_volume"] > 0.01
+    assert smc["census_volume"] == 0
+    census = t[t["method"] == "census"]
+    np.testing.assert_array_equal(census["volume"], census["count"] / (census["size"] * 72))
+    np.testing.assert_array_equal(census["census_volume"], census["volume"])
+    np.testing.assert_allclose(census["volume"], 10.0 ** census["log10_volume"], rtol=1e-12)
+
 
 @pytest.mark.slow  # about a minute: SMC on the rare classes
 def test_volumes_part_sums_to_one_and_smc_meets_the_census(tmp_path):

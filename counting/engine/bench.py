@@ -10,7 +10,7 @@ sizes (:func:`sweep`) and reported at its best, with the whole sweep recorded:
 * ``engine``: :class:`counting.engine.sharding.Engine` with per-network threefry keys (``size`` is
   its block, the networks evaluated at once within a chunk: 16384, 4096 on the CPU);
 * ``engine-fused``: the same engine with ``estimator.sampler = "fused"`` (Philox counters);
-* ``engine-kernel`` (GPU backends only): the same with ``estimator.kernel = "pallas"``, each
+* ``engine-fused-kernel`` (GPU backends only): the same with ``estimator.fused_kernel = "pallas"``, each
   network drawn and evaluated in the fused Pallas kernel (:mod:`counting.engine.fused_kernel`).
   On the CPU the kernel runs only in interpret mode, far too slow to be worth a benchmark row.
 
@@ -189,17 +189,18 @@ def baseline_runner(size: int, devices: Sequence) -> Runner:
 
 
 def engine_runner(size: int, devices: Sequence, spec_text: str | None = None, sampler: str | None = None,
-                  kernel: str | None = None) -> Runner:
+                  fused_kernel: str | None = None) -> Runner:
     """The engine at a block of ``size`` (several chunks per device per call on accelerators), for
     :data:`BENCH_SPEC` (its chunk :data:`CPU_CHUNK` on the CPU) unless ``spec_text`` is given, with
-    the spec's ``estimator.sampler`` and ``estimator.kernel`` set to ``sampler`` and ``kernel`` if given."""
+    the spec's ``estimator.sampler`` and ``estimator.fused_kernel`` set to ``sampler`` and ``fused_kernel`` if
+    given."""
     if spec_text is None:
         chunk = CPU_CHUNK if devices[0].platform == "cpu" else CHUNK
         spec_text = BENCH_SPEC.replace(f"chunk_size = {CHUNK}", f"chunk_size = {chunk}")
     if sampler is not None:
         spec_text = spec_text.replace("[estimator]\n", f'[estimator]\nsampler = "{sampler}"\n')
-    if kernel is not None:
-        spec_text = spec_text.replace("[estimator]\n", f'[estimator]\nkernel = "{kernel}"\n')
+    if fused_kernel is not None:
+        spec_text = spec_text.replace("[estimator]\n", f'[estimator]\nfused_kernel = "{fused_kernel}"\n')
     spec = parse_spec(spec_text, need_target=False)
     chunk = spec.estimator.chunk_size
     per_dev = 1 if devices[0].platform == "cpu" else 8
@@ -237,9 +238,9 @@ CANDIDATES: tuple[Candidate, ...] = (
               engine_runner),
     Candidate("engine-fused", "engine with estimator.sampler = 'fused' (Philox counters); size = block",
               engine_sizes, functools.partial(engine_runner, sampler="fused")),
-    Candidate("engine-kernel", "engine with sampler = 'fused', kernel = 'pallas' (weights drawn in registers by "
-              "the fused Pallas kernel, never written); size = block", engine_sizes,
-              functools.partial(engine_runner, sampler="fused", kernel="pallas"), gpu_only=True),
+    Candidate("engine-fused-kernel", "engine with sampler = 'fused', fused_kernel = 'pallas' (weights drawn in "
+              "registers by the fused Pallas kernel, never written); size = block", engine_sizes,
+              functools.partial(engine_runner, sampler="fused", fused_kernel="pallas"), gpu_only=True),
 )
 
 

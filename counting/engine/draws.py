@@ -9,7 +9,7 @@ A *source* has three methods the engine calls on the device: ``chunk_inputs(chun
 ``network_inputs(chunk_input, size)`` and ``params(network_inputs) -> [B, n_params]``.
 :class:`PriorDraws` draws from the prior (with ``[estimator] sampler = "fused"`` it hands over to
 :class:`counting.engine.fused.CounterDraws`, Philox counters instead of keys);
-:func:`prior_source` is the engine's default: :class:`PriorDraws`, or with ``kernel = "pallas"``
+:func:`prior_source` is the engine's default: :class:`PriorDraws`, or with ``fused_kernel = "pallas"``
 the fused kernel's source, which evaluates the networks itself
 (:class:`counting.engine.fused_kernel.KernelOutputs`);
 :class:`counting.engine.enumeration.Enumeration` lists every configuration of a discrete prior.
@@ -76,8 +76,8 @@ class PriorDraws:
 
 def prior_source(spec: Spec, platform: str):
     """The engine's default source on devices of ``platform``: the fused kernel's where the spec
-    chooses it (``estimator.kernel``), else :class:`PriorDraws`."""
-    if getattr(spec.estimator, "kernel", "off") != "off":
+    chooses it (``estimator.fused_kernel``), else :class:`PriorDraws`."""
+    if getattr(spec.estimator, "fused_kernel", "off") != "off":
         import counting.engine.fused_kernel as fused_kernel  # here: Pallas' Triton modules take ~0.6 s to import
 
         return fused_kernel.kernel_source(spec, platform)

@@ -16,7 +16,7 @@ they differ from the default ``threefry`` sampler's, which stays the default.
 :class:`CounterDraws` is the engine's parameter source for it (``chunk_inputs``,
 ``network_inputs``, ``params``); :func:`counting.engine.draws.PriorDraws` hands over to it when
 the spec selects the sampler. :mod:`counting.engine.fused_kernel` draws the same parameters inside
-a GPU kernel and evaluates the network there (``[estimator] kernel = "pallas"``: the same truth
+a GPU kernel and evaluates the network there (``[estimator] fused_kernel = "pallas"``: the same truth
 tables, outputs to float rounding).
 
 Example:

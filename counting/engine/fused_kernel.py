@@ -10,7 +10,7 @@ and one sine or cosine per parameter (four times the jnp path's Philox calls, wh
 call among four parameters). :func:`draw_params` is the same generator writing the flat
 parameters, to compare with :func:`counting.engine.fused.standard_draws` bit for bit.
 
-In the engine (``[estimator] sampler = "fused"`` with ``kernel = "pallas"``, or ``"interpret"`` for
+In the engine (``[estimator] sampler = "fused"`` with ``fused_kernel = "pallas"``, or ``"interpret"`` for
 checks on any backend) :class:`KernelOutputs` is the source: instead of parameters it gives each
 block's outputs (:class:`counting.models.Forward` with no sites), by one kernel call over the
 block's networks (consecutive indices of one chunk), and the block's tally reduces them as before.
@@ -174,11 +174,11 @@ def draw_params(seed: int, chunk: int, first: int, n: int, size: int, interpret:
 
 class NoSites(Mapping):
     """The sites of networks the kernel evaluated: none (only outputs leave the kernel). Any reading
-    is a one-line error naming ``estimator.kernel``, raised while the step is traced, before any work."""
+    is a one-line error naming ``estimator.fused_kernel``, raised while the step is traced, before any work."""
 
     def refuse(self, what):
-        raise SpecError("estimator.kernel", "'off' for a job that reads the networks' sites (the kernel writes "
-                        "only outputs)", what)
+        raise SpecError("estimator.fused_kernel", "'off' for a job that reads the networks' sites (the kernel "
+                        "writes only outputs)", what)
 
     def __getitem__(self, name):
         self.refuse(f"site {name}")
@@ -194,21 +194,21 @@ class NoSites(Mapping):
 
 
 def kernel_mode(spec: Spec) -> str:
-    """The spec's ``estimator.kernel``: ``"off"`` (the default), ``"pallas"`` or ``"interpret"``."""
-    return getattr(spec.estimator, "kernel", "off")
+    """The spec's ``estimator.fused_kernel``: ``"off"`` (the default), ``"pallas"`` or ``"interpret"``."""
+    return getattr(spec.estimator, "fused_kernel", "off")
 
 
 def check_spec(spec: Spec) -> None:
     """Where the kernel cannot evaluate the spec's networks, a one-line error naming the field."""
     check_model(spec.model, spec.prior)
     if spec.model.activation not in ACTIVATIONS:
-        raise SpecError("model.activation", f"one of {list(ACTIVATIONS)} for estimator.kernel = "
+        raise SpecError("model.activation", f"one of {list(ACTIVATIONS)} for estimator.fused_kernel = "
                         f"{kernel_mode(spec)!r} (no Triton lowering of the others)", spec.model.activation)
     if getattr(spec.estimator, "sampler", "threefry") != fused.SAMPLER:
-        raise SpecError("estimator.kernel", "'off' unless sampler = 'fused'", kernel_mode(spec))
+        raise SpecError("estimator.fused_kernel", "'off' unless sampler = 'fused'", kernel_mode(spec))
     if getattr(spec.estimator, "readouts_per_draw", 1) != 1:
-        raise SpecError("estimator.readouts_per_draw", "1 with estimator.kernel (the kernel evaluates whole "
-                        "networks)", spec.estimator.readouts_per_draw)
+        raise SpecError("estimator.readouts_per_draw", "1 with estimator.fused_kernel (the kernel evaluates "
+                        "whole networks)", spec.estimator.readouts_per_draw)
 
 
 class KernelOutputs:
@@ -239,10 +239,10 @@ class KernelOutputs:
 
 
 def kernel_source(spec: Spec, platform: str) -> KernelOutputs:
-    """The source for ``estimator.kernel`` on devices of ``platform`` (``"pallas"`` needs a GPU)."""
+    """The source for ``estimator.fused_kernel`` on devices of ``platform`` (``"pallas"`` needs a GPU)."""
     check_spec(spec)
     mode = kernel_mode(spec)
     if mode == "pallas" and platform not in fused.GPU_PLATFORMS:
-        raise SpecError("estimator.kernel", f"a GPU for 'pallas' ('interpret' runs the same kernel on {platform}, "
-                        "far slower, for checks)", mode)
+        raise SpecError("estimator.fused_kernel", f"a GPU for 'pallas' ('interpret' runs the same kernel on "
+                        f"{platform}, far slower, for checks)", mode)
     return KernelOutputs(spec, interpret=mode == "interpret")

@@ -120,8 +120,8 @@ class Engine:
         if source is None:  # trained networks for a spec with [training] (counting.training.source)
             source = trained_source(spec) or prior_source(spec, devs.flat[0].platform)
         if evaluates(source) and needs_params(reduce):
-            raise SpecError("estimator.kernel", "'off' for a job whose tally reads the parameters (the kernel "
-                            "writes none)", getattr(spec.estimator, "kernel", None))
+            raise SpecError("estimator.fused_kernel", "'off' for a job whose tally reads the parameters (the "
+                            "kernel writes none)", getattr(spec.estimator, "fused_kernel", None))
         local = lambda c, v: step_result(spec, source, reduce, block_size, c, v)  # noqa: E731
         # a pallas_call (interpreted, at least) carries no varying-axes types: unchecked for the kernel
         sharded = jax.shard_map(local, mesh=mesh, in_specs=(P("d"), P("d")), out_specs=P("d"),

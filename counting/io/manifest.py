@@ -80,8 +80,8 @@ def record_reproduce(command: str | None) -> None:
 
 def _drawn_in(est: dict) -> str:
     """Where the counter-based draws were made, when not by jnp: the fused kernel."""
-    kernel = est.get("kernel", "off")
-    return "" if kernel == "off" else f", drawn in the fused Pallas kernel, kernel = {kernel}"
+    mode = est.get("fused_kernel", "off")
+    return "" if mode == "off" else f", drawn in the fused Pallas kernel, fused_kernel = {mode}"
 
 
 def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[str]) -> dict:

@@ -29,7 +29,7 @@ from counting.spec.errors import SpecError, check_keys, choice, flag, integer, k
 ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp")
 KEY_IMPLS = ("threefry2x32",)
 SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settings_dict
-KERNELS = ("off", "pallas", "interpret")  # likewise
+FUSED_KERNELS = ("off", "pallas", "interpret")  # likewise
 SUBSET_KERNELS = ("ess", "pcn")
 SMC_KERNELS = ("hmc", "mala")
 MAX_CHUNK = 2**24
@@ -42,10 +42,11 @@ class MCSettings:
     chunk ``c`` uses ``fold_in(fold_in(key(seed), c), i)``); batch size and devices are not.
     ``sampler = "fused"`` draws from Philox counters (seed, chunk, network, parameter) instead
     (:mod:`counting.engine.fused`): other draws, so other counts, as reproducible. With it,
-    ``kernel = "pallas"`` evaluates each network in the fused GPU kernel, its parameters drawn in
-    registers from the same counters (:mod:`counting.engine.fused_kernel`: the same truth tables,
+    ``fused_kernel = "pallas"`` evaluates each network in the fused GPU kernel, its parameters drawn
+    in registers from the same counters (:mod:`counting.engine.fused_kernel`: the same truth tables,
     outputs to float rounding); ``"interpret"`` runs that kernel in Pallas interpret mode on any
-    backend, far slower, for checks."""
+    backend, far slower, for checks. (The key was ``kernel`` before; ``kernel`` is now only the
+    move kernel of ``smc`` and ``subset``.)"""
 
     samples: int = 100_000
     seed: int = 0
@@ -53,8 +54,14 @@ class MCSettings:
     key_impl: str = "threefry2x32"
     sampler: str = "threefry"
     readouts_per_draw: int = 1  # > 1: shared draws (counting.estimators.shared); chunks count hidden draws
-    kernel: str = "off"
+    fused_kernel: str = "off"
     kind: str = field(default="mc", init=False)
+
+    @property
+    def kernel(self) -> str:
+        """``fused_kernel`` under its old name, read only, for readers of the settings not yet
+        switched to the new one (:mod:`counting.io.citation`); the spec key itself is refused."""
+        return self.fused_kernel
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,7 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "mc": {"samples": _at_least(1), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
            "key_impl": _key_impl, "sampler": lambda v, f: choice(v, f, SAMPLERS),
            "readouts_per_draw": lambda v, f: integer(v, f, 1, MAX_READOUTS),
-           "kernel": lambda v, f: choice(v, f, KERNELS)},
+           "fused_kernel": lambda v, f: choice(v, f, FUSED_KERNELS)},
     "exact": {},
     "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
                "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
@@ -170,9 +177,30 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
 }
 
 
+# Per kind: old key -> new key, refused in one line that names the new one.
+RENAMED: dict[str, dict[str, str]] = {"mc": {"kernel": "fused_kernel"}}
+
+
+def check_renamed(t: dict, kind: str, where: str = "estimator") -> None:
+    """A one-line error where ``t`` uses a key of ``kind`` that has been renamed.
+
+    Example:
+        >>> check_renamed({"kind": "smc", "kernel": "hmc"}, "smc")     # the move kernel keeps its key
+        >>> check_renamed({"kernel": "pallas"}, "mc")
+        Traceback (most recent call last):
+        ...
+        counting.spec.errors.SpecError: estimator.kernel: expected estimator.fused_kernel for kind 'mc' (renamed; kernel is the move kernel of smc and subset), got 'pallas'
+    """
+    for old, new in RENAMED.get(kind, {}).items():
+        if old in t:
+            raise SpecError(f"{where}.{old}", f"{where}.{new} for kind {kind!r} (renamed; {old} is the move "
+                            "kernel of smc and subset)", t[old])
+
+
 def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     """Validate an ``[estimator]`` table (``kind`` defaults to ``mc``)."""
     kind = kind_of(t, where, ESTIMATOR_KINDS, "mc")
+    check_renamed(t, kind, where)
     checks = _CHECKS[kind]
     check_keys(t, set(checks) | {"kind"}, where, f" for kind {kind!r}")
     values = {k: checks[k](v, f"{where}.{k}") for k, v in t.items() if k != "kind"}
@@ -183,8 +211,9 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     if kind in ("smc", "subset") and settings.batch_replicates > settings.replicates:
         raise SpecError(f"{where}.batch_replicates", f"at most replicates = {settings.replicates}",
                         settings.batch_replicates)
-    if kind == "mc" and settings.kernel != KERNELS[0] and settings.sampler != "fused":  # it draws fused's parameters
-        raise SpecError(f"{where}.kernel", "'off' unless sampler = 'fused'", settings.kernel)
+    if kind == "mc" and settings.fused_kernel != FUSED_KERNELS[0] and settings.sampler != "fused":
+        # it draws fused's parameters
+        raise SpecError(f"{where}.fused_kernel", "'off' unless sampler = 'fused'", settings.fused_kernel)
     if kind == "mc" and settings.samples % settings.readouts_per_draw:
         raise SpecError(f"{where}.samples", f"a multiple of readouts_per_draw = {settings.readouts_per_draw}",
                         settings.samples)
@@ -197,8 +226,8 @@ def settings_dict(s: EstimatorSettings) -> dict:
     d = dataclasses.asdict(s)
     if d.get("sampler") == SAMPLERS[0]:
         del d["sampler"]
-    if d.get("kernel") == KERNELS[0]:  # and the jnp evaluation
-        del d["kernel"]
+    if d.get("fused_kernel") == FUSED_KERNELS[0]:  # and the jnp evaluation
+        del d["fused_kernel"]
     if d.get("readouts_per_draw") == 1:  # likewise the default of one readout per draw
         del d["readouts_per_draw"]
     if d.get("batch_replicates") == 0:  # and the host-driven replicate loop

@@ -43,7 +43,7 @@ from counting.experiments.base.run import Pass
 from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.depth.figures import write_figures
 from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
-from counting.experiments.depth.rare import route_job, volume_job
+from counting.experiments.depth.rare import route_job, smc_volume_job
 from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
@@ -86,7 +86,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             for t in rare:
                 out.append(Pass(f"rare-bias:{t.name}:{model_name(m)}", Spec(m, exp.prior, Target(t.truth_table, n), s),
                                 None, None, {"part": "rare-bias", "target": t.name, **_about(m)},
-                                volume_job(m, exp.prior, t.truth_table, n, s)))
+                                smc_volume_job(m, exp.prior, t.truth_table, n, s)))
     if exp.lesions is not None:
         les = exp.lesions
         for L in les.depths:
@@ -147,7 +147,7 @@ def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str,
         per.append(np.array([c[k] for k in tb.CLASS_NAMES], np.float64) / run.solutions if run.solutions
                    else np.full(4, np.nan))
     row = tb.route_rows(d, about, nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
-                        tb.smc_volume([r.log_p for r in runs]), facts.samples)
+                        tb.smc_volume_columns([r.log_p for r in runs]), facts.samples)
     row["replicates"] = len(runs)
     places = tb.placement_rows(d, about, nv, "smc", joint, volume=row["volume"])
     return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places)}

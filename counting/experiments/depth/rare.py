@@ -1,6 +1,6 @@
 """Targets too rare for hit-or-miss: their volume by tempered SMC, and their routes from its last populations.
 
-:func:`volume_job` (the depth-bias sweep's rare targets): replicates of
+:func:`smc_volume_job` (the depth-bias sweep's rare targets): replicates of
 :func:`counting.rare.smc.smc_run` for "computes the target", each record an
 :class:`~counting.rare.smc.SMCRun` (log volume, evaluations, stages, last ``log Z_b`` and ``b``).
 
@@ -21,7 +21,7 @@ Example:
     >>> res, facts = route_job(m, ScaledPrior(), DECOMPOSITIONS["and4"], s)(RunOptions(progress=False))
     >>> len(res.runs), len(res.runs[0].joint) == joint_size(m), facts.chunks
     (2, True, 2)
-    >>> res, facts = volume_job(m, ScaledPrior(), 0x8000, 4, s)(RunOptions(progress=False))
+    >>> res, facts = smc_volume_job(m, ScaledPrior(), 0x8000, 4, s)(RunOptions(progress=False))
     >>> [r.stages >= 0 and r.log_p < 0 for r in res.runs]     # 4-bit AND: 10**-2.6 or so
     [True, True]
 """
@@ -78,7 +78,7 @@ def _facts(reps: Replicates, settings: SMCSettings) -> PassFacts:
                      reps.seconds, rate)
 
 
-def volume_job(model: ModelSpec, prior: PriorSpec, target: int, n: int, settings: SMCSettings
+def smc_volume_job(model: ModelSpec, prior: PriorSpec, target: int, n: int, settings: SMCSettings
                ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
     """The SMC volume of "computes ``target``" (an ``n``-bit truth table) on one network, as a
     :class:`~counting.experiments.base.run.Pass` job: ``settings.replicates`` runs, checkpointed one by one."""

@@ -89,7 +89,7 @@ def bias_smc_row(about: dict, target: str, truth_table: int, runs: Sequence) -> 
     finite = [x for x in s.replicates_log10 if math.isfinite(x)]
     return {**about, "target": target, "truth_table": to_hex(truth_table, 4), "method": "smc",
             "replicates": len(runs), "reached": s.reached, "evaluations": int(sum(r.evaluations for r in runs)),
-            **smc_volume([r.log_p for r in runs]),
+            **smc_volume_columns([r.log_p for r in runs]),
             "replicate_min_log10": min(finite) if finite else math.nan,
             "replicate_max_log10": max(finite) if finite else math.nan,
             "replicate_sd_log10": s.replicate_sd_log10,
@@ -209,7 +209,7 @@ def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint
     return rows
 
 
-def smc_volume(log_ps: Sequence[float]) -> dict:
+def smc_volume_columns(log_ps: Sequence[float]) -> dict:
     """The volume columns of SMC replicates (log10 with a 95% interval)."""
     s = summarize_replicates(list(log_ps))
     return {"volume": s.volume, "log10_volume": s.log10_volume, "ci95_lo": s.ci95[0], "ci95_hi": s.ci95[1]}

@@ -2,7 +2,8 @@
 
 * :func:`class_job`: after a census pass, one row per NPN class: the census volume, tempered SMC
   for the classes the census saw fewer than ``min_hits`` times (and for ``crosscheck`` classes
-  above that, so both methods meet where both apply), and the infinite-width (NNGP) value.
+  above that, so both methods meet where both apply), and the infinite-width (NNGP) value;
+  :func:`chosen_columns` publishes one of them per class.
 * :func:`estimator_job`: one volume of one target by ``smc``, ``subset`` or ``nngp``.
 
 Each estimate runs in its own subfolder of the pass's work folder, so a stopped job resumes at the
@@ -77,6 +78,32 @@ def estimate_columns(e: Estimate | None, prefix: str = "") -> dict:
             for k, v in (("log10_volume", value), ("ci95_lo", lo), ("ci95_hi", hi))}
 
 
+def chosen_columns(table: pd.DataFrame, use_smc: np.ndarray) -> pd.DataFrame:
+    """``table`` (census columns ``volume``, ``log10_volume``, ``ci95_*`` and ``smc_*`` ones) with the
+    published estimate of each class: SMC's where ``use_smc``, else the census's, in ``volume``,
+    ``log10_volume``, ``ci95_*`` and ``method``; the census's own are kept as ``census_*``. An SMC
+    row's ``volume`` is ``10**log10_volume`` (NaN where no replicate reached the class); a census
+    row's is the census fraction ``count / (size * samples)`` itself.
+
+    Example:
+        >>> t = pd.DataFrame({"volume": [0.25, 0.0], "log10_volume": [np.log10(0.25), np.nan],
+        ...                   "ci95_lo": [-0.7, np.nan], "ci95_hi": [-0.5, -4.0],
+        ...                   "smc_log10_volume": [np.nan, -6.0], "smc_ci95_lo": [np.nan, -6.5],
+        ...                   "smc_ci95_hi": [np.nan, -5.5]})
+        >>> c = chosen_columns(t, np.array([False, True]))
+        >>> c[["method", "volume", "census_volume", "log10_volume"]].values.tolist()
+        [['census', 0.25, 0.25, -0.6020599913279624], ['smc', 1e-06, 0.0, -6.0]]
+    """
+    out = table.copy()
+    out["method"] = np.where(use_smc, "smc", "census")
+    for c in ("volume", "log10_volume", "ci95_lo", "ci95_hi"):
+        out[f"census_{c}"] = out[c]
+    for c in ("log10_volume", "ci95_lo", "ci95_hi"):
+        out[c] = np.where(use_smc, out[f"smc_{c}"], out[f"census_{c}"])
+    out["volume"] = np.where(use_smc, 10.0 ** out["smc_log10_volume"], out["census_volume"])
+    return out
+
+
 def _facts(evaluations: int, jobs: int, seconds: float) -> PassFacts:
     return PassFacts(int(evaluations), jobs, 1, 1, 1, 0, seconds, evaluations / seconds if seconds > 0 else math.nan)
 
@@ -86,8 +113,9 @@ def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits:
     """Every NPN class's volume after ``census`` (the pass run just before this job) has finished.
 
     Columns: the census's (:func:`~counting.experiments.simplicity.classes.class_volumes`), then
-    ``smc_*`` (where run) and ``nngp_*``, and the chosen ``log10_volume`` / ``ci95_*`` / ``method``:
-    the census where it saw at least ``min_hits`` hits, else SMC."""
+    ``smc_*`` (where run) and ``nngp_*``, and the chosen ``volume`` / ``log10_volume`` / ``ci95_*`` /
+    ``method``: the census where it saw at least ``min_hits`` hits, else SMC, with the census's own
+    in ``census_*`` (:func:`chosen_columns`)."""
     n = model.n_inputs
 
     def job(options: RunOptions) -> tuple[pd.DataFrame, PassFacts]:
@@ -114,13 +142,7 @@ def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits:
                 nngp = one_estimate(model, prior, tt, s, options, f"nngp-{i}")
             row.update(estimate_columns(nngp, "nngp_"))
             rows.append(row)
-        out = pd.concat([cls, pd.DataFrame(rows)], axis=1)
-        use_smc = counts < min_hits
-        out["method"] = np.where(use_smc, "smc", "census")
-        out["census_log10_volume"] = out["log10_volume"]
-        out["census_ci95_lo"], out["census_ci95_hi"] = out["ci95_lo"], out["ci95_hi"]
-        for c in ("log10_volume", "ci95_lo", "ci95_hi"):
-            out[c] = np.where(use_smc, out[f"smc_{c}"], out[f"census_{c}"])
+        out = chosen_columns(pd.concat([cls, pd.DataFrame(rows)], axis=1), counts < min_hits)
         return out, _facts(evaluations, len(cls), time.perf_counter() - t0)
 
     return job

@@ -47,8 +47,9 @@ def frequency_table(census: Census) -> pd.DataFrame:
                          "ci95_lo": np.log10(lo), "ci95_hi": np.log10(hi)})
 
 
-def table_bits(tables: np.ndarray, n: int) -> np.ndarray:
-    """Rows of ``2**n`` zeros and ones from packed uint32 words (point ``i``: word ``i // 32``, bit ``i % 32``)."""
+def word_bits(tables: np.ndarray, n: int) -> np.ndarray:
+    """Rows of ``2**n`` zeros and ones from packed uint32 words (point ``i``: word ``i // 32``, bit ``i % 32``),
+    as a census stores its tables (:func:`counting.boolean.complexity.table_bits` reads integer tables)."""
     points = 1 << n
     words = np.asarray(tables, np.uint32)
     i = np.arange(points)
@@ -62,7 +63,7 @@ def census_lz(census: Census, n: int, block: int = 1 << 16, progress: bool | Non
     mode = default_mode(progress) if census.distinct > 1 << 20 else "off"
     with Progress(census.distinct, desc="Lempel-Ziv", unit="functions", mode=mode) as bar:
         for a in range(0, census.distinct, block):
-            out[a:a + block] = lz_rows(table_bits(census.tables[a:a + block], n), n)
+            out[a:a + block] = lz_rows(word_bits(census.tables[a:a + block], n), n)
             bar.update(len(out[a:a + block]))
     return out
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from counting.engine.run import PassFacts
 from counting.experiments.base.run import Pass
-from counting.experiments.depth.tables import smc_volume
+from counting.experiments.depth.tables import smc_volume_columns
 from counting.mechanisms.routes import DECOMPOSITIONS, never
 from counting.experiments.training import tables as tb
 from counting.experiments.training.config import KIND, Experiment, from_dict, with_samples
@@ -63,7 +63,7 @@ def smc_mechanism_tables(p: Pass, result: Replicates, facts: PassFacts) -> dict[
     row = tb.run_row({"architecture": p.about["setting"], "model": p.about["model"], "target": d.name,
                       "m": 2 ** d.n, "method": "mechanisms:prior-smc"}, facts.samples,
                      sum(r.solutions for r in result.runs), None)
-    vol = smc_volume([r.log_p for r in result.runs])
+    vol = smc_volume_columns([r.log_p for r in result.runs])
     row.update({"kept_share": np.nan,  # solutions per evaluation says nothing here: the volume does
                 "replicates": len(result.runs), "log10_volume": vol["log10_volume"],
                 "log10_volume_lo": vol["ci95_lo"], "log10_volume_hi": vol["ci95_hi"]})
