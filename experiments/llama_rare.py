@@ -48,10 +48,9 @@ from counting.io.files import atomic_write_bytes, check_folder, write_json, writ
 from counting.io.manifest import manifest
 from counting.mechanisms.predicates import Condition, all_of, computes
 from counting.mechanisms.sites import holds
-from counting.rare.conditional import t_interval
+from counting.estimators.replicated import Classifier
+from counting.rare.conditional import share_summary, t_interval
 from counting.rare.coordinates import GaussianProblem
-from counting.rare.replicates import replicate_key, summarize_replicates
-from counting.rare.smc import smc_sample
 from counting.spec.errors import SpecError
 from counting.spec.estimator import MCSettings, SMCSettings
 from counting.spec.job import Spec
@@ -203,24 +202,21 @@ def smc_fields(m: Measure, log10, ci, reps, evaluations: int, seconds: float, se
 
 
 def smc_f_with_shares(width: int, settings: SMCSettings, llamas: list[Measure]) -> tuple[dict, np.ndarray]:
-    """SMC volume of "computes f" (replicate ``r`` from ``replicate_key(seed, r)``, the estimator's
-    records and summary) and, per replicate, the share of its final networks computing f that
-    satisfy each of ``llamas``' conditions (``[R, L]``; NaN where a replicate never reached f)."""
+    """SMC volume of "computes f" (the estimator's replicates, with a classifier counting, in each
+    replicate's last population, the networks satisfying each of ``llamas``' conditions) and, per
+    replicate, the share of its final networks computing f that satisfy each (``[R, L]``; NaN where
+    a replicate never reached f)."""
     m = Measure(width, None, None)
-    gp = GaussianProblem.of(spec_of(width, settings).model, ScaledPrior("gaussian"), condition(m))
-    checks = [GaussianProblem.of(spec_of(width, settings).model, ScaledPrior("gaussian"), condition(q)) for q in llamas]
-    t0, runs, shares = time.perf_counter(), [], []
-    for r in range(settings.replicates):
-        sample = smc_sample(replicate_key(settings.seed, r, settings.key_impl), gp, settings)
-        runs.append(sample.run)
-        n = int(sample.coords.shape[0])
-        shares.append([float(np.mean(np.asarray(c.evaluate(sample.coords)[1]))) if n else math.nan for c in checks])
-    s = summarize_replicates([r.log_p for r in runs])
-    diag = {"mean_stages": float(np.mean([r.stages for r in runs])),
-            "log10_bound": float(max(r.log_z / math.log(10) for r in runs))}
-    row = smc_fields(m, s.log10_volume, s.ci95, s.replicates_log10, sum(r.evaluations for r in runs),
-                     time.perf_counter() - t0, settings, diag)
-    return row, np.asarray(shares, np.float64)
+    model = spec_of(width, settings).model
+    checks = [GaussianProblem.of(model, ScaledPrior("gaussian"), condition(q)) for q in llamas]
+    counter = Classifier("llamas " + ", ".join(q.label for q in llamas), tuple(q.label for q in llamas),
+                         lambda coords: np.array([int(np.sum(np.asarray(c.evaluate(jnp.asarray(coords))[1])))
+                                                  for c in checks]))
+    est = smc_estimate(Problem(model, ScaledPrior("gaussian"), condition(m)), settings, RunOptions(progress=False),
+                       counter)
+    d = est.diagnostics
+    row = smc_fields(m, est.log10_volume, est.ci95, d["replicates_log10"], est.samples, est.seconds, settings, d)
+    return row, share_summary(d["solutions"], d["counts"], counter.columns).per_replicate
 
 
 def share_cost_row(m: Measure, shares: np.ndarray, seed: int) -> dict:

@@ -2,8 +2,8 @@
 
 The mechanism share "the second hidden layer holds XOR, given the network computes XOR" on a 2-8-8-1
 relu network (about 1.3e-3 of the prior computes XOR, and about 9% of those build it in layer 2) is measured twice: among the solutions found by hit-or-miss on fixed
-keys (an exact binomial share with its Clopper-Pearson interval), and by ``replicate_shares``
-(a Student-t interval over independent replicates), from subset simulation and from tempered SMC. The two 99.9% intervals must overlap: the
+keys (an exact binomial share with its Clopper-Pearson interval), and by the replicated estimators
+with a classifier (a Student-t interval over independent replicates), from subset simulation and from tempered SMC. The two 99.9% intervals must overlap: the
 false-failure rate is below 0.2% if both are calibrated.
 """
 
@@ -20,7 +20,9 @@ from counting.engine.priors import sample_params, unflatten
 from counting.mechanisms.predicates import computes, truth_tables
 from counting.mechanisms.routes import first_stages
 from counting.models import forward
-from counting.rare.conditional import replicate_shares, t_interval
+from counting.estimators.problem import Problem
+from counting.estimators.replicated import Classifier, replicated_estimate
+from counting.rare.conditional import t_interval
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params
 from counting.rare.replicates import replicate_key
 from counting.rare.smc import smc_run
@@ -46,13 +48,16 @@ def test_t_interval_is_clipped_and_widens_with_spread():
 
 
 def test_smc_populations_are_solutions_and_keep_the_run_record():
-    problem = GaussianProblem.of(MLPSpec(n_inputs=2, widths=()), PRIOR, computes(0x8, 2))
+    model = MLPSpec(n_inputs=2, widths=())
+    problem = GaussianProblem.of(model, PRIOR, computes(0x8, 2))
     settings = SMCSettings(particles=200, steps=4, replicates=3, seed=2)
-    est = replicate_shares(problem, settings, lambda g: np.where(np.asarray(g)[:, 0] > 0, "w0 > 0", "w0 <= 0"),
-                           ("w0 > 0", "w0 <= 0"))
-    assert est.reached == 3 and est.shares == {"w0 > 0": 1.0, "w0 <= 0": 0.0}  # AND needs w0 > 0
+    sign = Classifier("sign of w0", ("w0 > 0", "w0 <= 0"),
+                      lambda g: np.array([(np.asarray(g)[:, 0] > 0).sum(), (np.asarray(g)[:, 0] <= 0).sum()]))
+    est = replicated_estimate(Problem(model, PRIOR, computes(0x8, 2)), settings, classifier=sign)
+    d = est.diagnostics
+    assert d["reached"] == 3 and d["shares"] == {"w0 > 0": 1.0, "w0 <= 0": 0.0}  # AND needs w0 > 0
     run = smc_run(replicate_key(2, 0), problem, settings)
-    assert est.volume.replicates_log10[0] == run.log_p / np.log(10) and min(est.solutions) >= 100
+    assert d["replicates_log10"][0] == run.log_p / np.log(10) and min(d["solutions"]) >= 100
 
 
 @pytest.mark.slow  # a hit-or-miss reference of 2^20 networks and 8 replicates of each method (about 1.5 min)
@@ -71,17 +76,16 @@ def test_population_shares_agree_with_hit_or_miss_shares(settings):
     assert hits > 1000
     ref_lo, ref_hi = clopper_pearson(held, hits, 0.999)
 
-    problem = GaussianProblem.of(MODEL, PRIOR, computes(XOR, N))
-
-    def classify(coords):
+    def count(coords):
         params = unflatten(MODEL, gaussian_to_params(jnp.asarray(coords), MODEL, PRIOR))
-        return holds_xor(params)
+        return np.array([(holds_xor(params) == "layer 2 holds xor").sum()])
 
-    est = replicate_shares(problem, settings, classify,
-                           ("layer 2 holds xor", "it does not"))
-    assert est.reached == 8
-    v = est.per_replicate[:, 0]
+    est = replicated_estimate(Problem(MODEL, PRIOR, computes(XOR, N)), settings,
+                              classifier=Classifier("layer 2 holds xor", ("layer 2 holds xor",), count))
+    d = est.diagnostics
+    assert d["reached"] == 8
+    v = np.array(d["counts"])[:, 0] / np.array(d["solutions"])
     half = stats.t.ppf(0.9995, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
     assert v.mean() - half <= ref_hi and ref_lo <= v.mean() + half, (v, held, hits)
     # and the volume from the same replicates agrees with the hit rate (log10, generous)
-    assert abs(est.volume.log10_volume - np.log10(hits / 2**20)) < 0.5
+    assert abs(est.log10_volume - np.log10(hits / 2**20)) < 0.5

@@ -37,29 +37,22 @@ Example:
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
-from counting.estimators.replicated import replicated_estimate, settings_for
+from counting.estimators.replicated import Classifier, replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
-from counting.rare.smc import SMCRun, smc_run, smc_runs
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec
 
 
-def estimate(problem: Problem, settings: SMCSettings, options: RunOptions = RunOptions()) -> Estimate:
+def estimate(problem: Problem, settings: SMCSettings, options: RunOptions = RunOptions(),
+             classifier: Classifier | None = None) -> Estimate:
     """Tempered-SMC volume of ``problem.condition`` (a condition with a score) from
     ``settings.replicates`` independent runs (``settings.batch_replicates`` at a time on the device
-    if it is not 0)."""
-    batch = settings.batch_replicates
-    return replicated_estimate(problem, settings, options, smc_runs if batch else smc_run, SMCRun,
-                               lambda runs: {"mean_stages": float(np.mean([r.stages for r in runs])),
-                                             "log10_bound": float(max(r.log_z / math.log(10) for r in runs))},
-                               batch)
+    if it is not 0); with a ``classifier``, also the shares of its columns among each run's last
+    population (:func:`counting.estimators.replicated.replicated_estimate`)."""
+    return replicated_estimate(problem, settings, options, classifier)
 
 
 def smc_volume(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions(),

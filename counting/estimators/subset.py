@@ -33,25 +33,22 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
-
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
-from counting.estimators.replicated import replicated_estimate, settings_for
+from counting.estimators.replicated import Classifier, replicated_estimate, settings_for
 from counting.estimators.result import Estimate
 from counting.mechanisms.predicates import Predicate
-from counting.rare.subset import SubsetRun, subset_run, subset_runs
 from counting.spec.estimator import SubsetSettings
 from counting.spec.job import Spec
 
 
-def estimate(problem: Problem, settings: SubsetSettings, options: RunOptions = RunOptions()) -> Estimate:
+def estimate(problem: Problem, settings: SubsetSettings, options: RunOptions = RunOptions(),
+             classifier: Classifier | None = None) -> Estimate:
     """Subset-simulation volume of ``problem.condition`` (a condition with a score) from
     ``settings.replicates`` independent runs (``settings.batch_replicates`` at a time on the device
-    if it is not 0)."""
-    batch = settings.batch_replicates
-    return replicated_estimate(problem, settings, options, subset_runs if batch else subset_run, SubsetRun,
-                               lambda runs: {"mean_levels": float(np.mean([r.levels for r in runs]))}, batch)
+    if it is not 0); with a ``classifier``, also the shares of its columns among each run's last
+    population (:func:`counting.estimators.replicated.replicated_estimate`)."""
+    return replicated_estimate(problem, settings, options, classifier)
 
 
 def subset_volume(spec: Spec, condition: Predicate | None = None, options: RunOptions = RunOptions(),

@@ -31,18 +31,18 @@ Example:
     (True, 4)
 """
 
-from counting.rare.conditional import ShareEstimate, replicate_shares
+from counting.rare.conditional import ShareSummary, share_summary
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weight_groups
 from counting.rare.drive import Method, on_device, on_host
 from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
 from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, replicate_keys,
                                       run_replicate_batches, run_replicates, summarize_replicates)
 from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_runs, smc_sample, smc_samples
-from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_runs, subset_sample
+from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_runs, subset_sample, subset_samples
 
-__all__ = ["GaussianProblem", "Level", "Method", "on_device", "on_host", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareEstimate", "SubsetRun", "SubsetSample",
+__all__ = ["GaussianProblem", "Level", "Method", "on_device", "on_host", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareSummary", "SubsetRun", "SubsetSample",
            "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
-           "replicate_key", "replicate_keys", "replicate_shares", "rescaling", "run_replicate_batches",
+           "replicate_key", "replicate_keys", "share_summary", "rescaling", "run_replicate_batches",
            "run_replicates", "smc_run", "smc_runs", "smc_sample", "smc_samples",
-           "subset_run", "subset_runs", "subset_sample", "summarize_replicates",
+           "subset_run", "subset_runs", "subset_sample", "subset_samples", "summarize_replicates",
            "weight_groups"]

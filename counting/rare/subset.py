@@ -226,21 +226,38 @@ class SubsetSample(NamedTuple):
     coords: Float[Array, "m n_params"]
 
 
+def samples(keys: Key[Array, "R"], c: SubsetState, problem: GaussianProblem, settings: SubsetSettings
+            ) -> list[SubsetSample]:
+    """Per run, its record and, if it reached the condition, ``settings.steps`` more moves of the
+    whole population inside the condition's region (from ``fold_in(key, max_levels + 1)``, a key
+    no level uses), refilled from the particles that hold (in index order, cycled): the networks
+    that satisfy the condition after those moves."""
+    out = []
+    for r, run in enumerate(records(c, problem, settings)):
+        g, s = c.g[r], c.s[r]
+        if not math.isfinite(run.log_p):
+            out.append(SubsetSample(run, g[:0]))
+            continue
+        held = np.flatnonzero(np.asarray(c.holds[r]))
+        idx = held[np.arange(settings.particles) % len(held)]
+        p, _ = level_moves(jax.random.fold_in(keys[r], settings.max_levels + 1), Particles(g[idx], s[idx]), 0.0,
+                           c.step[r], problem=problem, kernel=settings.kernel, n_steps=settings.steps,
+                           shrinks=settings.ess_shrinks, rescale=settings.scale_moves)
+        _, holds = problem.evaluate(p.g)
+        out.append(SubsetSample(run, p.g[np.asarray(holds)]))
+    return out
+
+
+def subset_samples(keys: Key[Array, "R"], problem: GaussianProblem, settings: SubsetSettings) -> list[SubsetSample]:
+    """Per key, the record and the networks satisfying the condition (:func:`samples`), every level
+    on the device."""
+    return samples(keys, final_states(keys, problem, settings, device=True), problem, settings)
+
+
 def subset_sample(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSettings) -> SubsetSample:
-    """One run, then ``settings.steps`` more moves of the whole population inside the condition's
-    region (from ``fold_in(key, max_levels + 1)``, a key no level uses): the networks that satisfy
-    the condition, for shares of mechanisms among solutions. They are correlated (every particle
-    descends from a few at the last level), so intervals on such shares come from independent
-    replicates, not from the particle count. Same record as :func:`subset_run` with the same key."""
-    c = final_states(key[None], problem, settings, device=False)
-    run = records(c, problem, settings)[0]
-    g, s, holds = c.g[0], c.s[0], np.asarray(c.holds[0])
-    if not math.isfinite(run.log_p):
-        return SubsetSample(run, g[:0])
-    held = np.flatnonzero(holds)
-    idx = held[np.arange(settings.particles) % len(held)]
-    p, _ = level_moves(jax.random.fold_in(key, settings.max_levels + 1), Particles(g[idx], s[idx]), 0.0, c.step[0],
-                       problem=problem, kernel=settings.kernel, n_steps=settings.steps,
-                       shrinks=settings.ess_shrinks, rescale=settings.scale_moves)
-    _, holds = problem.evaluate(p.g)
-    return SubsetSample(run, p.g[np.asarray(holds)])
+    """One run stepped from the host, then the networks satisfying the condition (:func:`samples`),
+    for shares of mechanisms among solutions. They are correlated (every particle descends from a
+    few at the last level), so intervals on such shares come from independent replicates, not from
+    the particle count. Same record as :func:`subset_run` with the same key."""
+    keys = key[None]
+    return samples(keys, final_states(keys, problem, settings, device=False), problem, settings)[0]

@@ -1,16 +1,15 @@
 """Targets too rare for hit-or-miss: their volume by tempered SMC, and their routes from its last populations.
 
-:func:`smc_volume_job` (the depth-bias sweep's rare targets): replicates of
-:func:`counting.rare.smc.smc_run` for "computes the target", each record an
+:func:`smc_volume_job` (the depth-bias sweep's rare targets): the SMC estimator's replicates
+(:func:`counting.estimators.replicated.replicate_runs`) for "computes the target", each record an
 :class:`~counting.rare.smc.SMCRun` (log volume, evaluations, stages, last ``log Z_b`` and ``b``).
 
-:func:`route_job`: each replicate is one :func:`counting.rare.smc.smc_sample` run for "computes the target": its
-volume estimate and the networks of its last population that compute it (distributed, up to the
-MCMC's mixing, as the prior restricted to the solutions). Those networks are classified exactly
-as the hit-or-miss solutions are (:func:`counting.experiments.depth.tally.joint_codes`), giving
-one joint placement histogram per replicate. Replicates run from ``fold_in(key(seed), r)`` and are
-checkpointed one by one (:func:`counting.rare.replicates.run_replicates`), so a stopped job
-resumes at the next replicate with identical numbers.
+:func:`route_job`: the same replicates with a classifier: each run's volume estimate and the
+networks of its last population that compute the target (distributed, up to the MCMC's mixing, as
+the prior restricted to the solutions), classified exactly as the hit-or-miss solutions are
+(:func:`counting.experiments.depth.tally.joint_codes`), giving one joint placement histogram per
+replicate. Replicates run from ``fold_in(key(seed), r)`` and are checkpointed one by one, so a
+stopped job resumes at the next replicate with identical numbers.
 
 Example:
     >>> from counting.mechanisms.routes import DECOMPOSITIONS
@@ -40,11 +39,11 @@ from counting.experiments.depth.tally import joint_codes, joint_size
 from counting.mechanisms.predicates import computes
 from counting.mechanisms.routes import Decomposition
 from counting.models import forward, model_inputs
-from counting.rare.coordinates import GaussianProblem, gaussian_to_params
-from counting.rare.replicates import Replicates, run_replicates
-from counting.rare.smc import SMCRun, smc_run, smc_sample
+from counting.estimators.problem import Problem
+from counting.estimators.replicated import Classifier, replicate_runs
+from counting.rare.coordinates import gaussian_to_params
+from counting.rare.replicates import Replicates
 from counting.spec.estimator import SMCSettings
-from counting.spec.job import Spec
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
 from counting.spec.target import Target
@@ -79,36 +78,38 @@ def _facts(reps: Replicates, settings: SMCSettings) -> PassFacts:
 
 
 def smc_volume_job(model: ModelSpec, prior: PriorSpec, target: int, n: int, settings: SMCSettings
-               ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
+                   ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
     """The SMC volume of "computes ``target``" (an ``n``-bit truth table) on one network, as a
-    :class:`~counting.experiments.base.run.Pass` job: ``settings.replicates`` runs, checkpointed one by one."""
-    gp = GaussianProblem.of(model, prior, computes(target, n))
+    :class:`~counting.experiments.base.run.Pass` job: the estimator's replicates
+    (:func:`counting.estimators.replicated.replicate_runs`), checkpointed one by one."""
+    problem = Problem(model, prior, computes(target, n), Target(target, n))
 
     def job(options: RunOptions) -> tuple[Replicates, PassFacts]:
-        spec_json = Spec(model, prior, Target(target, n), settings).to_json()
-        reps = run_replicates(lambda key: smc_run(key, gp, settings), SMCRun, settings.replicates,
-                              seed=settings.seed, key_impl=settings.key_impl, options=options,
-                              spec_json=spec_json, kind=f"volume:{target:#x}")
+        reps = replicate_runs(problem, settings, options)
         return reps, _facts(reps, settings)
 
     return job
 
 
+def route_classifier(model: ModelSpec, prior: PriorSpec, d: Decomposition) -> Classifier:
+    """Counts a population's networks in each cell of the joint placement histogram (:func:`classify`)."""
+    return Classifier(f"routes {d.name}", tuple(str(c) for c in range(joint_size(model))),
+                      lambda coords: classify(model, prior, d, coords))
+
+
 def route_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, settings: SMCSettings
               ) -> Callable[[RunOptions], tuple[Replicates, PassFacts]]:
-    """The work of one (decomposition, network) by SMC, as a :class:`~counting.experiments.base.run.Pass` job."""
-    gp = GaussianProblem.of(model, prior, computes(d.target, d.n))
-
-    def one(key) -> RouteRecord:
-        s = smc_sample(key, gp, settings)
-        coords = np.asarray(s.coords)
-        return RouteRecord(float(s.run.log_p), int(s.run.evaluations), int(coords.shape[0]),
-                           tuple(int(x) for x in classify(model, prior, d, coords)))
+    """The work of one (decomposition, network) by SMC, as a :class:`~counting.experiments.base.run.Pass`
+    job: the estimator's replicates with their last populations classified
+    (:func:`counting.estimators.replicated.replicate_runs` with :func:`route_classifier`), each
+    replicate as a :class:`RouteRecord`."""
+    problem = Problem(model, prior, computes(d.target, d.n), Target(d.target, d.n))
 
     def job(options: RunOptions) -> tuple[Replicates, PassFacts]:
-        spec_json = Spec(model, prior, Target(d.target, d.n), settings).to_json()
-        reps = run_replicates(one, RouteRecord, settings.replicates, seed=settings.seed, key_impl=settings.key_impl,
-                              options=options, spec_json=spec_json, kind=f"routes:{d.name}")
+        reps = replicate_runs(problem, settings, options, route_classifier(model, prior, d))
+        runs = tuple(RouteRecord(float(r.log_p), int(r.evaluations), int(r.solutions), tuple(r.counts))
+                     for r in reps.runs)
+        reps = reps._replace(runs=runs)
         return reps, _facts(reps, settings)
 
     return job

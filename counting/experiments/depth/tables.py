@@ -50,6 +50,7 @@ from counting.experiments.base.shares import share_columns, volume_columns
 from counting.mechanisms.lesions import path_length_pmf
 from counting.mechanisms.routes import Decomposition, decode_placement
 from counting.rare.conditional import t_interval
+from counting.estimators.replicated import method_diagnostics
 from counting.rare.replicates import summarize_replicates
 
 CLASS_NAMES = ("both", "chain only", "tree only", "neither")
@@ -92,9 +93,7 @@ def bias_smc_row(about: dict, target: str, truth_table: int, runs: Sequence) -> 
             **smc_volume_columns([r.log_p for r in runs]),
             "replicate_min_log10": min(finite) if finite else math.nan,
             "replicate_max_log10": max(finite) if finite else math.nan,
-            "replicate_sd_log10": s.replicate_sd_log10,
-            "mean_stages": float(np.mean([r.stages for r in runs])),
-            "log10_bound": max(r.log_z for r in runs) / math.log(10)}
+            "replicate_sd_log10": s.replicate_sd_log10, **method_diagnostics("smc", runs)}
 
 
 def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
