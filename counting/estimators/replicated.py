@@ -18,12 +18,11 @@ import counting.engine.memory as memory
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
-from counting.models import n_params
+from counting.models import describe_model, n_params
 from counting.rare.coordinates import GaussianProblem, require_score
 from counting.rare.replicates import run_replicate_batches, summarize_replicates
 from counting.spec.estimator import SMCSettings, SubsetSettings, replace_settings, settings_dict
 from counting.spec.job import Spec
-from counting.spec.model import describe_model
 
 RareSettings = SubsetSettings | SMCSettings
 
