@@ -54,10 +54,11 @@ def forward(model: ResMLPSpec, params: dict, x: Float[Array, "P n"]) -> Forward:
 def describe(model: ResMLPSpec, style: str = "short") -> str:
     """``'resmlp n=3 width=16 depth=2 hidden=16, relu'`` (short) or ``'residual MLP (3 inputs, width
     16, 2 blocks of hidden width 16, relu)'`` (citation)."""
+    m = model
     if style == "short":
-        return f"resmlp n={model.n_inputs} width={model.width} depth={model.depth} hidden={model.hidden}, {model.activation}"
-    return (f"residual MLP ({model.n_inputs} inputs, width {model.width}, {model.depth} blocks of hidden width "
-            f"{model.hidden}, {model.activation})")
+        return f"resmlp n={m.n_inputs} width={m.width} depth={m.depth} hidden={m.hidden}, {m.activation}"
+    return (f"residual MLP ({m.n_inputs} inputs, width {m.width}, {m.depth} blocks of hidden width {m.hidden}, "
+            f"{m.activation})")
 
 
 def depth(model: ResMLPSpec) -> int:
