@@ -104,10 +104,10 @@ def describe_model(model: ModelSpec, style: str = "short") -> str:
     """The one description of ``model``: ``style`` ``"short"`` (``'3-40-40-1 mlp, relu'``: the command
     line, manifests, tables) or ``"citation"`` (``'3-40-40-1 relu MLP'``: a phrase of the citable
     sentence), each noting the ``{0,1}`` encoding of the inputs when the model has it."""
+    arch = architecture(model)
     if style not in ENCODING_NOTES:
         raise ValueError(f"style: expected one of {list(ENCODING_NOTES)}, got {style!r}")
-    note = ENCODING_NOTES[style] if model.inputs == "01" else ""
-    return architecture(model).describe(model, style) + note
+    return arch.describe(model, style) + (ENCODING_NOTES[style] if model.inputs == "01" else "")
 
 
 def param_layout(model: ModelSpec) -> tuple[ParamSlot, ...]:

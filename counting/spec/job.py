@@ -76,7 +76,7 @@ def check_compatible(model: ModelSpec, prior: PriorSpec, est: EstimatorSettings)
         raise SpecError("estimator.kind", f"a continuous prior {list(CONTINUOUS_PRIORS)} for '{est.kind}'",
                         prior.kind)
     if est.kind == "nngp":  # the kernel recursion is known for a gaussian-prior MLP with relu or erf
-        from counting.analytic.kernel import check_nngp  # here: the kernel's own rule, read once a spec names it
+        from counting.analytic.kernel import check_nngp  # here: the kernel needs counting.models, which needs spec
 
         check_nngp(model, prior)
 
