@@ -248,7 +248,7 @@ def _record_reproduce(args, path: str, *options: tuple[str, object]) -> None:
 
 
 def _describe(spec) -> str:
-    from counting.spec.model import describe_model
+    from counting.models import describe_model
     from counting.spec.prior import describe_prior
 
     return f"{describe_model(spec.model)}, {describe_prior(spec.prior)}"

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from counting.engine.census import Census, CensusRuns, _unique_rows, key_rows, merge_sorted, row_keys
+from counting.engine.census import Census, CensusRuns, key_rows, merge_sorted, row_keys, unique_rows
 
 WORDS = 4
 
@@ -131,7 +131,7 @@ def table(rows: list[tuple]) -> None:
 def bench_flush(rows: np.ndarray) -> None:
     w = np.ones(len(rows), np.int64)
     (ot, oc), t_old = timed(lambda: old_unique_rows(rows, w))
-    (nt, nc), t_new = timed(lambda: _unique_rows(rows, w))
+    (nt, nc), t_new = timed(lambda: unique_rows(rows, w))
     assert (ot == nt).all() and (oc == nc).all()
     print(f"1. distinct rows of one flush: {len(rows):,} rows, {len(nt):,} distinct")
     table([("method", "seconds", "rows/s", "speedup"),

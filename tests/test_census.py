@@ -48,12 +48,12 @@ def _rows(rng, n, words, pool=None):
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 3000])
 def test_distinct_rows_are_those_of_np_unique(words, n):
     """Same tables in the same (lexicographic, unsigned) order and the same summed weights."""
-    from counting.engine.census import _unique_rows, key_rows, row_keys
+    from counting.engine.census import key_rows, row_keys, unique_rows
 
     rng = np.random.default_rng(n * 10 + words)
     rows = _rows(rng, n, words)
     w = rng.integers(1, 1000, n).astype(np.int64)
-    t, c = _unique_rows(rows, w)
+    t, c = unique_rows(rows, w)
     t0, c0 = _np_unique_rows(rows, w)
     assert t.dtype == np.uint32 and c.dtype == np.int64 and t.shape == (len(t0), words)
     assert (t == t0).all() and (c == c0).all()

@@ -49,7 +49,7 @@ def _brute_force_joint(model, params, d) -> dict:
     fwd = forward(model, params, jnp.asarray(cube(N)))
     full = (1 << 2**N) - 1
     out_table = _pattern(np.asarray(fwd.output))
-    if model.kind == "resmlp":
+    if isinstance(model, ResMLPSpec):
         numbered = [(0, ["embed"])] + [(k, [f"block{k}", f"stream{k}"]) for k in range(1, model.depth + 1)]
     else:
         numbered = [(k, [f"layer{k}"]) for k in range(1, len(model.widths) + 1)]

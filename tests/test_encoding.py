@@ -27,12 +27,12 @@ from counting.estimators.nngp import nngp_orthant
 from counting.jobs import run_census
 from counting.mechanisms.lesions import cut_tables, lesioned_tables
 from counting.mechanisms.predicates import computes, truth_tables
-from counting.models import forward, model_inputs, n_params
+from counting.models import describe_model, forward, model_inputs, n_params
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params
 from counting.io.citation import citation
 from counting.spec import MLPSpec, NNGPSettings, ResMLPSpec, ScaledPrior, parse_spec, spec_from_dict
 from counting.spec.errors import SpecError
-from counting.spec.model import describe_model, parse_model
+from counting.spec.model import parse_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

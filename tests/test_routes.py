@@ -111,7 +111,7 @@ def test_stages_and_route_conditions_agree_on_random_networks(model):
         first = np.asarray(first_stages(fwd, model, d.intermediates, N))
         # brute force: the first stage whose sites have a unit with the pattern or its negation
         signs = {s: np.asarray(fwd.sites[s]) > 0 for st in stages(model) for s in st}
-        offset = 0 if model.kind == "resmlp" else 1
+        offset = 0 if isinstance(model, ResMLPSpec) else 1
         for gi, g in enumerate(d.intermediates):
             want = np.asarray(bits_of(g), bool)
             expect = np.full(512, nv)

@@ -16,7 +16,10 @@ variance ``sigma_b**2`` (:mod:`counting.engine.priors`), ``K`` follows the recur
   ``sigma_w**2 / width_l``, so the sum is exactly ``sigma_w**2 * E[act(u) act(v)]``.
 
 The Gaussian expectation has a closed form for ``relu`` (:func:`relu_expectation`, the arc-cosine
-kernel of degree 1) and ``erf`` (:func:`erf_expectation`, the arcsine kernel).
+kernel of degree 1) and ``erf`` (:func:`erf_expectation`, the arcsine kernel). The steps of the
+recursion are the architecture's (:class:`~counting.models.layers.Architecture` ``nngp_steps``: an
+MLP's hidden layers). :func:`check_nngp` is the one statement of when the limit is known (the spec
+checks it when it is read, and the kernel before it is computed).
 
 Example:
     >>> from counting.spec import MLPSpec, ScaledPrior
@@ -24,19 +27,20 @@ Example:
     [[2.0, 0.0], [0.0, 2.0]]
     >>> nngp_kernel(MLPSpec(n_inputs=1, widths=(), inputs="01"), ScaledPrior()).tolist()
     [[1.0, 1.0], [1.0, 2.0]]
+    >>> check_nngp(MLPSpec(activation="tanh"), ScaledPrior())
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: model.activation: expected relu or erf for estimator 'nngp', got 'tanh'
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from counting.models import model_inputs
+from counting.models import architecture, has, kinds_with, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
-
-NNGP_ACTIVATIONS = ("relu", "erf")
-
 
 def relu_expectation(k11: np.ndarray, k22: np.ndarray, k12: np.ndarray) -> np.ndarray:
     """``E[relu(u) relu(v)]`` for centred Gaussian ``(u, v)`` with variances ``k11, k22``, covariance ``k12``.
@@ -63,17 +67,23 @@ def erf_expectation(k11: np.ndarray, k22: np.ndarray, k12: np.ndarray) -> np.nda
     return (2 / np.pi) * np.arcsin(np.clip(2 * k12 / np.sqrt((1 + 2 * k11) * (1 + 2 * k22)), -1.0, 1.0))
 
 
-_EXPECTATIONS = {"relu": relu_expectation, "erf": erf_expectation}
+EXPECTATIONS = {"relu": relu_expectation, "erf": erf_expectation}
+NNGP_ACTIVATIONS = tuple(EXPECTATIONS)  # the activations whose Gaussian expectation has a closed form
 
 
-def _check_nngp(model: ModelSpec, prior: PriorSpec) -> None:
-    if model.kind != "mlp":
-        raise SpecError("model.kind", "'mlp' for the NNGP estimator", model.kind)
-    if model.activation not in NNGP_ACTIVATIONS:
-        raise SpecError("model.activation", f"one of {list(NNGP_ACTIVATIONS)} for the NNGP estimator",
-                        model.activation)
+def check_nngp(model: ModelSpec, prior: PriorSpec) -> None:
+    """The NNGP limit is known for a model whose architecture has a kernel recursion (an MLP), under a
+    gaussian prior, with an activation in :data:`NNGP_ACTIVATIONS`: a one-line
+    :class:`~counting.spec.SpecError` naming ``model.kind``, ``prior.kind`` or ``model.activation`` otherwise."""
+    if not has(architecture(model), "nngp_steps"):
+        kinds = kinds_with("nngp_steps")
+        raise SpecError("model.kind", f"{' or '.join(map(repr, kinds))} for estimator 'nngp' (its kernel is known "
+                        f"for {' and '.join(kinds)} only)", model.kind)
     if prior.kind != "gaussian":
-        raise SpecError("prior.kind", "'gaussian' for the NNGP estimator", prior.kind)
+        raise SpecError("prior.kind", "'gaussian' for estimator 'nngp'", prior.kind)
+    if model.activation not in NNGP_ACTIVATIONS:
+        raise SpecError("model.activation", f"{' or '.join(NNGP_ACTIVATIONS)} for estimator 'nngp'",
+                        model.activation)
 
 
 def input_kernel(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
@@ -86,7 +96,7 @@ def input_kernel(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
 def next_kernel(k: np.ndarray, activation: str, prior: PriorSpec) -> np.ndarray:
     """One step of the recursion: ``sigma_b**2 + sigma_w**2 E[act(u) act(v)]`` under ``N(0, k)``."""
     diag = np.diag(k)
-    e = _EXPECTATIONS[activation](diag[:, None], diag[None, :], k)
+    e = EXPECTATIONS[activation](diag[:, None], diag[None, :], k)
     return prior.sigma_b**2 + prior.sigma_w**2 * e
 
 
@@ -94,10 +104,10 @@ def nngp_kernel(model: ModelSpec, prior: PriorSpec) -> np.ndarray:
     """Output covariance ``[2**n, 2**n]`` (float64) on the cube of the infinitely wide ``model``.
 
     Raises :class:`~counting.spec.SpecError` (a ``ValueError``) naming ``model.kind``,
-    ``model.activation`` or ``prior.kind`` when there is no NNGP limit implemented for it.
+    ``model.activation`` or ``prior.kind`` when there is no NNGP limit implemented for it (:func:`check_nngp`).
     """
-    _check_nngp(model, prior)
+    check_nngp(model, prior)
     k = input_kernel(model, prior)
-    for _ in model.widths:
-        k = next_kernel(k, model.activation, prior)
+    for act in architecture(model).nngp_steps(model):
+        k = next_kernel(k, act, prior)
     return k

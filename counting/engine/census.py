@@ -142,7 +142,7 @@ def merge_sorted(ka: np.ndarray, ca: np.ndarray, kb: np.ndarray, cb: np.ndarray)
     return keys, counts
 
 
-def _unique_rows(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unique_rows(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows (sorted as ``np.unique(rows, axis=0)`` sorts them) and the summed weights of each."""
     rows = np.asarray(rows, np.uint32)
     keys, counts = _sorted_distinct(row_keys(rows), weights)
@@ -218,7 +218,7 @@ class Census:
     @staticmethod
     def from_rows(rows: np.ndarray, n_inputs: int) -> "Census":
         """Count the packed truth tables ``rows [N, words]`` of N networks."""
-        t, c = _unique_rows(np.asarray(rows, np.uint32), np.ones(len(rows), np.int64))
+        t, c = unique_rows(np.asarray(rows, np.uint32), np.ones(len(rows), np.int64))
         return Census(t, c, n_inputs)
 
     def merge(self, other: "Census") -> "Census":

@@ -38,10 +38,9 @@ import counting.engine.memory as memory
 from counting.engine.progress import Progress, default_mode
 from counting.engine.sharding import Engine
 from counting.engine.tally import Tally
-from counting.models import n_params
+from counting.models import describe_model, n_params
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
-from counting.spec.model import describe_model
 
 KILL_ENV = "COUNTING_KILL_AFTER_CHUNKS"  # fault injection for tests: SIGKILL self after this chunk
 

@@ -38,7 +38,7 @@ import counting.engine.memory as memory
 from counting.engine.run import RunOptions
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
-from counting.models import n_params
+from counting.models import describe_model, n_params
 from counting.rare.conditional import share_summary
 from counting.rare.coordinates import GaussianProblem, require_score
 from counting.rare.replicates import Replicates, run_replicate_batches, summarize_replicates
@@ -46,7 +46,6 @@ from counting.rare.smc import SMCRun, smc_run, smc_runs, smc_sample, smc_samples
 from counting.rare.subset import SubsetRun, subset_run, subset_runs, subset_sample, subset_samples
 from counting.spec.estimator import SMCSettings, SubsetSettings, replace_settings, settings_dict
 from counting.spec.job import Spec
-from counting.spec.model import describe_model
 
 RareSettings = SubsetSettings | SMCSettings
 

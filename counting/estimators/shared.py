@@ -44,6 +44,7 @@ from counting.engine.readouts import ClusterHits, SharedReadouts, widened
 from counting.engine.run import RunOptions, run_pass
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
+from counting.models import architecture, kinds_with
 from counting.spec.errors import SpecError
 from counting.spec.estimator import MCSettings
 from counting.spec.job import Spec
@@ -51,9 +52,11 @@ from counting.stats import cluster_design_effect, cluster_interval, log10_or_non
 
 
 def check_shared(problem: Problem, settings: MCSettings) -> None:
-    """Shared draws need an MLP, two hidden draws at least and keyed draws: a one-line error otherwise."""
-    if problem.model.kind != "mlp":
-        raise SpecError("estimator.readouts_per_draw", "1 for a model of kind other than 'mlp'",
+    """Shared draws need an architecture whose readout is drawn apart (an MLP), two hidden draws at least
+    and keyed draws: a one-line error otherwise."""
+    if not architecture(problem.model).shared_readouts:
+        kinds = ", ".join(map(repr, kinds_with("shared_readouts")))
+        raise SpecError("estimator.readouts_per_draw", f"1 for a model of kind other than {kinds}",
                         settings.readouts_per_draw)
     if settings.samples < 2 * settings.readouts_per_draw:  # a cluster variance needs two clusters
         raise SpecError("estimator.samples", f"at least 2 * readouts_per_draw = {2 * settings.readouts_per_draw}",

@@ -1,10 +1,10 @@
 """A citable line for a volume: one sentence a researcher can paste, built from a result's manifest.
 
 The sentence names the value with its 95% interval (or its bound), the target in hex and by name,
-the architecture and the prior, the estimator and how its interval is made, the cost, the seed,
-the package version and commit, and a shell-quoted command that reproduces the number from a
-fresh checkout (relative paths, no virtual-environment prefix; the command line records it in the
-manifest as ``reproduce``).
+the architecture (:func:`counting.models.describe_model`) and the prior, the estimator and how its
+interval is made, the cost, the seed, the package version and commit, and a shell-quoted command
+that reproduces the number from a fresh checkout (relative paths, no virtual-environment prefix;
+the command line records it in the manifest as ``reproduce``).
 
 Example:
     >>> m = {"kind": "volume", "counting_version": "0.1.0", "seed": 0,
@@ -30,6 +30,7 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
+from counting.models import describe_model
 from counting.spec.errors import SpecError
 from counting.spec.job import spec_from_dict
 
@@ -48,17 +49,6 @@ def reproduce_command(command: str, path: str | Path, options: Sequence[str] = (
     p = Path(path)
     rel = os.path.relpath(p) if p.is_absolute() else str(p)
     return shlex.join(["counting", command, rel, *map(str, options)])
-
-
-def _model(m) -> str:
-    enc = " on {0,1} inputs" if m.inputs == "01" else ""
-    if m.kind == "mlp":
-        return f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + f"1 {m.activation} MLP{enc}"
-    if m.kind == "flax":
-        args = ", ".join(f"{k}={v!r}" for k, v in sorted(m.args.items()))
-        return f"{m.n_inputs}-input flax module {m.module}({args}){enc}"
-    return (f"residual MLP ({m.n_inputs} inputs, width {m.width}, {m.depth} blocks of hidden width "
-            f"{m.hidden}, {m.activation}){enc}")
 
 
 def _prior(p) -> str:
@@ -112,5 +102,6 @@ def citation(m: dict) -> str | None:
     git = (m.get("environment") or {}).get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" with uncommitted changes" if git.get("dirty") else "")
     where = "" if not m.get("reproduce") else f"; reproduce: {m['reproduce']}"
-    return (f"{_value(r)} for f = {name} on {t.n_inputs} inputs; {_model(spec.model)}; {_prior(spec.prior)}; "
-            f"{method}; {_cost(r)}{seed}; counting {m.get('counting_version', 'unknown')}, commit {commit}{where}")
+    return (f"{_value(r)} for f = {name} on {t.n_inputs} inputs; {describe_model(spec.model, 'citation')}; "
+            f"{_prior(spec.prior)}; {method}; {_cost(r)}{seed}; counting {m.get('counting_version', 'unknown')}, "
+            f"commit {commit}{where}")

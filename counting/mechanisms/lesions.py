@@ -66,7 +66,7 @@ from jaxtyping import Array, Bool, Float, Int, UInt32
 
 from counting.boolean.tables import pack
 from counting.mechanisms.predicates import truth_tables
-from counting.models import forward, model_inputs
+from counting.models import forward, model_inputs, supporting
 from counting.models.layers import activation, apply_hidden, apply_input
 from counting.spec.model import ResMLPSpec
 
@@ -74,9 +74,7 @@ MAX_BYTES = 2**28  # live activations per chunk of lesions (256 MiB)
 
 
 def _check(model, n: int) -> None:
-    if getattr(model, "kind", None) != "resmlp":
-        got = getattr(model, "kind", model)
-        raise ValueError(f"model.kind: expected 'resmlp' (lesions act on residual blocks), got {got!r}")
+    supporting(model, "residual", "lesions act on residual blocks")
     if n != model.n_inputs:
         raise ValueError(f"n: expected model.n_inputs = {model.n_inputs}, got {n}")
 

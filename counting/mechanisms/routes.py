@@ -8,9 +8,10 @@ every intermediate of it is *held* somewhere: some unit at some site has that si
 negation (the reading of :mod:`counting.mechanisms.sites`). A solution may take both routes of a
 :class:`Decomposition`, one, or neither (another route): :func:`route_class` names the four.
 
-*Where* an intermediate sits is its *stage*: the first stage whose sites hold it (:func:`stages`:
-for a residual MLP, stage 0 is the embedding and stage ``k`` is block ``k``, its hidden units and
-the stream after it; for an MLP, stage ``l`` is hidden layer ``l``), or :func:`never` if none does.
+*Where* an intermediate sits is its *stage*: the first stage whose sites hold it (:func:`stages`,
+as the model's architecture gives them: for a residual MLP, stage 0 is the embedding and stage
+``k`` is block ``k``, its hidden units and the stream after it; for an MLP, stage ``l`` is hidden
+layer ``l``), or :func:`never` if none does. A model without stages (a flax module) is a one-line error.
 
 Example:
     >>> d = DECOMPOSITIONS["parity4"]
@@ -25,6 +26,9 @@ Example:
     >>> first = np.array([[1, 2, 9, 9], [9, 9, 9, 9]])      # stages of intermediates g0..g3 (9: never)
     >>> takes(first, ((0, 1), (2, 3)), never=9).tolist()      # alternative (g0, g1) or (g2, g3)
     [True, False]
+    >>> from counting.spec import ResMLPSpec
+    >>> stages(ResMLPSpec(depth=2)), never(ResMLPSpec(depth=2))
+    ((('embed',), ('block1', 'stream1'), ('block2', 'stream2')), 3)
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from counting.analytic.placements import Circuit, chain as chain_circuit, tree a
 from counting.boolean.tables import canonical, from_function
 from counting.mechanisms.predicates import Condition, all_of, any_of
 from counting.mechanisms.sites import canonical_units, holds
-from counting.models.layers import Forward
+from counting.models import supporting
+from counting.models.layers import Architecture, Forward
 from counting.spec.model import ModelSpec
 
 CLASSES = ("both", "first only", "second only", "neither")
@@ -165,23 +170,31 @@ def and_xor_and() -> Decomposition:
 DECOMPOSITIONS = {d.name: d for d in (parity4(), and4(), xor_and(), and_xor_and())}
 
 
+def staged(model: ModelSpec) -> Architecture:
+    """The architecture of ``model``, which must have stages (a one-line error otherwise)."""
+    return supporting(model, "stages", "routes are read stage by stage")
+
+
 def stages(model: ModelSpec) -> tuple[tuple[str, ...], ...]:
     """The sites of each stage, in order (resmlp: the embedding, then each block's hidden units and
-    the stream after it; mlp: each hidden layer)."""
-    if model.kind == "resmlp":
-        return (("embed",),) + tuple((f"block{k}", f"stream{k}") for k in range(1, model.depth + 1))
-    return tuple((f"layer{l}",) for l in range(1, len(model.widths) + 1))
+    the stream after it; mlp: each hidden layer), as the architecture gives them."""
+    return staged(model).stages(model)
+
+
+def first_stage(model: ModelSpec) -> int:
+    """The number of the first stage (resmlp: 0, the embedding; mlp: 1, the first hidden layer)."""
+    return staged(model).first_stage
 
 
 def never(model: ModelSpec) -> int:
-    """The stage number meaning "no site holds it"."""
-    return len(stages(model)) + (0 if model.kind == "resmlp" else 1)
+    """The stage number meaning "no site holds it": the one after the last stage."""
+    return first_stage(model) + len(stages(model))
 
 
 def first_stages(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n: int) -> Int[Array, "B G"]:
     """For each network and intermediate, the first stage whose sites hold it (:func:`never` if none)."""
     g = jnp.asarray(np.asarray([canonical(t, n) for t in intermediates], np.uint32))
-    offset = 0 if model.kind == "resmlp" else 1
+    offset = first_stage(model)
     first = None
     for s, sites in reversed(list(enumerate(stages(model)))):
         held = None

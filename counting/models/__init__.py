@@ -2,12 +2,18 @@
 
 One module per architecture (:mod:`counting.models.mlp`, :mod:`counting.models.resmlp`), each with
 ``layout`` (the ordered parameter arrays, which fixes the random stream) and ``forward`` (outputs
-``[B, points]`` and pre-activation sites ``[B, units, points]``). This package dispatches on
-``model.kind``; a new architecture is one new module and one line in ``_ARCHITECTURES``.
+``[B, points]`` and pre-activation sites ``[B, units, points]``), and an ``ARCHITECTURE``
+(:class:`~counting.models.layers.Architecture`): everything else the package asks of an
+architecture (its description, depth and width, stages, residual blocks, NNGP recursion).
+:func:`architecture` looks it up by ``model.kind`` and is the only place that does: a new
+architecture is one new module and one line in ``_ARCHITECTURES``, and an unknown kind is a
+one-line :class:`~counting.spec.SpecError`. :func:`supporting` is the architecture of a model that
+must have some feature (a one-line error naming the kinds that have it otherwise).
 ``kind = "flax"`` (:mod:`counting.models.flax_model`, any flax linen module) is imported on first
 use, so that processes that never name one do not pay for importing flax.
-:func:`model_inputs` gives the points a model is evaluated on: the cube in the model's ``inputs``
-encoding (every place that evaluates a model on the cube takes its points from it).
+:func:`describe_model` is the one description of a model (the command line, manifests, tables and
+the citation). :func:`model_inputs` gives the points a model is evaluated on: the cube in the
+model's ``inputs`` encoding (every place that evaluates a model on the cube takes its points from it).
 
 Example:
     >>> import jax, numpy as np
@@ -21,11 +27,24 @@ Example:
     ((2, 8), (2, 4, 8))
     >>> model_inputs(MLPSpec(n_inputs=2, inputs="01")).tolist()
     [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
+    >>> describe_model(m), describe_model(MLPSpec(n_inputs=2, widths=(), inputs="01"), "citation")
+    ('3-4-1 mlp, relu', '2-1 relu MLP on {0,1} inputs')
+    >>> architecture(m).first_stage, kinds_with("residual")
+    (1, ('resmlp',))
+    >>> supporting(m, "residual", "blocks to lesion")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: model.kind: expected 'resmlp' (blocks to lesion), got 'mlp'
+    >>> architecture("transformer")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: model.kind: expected one of ['mlp', 'resmlp', 'flax'], got 'transformer'
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 from jaxtyping import Array, Float
@@ -33,26 +52,67 @@ from jaxtyping import Array, Float
 from counting.boolean.cube import cube
 import counting.models.mlp as mlp
 import counting.models.resmlp as resmlp
-from counting.models.layers import Forward, ParamSlot, activation
+from counting.models.layers import Architecture, Forward, ParamSlot, activation
+from counting.spec.errors import SpecError
 from counting.spec.model import ModelSpec
 
-_ARCHITECTURES = {"mlp": mlp, "resmlp": resmlp}
+
+def _flax() -> Architecture:
+    import counting.models.flax_model as flax_model  # flax is imported only by processes that name it
+
+    return flax_model.ARCHITECTURE
 
 
-def _module(model: ModelSpec):
-    if model.kind == "flax":
-        import counting.models.flax_model as flax_model
+_ARCHITECTURES: dict[str, Callable[[], Architecture]] = {
+    "mlp": lambda: mlp.ARCHITECTURE,
+    "resmlp": lambda: resmlp.ARCHITECTURE,
+    "flax": _flax,
+}
+KINDS = tuple(_ARCHITECTURES)
+ENCODING_NOTES = {"short": ", {0,1} inputs", "citation": " on {0,1} inputs"}  # a description's note on "01" inputs
 
-        return flax_model
-    try:
-        return _ARCHITECTURES[model.kind]
-    except KeyError:
-        raise ValueError(f"model.kind: expected one of {sorted(_ARCHITECTURES) + ['flax']}, got {model.kind!r}") from None
+
+def architecture(model: ModelSpec | str) -> Architecture:
+    """The architecture of ``model`` (or of the kind named ``model``); an unknown kind is a one-line error."""
+    kind = model if isinstance(model, str) else getattr(model, "kind", None)
+    if kind not in _ARCHITECTURES:
+        raise SpecError("model.kind", f"one of {list(KINDS)}", kind)
+    return _ARCHITECTURES[kind]()
+
+
+def has(arch: Architecture, feature: str) -> bool:
+    """Whether ``arch`` has ``feature`` (a field of :class:`~counting.models.layers.Architecture`
+    that is neither ``None`` nor ``False``)."""
+    return getattr(arch, feature) not in (None, False)
+
+
+def kinds_with(feature: str) -> tuple[str, ...]:
+    """The model kinds whose architecture has ``feature``."""
+    return tuple(k for k in KINDS if has(architecture(k), feature))
+
+
+def supporting(model: ModelSpec | str, feature: str, why: str) -> Architecture:
+    """The architecture of ``model``, which must have ``feature`` (``why`` says who needs it): a one-line
+    :class:`~counting.spec.SpecError` naming ``model.kind`` and the kinds that have it otherwise."""
+    arch = architecture(model)
+    if not has(arch, feature):
+        raise SpecError("model.kind", f"{' or '.join(map(repr, kinds_with(feature)))} ({why})", arch.kind)
+    return arch
+
+
+def describe_model(model: ModelSpec, style: str = "short") -> str:
+    """The one description of ``model``: ``style`` ``"short"`` (``'3-40-40-1 mlp, relu'``: the command
+    line, manifests, tables) or ``"citation"`` (``'3-40-40-1 relu MLP'``: a phrase of the citable
+    sentence), each noting the ``{0,1}`` encoding of the inputs when the model has it."""
+    arch = architecture(model)
+    if style not in ENCODING_NOTES:
+        raise ValueError(f"style: expected one of {list(ENCODING_NOTES)}, got {style!r}")
+    return arch.describe(model, style) + (ENCODING_NOTES[style] if model.inputs == "01" else "")
 
 
 def param_layout(model: ModelSpec) -> tuple[ParamSlot, ...]:
     """The ordered parameter arrays of one network."""
-    return _module(model).layout(model)
+    return architecture(model).layout(model)
 
 
 def n_params(model: ModelSpec) -> int:
@@ -68,7 +128,8 @@ def model_inputs(model: ModelSpec) -> Float[np.ndarray, "points n"]:
 
 def forward(model: ModelSpec, params: dict, x: Float[Array, "P n"]) -> Forward:
     """Outputs ``[B, P]`` and sites ``{name: [B, units, P]}`` of a batch of networks on inputs ``x``."""
-    return _module(model).forward(model, params, x)
+    return architecture(model).forward(model, params, x)
 
 
-__all__ = ["Forward", "ParamSlot", "activation", "forward", "model_inputs", "n_params", "param_layout"]
+__all__ = ["KINDS", "Architecture", "Forward", "ParamSlot", "activation", "architecture", "describe_model", "forward",
+           "has", "kinds_with", "model_inputs", "n_params", "param_layout", "supporting"]

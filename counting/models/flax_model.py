@@ -14,6 +14,9 @@ module's tree and ``module.apply`` is vmapped over the ``B`` networks on the sha
 ``[B, units, P]``, named by module path (``"layer1"``, ``"Block_0/Dense_1"``; a Dense called more
 than once gives ``"path:0"``, ``"path:1"``, ...). Outputs of other layer kinds are not sites.
 
+**Architecture.** :data:`ARCHITECTURE` gives its layout, forward pass and description only: a
+module's depth, width, stages, residual blocks and NNGP limit are not known to the package.
+
 Example:
     >>> import jax
     >>> from counting.spec import ScaledPrior
@@ -26,6 +29,8 @@ Example:
     >>> out = forward(m, sample_params(jax.random.key(0), m, ScaledPrior(), batch=2), model_inputs(m))
     >>> out.output.shape, {k: v.shape for k, v in out.sites.items()}
     ((2, 8), {'layer1': (2, 4, 8), 'output': (2, 1, 8)})
+    >>> describe(m), describe(m, "citation")
+    ('3-input flax counting.models.flax_zoo:MLP(widths=(4,))', '3-input flax module counting.models.flax_zoo:MLP(widths=(4,))')
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 import counting.spec.flax_module as flax_module
-from counting.models.layers import Forward, ParamSlot
+from counting.models.layers import Architecture, Forward, ParamSlot
 
 
 def fan_in(path: str, shape: tuple[int, ...]) -> int | None:
@@ -102,3 +107,13 @@ def forward(model, params: dict, x: Float[Array, "P n"]) -> Forward:
 
     out, intermediates = jax.vmap(one)(params)
     return Forward(out, dense_sites(intermediates, points))
+
+
+def describe(model, style: str = "short") -> str:
+    """The input count, the module and its arguments: ``"3-input flax package.module:Class(a=1)"``
+    (short) or ``"3-input flax module package.module:Class(a=1)"`` (citation)."""
+    args = ", ".join(f"{k}={v!r}" for k, v in sorted(model.args.items()))
+    return f"{model.n_inputs}-input flax {'' if style == 'short' else 'module '}{model.module}({args})"
+
+
+ARCHITECTURE = Architecture("flax", layout, forward, describe)

@@ -1,4 +1,5 @@
-"""Shared pieces of every architecture: parameter slots, the forward result, activations, dense maps.
+"""Shared pieces of every architecture: parameter slots, the forward result, activations, dense maps,
+and :class:`Architecture`, what the package asks of one.
 
 Parameters of a batch of ``B`` networks are a dict ``name -> array[B, *shape]``. Sites are
 pre-activations in units-first layout ``[B, units, points]``.
@@ -6,11 +7,13 @@ pre-activations in units-first layout ``[B, units, points]``.
 Example:
     >>> dense("layer1", 3, 4)
     [ParamSlot(name='layer1.w', shape=(3, 4), fan_in=3), ParamSlot(name='layer1.b', shape=(4,), fan_in=None)]
+    >>> Architecture("toy", layout=None, forward=None, describe=None).stages is None
+    True
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +33,38 @@ class Forward(NamedTuple):
 
     output: Float[Array, "B points"]
     sites: dict[str, Float[Array, "B units points"]]
+
+
+class Architecture(NamedTuple):
+    """What the package asks of one architecture, each answer given by the architecture's own module
+    (``None`` or ``False``: the architecture has no such thing). Callers reach it through
+    :func:`counting.models.architecture`, never by comparing ``model.kind``.
+
+    * ``layout(model)``, ``forward(model, params, x)``: its parameter arrays and batched forward pass.
+    * ``describe(model, style)``: one line, ``style`` ``"short"`` (the command line, manifests, tables)
+      or ``"citation"`` (a phrase of the citable sentence); the ``inputs`` encoding is added by
+      :func:`counting.models.describe_model`.
+    * ``depth(model)``, ``width(model)``: hidden layers or residual blocks, and their width.
+    * ``square(n, depth, width, activation)``: the network of ``depth`` layers or blocks, every width equal.
+    * ``stages(model)``: the sites of each stage, in order, numbered from ``first_stage``.
+    * ``nngp_steps(model)``: the activation of each step of the NNGP kernel recursion
+      (:mod:`counting.analytic.kernel`).
+    * ``residual``: it has residual blocks (which a lesion removes).
+    * ``shared_readouts``: its readout can be drawn apart from its hidden layers (:mod:`counting.engine.readouts`).
+    """
+
+    kind: str
+    layout: Callable[[Any], tuple[ParamSlot, ...]]
+    forward: Callable[[Any, dict, Any], Forward]
+    describe: Callable[[Any, str], str]
+    depth: Callable[[Any], int] | None = None
+    width: Callable[[Any], int] | None = None
+    square: Callable[[int, int, int, str], Any] | None = None
+    stages: Callable[[Any], tuple[tuple[str, ...], ...]] | None = None
+    first_stage: int = 0
+    nngp_steps: Callable[[Any], tuple[str, ...]] | None = None
+    residual: bool = False
+    shared_readouts: bool = False
 
 
 def dense(name: str, fan_in: int, fan_out: int) -> list[ParamSlot]:

@@ -2,17 +2,27 @@
 ``u_k = A_k s_{k-1} + a_k`` (site ``block{k}``), ``s_k = s_{k-1} + B_k act(u_k) + c_k``
 (site ``stream{k}``); output ``W_out s_depth + b_out`` (site ``output``).
 
+Its :class:`~counting.models.layers.Architecture` (:data:`ARCHITECTURE`): stage 0 is the embedding
+and stage ``k`` is block ``k`` (its hidden units and the stream after it); its blocks are residual
+(a lesion removes one); no NNGP kernel recursion is known for it.
+
 Example:
     >>> from counting.spec import ResMLPSpec
     >>> [s.name for s in layout(ResMLPSpec(n_inputs=2, width=4, depth=1, hidden=3))]
     ['embed.w', 'embed.b', 'block1.in.w', 'block1.in.b', 'block1.out.w', 'block1.out.b', 'output.w', 'output.b']
+    >>> describe(ResMLPSpec(3, 16, 2, 16))
+    'resmlp n=3 width=16 depth=2 hidden=16, relu'
+    >>> describe(ResMLPSpec(3, 16, 2, 16), "citation")
+    'residual MLP (3 inputs, width 16, 2 blocks of hidden width 16, relu)'
+    >>> stages(ResMLPSpec(depth=2))
+    (('embed',), ('block1', 'stream1'), ('block2', 'stream2'))
 """
 
 from __future__ import annotations
 
 from jaxtyping import Array, Float
 
-from counting.models.layers import Forward, ParamSlot, activation, apply_hidden, apply_input, dense
+from counting.models.layers import Architecture, Forward, ParamSlot, activation, apply_hidden, apply_input, dense
 from counting.spec.model import ResMLPSpec
 
 
@@ -39,3 +49,37 @@ def forward(model: ResMLPSpec, params: dict, x: Float[Array, "P n"]) -> Forward:
     out = apply_hidden(params, "output", s)
     sites["output"] = out
     return Forward(out[:, 0, :], sites)
+
+
+def describe(model: ResMLPSpec, style: str = "short") -> str:
+    """``'resmlp n=3 width=16 depth=2 hidden=16, relu'`` (short) or ``'residual MLP (3 inputs, width
+    16, 2 blocks of hidden width 16, relu)'`` (citation)."""
+    m = model
+    if style == "short":
+        return f"resmlp n={m.n_inputs} width={m.width} depth={m.depth} hidden={m.hidden}, {m.activation}"
+    return (f"residual MLP ({m.n_inputs} inputs, width {m.width}, {m.depth} blocks of hidden width {m.hidden}, "
+            f"{m.activation})")
+
+
+def depth(model: ResMLPSpec) -> int:
+    """Residual blocks."""
+    return model.depth
+
+
+def width(model: ResMLPSpec) -> int:
+    """The stream's width."""
+    return model.width
+
+
+def square(n: int, depth: int, width: int, activation: str = "relu") -> ResMLPSpec:
+    """``depth`` blocks, stream and inner width ``width``."""
+    return ResMLPSpec(n_inputs=n, width=width, depth=depth, hidden=width, activation=activation)
+
+
+def stages(model: ResMLPSpec) -> tuple[tuple[str, ...], ...]:
+    """The embedding (stage 0), then each block's hidden units and the stream after it (stage ``k``)."""
+    return (("embed",),) + tuple((f"block{k}", f"stream{k}") for k in range(1, model.depth + 1))
+
+
+ARCHITECTURE = Architecture("resmlp", layout, forward, describe, depth=depth, width=width, square=square,
+                            stages=stages, first_stage=0, residual=True)

@@ -9,21 +9,22 @@ initialised on the cube (shapes only) while the spec is read, so a module that c
 built or run, or whose output is not one scalar per input point, is a one-line error before any
 work (:mod:`counting.spec.flax_module`). All take ``inputs``, the encoding of the cube the network
 sees: ``"pm1"`` (the default, ``x_j = ±1``) or ``"01"`` (``x_j`` in ``{0, 1}``); see
-:func:`counting.boolean.cube.cube`.
+:func:`counting.boolean.cube.cube`. What each architecture is (its description, depth, stages, ...)
+is said by its module in :mod:`counting.models`.
 
 Example:
     >>> parse_model({"n_inputs": 3, "widths": [8]})
     MLPSpec(n_inputs=3, widths=(8,), activation='relu', inputs='pm1', kind='mlp')
-    >>> describe_model(parse_model({"n_inputs": 2, "widths": [], "inputs": "01"}))
-    '2-1 mlp, relu, {0,1} inputs'
+    >>> parse_model({"kind": "resmlp", "depth": 3, "inputs": "01"})
+    ResMLPSpec(n_inputs=3, width=16, depth=3, hidden=16, activation='relu', inputs='01', kind='resmlp')
     >>> parse_model({"depth": 8})
     Traceback (most recent call last):
     ...
     counting.spec.errors.SpecError: model.depth: expected one of the known keys for kind 'mlp' ['activation', 'inputs', 'kind', 'n_inputs', 'widths'], got 'unknown key'
     >>> m = parse_model({"kind": "flax", "module": "counting.models.flax_zoo:MLP",
     ...                  "args": {"widths": [8], "activation": "relu"}})
-    >>> m.args, describe_model(m)
-    (Args({'activation': 'relu', 'widths': (8,)}), "3-input flax counting.models.flax_zoo:MLP(activation='relu', widths=(8,))")
+    >>> m.args
+    Args({'activation': 'relu', 'widths': (8,)})
 """
 
 from __future__ import annotations
@@ -144,13 +145,3 @@ def parse_model(t: dict, where: str = "model") -> ModelSpec:
     hidden = integer(t.get("hidden", width), f"{where}.hidden", 1)
     return ResMLPSpec(n, width, depth, hidden, act, inputs)
 
-
-def describe_model(m: ModelSpec) -> str:
-    """A short human description, e.g. ``'3-40-40-1 mlp, relu'`` (``', {0,1} inputs'`` added for that encoding)."""
-    enc = ", {0,1} inputs" if m.inputs == "01" else ""
-    if m.kind == "mlp":
-        return f"{m.n_inputs}-" + "".join(f"{w}-" for w in m.widths) + f"1 mlp, {m.activation}{enc}"
-    if m.kind == "flax":
-        args = ", ".join(f"{k}={v!r}" for k, v in sorted(m.args.items()))
-        return f"{m.n_inputs}-input flax {m.module}({args}){enc}"
-    return f"resmlp n={m.n_inputs} width={m.width} depth={m.depth} hidden={m.hidden}, {m.activation}{enc}"

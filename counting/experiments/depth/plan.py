@@ -18,16 +18,14 @@ Example:
 
 from __future__ import annotations
 
-from counting.models import n_params
-from counting.spec.model import MLPSpec, ModelSpec, ResMLPSpec
+from counting.models import n_params, supporting
+from counting.spec.model import ModelSpec
 
 
 def square_model(kind: str, n: int, depth: int, width: int, activation: str = "relu") -> ModelSpec:
     """An MLP with ``depth`` hidden layers of ``width``, or a residual MLP of ``depth`` blocks with
-    stream and inner width ``width``."""
-    if kind == "mlp":
-        return MLPSpec(n_inputs=n, widths=(width,) * depth, activation=activation)
-    return ResMLPSpec(n_inputs=n, width=width, depth=depth, hidden=width, activation=activation)
+    stream and inner width ``width`` (the architecture's ``square``; a kind without one is an error)."""
+    return supporting(kind, "square", "square networks of a depth and a width").square(n, depth, width, activation)
 
 
 def equal_params_model(kind: str, n: int, depth: int, params: int, activation: str = "relu") -> ModelSpec:
@@ -45,15 +43,14 @@ def equal_params_model(kind: str, n: int, depth: int, params: int, activation: s
 
 def model_name(m: ModelSpec) -> str:
     """A short name that is also a folder name: ``mlp-L3-w15``, ``resmlp-L4-w8``."""
-    if m.kind == "mlp":
-        return f"mlp-L{len(m.widths)}-w{m.widths[0]}"
-    return f"resmlp-L{m.depth}-w{m.width}"
+    return f"{m.kind}-L{model_depth(m)}-w{model_width(m)}"
 
 
 def model_depth(m: ModelSpec) -> int:
     """Hidden layers of an MLP, blocks of a residual MLP."""
-    return len(m.widths) if m.kind == "mlp" else m.depth
+    return supporting(m, "depth", "a depth").depth(m)
 
 
 def model_width(m: ModelSpec) -> int:
-    return m.widths[0] if m.kind == "mlp" else m.width
+    """The width of an MLP's first hidden layer, of a residual MLP's stream."""
+    return supporting(m, "width", "a width").width(m)

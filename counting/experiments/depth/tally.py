@@ -37,6 +37,7 @@ import numpy as np
 from counting.mechanisms.lesions import longest_used_path, used_blocks
 from counting.mechanisms.predicates import truth_tables
 from counting.mechanisms.routes import Decomposition, first_stages, never, placement_codes
+from counting.models import supporting
 from counting.models.layers import Forward
 from counting.spec.model import ModelSpec, ResMLPSpec
 
@@ -90,8 +91,7 @@ class LesionTally(_Counts):
     field = "hist"
 
     def __init__(self, model: ResMLPSpec, targets: Sequence[int], kind: str):
-        if model.kind != "resmlp":
-            raise ValueError(f"model: expected a residual MLP (blocks to lesion), got {model.kind!r}")
+        supporting(model, "residual", "blocks to lesion")
         self.model, self.targets = model, tuple(int(t) for t in targets)
         self.size = (model.depth + 1) ** 2
         super().__init__((1 + len(self.targets), self.size), kind)

@@ -54,9 +54,10 @@ from counting.experiments.simplicity.config import KIND, Experiment, from_dict, 
 from counting.experiments.simplicity.figures import write_figures
 from counting.experiments.simplicity.jobs import class_job, derived_seed, estimate_columns, estimator_job, settings_for
 from counting.mechanisms.predicates import computes
+from counting.models import describe_model
 from counting.spec.estimator import MCSettings
 from counting.spec.job import Spec, sampling_spec
-from counting.spec.model import MLPSpec, describe_model
+from counting.spec.model import MLPSpec
 from counting.spec.prior import ScaledPrior, describe_prior
 
 __all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", "pass_counts", "pass_tables",

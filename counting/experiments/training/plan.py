@@ -68,9 +68,9 @@ from counting.experiments.llamaizer.plan import TargetPlan, plan_target
 from counting.experiments.llamaizer.tally import LlamaizerTally
 from counting.experiments.training.config import KIND, Experiment, target_table
 from counting.mechanisms.routes import DECOMPOSITIONS, Decomposition
+from counting.models import describe_model
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, spec_from_dict
-from counting.spec.model import describe_model
 from counting.training.data import agrees_on_set
 from counting.training.tally import TrainingTally
 
