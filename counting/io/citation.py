@@ -97,8 +97,8 @@ def citation(m: dict) -> str | None:
         replicates=diag.get("replicates", getattr(spec.estimator, "replicates", "?")))
     seed = "" if r.get("seed") is None else f"; seed {r['seed']}"
     if getattr(spec.estimator, "sampler", "threefry") != "threefry":
-        kernel = getattr(spec.estimator, "kernel", "off")
-        seed += f" ({spec.estimator.sampler} sampler{'' if kernel == 'off' else ', fused Pallas kernel'})"
+        fused = getattr(spec.estimator, "fused_kernel", "off")
+        seed += f" ({spec.estimator.sampler} sampler{'' if fused == 'off' else ', fused Pallas kernel'})"
     git = (m.get("environment") or {}).get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" with uncommitted changes" if git.get("dirty") else "")
     where = "" if not m.get("reproduce") else f"; reproduce: {m['reproduce']}"

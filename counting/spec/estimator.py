@@ -57,12 +57,6 @@ class MCSettings:
     fused_kernel: str = "off"
     kind: str = field(default="mc", init=False)
 
-    @property
-    def kernel(self) -> str:
-        """``fused_kernel`` under its old name, read only, for readers of the settings not yet
-        switched to the new one (:mod:`counting.io.citation`); the spec key itself is refused."""
-        return self.fused_kernel
-
 
 @dataclass(frozen=True)
 class ExactSettings:
