@@ -1,7 +1,8 @@
 """A resumed experiment reads a finished pass's tables back instead of computing them again, only
 for the same pass and experiment, and leaves nothing behind once the results are written."""
 
-from types import SimpleNamespace
+
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -28,19 +29,22 @@ def toy_kind(calls, fail):
             raise Stop()
         return 7, PassFacts(1, 1, 1, 1, 1, 0, 0.0, 0.0)
 
+    def tables(config, name, result, facts):
+        calls.append(name)
+        return {"t": pd.DataFrame({"pass": [name], "value": [int(result)], "config": [config]})}
+
+    def counts(name, result):
+        return {f"{name}|value": np.array(int(result))}
+
     def passes(config):
-        return [base_run.Pass("count", spec, Hits(lambda fwd: fwd.output[:, 0] > 0)),
-                base_run.Pass("job", spec, None, job=job)]
+        return [base_run.Pass("count", spec, Hits(lambda fwd: fwd.output[:, 0] > 0),
+                              tables=partial(tables, config, "count"), counts=partial(counts, "count")),
+                base_run.Pass("job", spec, None, job=job, tables=partial(tables, config, "job"),
+                              counts=partial(counts, "job"))]
 
-    def pass_tables(config, p, result, facts):
-        calls.append(p.name)
-        return {"t": pd.DataFrame({"pass": [p.name], "value": [int(result)], "config": [config]})}
-
-    return SimpleNamespace(
-        KIND="toy", passes=passes, pass_tables=pass_tables, chunk_sizes=lambda c: {"chunk": 1024},
-        pass_counts=lambda c, p, r: {f"{p.name}|value": np.array(int(r))},
-        manifest_config=lambda c: {"config": c, "estimator": {"seed": 0}},
-        write_figures=lambda tables, out: [], summary=lambda c, t: "")
+    return base_run.Kind("toy", from_dict=None, with_samples=None, chunk_sizes=lambda c: {"chunk": 1024},
+                         passes=passes, write_figures=lambda tables, out: [], summary=lambda c, t: "",
+                         manifest_config=lambda c: {"config": c, "estimator": {"seed": 0}})
 
 
 def test_resumed_run_reuses_the_tables_of_a_finished_pass(tmp_path):

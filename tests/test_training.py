@@ -375,7 +375,6 @@ def _mechanisms_table(text: str) -> pd.DataFrame:
     """The ``mechanisms`` table of the ``[mechanisms]`` passes alone (the census passes left out)."""
     from counting.engine.run import run_pass
     from counting.experiments import parse_experiment
-    from counting.experiments.training import pass_tables
     from counting.experiments.training import tables as tb
     from counting.experiments.training.plan import mechanism_passes
 
@@ -383,7 +382,7 @@ def _mechanisms_table(text: str) -> pd.DataFrame:
     parts = []
     for p in mechanism_passes(exp):
         facts = run_pass(p.spec, p.tally, RunOptions(progress=False), p.source)
-        parts.append(pass_tables(exp, p, p.tally.finalize(), facts)["mechanism_counts"])
+        parts.append(p.tables(p.tally.finalize(), facts)["mechanism_counts"])
     return tb.mechanisms(pd.concat(parts, ignore_index=True))
 
 

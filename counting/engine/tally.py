@@ -110,9 +110,10 @@ class CensusTally:
     MEMORY_FRACTION = 0.125
 
     def __init__(self, n_inputs: int, chunk_size: int, drawn: int, where: Predicate | None = None,
-                 exact: bool = False, memory: int | None = None, folder: Path | None = None):
+                 exact: bool = False, memory: int | None = None, folder: Path | None = None,
+                 kind: str | None = None):
         self.n, self.chunk, self.drawn, self.where, self.exact = n_inputs, chunk_size, drawn, where, exact
-        self.kind = "census-exact" if exact else "census"
+        self.kind = kind or ("census-exact" if exact else "census")
         self.words = n_words(n_inputs)
         if memory is None:
             host = hostmem.host_available_bytes()

@@ -6,13 +6,13 @@ else is that kind's. This module is what the command line calls: :func:`load_exp
 :class:`~counting.spec.errors.SpecError`), :func:`with_samples` (a smaller or larger run),
 :func:`check_batch_size`, :func:`run_experiment` and :func:`summary`.
 
-Adding an experiment kind means one subpackage implementing
-:class:`counting.experiments.base.run.Kind` (its config dataclass with a ``kind`` class attribute,
-``from_dict``, ``with_samples``, ``chunk_sizes``, ``passes`` with one :class:`~counting.engine.tally.Tally` each,
-``pass_tables``, ``pass_counts``, ``write_figures``, ``manifest_config``, ``summary``, and optionally
-``combine``, tables made from several passes' tables) and one line
-in :data:`EXPERIMENTS`; work folders, resume, the writer and the share columns are
-:mod:`counting.experiments.base`'s.
+Adding an experiment kind means one subpackage whose ``EXPERIMENT`` is a
+:class:`counting.experiments.base.run.Kind` (its name; ``from_dict`` giving a config dataclass with a
+``kind`` class attribute; ``with_samples``, ``chunk_sizes``, ``passes``, each pass with its own
+:class:`~counting.engine.tally.Tally` and its own ``tables`` and ``counts`` functions;
+``write_figures``, ``summary``; optionally ``combine``, tables made from several passes' tables,
+and ``manifest_config``) and one line in :data:`EXPERIMENTS`; work folders, resume, the writer and
+the share columns are :mod:`counting.experiments.base`'s.
 
 Example:
     >>> exp = parse_experiment('''
@@ -52,8 +52,8 @@ import counting.experiments.base.run as runner
 from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read_file, read_toml
 from counting.spec.errors import SpecError
 
-EXPERIMENTS: dict[str, runner.Kind] = {llamaizer.KIND: llamaizer, depth.KIND: depth, simplicity.KIND: simplicity,
-                                        training.KIND: training}
+EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
+                                                               simplicity.EXPERIMENT, training.EXPERIMENT)}
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
            "with_samples"]

@@ -1,11 +1,11 @@
 """Running an experiment: its counting passes, then its tables, then its results folder.
 
-An experiment kind (:class:`Kind`, e.g. :mod:`counting.experiments.llamaizer`) says how to read
-its config and cut it into *passes*: one job spec, one parameter source and one
-:class:`~counting.engine.tally.Tally` each (an architecture's pass over the prior, say). This
-module runs every pass through :func:`counting.engine.run.run_pass` with a checkpoint subfolder
-under ``work`` (:mod:`~counting.experiments.base.work`), asks the kind for the tables of each pass,
-concatenates them, writes them (:mod:`~counting.experiments.base.writer`) and only then removes the
+An experiment kind (:class:`Kind`, e.g. ``counting.experiments.llamaizer.EXPERIMENT``) says how to
+read its config and cut it into *passes*: one job spec, one parameter source and one
+:class:`~counting.engine.tally.Tally` each (an architecture's pass over the prior, say), each
+carrying the functions that turn its result into tables and raw counts. This module runs every
+pass through :func:`counting.engine.run.run_pass` with a checkpoint subfolder under ``work``
+(:mod:`~counting.experiments.base.work`), asks each pass for its tables, concatenates them, writes them (:mod:`~counting.experiments.base.writer`) and only then removes the
 checkpoints. A pass's tables are kept beside its checkpoint as soon as they are computed
 (:mod:`~counting.experiments.base.cache`), so a run stopped in a later pass and resumed reads them
 back instead of computing them again.
@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,14 +47,27 @@ import counting.experiments.base.cache as tables_cache
 import counting.experiments.base.work as workdirs
 from counting.experiments.base.writer import write_results
 from counting.spec.errors import SpecError, integer, number
+from counting.spec.estimator import MCSettings
 from counting.spec.job import Spec
+
+
+def no_tables(result: Any, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A pass whose result enters no table of its own (a census a later pass reads, say)."""
+    return {}
+
+
+def no_counts(result: Any) -> dict[str, np.ndarray]:
+    """A pass with no raw counts for ``counts.npz``."""
+    return {}
 
 
 @dataclass(frozen=True)
 class Pass:
     """One counting pass: ``spec`` (the engine's: for an enumeration, its chunking), the parameter
-    ``source`` (``None``: draws from the prior), the ``tally`` it accumulates and ``about``, what the
-    experiment needs to turn the tally's result into tables (an architecture, say).
+    ``source`` (``None``: draws from the prior), the ``tally`` it accumulates and ``about``, what
+    describes it (an architecture, say). ``tables(result, facts)`` turns its finished result (the
+    tally's ``finalize()``, or the job's result) into tables, and ``counts(result)`` into the raw
+    counts of ``counts.npz`` (keys starting with ``<pass name>|``): each pass carries its own.
 
     Work that is not a counting pass (the replicates of a rare-event estimator) gives ``job``
     instead of a tally: ``job(options) -> (result, facts)``, checkpointing into ``options.out`` by
@@ -66,39 +79,41 @@ class Pass:
     source: Any = None
     about: Any = None
     job: Callable[[RunOptions], tuple[Any, PassFacts]] | None = None
+    tables: Callable[[Any, PassFacts], dict[str, pd.DataFrame]] = no_tables
+    counts: Callable[[Any], dict[str, np.ndarray]] = no_counts
 
 
-class Kind(Protocol):
-    """What an experiment kind provides (a module such as :mod:`counting.experiments.llamaizer`)."""
+def keep_tables(config: Any, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """No table made from several passes: the passes' tables as they are."""
+    return tables
 
-    KIND: str
 
-    def from_dict(self, d: dict, name: str) -> Any:
-        """The validated config of a parsed TOML document (one-line ``SpecError`` on bad input)."""
+def experiment_manifest(config: Any) -> dict:
+    """The config as a manifest records it (``to_dict()``), with the seed and key implementation of
+    its draws."""
+    return {"experiment": config.to_dict(), "estimator": {"seed": config.seed, "key_impl": MCSettings().key_impl}}
 
-    def with_samples(self, config: Any, samples: int) -> Any:
-        """``config`` with ``samples`` networks in every pass (per-pass overrides dropped)."""
 
-    def chunk_sizes(self, config: Any) -> dict[str, int]:
-        """The chunk sizes of the passes (what each is called, e.g. ``experiment.chunk_size``, and its size)."""
+@dataclass(frozen=True)
+class Kind:
+    """An experiment kind, as data: its ``name`` (``[experiment] kind``), ``from_dict(d, name)`` (the
+    validated config of a parsed TOML document; one-line ``SpecError`` on bad input),
+    ``with_samples(config, samples)`` (every pass with ``samples`` networks, per-pass overrides
+    dropped), ``chunk_sizes(config)`` (each pass's chunk size, named, e.g.
+    ``experiment.chunk_size``), ``passes(config)`` (each with a fresh tally and its own tables and
+    counts), ``write_figures(tables, out)`` (file names), ``summary(config, tables)`` (what the
+    command line prints), ``combine(config, tables)`` (tables made from several passes' tables) and
+    ``manifest_config(config)`` (the config as the manifest's ``spec`` records it)."""
 
-    def passes(self, config: Any) -> Sequence[Pass]:
-        """The counting passes, each with a fresh tally."""
-
-    def pass_tables(self, config: Any, p: Pass, result: Any, facts: PassFacts) -> dict[str, pd.DataFrame]:
-        """The tables of one finished pass (``result``: its tally's ``finalize()``)."""
-
-    def pass_counts(self, config: Any, p: Pass, result: Any) -> dict[str, np.ndarray]:
-        """The pass's raw counts for ``counts.npz`` (keys starting with ``<pass name>|``)."""
-
-    def write_figures(self, tables: dict[str, pd.DataFrame], out: Path) -> list[str]:
-        """Draw the figures into ``out``; returns their file names."""
-
-    def manifest_config(self, config: Any) -> dict:
-        """The config as the manifest's ``spec`` records it (with ``estimator``: seed and key_impl)."""
-
-    def summary(self, config: Any, tables: dict[str, pd.DataFrame]) -> str:
-        """What the command line prints after a run."""
+    name: str
+    from_dict: Callable[[dict, str], Any]
+    with_samples: Callable[[Any, int], Any]
+    chunk_sizes: Callable[[Any], dict[str, int]]
+    passes: Callable[[Any], Sequence[Pass]]
+    write_figures: Callable[[dict[str, pd.DataFrame], Path], list[str]]
+    summary: Callable[[Any, dict[str, pd.DataFrame]], str]
+    combine: Callable[[Any, dict[str, pd.DataFrame]], dict[str, pd.DataFrame]] = keep_tables
+    manifest_config: Callable[[Any], dict] = experiment_manifest
 
 
 def check_batch_size(chunk_sizes: Mapping[str, int], batch_size: int | None) -> None:
@@ -194,7 +209,7 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
         identity = pass_identity(p, config_json)
         kept = tables_cache.load(folder, identity) if resume else None
         if kept is None:  # a resumed run reuses a finished pass's tables instead of computing them again
-            kept = kind.pass_tables(config, p, result, f), kind.pass_counts(config, p, result), f.as_dict()
+            kept = p.tables(result, f), p.counts(result), f.as_dict()
             if folder is not None:
                 tables_cache.save(folder, identity, *kept)
         pass_tables, pass_counts, facts[name] = kept
@@ -204,9 +219,8 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
     if not cluster.merges:
         raise distributed.PartDone(Path(work), cluster)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
-    if hasattr(kind, "combine"):  # tables that need several passes (a kind may define it)
-        tables = kind.combine(config, tables)
+    tables = kind.combine(config, tables)  # tables that need several passes
     if out is not None:
-        write_results(out, kind.KIND, kind.manifest_config(config), tables, counts, facts, kind.write_figures)
+        write_results(out, kind.name, kind.manifest_config(config), tables, counts, facts, kind.write_figures)
     workdirs.clear(work, list(by_name))  # every pass is in the tables now: its checkpoint has served
     return tables

@@ -35,25 +35,27 @@ Example:
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from counting.engine.run import PassFacts
-from counting.experiments.base.run import Pass
+from counting.experiments.base.run import Kind, Pass
 from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.depth.figures import write_figures
 from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
-from counting.experiments.depth.rare import route_job, smc_volume_job
+from counting.experiments.depth.rare import route_job, route_record_counts, smc_volume_job
 from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
 from counting.models import n_params
-from counting.spec.estimator import MCSettings, SMCSettings
+from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, sampling_spec
 from counting.spec.target import Target
 
-__all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", "pass_counts", "pass_tables",
-           "passes", "summary", "with_samples", "write_figures"]
+__all__ = ["EXPERIMENT", "KIND", "Experiment", "chunk_sizes", "from_dict", "passes", "summary", "with_samples",
+           "write_figures"]
 
 
 def _about(m) -> dict:
@@ -69,6 +71,71 @@ def _smc_settings(exp: Experiment, part) -> SMCSettings:
     return SMCSettings(particles=part.particles, steps=part.steps, replicates=part.replicates, seed=exp.seed)
 
 
+def row_about(about: dict) -> dict:
+    """What a pass's rows carry of its ``about`` (the network's columns)."""
+    return {k: v for k, v in about.items() if k not in ("part", "decomposition", "target")}
+
+
+def bias_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A hit-or-miss bias pass: one ``bias`` row per target."""
+    return {"bias": tb.bias_table([{**row_about(about), "target": t.name, "truth_table": t.truth_table,
+                                    "samples": facts.samples, "hits": int(h)}
+                                   for t, h in zip(exp.targets, result)])}
+
+
+def rare_bias_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """An SMC bias pass: its target's ``bias`` row from the replicates."""
+    t = next(t for t in exp.targets if t.name == about["target"])
+    return {"bias": pd.DataFrame([tb.bias_smc_row(row_about(about), t.name, t.truth_table, result.runs)])}
+
+
+def lesion_pass_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A lesion pass: the ``lesions`` and ``lesion_summary`` rows."""
+    rows, summary_rows = tb.lesion_tables(row_about(about), ["all"] + [t.name for t in exp.targets], result)
+    return {"lesions": rows, "lesion_summary": summary_rows}
+
+
+def route_tables(model, tally: RouteTally, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A hit-or-miss route pass: one ``routes`` row and the ``placements`` rows per decomposition."""
+    nv, about = never(model), row_about(about)
+    routes, places = [], []
+    for d, (joint, prior) in zip(tally.decompositions, result):
+        vol = tb.volume_columns(int(joint.sum()), facts.samples)
+        row = tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol, facts.samples)
+        routes.append({**row, **tb.prior_columns(tb.classes_from_joint(prior, nv))})
+        places += tb.placement_rows(d, about, nv, "mc", joint, samples=facts.samples)
+    return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places)}
+
+
+def rare_route_tables(model, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """An SMC route pass: its decomposition's ``routes`` row and ``placements`` from the replicates'
+    last populations."""
+    nv, d = never(model), DECOMPOSITIONS[about["decomposition"]]
+    runs = result.runs
+    per, joint = [], np.zeros(len(runs[0].joint), np.int64)
+    for run in runs:
+        j = np.asarray(run.joint, np.int64)
+        joint += j
+        c = tb.classes_from_joint(j, nv)
+        per.append(np.array([c[k] for k in tb.CLASS_NAMES], np.float64) / run.solutions if run.solutions
+                   else np.full(4, np.nan))
+    row = tb.route_rows(d, row_about(about), nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
+                        tb.smc_volume_columns([r.log_p for r in runs]), facts.samples)
+    row["replicates"] = len(runs)
+    places = tb.placement_rows(d, row_about(about), nv, "smc", joint, volume=row["volume"])
+    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places)}
+
+
+def tally_counts(name: str, label: str, result) -> dict[str, np.ndarray]:
+    """A counting pass's counts for ``counts.npz``: ``<pass>|<label>``."""
+    return {f"{name}|{label}": np.asarray(result)}
+
+
+def record_counts(name: str, result) -> dict[str, np.ndarray]:
+    """An SMC bias pass's counts: every field of its replicates' records."""
+    return {f"{name}|{f}": np.array([getattr(r, f) for r in result.runs]) for f in result.runs[0]._fields}
+
+
 def passes(exp: Experiment) -> tuple[Pass, ...]:
     """Every pass, in order: bias (hit-or-miss, then SMC), lesions, routes (hit-or-miss, then SMC)."""
     out: list[Pass] = []
@@ -78,22 +145,25 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
         models = [equal_params_model(kind, n, L, b.params, b.activation) for kind in b.models for L in b.depths]
         for m in models if b.samples else ():
             spec = sampling_spec(m, exp.prior, b.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-            out.append(Pass(f"bias:{model_name(m)}", spec, TargetHits(targets, f"{KIND}:bias:{tag}"), None,
-                            {"part": "bias", **_about(m)}))
+            about, name = {"part": "bias", **_about(m)}, f"bias:{model_name(m)}"
+            out.append(Pass(name, spec, TargetHits(targets, f"{KIND}:bias:{tag}"), None, about,
+                            tables=partial(bias_tables, exp, about), counts=partial(tally_counts, name, "hits")))
         rare = [t for t in exp.targets if t.name in b.rare]
         s = _smc_settings(exp, b)
         for m in models:
             for t in rare:
-                out.append(Pass(f"rare-bias:{t.name}:{model_name(m)}", Spec(m, exp.prior, Target(t.truth_table, n), s),
-                                None, None, {"part": "rare-bias", "target": t.name, **_about(m)},
-                                smc_volume_job(m, exp.prior, t.truth_table, n, s)))
+                about, name = {"part": "rare-bias", "target": t.name, **_about(m)}, f"rare-bias:{t.name}:{model_name(m)}"
+                out.append(Pass(name, Spec(m, exp.prior, Target(t.truth_table, n), s), None, None, about,
+                                smc_volume_job(m, exp.prior, t.truth_table, n, s),
+                                tables=partial(rare_bias_tables, exp, about), counts=partial(record_counts, name)))
     if exp.lesions is not None:
         les = exp.lesions
         for L in les.depths:
             m = equal_params_model("resmlp", n, L, les.params, les.activation)
             spec = sampling_spec(m, exp.prior, les.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-            out.append(Pass(f"lesions:{model_name(m)}", spec, LesionTally(m, targets, f"{KIND}:lesions:{tag}"),
-                            None, {"part": "lesions", **_about(m)}))
+            about, name = {"part": "lesions", **_about(m)}, f"lesions:{model_name(m)}"
+            out.append(Pass(name, spec, LesionTally(m, targets, f"{KIND}:lesions:{tag}"), None, about,
+                            tables=partial(lesion_pass_tables, exp, about), counts=partial(tally_counts, name, "hist")))
     if exp.routes is not None:
         r = exp.routes
         decs = [DECOMPOSITIONS[d] for d in r.decompositions]
@@ -101,72 +171,20 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             for L in r.depths:
                 m = square_model("resmlp", n, L, w, r.activation)
                 spec = sampling_spec(m, exp.prior, r.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-                out.append(Pass(f"routes:{model_name(m)}", spec, RouteTally(m, decs, f"{KIND}:routes:{tag}"),
-                                None, {"part": "routes", **_about(m)}))
-        for name in r.rare:
+                about, name = {"part": "routes", **_about(m)}, f"routes:{model_name(m)}"
+                tally = RouteTally(m, decs, f"{KIND}:routes:{tag}")
+                out.append(Pass(name, spec, tally, None, about, tables=partial(route_tables, m, tally, about),
+                                counts=partial(tally_counts, name, "hist")))
+        for dname in r.rare:
             for w in r.rare_widths or r.widths:
                 for L in r.rare_depths or r.depths:
                     m = square_model("resmlp", n, L, w, r.activation)
                     s = _smc_settings(exp, r)
-                    out.append(Pass(f"rare:{name}:{model_name(m)}", Spec(m, exp.prior, None, s), None, None,
-                                    {"part": "rare", "decomposition": name, **_about(m)},
-                                    route_job(m, exp.prior, DECOMPOSITIONS[name], s)))
+                    about, name = {"part": "rare", "decomposition": dname, **_about(m)}, f"rare:{dname}:{model_name(m)}"
+                    out.append(Pass(name, Spec(m, exp.prior, None, s), None, None, about,
+                                    route_job(m, exp.prior, DECOMPOSITIONS[dname], s),
+                                    tables=partial(rare_route_tables, m, about), counts=partial(route_record_counts, name)))
     return tuple(out)
-
-
-def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """The tables of one pass (:mod:`~counting.experiments.depth.tables`)."""
-    about = {k: v for k, v in p.about.items() if k not in ("part", "decomposition", "target")}
-    part = p.about["part"]
-    if part == "rare-bias":
-        t = next(t for t in exp.targets if t.name == p.about["target"])
-        return {"bias": pd.DataFrame([tb.bias_smc_row(about, t.name, t.truth_table, result.runs)])}
-    if part == "bias":
-        return {"bias": tb.bias_table([{**about, "target": t.name, "truth_table": t.truth_table,
-                                        "samples": facts.samples, "hits": int(h)}
-                                       for t, h in zip(exp.targets, result)])}
-    if part == "lesions":
-        rows, summary_rows = tb.lesion_tables(about, ["all"] + [t.name for t in exp.targets], result)
-        return {"lesions": rows, "lesion_summary": summary_rows}
-    nv = never(p.spec.model)
-    if part == "routes":
-        routes, places = [], []
-        for d, (joint, prior) in zip(p.tally.decompositions, result):
-            vol = tb.volume_columns(int(joint.sum()), facts.samples)
-            row = tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol, facts.samples)
-            routes.append({**row, **tb.prior_columns(tb.classes_from_joint(prior, nv))})
-            places += tb.placement_rows(d, about, nv, "mc", joint, samples=facts.samples)
-        return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places)}
-    d = DECOMPOSITIONS[p.about["decomposition"]]
-    runs = result.runs
-    per, joint = [], np.zeros(len(runs[0].joint), np.int64)
-    for run in runs:
-        j = np.asarray(run.joint, np.int64)
-        joint += j
-        c = tb.classes_from_joint(j, nv)
-        per.append(np.array([c[k] for k in tb.CLASS_NAMES], np.float64) / run.solutions if run.solutions
-                   else np.full(4, np.nan))
-    row = tb.route_rows(d, about, nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
-                        tb.smc_volume_columns([r.log_p for r in runs]), facts.samples)
-    row["replicates"] = len(runs)
-    places = tb.placement_rows(d, about, nv, "smc", joint, volume=row["volume"])
-    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places)}
-
-
-def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:
-    """Every count of the pass for ``counts.npz``, named ``<pass>|<count>``."""
-    if p.about["part"] == "rare-bias":
-        return {f"{p.name}|{f}": np.array([getattr(r, f) for r in result.runs]) for f in result.runs[0]._fields}
-    if p.about["part"] == "rare":
-        return {f"{p.name}|log_p": np.array([r.log_p for r in result.runs]),
-                f"{p.name}|solutions": np.array([r.solutions for r in result.runs]),
-                f"{p.name}|joint": np.array([r.joint for r in result.runs], np.int64)}
-    return {f"{p.name}|{'hits' if p.about['part'] == 'bias' else 'hist'}": np.asarray(result)}
-
-
-def manifest_config(exp: Experiment) -> dict:
-    """The experiment as the manifest records it, with the seed and key implementation of its draws."""
-    return {"experiment": exp.to_dict(), "estimator": {"seed": exp.seed, "key_impl": MCSettings().key_impl}}
 
 
 def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
@@ -188,3 +206,6 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
                               "takes_tree", "ratio_tree_chain", "ratio_lo", "ratio_hi", "placement_ratio"]]
         parts.append("routes\n" + r.round(3).to_string(index=False))
     return "\n\n".join(parts)
+
+
+EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary)

@@ -113,3 +113,11 @@ def route_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, settings: SM
         return reps, _facts(reps, settings)
 
     return job
+
+
+def route_record_counts(name: str, result: Replicates) -> dict[str, np.ndarray]:
+    """An SMC route job's counts for ``counts.npz``: each replicate's log volume, solutions and joint
+    placement histogram, named ``<pass>|log_p``, ``<pass>|solutions``, ``<pass>|joint``."""
+    return {f"{name}|log_p": np.array([r.log_p for r in result.runs]),
+            f"{name}|solutions": np.array([r.solutions for r in result.runs]),
+            f"{name}|joint": np.array([r.joint for r in result.runs], np.int64)}

@@ -37,12 +37,14 @@ Example:
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from counting.engine.enumeration import Enumeration, enumerated_spec, enumeration_plan
 from counting.engine.run import PassFacts, RunOptions, run_pass
-from counting.experiments.base.run import Pass
+from counting.experiments.base.run import Kind, Pass
 from counting.experiments.llamaizer.config import KIND, Architecture, Experiment, from_dict, with_samples
 import counting.experiments.llamaizer.figures as figures
 from counting.experiments.llamaizer.plan import TargetPlan, plan_targets
@@ -51,12 +53,12 @@ from counting.experiments.llamaizer.tables import tables as make_tables
 from counting.experiments.llamaizer.tally import LlamaizerTally, TargetCounts
 from counting.experiments.llamaizer.width import crossing_table
 from counting.experiments.llamaizer.width_figures import write_width_figures
-from counting.spec.estimator import ExactSettings, MCSettings
+from counting.spec.estimator import ExactSettings
 from counting.spec.job import Spec, sampling_spec
 from counting.spec.model import MLPSpec
 
-__all__ = ["KIND", "Experiment", "chunk_sizes", "combine", "count_pass", "from_dict", "job_spec", "make_pass", "manifest_config",
-           "pass_counts", "pass_tables", "passes", "summary", "with_samples", "write_figures"]
+__all__ = ["EXPERIMENT", "KIND", "Experiment", "architecture_counts", "architecture_tables", "chunk_sizes", "combine",
+           "count_pass", "from_dict", "job_spec", "make_pass", "passes", "summary", "with_samples", "write_figures"]
 
 
 def job_spec(exp: Experiment, arch: Architecture) -> Spec:
@@ -75,13 +77,31 @@ def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {"experiment.chunk_size": exp.chunk_size}
 
 
+def architecture_tables(exp: Experiment, arch: Architecture, plans: tuple[TargetPlan, ...],
+                        result: dict[str, TargetCounts], facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The tables of one architecture's pass (:mod:`~counting.experiments.llamaizer.tables`)."""
+    return make_tables(arch, plans, result, facts.samples, exp.n_inputs, exp.estimator == "exact")
+
+
+def architecture_counts(name: str, result: dict[str, TargetCounts]) -> dict[str, np.ndarray]:
+    """Every count of the pass, named ``<architecture>|<target>|<count>``, for ``counts.npz``."""
+    raw = {}
+    for t, c in result.items():
+        key = f"{name}|{t}|"
+        raw.update({key + "n_f": np.array(c.n_f), key + "held": c.held, key + "kept": c.kept,
+                    key + "prior_held": c.prior_held, **{f"{key}union:{k}": u for k, u in c.unions.items()}})
+    return raw
+
+
 def make_pass(exp: Experiment, arch: Architecture, plans: tuple[TargetPlan, ...]) -> Pass:
-    """One architecture's pass: the engine's spec and source (an enumeration for ``exact``) and a fresh tally."""
+    """One architecture's pass: the engine's spec and source (an enumeration for ``exact``), a fresh
+    tally, and its tables and counts."""
     spec = job_spec(exp, arch)
     tally = LlamaizerTally(plans, len(arch.widths), exp.n_inputs, kind=f"{KIND}:{exp.digest()}")
+    out = partial(architecture_tables, exp, arch, plans), partial(architecture_counts, arch.name)
     if exp.estimator == "exact":
-        return Pass(arch.name, enumerated_spec(spec), tally, Enumeration(spec), arch)
-    return Pass(arch.name, spec, tally, None, arch)
+        return Pass(arch.name, enumerated_spec(spec), tally, Enumeration(spec), arch, tables=out[0], counts=out[1])
+    return Pass(arch.name, spec, tally, None, arch, tables=out[0], counts=out[1])
 
 
 def passes(exp: Experiment) -> tuple[Pass, ...]:
@@ -97,22 +117,6 @@ def count_pass(exp: Experiment, arch: Architecture, options: RunOptions = RunOpt
     p = make_pass(exp, arch, plan_targets(exp))
     facts = run_pass(p.spec, p.tally, options, p.source)
     return p.tally.finalize(), facts
-
-
-def pass_tables(exp: Experiment, p: Pass, result: dict[str, TargetCounts], facts: PassFacts
-                ) -> dict[str, pd.DataFrame]:
-    """The tables of one architecture's pass (:mod:`~counting.experiments.llamaizer.tables`)."""
-    return make_tables(p.about, p.tally.plans, result, facts.samples, exp.n_inputs, exp.estimator == "exact")
-
-
-def pass_counts(exp: Experiment, p: Pass, result: dict[str, TargetCounts]) -> dict[str, np.ndarray]:
-    """Every count of the pass, named ``<architecture>|<target>|<count>``, for ``counts.npz``."""
-    raw = {}
-    for t, c in result.items():
-        key = f"{p.name}|{t}|"
-        raw.update({key + "n_f": np.array(c.n_f), key + "held": c.held, key + "kept": c.kept,
-                    key + "prior_held": c.prior_held, **{f"{key}union:{k}": u for k, u in c.unions.items()}})
-    return raw
 
 
 def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -138,11 +142,9 @@ def write_figures(result: dict[str, pd.DataFrame], out) -> list[str]:
     return figures.write_figures(result, out) + names
 
 
-def manifest_config(exp: Experiment) -> dict:
-    """The experiment as the manifest records it, with the seed and key implementation of its draws."""
-    return {"experiment": exp.to_dict(), "estimator": {"seed": exp.seed, "key_impl": MCSettings().key_impl}}
-
-
 def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
     """The volumes table, 3 decimals (what ``counting run`` prints)."""
     return volumes_summary(result["volumes"])
+
+
+EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary, combine)

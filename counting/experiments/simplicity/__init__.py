@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ from counting.boolean.tables import named_truth_table
 from counting.engine.run import PassFacts
 from counting.engine.tally import CensusTally, Hits
 from counting.estimators.result import binomial_estimate
-from counting.experiments.base.run import Pass
+from counting.experiments.base.run import Kind, Pass
 from counting.experiments.simplicity import compare, zipf
 from counting.experiments.simplicity.classes import parity_class
 from counting.experiments.simplicity.config import KIND, Experiment, from_dict, with_samples
@@ -60,12 +61,84 @@ from counting.spec.job import Spec, sampling_spec
 from counting.spec.model import MLPSpec
 from counting.spec.prior import ScaledPrior, describe_prior
 
-__all__ = ["KIND", "Experiment", "chunk_sizes", "from_dict", "manifest_config", "pass_counts", "pass_tables",
-           "passes", "summary", "with_samples", "write_figures"]
+__all__ = ["EXPERIMENT", "KIND", "Experiment", "chunk_sizes", "from_dict", "passes", "summary", "with_samples",
+           "write_figures"]
 
 
 def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {"experiment.chunk_size": exp.chunk_size}
+
+
+def _with_measures(classes: pd.DataFrame, n: int) -> pd.DataFrame:
+    m = all_measures(n).iloc[[int(h, 16) for h in classes["representative"]]].reset_index(drop=True)
+    m = m.drop(columns=["truth_table"])
+    out = pd.concat([classes.reset_index(drop=True), m], axis=1)
+    out["points"] = 1 << n
+    return out
+
+
+def class_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The class volumes of one census: ``classes`` with the measures, the measures' ``correlations``,
+    ``partial`` and ``regression``, and ``volume_checks``."""
+    n, prior = about["n"], about["prior"]
+    head = {"n": n, "prior": prior, "model": about["model"], "prior_spec": about["prior_text"]}
+    classes = _with_measures(result, n)
+    corr, partial_, reg = compare.correlations(classes, boot=1000, seed=derived_seed(exp.seed, "boot", n, prior))
+    size = classes["size"].to_numpy(np.float64)
+    vol = 10.0 ** classes["log10_volume"].to_numpy(np.float64)
+    check = {**head, "sum_volume": float(np.nansum(size * vol)),
+             "sum_lo": float(np.nansum(size * 10.0 ** classes["ci95_lo"].to_numpy(np.float64))),
+             "sum_hi": float(np.nansum(size * 10.0 ** classes["ci95_hi"].to_numpy(np.float64))),
+             "smc_classes": int((classes["method"] == "smc").sum()),
+             **compare.parity_position(classes, parity_class(n))}
+    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
+    return {"classes": tag(classes), "correlations": tag(corr), "partial": tag(partial_),
+            "regression": tag(reg), "volume_checks": pd.DataFrame([check])}
+
+
+def ladder_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """One ``ladder`` row: parity's volume at one n by one method."""
+    e = binomial_estimate(int(result), facts.samples, seconds=facts.seconds, seed=exp.seed) \
+        if about["method"] == "mc" else result
+    row = {"n": about["n"], "model": about["model"], "method": about["method"],
+           **estimate_columns(e), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
+           "cost": e.samples, "cost_unit": e.cost_unit, "seconds": e.seconds,
+           "replicates": e.diagnostics.get("replicates", np.nan) if about["method"] != "mc" else np.nan,
+           "reached": e.diagnostics.get("reached", np.nan) if about["method"] != "mc" else np.nan}
+    return {"ladder": pd.DataFrame([row])}
+
+
+def reproduction_tables(about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The 7-bit reproduction's tables of one encoding's census: ``frequency``, ``lz``,
+    ``top_functions`` and its ``reproduction`` row."""
+    census = result
+    n = census.n_inputs
+    lz = zipf.census_lz(census, n)
+    head = {"encoding": about["encoding"], "model": about["model"]}
+    freq, lzt, top = zipf.frequency_table(census), zipf.lz_table(census, lz), zipf.top_table(census, lz)
+    seen_twice = int((census.counts >= 2).sum())
+    summary_row = {**head, "samples": census.samples, "distinct": census.distinct, "seen_at_least_twice": seen_twice,
+                   "top_function": top["truth_table"].iloc[0], "top_log10_probability": top["log10_volume"].iloc[0],
+                   "spearman_lz_log10p": compare.spearman(lz, np.log10(census.counts), np.ones(len(lz)))}
+    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
+    return {"frequency": tag(freq), "lz": tag(lzt), "top_functions": tag(top),
+            "reproduction": pd.DataFrame([summary_row])}
+
+
+def census_counts(name: str, result) -> dict[str, np.ndarray]:
+    """A census pass's exact counts for ``counts.npz``: its tables and their counts."""
+    return {f"{name}|tables": result.tables, f"{name}|counts": result.counts}
+
+
+def hits_counts(name: str, result) -> dict[str, np.ndarray]:
+    """A hit-or-miss ladder pass's hits."""
+    return {f"{name}|hits": np.asarray(result)}
+
+
+def reproduction_counts(name: str, result) -> dict[str, np.ndarray]:
+    """A reproduction census's per-count histogram (not its tables)."""
+    c, k = np.unique(result.counts, return_counts=True)
+    return {f"{name}|count_values": c, f"{name}|functions_with_count": k}
 
 
 def passes(exp: Experiment) -> tuple[Pass, ...]:
@@ -78,112 +151,46 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             for p in exp.priors:
                 m = dataclasses.replace(p.model, n_inputs=n)
                 spec = sampling_spec(m, p.prior, v.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-                tally = CensusTally(n, exp.chunk_size, v.samples)
-                tally.kind = f"{KIND}:census"  # the spec (network, prior, samples, seed, chunks) says the rest
-                about = {"part": "census", "n": n, "prior": p.name}
-                out.append(Pass(f"census:n{n}:{p.name}", spec, tally, None, about))
+                # the spec (network, prior, samples, seed, chunks) says the rest of the tally's identity
+                tally = CensusTally(n, exp.chunk_size, v.samples, kind=f"{KIND}:census")
+                name = f"census:n{n}:{p.name}"
+                out.append(Pass(name, spec, tally, None, {"part": "census", "n": n, "prior": p.name},
+                                counts=partial(census_counts, name)))
                 job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.rare, v.nngp_qmc, exp.seed,
                                 ("volumes", n, p.name))
+                about = {"part": "classes", "n": n, "prior": p.name, "model": describe_model(m),
+                         "prior_text": describe_prior(p.prior)}
                 out.append(Pass(f"classes:n{n}:{p.name}", Spec(m, p.prior, None, MCSettings(seed=exp.seed)), None,
-                                None, {"part": "classes", "n": n, "prior": p.name,
-                                       "model": describe_model(m), "prior_text": describe_prior(p.prior)}, job))
+                                None, about, job, tables=partial(class_tables, exp, about)))
     if exp.ladder is not None:
         lad = exp.ladder
         prior = exp.priors[0].prior
         for n in lad.n:
             m = dataclasses.replace(exp.priors[0].model, n_inputs=n, widths=lad.widths, activation=lad.activation)
             tt = named_truth_table("parity", n)
-            about = {"part": "ladder", "n": n, "model": describe_model(m)}
             for method in lad.methods:
                 name = f"ladder:n{n}:{method}"
+                about = {"part": "ladder", "n": n, "model": describe_model(m), "method": method}
+                tables = partial(ladder_tables, exp, about)
                 if method == "mc":
                     spec = sampling_spec(m, prior, lad.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-                    out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None,
-                                    {**about, "method": method}))
+                    out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None, about,
+                                    tables=tables, counts=partial(hits_counts, name)))
                     continue
                 s = settings_for(method, lad.rare, lad.nngp_qmc, derived_seed(exp.seed, "ladder", n, method))
-                out.append(Pass(name, Spec(m, prior, None, s), None, None, {**about, "method": method},
-                                estimator_job(m, prior, tt, s)))
+                out.append(Pass(name, Spec(m, prior, None, s), None, None, about, estimator_job(m, prior, tt, s),
+                                tables=tables))
     if exp.reproduction is not None:
         r = exp.reproduction
         prior = exp.priors[0].prior if exp.priors else ScaledPrior()
         for enc in r.encodings:
             m = MLPSpec(r.n_inputs, r.widths, r.activation, inputs=enc)
             spec = sampling_spec(m, prior, r.samples, seed=exp.seed, chunk_size=exp.chunk_size)
-            tally = CensusTally(r.n_inputs, exp.chunk_size, r.samples)
-            tally.kind = f"{KIND}:census"
-            out.append(Pass(f"reproduction:{enc}", spec, tally, None,
-                            {"part": "reproduction", "encoding": enc, "model": describe_model(m)}))
+            name, about = f"reproduction:{enc}", {"part": "reproduction", "encoding": enc, "model": describe_model(m)}
+            out.append(Pass(name, spec, CensusTally(r.n_inputs, exp.chunk_size, r.samples, kind=f"{KIND}:census"),
+                            None, about, tables=partial(reproduction_tables, about),
+                            counts=partial(reproduction_counts, name)))
     return tuple(out)
-
-
-def _with_measures(classes: pd.DataFrame, n: int) -> pd.DataFrame:
-    m = all_measures(n).iloc[[int(h, 16) for h in classes["representative"]]].reset_index(drop=True)
-    m = m.drop(columns=["truth_table"])
-    out = pd.concat([classes.reset_index(drop=True), m], axis=1)
-    out["points"] = 1 << n
-    return out
-
-
-def pass_tables(exp: Experiment, p: Pass, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """The tables of one pass."""
-    part = p.about["part"]
-    if part == "census":
-        return {}
-    if part == "classes":
-        n, prior = p.about["n"], p.about["prior"]
-        head = {"n": n, "prior": prior, "model": p.about["model"], "prior_spec": p.about["prior_text"]}
-        classes = _with_measures(result, n)
-        corr, partial, reg = compare.correlations(classes, boot=1000, seed=derived_seed(exp.seed, "boot", n, prior))
-        size = classes["size"].to_numpy(np.float64)
-        vol = 10.0 ** classes["log10_volume"].to_numpy(np.float64)
-        check = {**head, "sum_volume": float(np.nansum(size * vol)),
-                 "sum_lo": float(np.nansum(size * 10.0 ** classes["ci95_lo"].to_numpy(np.float64))),
-                 "sum_hi": float(np.nansum(size * 10.0 ** classes["ci95_hi"].to_numpy(np.float64))),
-                 "smc_classes": int((classes["method"] == "smc").sum()),
-                 **compare.parity_position(classes, parity_class(n))}
-        tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
-        return {"classes": tag(classes), "correlations": tag(corr), "partial": tag(partial),
-                "regression": tag(reg), "volume_checks": pd.DataFrame([check])}
-    if part == "ladder":
-        e = binomial_estimate(int(result), facts.samples, seconds=facts.seconds, seed=exp.seed) \
-            if p.about["method"] == "mc" else result
-        row = {"n": p.about["n"], "model": p.about["model"], "method": p.about["method"],
-               **estimate_columns(e), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
-               "cost": e.samples, "cost_unit": e.cost_unit, "seconds": e.seconds,
-               "replicates": e.diagnostics.get("replicates", np.nan) if p.about["method"] != "mc" else np.nan,
-               "reached": e.diagnostics.get("reached", np.nan) if p.about["method"] != "mc" else np.nan}
-        return {"ladder": pd.DataFrame([row])}
-    census = result
-    n = census.n_inputs
-    lz = zipf.census_lz(census, n)
-    head = {"encoding": p.about["encoding"], "model": p.about["model"]}
-    freq, lzt, top = zipf.frequency_table(census), zipf.lz_table(census, lz), zipf.top_table(census, lz)
-    seen_twice = int((census.counts >= 2).sum())
-    summary_row = {**head, "samples": census.samples, "distinct": census.distinct, "seen_at_least_twice": seen_twice,
-                   "top_function": top["truth_table"].iloc[0], "top_log10_probability": top["log10_volume"].iloc[0],
-                   "spearman_lz_log10p": compare.spearman(lz, np.log10(census.counts), np.ones(len(lz)))}
-    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
-    return {"frequency": tag(freq), "lz": tag(lzt), "top_functions": tag(top),
-            "reproduction": pd.DataFrame([summary_row])}
-
-
-def pass_counts(exp: Experiment, p: Pass, result) -> dict[str, np.ndarray]:
-    """The exact counts of the pass for ``counts.npz`` (a census's per-count histogram, not its tables)."""
-    part = p.about["part"]
-    if part == "census":
-        return {f"{p.name}|tables": result.tables, f"{p.name}|counts": result.counts}
-    if part == "ladder" and p.about["method"] == "mc":
-        return {f"{p.name}|hits": np.asarray(result)}
-    if part == "reproduction":
-        c, k = np.unique(result.counts, return_counts=True)
-        return {f"{p.name}|count_values": c, f"{p.name}|functions_with_count": k}
-    return {}
-
-
-def manifest_config(exp: Experiment) -> dict:
-    """The experiment as the manifest records it, with the seed and key implementation of its draws."""
-    return {"experiment": exp.to_dict(), "estimator": {"seed": exp.seed, "key_impl": MCSettings().key_impl}}
 
 
 def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
@@ -200,3 +207,6 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
     if "reproduction" in result:
         parts.append("7-bit reproduction\n" + result["reproduction"].round(3).to_string(index=False))
     return "\n\n".join(parts)
+
+
+EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary)

@@ -55,6 +55,9 @@ populations are classified into the same routes.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Callable
+
 import numpy as np
 
 from counting.boolean.tables import to_hex
@@ -62,10 +65,11 @@ from counting.engine.tally import CensusTally
 from counting.experiments.base.config import config_digest
 from counting.experiments.base.run import Pass
 from counting.experiments.depth.plan import model_name
-from counting.experiments.depth.rare import route_job
+from counting.experiments.depth.rare import route_job, route_record_counts
 from counting.experiments.depth.tally import RouteTally
 from counting.experiments.llamaizer.plan import TargetPlan, plan_target
 from counting.experiments.llamaizer.tally import LlamaizerTally
+import counting.experiments.training.pass_tables as pt
 from counting.experiments.training.config import KIND, Experiment, target_table
 from counting.mechanisms.routes import DECOMPOSITIONS, Decomposition
 from counting.models import describe_model
@@ -139,14 +143,17 @@ def mechanism_spec(exp: Experiment, model: dict, n: int, target: int | None) -> 
 
 
 def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: tuple[str, int] | None,
-                   tally) -> Pass:
-    """One mechanism pass: the prior (``target=None``) or ``target`` (name, truth table) trained."""
+                   tally, tables: Callable, counts: Callable) -> Pass:
+    """One mechanism pass: the prior (``target=None``) or ``target`` (name, truth table) trained;
+    ``tables(about, result, facts)`` and ``counts(name, result)`` make its tables and raw counts
+    (:mod:`~counting.experiments.training.pass_tables`)."""
     method = "prior" if target is None else exp.mechanisms.optimizer
     spec = mechanism_spec(exp, model, n, None if target is None else target[1])
     about = {"part": "mechanisms", "setting": setting, "model": describe_model(spec.model), "n_inputs": n,
              "target": None if target is None else target[0], "method": method}
     name = f"mechanisms:{method}:{setting}" + ("" if target is None else f":{target[0]}")
-    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), None, about)
+    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), None, about,
+                tables=partial(tables, about), counts=partial(counts, name))
 
 
 def smc_settings(exp: Experiment) -> SMCSettings:
@@ -162,8 +169,9 @@ def rare_prior_pass(exp: Experiment, setting: str, prior_spec: Spec, d: Decompos
     s, model, prior = smc_settings(exp), prior_spec.model, prior_spec.prior
     about = {"part": "mechanisms", "setting": setting, "model": describe_model(model), "n_inputs": d.n,
              "target": d.name, "method": "prior", "estimator": "smc"}
-    return Pass(f"mechanisms:prior-smc:{setting}:{d.name}", Spec(model, prior, None, s), None, None, about,
-                route_job(model, prior, d, s))
+    name = f"mechanisms:prior-smc:{setting}:{d.name}"
+    return Pass(name, Spec(model, prior, None, s), None, None, about, route_job(model, prior, d, s),
+                tables=partial(pt.smc_mechanism_tables, about, model=model), counts=partial(route_record_counts, name))
 
 
 def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
@@ -182,7 +190,9 @@ def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
         runs = [(None, prior)] + [((t.name, t.truth_table), (target_only(p),)) for t, p in zip(ll.targets, plans)]
         for target, ps in runs:
             out.append(mechanism_pass(exp, setting, model, n, target,
-                                      LlamaizerTally(ps, len(ll.widths), n, kind=f"{tag}:llamas")))
+                                      LlamaizerTally(ps, len(ll.widths), n, kind=f"{tag}:llamas"),
+                                      partial(pt.llama_mechanism_tables, plans=ps, n_layers=len(ll.widths)),
+                                      pt.llama_mechanism_counts))
     if mech.routes is not None:
         r, n = mech.routes, 4
         model = {"kind": "resmlp", "width": r.width, "depth": r.depth, "hidden": r.width, "activation": r.activation}
@@ -191,11 +201,16 @@ def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
         decs = [DECOMPOSITIONS[d] for d in r.decompositions]
         counted = [d for d in decs if d.name not in r.rare]  # the prior's hit-or-miss
         setting = "routes:" + model_name(m)
+        def routes_pass(target, counted_decs):
+            return mechanism_pass(exp, setting, model, n, target, RouteTally(m, counted_decs, f"{tag}:routes"),
+                                  partial(pt.route_mechanism_tables, decompositions=counted_decs, model=m),
+                                  pt.route_mechanism_counts)
+
         if counted:
-            out.append(mechanism_pass(exp, setting, model, n, None, RouteTally(m, counted, f"{tag}:routes")))
+            out.append(routes_pass(None, counted))
         out += [rare_prior_pass(exp, setting, prior_spec, DECOMPOSITIONS[name]) for name in r.rare]
         for d in decs:
-            out.append(mechanism_pass(exp, setting, model, n, (d.name, d.target), RouteTally(m, [d], f"{tag}:routes")))
+            out.append(routes_pass((d.name, d.target), [d]))
     return tuple(out)
 
 
@@ -212,8 +227,9 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     tally = CensusTally(exp.n_inputs, exp.chunk_size, spec.estimator.samples, agrees_on_set(spec))
                     about = {"architecture": f"a{a}", "model": describe_model(spec.model), "target": target["name"],
                              "m": m, "method": method}
-                    out.append(Pass(f"{method}:a{a}:{target['name']}:m{m}", spec,
-                                    tally if opt is None else TrainedCensus(tally), None, about))
+                    name = f"{method}:a{a}:{target['name']}:m{m}"
+                    out.append(Pass(name, spec, tally if opt is None else TrainedCensus(tally), None, about,
+                                    tables=partial(pt.census_tables, about), counts=partial(pt.census_counts, name)))
     return tuple(out) + mechanism_passes(exp)
 
 
