@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--widths", default="40,40")
     ap.add_argument("--replicates", type=int, default=10)
     ap.add_argument("--particles", type=int, default=100)
-    ap.add_argument("--kernel", default=None, help="default: hmc for smc, ess for subset")
+    ap.add_argument("--kernel", default=None, help="default: hmc for smc, elliptical_slice for subset")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=2)

@@ -100,7 +100,7 @@ def main() -> None:
     rate = n_rate / hit_or_miss(parse_spec(SPEC.format(samples=n_rate))).seconds
     need = mc_samples_needed(EXACT)
     rows = [
-        {"method": "subset (ess + scale moves)", "log10_volume": est, "ci95_lo": lo, "ci95_hi": hi,
+        {"method": "subset (elliptical slice + scale moves)", "log10_volume": est, "ci95_lo": lo, "ci95_hi": hi,
          "ci_width_decades": hi - lo, "replicates": reps, "network_evaluations": evals,
          "seconds": sub_secs},
         {"method": "tempered smc (hmc, 8 leapfrog steps; forward passes counted)", "log10_volume": s_est,

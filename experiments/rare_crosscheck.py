@@ -1,7 +1,7 @@
 """Cross-check two rare-event methods, each with two move kernels, on a 7-40-40-1 relu network
 (7-bit majority and 7-bit parity).
 
-Methods: subset simulation (:mod:`counting.estimators.subset`, kernels ``ess`` and ``pcn``) and
+Methods: subset simulation (:mod:`counting.estimators.subset`, kernels ``elliptical_slice`` and ``pcn``) and
 tempered SMC (:mod:`counting.estimators.smc`, kernels ``hmc`` and ``mala``). Every run has its own
 seed. The infinite-width (NNGP) volume of the same architecture is added for context; it is not a
 cross-check.
@@ -45,7 +45,7 @@ kind = "{kind}"
 seed = {seed}
 """
 
-RUNS = (("subset", "ess", 0), ("subset", "pcn", 1), ("smc", "hmc", 2), ("smc", "mala", 3))
+RUNS = (("subset", "elliptical_slice", 0), ("subset", "pcn", 1), ("smc", "hmc", 2), ("smc", "mala", 3))
 
 
 def one(target: str, kind: str, kernel: str, seed: int, args, replicates: int, max_levels: int) -> dict:

@@ -324,7 +324,7 @@ def test_volume_json_has_the_same_keys_for_every_estimator(tmp_path):
 ESTIMATOR_FIELDS = {
     "mc": ["kind", "samples", "seed", "chunk_size", "key_impl"],
     "exact": ["kind"],
-    "subset": ["kind", "particles", "p0", "steps", "kernel", "ess_shrinks", "scale_moves", "replicates",
+    "subset": ["kind", "particles", "p0", "steps", "kernel", "slice_shrinks", "scale_moves", "replicates",
                "max_levels", "seed", "key_impl"],
     "smc": ["kind", "particles", "kernel", "steps", "leapfrog", "replicates", "max_stages", "ess_target",
             "stop_fraction", "seed", "key_impl"],

@@ -23,13 +23,13 @@ from scipy import stats
 from conftest import and3_spec, hit_or_miss, t_interval
 from counting.engine import checkpoint
 from counting.engine.run import RunOptions
-from counting.estimators import subset
+from counting.estimators import replicated, subset
 from counting.estimators.problem import Problem
 from counting.estimators.result import ESTIMATE_KEYS
 from counting.jobs import volume_job
 from counting.mechanisms.predicates import Condition
 from counting.rare.coordinates import GaussianProblem
-from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
+from counting.rare.kernels import Level, Particles, Tempered, elliptical_slice, hmc, mala, pcn, rescaling
 from counting.rare.replicates import combine_replicates
 from counting.spec import MLPSpec, ScaledPrior, SpecError, parse_spec
 from counting.stats import clopper_pearson
@@ -37,9 +37,9 @@ from exact_perceptron import perceptron_volumes
 
 
 # 1e-3 in the slow step (about 3.5 s): 0.1 and the deeper 1e-4 stay in the default run
-@pytest.mark.parametrize("sigma_b,kernel", [pytest.param(0.1, "ess", marks=pytest.mark.slow), (0.1, "pcn"),
-                                            pytest.param(1e-3, "ess", marks=pytest.mark.slow),  # slow ones: 4 s each
-                                            (1e-4, "ess")])
+@pytest.mark.parametrize("sigma_b,kernel", [pytest.param(0.1, "elliptical_slice", marks=pytest.mark.slow), (0.1, "pcn"),
+                                            pytest.param(1e-3, "elliptical_slice", marks=pytest.mark.slow),  # slow ones: 4 s each
+                                            (1e-4, "elliptical_slice")])
 def test_subset_matches_exact_perceptron_tail(sigma_b, kernel):
     exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
     r = subset.subset_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, particles=1000)
@@ -73,7 +73,7 @@ def test_subset_through_the_volume_job_has_the_standard_fields(tmp_path):
     assert d["estimator"] == "subset" and d["cost"] == {"network_evaluations": est.samples} and d["hits"] is None
     assert d["seed"] == 5 and not d["one_sided_upper_bound"] and d["seconds"] > 0
     diag = d["diagnostics"]
-    assert diag["kernel"] == "ess" and diag["replicates"] == 3 and len(diag["replicates_log10"]) == 3
+    assert diag["kernel"] == "elliptical_slice" and diag["replicates"] == 3 and len(diag["replicates_log10"]) == 3
     for k in ("replicate_sd_log10", "mean_levels", "reached"):
         assert k in diag
     assert (tmp_path / "o" / "volume.parquet").exists() and not checkpoint.path(tmp_path / "o").exists()
@@ -97,16 +97,16 @@ def test_subset_resumes_from_a_checkpoint_to_the_same_estimate(tmp_path, monkeyp
     whole = subset.estimate(problem, spec.estimator, RunOptions(out=tmp_path / "whole", progress=False))
     assert checkpoint.load(tmp_path / "whole", spec.to_json(), "subset").next == 4
 
-    run, calls = subset.subset_run, []
+    method, calls = replicated.METHODS["subset"], []
 
     def stop_at_third(key, gp, settings):
         calls.append(1)
         if len(calls) == 3:
             raise Interrupted
-        return run(key, gp, settings)
+        return method.run(key, gp, settings)
 
     out = tmp_path / "stopped"
-    monkeypatch.setattr(subset, "subset_run", stop_at_third)
+    monkeypatch.setitem(replicated.METHODS, "subset", method._replace(run=stop_at_third))
     with pytest.raises(Interrupted):
         subset.estimate(problem, spec.estimator, RunOptions(out=out, progress=False))
     monkeypatch.undo()
@@ -120,7 +120,7 @@ def test_subset_resumes_from_a_checkpoint_to_the_same_estimate(tmp_path, monkeyp
         subset.estimate(problem, other, RunOptions(out=out, resume=True, progress=False))
 
 
-KERNELS = {"pcn": partial(pcn, step=0.5), "ess": partial(ess, shrinks=8), "rescaling": rescaling,
+KERNELS = {"pcn": partial(pcn, step=0.5), "elliptical_slice": partial(elliptical_slice, shrinks=8), "rescaling": rescaling,
            "hmc": partial(hmc, eps=0.3, leapfrog=5), "mala": partial(mala, eps=0.3)}
 
 
@@ -209,3 +209,14 @@ def test_runs_of_one_target_with_new_seeds_compile_once():
         after = coordinates.gaussian_problem.cache_info()
         runs.append(after.misses - before.misses)
     assert runs[1] == 0, runs
+
+
+@pytest.mark.parametrize("extra,message", [
+    ('kernel = "ess"', "estimator.kernel: expected 'elliptical_slice' for kind 'subset' (renamed from 'ess'), got 'ess'"),
+    ("ess_shrinks = 4", "estimator.ess_shrinks: expected estimator.slice_shrinks for kind 'subset' (renamed; ess means "
+                        "only the effective sample size), got 4")])
+def test_the_old_names_of_the_slice_sampler_are_refused_in_one_line(extra, message):
+    from counting.spec import SpecError, parse_spec
+    with pytest.raises(SpecError) as e:
+        parse_spec(f'[model]\nn_inputs = 2\n[target]\nname = "and"\n[estimator]\nkind = "subset"\n{extra}\n')
+    assert str(e.value) == message

@@ -23,7 +23,7 @@ import pytest
 from conftest import and3_spec, hit_or_miss, t_interval
 from counting.engine import checkpoint
 from counting.engine.run import RunOptions
-from counting.estimators import smc, subset
+from counting.estimators import replicated, smc, subset
 from counting.estimators.problem import Problem
 from counting.rare import smc as tempered
 from counting.rare import subset as splitting
@@ -73,16 +73,16 @@ def test_the_estimator_runs_batches_stops_and_resumes_to_the_same_estimate(tmp_p
     assert whole.diagnostics["replicates_log10"] == [r.log_p / math.log(10) for r in alone]
     assert whole.samples == sum(r.evaluations for r in alone)
 
-    run, calls = smc.smc_runs, []
+    method, calls = replicated.METHODS["smc"], []
 
     def stop_at_second(keys, gp, settings):
         calls.append(len(keys))
         if len(calls) == 2:
             raise Interrupted
-        return run(keys, gp, settings)
+        return method.runs(keys, gp, settings)
 
     out = tmp_path / "stopped"
-    monkeypatch.setattr(smc, "smc_runs", stop_at_second)
+    monkeypatch.setitem(replicated.METHODS, "smc", method._replace(runs=stop_at_second))
     with pytest.raises(Interrupted):
         smc.estimate(problem, spec.estimator, RunOptions(out=out, progress=False))
     monkeypatch.undo()
@@ -219,7 +219,7 @@ def test_a_subset_replicate_gives_the_same_record_whatever_shares_its_batch():
     assert runs[0] == runs[1] == runs[2] and math.isfinite(runs[0].log_p) and runs[0].levels >= 3
 
 
-@pytest.mark.parametrize("kernel", ["ess", pytest.param("pcn", marks=pytest.mark.slow)])  # another compile, 6 s
+@pytest.mark.parametrize("kernel", ["elliptical_slice", pytest.param("pcn", marks=pytest.mark.slow)])  # another compile, 6 s
 def test_a_subset_batch_follows_the_host_path_level_for_level(kernel):
     """The host loop and the device loop on the same batch: the same records, bit for bit."""
     settings = dataclasses.replace(SUBSET, kernel=kernel)
@@ -231,8 +231,8 @@ def test_a_subset_batch_follows_the_host_path_level_for_level(kernel):
 # slow (6 to 9 s each): in the default run, test_a_subset_batch_follows_the_host_path_level_for_level
 # ties the batched path to the host path, whose known-answer test runs there
 @pytest.mark.slow
-@pytest.mark.parametrize("sigma_b,kernel", [(0.1, "ess"), pytest.param(0.1, "pcn", marks=pytest.mark.slow),
-                                            pytest.param(1e-3, "ess", marks=pytest.mark.slow), (1e-4, "ess")])  # slow: 3 s each
+@pytest.mark.parametrize("sigma_b,kernel", [(0.1, "elliptical_slice"), pytest.param(0.1, "pcn", marks=pytest.mark.slow),
+                                            pytest.param(1e-3, "elliptical_slice", marks=pytest.mark.slow), (1e-4, "elliptical_slice")])  # slow: 3 s each
 def test_batched_subset_matches_exact_perceptron_tail(sigma_b, kernel):
     """The host test's cases (10 replicates of 1000 particles), in two batches of 5."""
     exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])

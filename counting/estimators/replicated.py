@@ -17,7 +17,7 @@ Example:
     >>> from counting.spec import parse_spec, SubsetSettings
     >>> spec = parse_spec('[model]\\nn_inputs = 2\\n[target]\\nname = "and"\\n[estimator]\\nseed = 5')
     >>> settings_for(spec, SubsetSettings, particles=200)
-    SubsetSettings(particles=200, p0=0.1, steps=10, kernel='ess', ess_shrinks=8, scale_moves=True, replicates=10, max_levels=200, seed=5, key_impl='threefry2x32', batch_replicates=0, kind='subset')
+    SubsetSettings(particles=200, p0=0.1, steps=10, kernel='elliptical_slice', slice_shrinks=8, scale_moves=True, replicates=10, max_levels=200, seed=5, key_impl='threefry2x32', batch_replicates=0, kind='subset')
     >>> sign = Classifier("first weight positive", ("w0 > 0",), lambda g: np.array([(g[:, 0] > 0).sum()]))
     >>> spec = parse_spec('[model]\\nn_inputs = 2\\nwidths = []\\n[target]\\nname = "and"')
     >>> est = replicated_estimate(Problem.of(spec), SubsetSettings(particles=200, steps=4, replicates=4), classifier=sign)

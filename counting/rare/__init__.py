@@ -5,7 +5,7 @@ Both methods work in the prior's standard Gaussian coordinates and share:
 * :mod:`~counting.rare.coordinates`: the problem there (:class:`GaussianProblem`: score, holds,
   energy gradient, weight groups), built once per estimate;
 * :mod:`~counting.rare.kernels`: move kernels ``step(key, particles, target, ...)`` (``pcn``,
-  ``ess``, ``rescaling``, ``hmc``, ``mala``) for either target, a level (:class:`Level`) or a
+  ``elliptical_slice``, ``rescaling``, ``hmc``, ``mala``) for either target, a level (:class:`Level`) or a
   tempered prior (:class:`Tempered`);
 * :mod:`~counting.rare.replicates`: the replicate loop (keys, progress, checkpoints), one
   replicate or a batch of them per call, and the replicate summary.
@@ -34,14 +34,14 @@ Example:
 from counting.rare.conditional import ShareSummary, share_summary
 from counting.rare.coordinates import GaussianProblem, gaussian_to_params, weight_groups
 from counting.rare.drive import Method, on_device, on_host
-from counting.rare.kernels import Level, Particles, Tempered, ess, hmc, mala, pcn, rescaling
+from counting.rare.kernels import Level, Particles, Tempered, elliptical_slice, hmc, mala, pcn, rescaling
 from counting.rare.replicates import (ReplicateSummary, Replicates, combine_replicates, replicate_key, replicate_keys,
                                       run_replicate_batches, run_replicates, summarize_replicates)
 from counting.rare.smc import SMCRun, SMCSample, next_beta, smc_run, smc_runs, smc_sample, smc_samples
 from counting.rare.subset import SubsetRun, SubsetSample, subset_run, subset_runs, subset_sample, subset_samples
 
 __all__ = ["GaussianProblem", "Level", "Method", "on_device", "on_host", "Particles", "ReplicateSummary", "Replicates", "SMCRun", "SMCSample", "ShareSummary", "SubsetRun", "SubsetSample",
-           "Tempered", "combine_replicates", "ess", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
+           "Tempered", "combine_replicates", "elliptical_slice", "gaussian_to_params", "hmc", "mala", "next_beta", "pcn",
            "replicate_key", "replicate_keys", "share_summary", "rescaling", "run_replicate_batches",
            "run_replicates", "smc_run", "smc_runs", "smc_sample", "smc_samples",
            "subset_run", "subset_runs", "subset_sample", "subset_samples", "summarize_replicates",

@@ -13,7 +13,7 @@ and ``mala``). A :class:`Level` target is an indicator, so a proposal that leave
 invariant is accepted exactly when it stays above the level and needs no uniform draw.
 
 * :func:`pcn`: preconditioned Crank-Nicolson, ``g' = sqrt(1 - step**2) g + step xi``;
-* :func:`ess`: elliptical slice sampling (Murray, Adams & MacKay 2010) with at most ``shrinks``
+* :func:`elliptical_slice`: elliptical slice sampling (Murray, Adams & MacKay 2010) with at most ``shrinks``
   points on the ellipse ``g cos t + nu sin t``;
 * :func:`rescaling`: Metropolis moves ``g_G <- lam g_G`` of each weight group ``G``;
 * :func:`hmc`: Hamiltonian Monte Carlo with ``leapfrog`` steps of size ``eps``;
@@ -31,7 +31,7 @@ Example:
     >>> q, acc = jax.jit(pcn, static_argnames="problem")(jax.random.key(1), p, level, 0.5, problem=problem)
     >>> bool((q.score >= level.level).all()), bool((problem.evaluate(q.g)[0] == q.score).all())
     (True, True)
-    >>> step = jax.jit(ess, static_argnames=("problem", "shrinks"))
+    >>> step = jax.jit(elliptical_slice, static_argnames=("problem", "shrinks"))
     >>> q, acc = step(jax.random.key(2), p, Tempered(jnp.float32(1.0)), problem=problem, shrinks=4)
     >>> q.g.shape, 0.0 <= float(acc) <= 1.0
     ((64, 3), True)
@@ -122,7 +122,7 @@ def pcn(key: Key[Array, ""], p: Particles, target: Target, step: float, problem:
     return p, ok.mean()
 
 
-def ess(key: Key[Array, ""], p: Particles, target: Target, problem: GaussianProblem, shrinks: int
+def elliptical_slice(key: Key[Array, ""], p: Particles, target: Target, problem: GaussianProblem, shrinks: int
         ) -> tuple[Particles, Float[Array, ""]]:
     """One elliptical slice move with at most ``shrinks`` points; a particle with no accepted point
     stays. Keys: ``split(key, 3)`` gives the ellipse direction, the first angle, and a stream whose

@@ -7,7 +7,7 @@ With a condition's continuous ``score`` (0 where it holds, negative elsewhere) t
 with levels ``L_k`` set adaptively so each factor is about ``p0``. Each level keeps the particles
 above its threshold and refills the population by ``steps`` moves that leave the prior restricted
 to ``{S >= L_k}`` invariant (:class:`~counting.rare.kernels.Level`): a ``pcn`` move (its step
-adapted towards 30% acceptance between levels) or an ``ess`` move, each followed by the
+adapted towards 30% acceptance between levels) or an ``elliptical_slice`` move, each followed by the
 layer-rescaling moves if ``scale_moves``. The estimate of one run is the product of the level
 fractions. Splitting is biased low when moves mix poorly: a replicate spread far above the theory
 is the warning sign.
@@ -21,7 +21,7 @@ replicates), with the same numbers for the same batch of keys.
 
 Key use: the particles start from ``fold_in(key, 0)``, level ``i`` moves from ``fold_in(key, i + 1)``
 and its move ``j`` from ``split`` of that key; a move's key ``k`` drives ``pcn`` through
-``split(k)[0]`` and ``ess`` through ``k``'s first three splits, the rescaling through the next split.
+``split(k)[0]`` and ``elliptical_slice`` through ``k``'s first three splits, the rescaling through the next split.
 
 Example:
     >>> import jax, math
@@ -53,7 +53,7 @@ from jaxtyping import Array, Bool, Float, Int, Key
 
 from counting.rare.coordinates import GaussianProblem
 from counting.rare.drive import Method, on_device, on_host
-from counting.rare.kernels import Level, Particles, ess, pcn, rescaling
+from counting.rare.kernels import Level, Particles, elliptical_slice, pcn, rescaling
 from counting.spec.errors import choice
 from counting.spec.estimator import SubsetSettings
 
@@ -76,20 +76,20 @@ def _pcn_move(k: Key[Array, ""], p: Particles, target: Level, step: float, probl
     return p, acc, k_scale
 
 
-def _ess_move(k: Key[Array, ""], p: Particles, target: Level, step: float, problem: GaussianProblem, shrinks: int):
-    """An ``ess`` move from ``k`` (its first three splits); the rescaling key is the fourth split."""
-    p, acc = ess(k, p, target, problem, shrinks)
+def _slice_move(k: Key[Array, ""], p: Particles, target: Level, step: float, problem: GaussianProblem, shrinks: int):
+    """An ``elliptical_slice`` move from ``k`` (its first three splits); the rescaling key is the fourth split."""
+    p, acc = elliptical_slice(k, p, target, problem, shrinks)
     return p, acc, jax.random.fold_in(k, 3)
 
 
-MOVES = {"pcn": _pcn_move, "ess": _ess_move}  # each returns (particles, acceptance, rescaling key)
+MOVES = {"pcn": _pcn_move, "elliptical_slice": _slice_move}  # each returns (particles, acceptance, rescaling key)
 
 
 @partial(jax.jit, static_argnames=("problem", "kernel", "n_steps", "shrinks", "rescale"))
 def level_moves(key: Key[Array, ""], p: Particles, level: float, step: float, *, problem: GaussianProblem,
                 kernel: str, n_steps: int, shrinks: int, rescale: bool) -> tuple[Particles, Float[Array, ""]]:
     """``n_steps`` moves leaving the prior restricted to ``{score >= level}`` invariant, and their mean
-    acceptance (``step``: the ``pcn`` step; ``shrinks``: the ``ess`` bracket)."""
+    acceptance (``step``: the ``pcn`` step; ``shrinks``: the elliptical slice's bracket)."""
     target, move, impl = Level(level), MOVES[kernel], jax.random.key_impl(key)
 
     def body(carry, k):
@@ -106,7 +106,7 @@ def level_moves(key: Key[Array, ""], p: Particles, level: float, step: float, *,
 
 def evaluations_per_level(settings: SubsetSettings, n_groups: int) -> int:
     """Network evaluations of one level's moves and the final check of its particles."""
-    per_move = (1 if settings.kernel == "pcn" else settings.ess_shrinks) + (n_groups if settings.scale_moves else 0)
+    per_move = (1 if settings.kernel == "pcn" else settings.slice_shrinks) + (n_groups if settings.scale_moves else 0)
     return settings.particles * (settings.steps * per_move + 1)
 
 
@@ -169,7 +169,7 @@ def step(key: Key[Array, ""], c: SubsetState, max_levels: Int[Array, ""], proble
     level, idx, count = survivors(c.s, keep)
     p, acc = level_moves(jax.random.fold_in(key, c.level + 1), Particles(c.g[idx], c.s[idx]), level, c.step,
                          problem=problem, kernel=settings.kernel, n_steps=settings.steps,
-                         shrinks=settings.ess_shrinks, rescale=settings.scale_moves)
+                         shrinks=settings.slice_shrinks, rescale=settings.scale_moves)
     new_step = jnp.clip(c.step * jnp.exp(acc - PCN_TARGET_ACCEPT), 0.01, 1.0) if settings.kernel == "pcn" else c.step
     _, held = problem.evaluate(p.g)
     moved = SubsetState(p.g, p.score, held, c.log_p + jnp.log(count / n), new_step, c.level + 1, c.done, c.estimate)
@@ -242,7 +242,7 @@ def samples(keys: Key[Array, "R"], c: SubsetState, problem: GaussianProblem, set
         idx = held[np.arange(settings.particles) % len(held)]
         p, _ = level_moves(jax.random.fold_in(keys[r], settings.max_levels + 1), Particles(g[idx], s[idx]), 0.0,
                            c.step[r], problem=problem, kernel=settings.kernel, n_steps=settings.steps,
-                           shrinks=settings.ess_shrinks, rescale=settings.scale_moves)
+                           shrinks=settings.slice_shrinks, rescale=settings.scale_moves)
         _, holds = problem.evaluate(p.g)
         out.append(SubsetSample(run, p.g[np.asarray(holds)]))
     return out

@@ -15,7 +15,7 @@ Example:
     >>> parse_estimator({"kind": "subset", "samples": 10})
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: estimator.samples: expected one of the known keys for kind 'subset' ['batch_replicates', 'ess_shrinks', 'kernel', 'key_impl', 'kind', 'max_levels', 'p0', 'particles', 'replicates', 'scale_moves', 'seed', 'steps'], got 'unknown key'
+    counting.spec.errors.SpecError: estimator.samples: expected one of the known keys for kind 'subset' ['batch_replicates', 'kernel', 'key_impl', 'kind', 'max_levels', 'p0', 'particles', 'replicates', 'scale_moves', 'seed', 'slice_shrinks', 'steps'], got 'unknown key'
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp")
 KEY_IMPLS = ("threefry2x32",)
 SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settings_dict
 FUSED_KERNELS = ("off", "pallas", "interpret")  # likewise
-SUBSET_KERNELS = ("ess", "pcn")
+SUBSET_KERNELS = ("elliptical_slice", "pcn")
 SMC_KERNELS = ("hmc", "mala")
 MAX_CHUNK = 2**24
 MAX_READOUTS = 4096
@@ -68,15 +68,15 @@ class ExactSettings:
 @dataclass(frozen=True)
 class SubsetSettings:
     """Subset simulation: ``particles`` per level, level probability ``p0``, ``steps`` moves per
-    level with ``kernel`` (``ess`` with at most ``ess_shrinks`` bracket shrinks, or ``pcn``), plus
+    level with ``kernel`` (``elliptical_slice`` with at most ``slice_shrinks`` bracket shrinks, or ``pcn``), plus
     layer-rescaling moves if ``scale_moves``; ``replicates`` independent runs of at most
     ``max_levels`` levels."""
 
     particles: int = 1000
     p0: float = 0.1
     steps: int = 10
-    kernel: str = "ess"
-    ess_shrinks: int = 8
+    kernel: str = "elliptical_slice"
+    slice_shrinks: int = 8
     scale_moves: bool = True
     replicates: int = 10
     max_levels: int = 200
@@ -160,7 +160,7 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
            "fused_kernel": lambda v, f: choice(v, f, FUSED_KERNELS)},
     "exact": {},
     "subset": {"particles": _at_least(10), "p0": _open_unit(0.0, 0.5), "steps": _at_least(1),
-               "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "ess_shrinks": _at_least(1),
+               "kernel": lambda v, f: choice(v, f, SUBSET_KERNELS), "slice_shrinks": _at_least(1),
                "scale_moves": flag, "replicates": _at_least(2), "max_levels": _at_least(1), "seed": _seed,
                "key_impl": _key_impl, "batch_replicates": _at_least(0)},
     "smc": {"particles": _at_least(10), "kernel": lambda v, f: choice(v, f, SMC_KERNELS), "steps": _at_least(1),
@@ -171,12 +171,16 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
 }
 
 
-# Per kind: old key -> new key, refused in one line that names the new one.
-RENAMED: dict[str, dict[str, str]] = {"mc": {"kernel": "fused_kernel"}}
+# Per kind: old key -> (new key, why), refused in one line that names the new one.
+RENAMED: dict[str, dict[str, tuple[str, str]]] = {
+    "mc": {"kernel": ("fused_kernel", "kernel is the move kernel of smc and subset")},
+    "subset": {"ess_shrinks": ("slice_shrinks", "ess means only the effective sample size")}}
+# Per kind and key: old value -> new value, refused in one line that names the new one.
+RENAMED_VALUES: dict[str, dict[str, dict[str, str]]] = {"subset": {"kernel": {"ess": "elliptical_slice"}}}
 
 
 def check_renamed(t: dict, kind: str, where: str = "estimator") -> None:
-    """A one-line error where ``t`` uses a key of ``kind`` that has been renamed.
+    """A one-line error where ``t`` uses a key, or a value, of ``kind`` that has been renamed.
 
     Example:
         >>> check_renamed({"kind": "smc", "kernel": "hmc"}, "smc")     # the move kernel keeps its key
@@ -184,11 +188,17 @@ def check_renamed(t: dict, kind: str, where: str = "estimator") -> None:
         Traceback (most recent call last):
         ...
         counting.spec.errors.SpecError: estimator.kernel: expected estimator.fused_kernel for kind 'mc' (renamed; kernel is the move kernel of smc and subset), got 'pallas'
+        >>> check_renamed({"kind": "subset", "kernel": "ess"}, "subset")
+        Traceback (most recent call last):
+        ...
+        counting.spec.errors.SpecError: estimator.kernel: expected 'elliptical_slice' for kind 'subset' (renamed from 'ess'), got 'ess'
     """
-    for old, new in RENAMED.get(kind, {}).items():
+    for old, (new, why) in RENAMED.get(kind, {}).items():
         if old in t:
-            raise SpecError(f"{where}.{old}", f"{where}.{new} for kind {kind!r} (renamed; {old} is the move "
-                            "kernel of smc and subset)", t[old])
+            raise SpecError(f"{where}.{old}", f"{where}.{new} for kind {kind!r} (renamed; {why})", t[old])
+    for key, values in RENAMED_VALUES.get(kind, {}).items():
+        if t.get(key) in values:
+            raise SpecError(f"{where}.{key}", f"{values[t[key]]!r} for kind {kind!r} (renamed from {t[key]!r})", t[key])
 
 
 def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
