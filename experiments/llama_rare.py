@@ -41,6 +41,7 @@ import pandas as pd
 
 from counting.boolean.measures import is_threshold
 from counting.boolean.tables import from_function, to_hex
+from counting.engine.protocols import Reducer
 from counting.engine.run import RunOptions, run_pass
 from counting.estimators.problem import Problem
 from counting.estimators.smc import estimate as smc_estimate
@@ -143,6 +144,10 @@ class MultiHits:
 
     def reduce(self, fwd, valid):
         return jnp.stack([jnp.sum(c(fwd) & valid, dtype=jnp.int32) for c in self.conditions])
+
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce)
 
     def add(self, result, n_valid):
         self.hits += np.asarray(result, np.int64).reshape(-1, len(self.conditions)).sum(axis=0)

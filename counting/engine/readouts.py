@@ -41,6 +41,7 @@ from jaxtyping import Array, Bool, Float, Int, Key
 
 from counting.engine.draws import network_keys, seed_key
 from counting.engine.priors import scale_vector, standard_draw
+from counting.engine.protocols import Reducer
 from counting.mechanisms.predicates import Predicate
 from counting.models import Forward, n_params
 from counting.spec.job import Spec
@@ -138,8 +139,12 @@ class ClusterHits:
         self.predicate, self.model, self.readouts, self.kind = predicate, model, readouts, kind
         self.hist = np.zeros(readouts + 1, np.int64)
 
-    def reduce(self, fwd: Forward, valid):
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
         return cluster_histogram(self.predicate(pair_forward(fwd, self.model, self.readouts)), valid, self.readouts)
+
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce)
 
     def add(self, result, n_valid):
         self.hist += np.asarray(result, np.int64).reshape(-1, self.readouts + 1).sum(axis=0)

@@ -130,7 +130,7 @@ def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source, block:
 
     def need(b: int) -> int | None:
         if b not in built:
-            built[b] = Engine.build(spec, tally.reduce, b, devices, source).compiled(step)
+            built[b] = Engine.build(spec, tally.reducer, b, devices, source).compiled(step)
         return memory.compiled_bytes(built[b].step)
 
     available = memory.available_bytes(devices)

@@ -1,7 +1,8 @@
 """Tallies: what a counting pass accumulates, as a small protocol.
 
-A tally has a *reduction on the device* (``reduce(fwd, valid)``: one evaluated block of networks to
-a small pytree of exact integers or packed rows) and four host methods: ``add`` (fold one step's
+A tally has a *reduction on the device* (``reducer``, a :class:`~counting.engine.protocols.Reducer`:
+one evaluated block of networks to a small pytree of exact integers or packed rows, with what it
+needs besides the block's forward) and four host methods: ``add`` (fold one step's
 results in, given how many networks of each chunk count), ``state`` / ``load`` (the exact counts
 as named arrays, for checkpoints and resume) and ``finalize`` (the result). ``kind`` names the
 job in checkpoints, so a checkpoint is only resumed by the same tally.
@@ -30,6 +31,7 @@ import counting.engine.dedup as dedup
 import counting.engine.memory as hostmem
 from counting.boolean.tables import n_words
 from counting.engine.census import Census, CensusRuns, key_rows, row_keys
+from counting.engine.protocols import Reducer
 from counting.engine.spill import RunFiles, bytes_per_distinct, merged_blocks
 from counting.spec.errors import SpecError
 from counting.mechanisms.predicates import Predicate, truth_tables
@@ -41,10 +43,11 @@ class Tally(Protocol):
 
     kind: str
 
-    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]) -> Any:
-        """On the device, per block: a small pytree (``valid`` marks the networks that count). A
-        tally that must see the parameters too (to lesion them, say) defines
-        ``reduce(fwd, valid, params)`` and sets ``reduce.needs_params = True`` on it."""
+    @property
+    def reducer(self) -> Reducer:
+        """On the device, per block: ``reducer.reduce(fwd, valid)``, a small pytree (``valid`` marks
+        the networks that count). A tally that must see the parameters too (to lesion them, say)
+        declares ``needs_params`` and its function takes them as a third argument."""
 
     def add(self, result: Any, n_valid: np.ndarray) -> None:
         """On the host: fold one step's results in (``n_valid[c]``: networks of chunk ``c`` that count)."""
@@ -66,8 +69,12 @@ class Hits:
         self.predicate, self.kind = predicate, kind
         self.hits = 0
 
-    def reduce(self, fwd: Forward, valid):
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
         return jnp.sum(self.predicate(fwd) & valid, dtype=jnp.int32)
+
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce)
 
     def add(self, result, n_valid):
         self.hits += int(np.asarray(result, np.int64).sum())
@@ -88,7 +95,7 @@ class CensusTally:
     ``exact`` census (an enumeration) is a job of its own kind, ``census-exact``.
 
     Each device sorts its step's truth tables and counts their runs itself
-    (:func:`counting.engine.dedup.step_runs`, the reducer's ``per_step``; networks past the end of
+    (:func:`counting.engine.dedup.step_runs`, its reducer's ``per_step``; networks past the end of
     the job or failing ``where`` weigh 0 there), so the host only merges sorted distinct runs into a
     :class:`~counting.engine.census.CensusRuns` stack, at a cost that grows with the distinct
     functions rather than the networks. The census is the same (tables, counts and order, those of
@@ -123,11 +130,14 @@ class CensusTally:
         self.runs = CensusRuns(self.words)
         self.files: RunFiles | None = None
 
-    def reduce(self, fwd: Forward, valid):
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
         keep = valid if self.where is None else valid & self.where(fwd)
         return truth_tables(fwd), keep
 
-    reduce.per_step = dedup.step_runs  # on the device: one step's blocks as one sorted distinct run
+    @property
+    def reducer(self) -> Reducer:
+        # on the device: one step's blocks as one sorted distinct run
+        return Reducer(self.reduce, per_step=dedup.step_runs)
 
     def add(self, result, n_valid):
         rows, counts, distinct = (np.asarray(x) for x in result)

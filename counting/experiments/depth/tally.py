@@ -34,6 +34,7 @@ from typing import Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from counting.engine.protocols import Reducer
 from counting.mechanisms.lesions import longest_used_path, used_blocks
 from counting.mechanisms.predicates import truth_tables
 from counting.mechanisms.routes import Decomposition, first_stages, never, placement_codes
@@ -67,6 +68,10 @@ class _Counts:
 
     def finalize(self) -> np.ndarray:
         return self.counts.copy()
+
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce)
 
 
 class TargetHits(_Counts):
@@ -106,7 +111,9 @@ class LesionTally(_Counts):
         rows += [_one_hot_sum(idx, valid & (t == jnp.uint32(g)), self.size) for g in self.targets]
         return jnp.stack(rows)
 
-    reduce.needs_params = True
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce, needs_params=True)
 
 
 def joint_codes(fwd: Forward, model: ModelSpec, d: Decomposition):

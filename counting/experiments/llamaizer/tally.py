@@ -43,6 +43,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Int
 
 from counting.boolean.tables import canonical
+from counting.engine.protocols import Reducer
 from counting.experiments.llamaizer.plan import TargetPlan
 from counting.mechanisms.predicates import truth_tables
 from counting.mechanisms.sites import canonical_units, unit_counts
@@ -139,6 +140,10 @@ class LlamaizerTally:
             r.update(_moments("prior_units", prior_units, v32))
             result[plan.target.name] = r
         return result
+
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce)
 
     def add(self, result, n_valid) -> None:
         for t, r in result.items():
