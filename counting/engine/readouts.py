@@ -105,8 +105,9 @@ def pair_forward(fwd: Forward, model: MLPSpec, readouts: int) -> Forward:
 
 
 class SharedReadouts:
-    """A source (see :mod:`counting.engine.draws`) of widened parameters: the chunk and network
-    keys of plain prior draws, each network key one hidden draw with ``readouts`` readouts."""
+    """A source (a :class:`~counting.engine.protocols.ParameterSource`) of widened parameters: the
+    chunk and network keys of plain prior draws, each network key one hidden draw with ``readouts``
+    readouts."""
 
     unit = "hidden draws"
 

@@ -4,8 +4,10 @@ The chunk ids of one step are sharded over a 1-D mesh of all local devices and e
 its chunks block by block (small blocks keep the per-network matrices in cache, which is where
 CPU speed comes from). A *reducer* turns each evaluated block into a small result on the device
 (a count, packed truth tables, a histogram); :mod:`counting.engine.tally` defines the reducers of
-hit-or-miss and the census, and experiments bring their own. A source that evaluates its networks
-itself (``source.evaluate(net) -> Forward``, outputs only: the fused kernel,
+hit-or-miss and the census, and experiments bring their own. A *source*
+(:class:`counting.engine.protocols.Source`) names each chunk's networks and gives each block's
+parameters; one that evaluates its networks itself (an
+:class:`~counting.engine.protocols.OutputSource`, outputs only: the fused kernel,
 :mod:`counting.engine.fused_kernel`) replaces the draw and the forward of each block.
 
 Example:
@@ -32,22 +34,18 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from counting.engine.draws import prior_source
 from counting.engine.priors import unflatten
-from counting.engine.protocols import Reducer, apply, as_reducer
+from counting.engine.protocols import Reducer, Source, apply, as_reducer, drawn, evaluates
 from counting.models import Forward, forward, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 from counting.training.source import trained_source
 
-def evaluates(source) -> bool:
-    """Whether ``source`` evaluates its networks itself (``source.evaluate(net) -> Forward``)."""
-    return callable(getattr(source, "evaluate", None))
-
-
-def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
+def chunk_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunk_input, n_valid):
     """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
 
-    A source's ``params`` may return ``(flat, facts)``: ``facts`` (a dict of ``[B]`` arrays, such
-    as a trained network's steps) go to reducers that declare ``needs_facts``."""
+    A parameter source's ``params`` may return a :class:`~counting.engine.protocols.Drawn`: its
+    ``facts`` (a dict of ``[B]`` arrays, such as a trained network's steps) go to reducers that
+    declare ``needs_facts``."""
     x = jnp.asarray(model_inputs(spec.model))
     size = spec.estimator.chunk_size
     idx = jnp.arange(size, dtype=jnp.uint32)
@@ -57,8 +55,7 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
         net, i = xs
         if evaluates(source):
             return carry, reduce.reduce(source.evaluate(net), i < n_valid)
-        made = source.params(net)
-        flat, facts = made if isinstance(made, tuple) else (made, None)
+        flat, facts = drawn(source.params(net))
         params = unflatten(spec.model, flat)
         return carry, apply(reduce, forward(spec.model, params, x), i < n_valid, params, facts)
 
@@ -66,7 +63,7 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
     return lax.scan(body, None, blocks)[1]
 
 
-def step_result(spec: Spec, source, reduce: Reducer, block: int, chunks, n_valid):
+def step_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunks, n_valid):
     """Results of chunks ``chunks`` on one device (finished by ``reduce.per_step`` if it has one)."""
     inputs = source.chunk_inputs(chunks)
     out = lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, n_valid))
@@ -83,11 +80,12 @@ class Engine:
     step: Callable
 
     @staticmethod
-    def build(spec: Spec, reduce: Reducer | Callable, block_size: int, devices=None, source=None) -> "Engine":
+    def build(spec: Spec, reduce: Reducer | Callable, block_size: int, devices=None,
+              source: Source | None = None) -> "Engine":
         """Compile a step. ``reduce``: a :class:`~counting.engine.protocols.Reducer`, or a bare
         function of the block's forward and ``valid`` (which needs nothing else). ``source`` makes
-        each network's flat parameters (default: :func:`counting.engine.draws.prior_source`, prior
-        draws or the fused kernel)."""
+        each block's networks (a :class:`~counting.engine.protocols.Source`; default:
+        :func:`counting.engine.draws.prior_source`, prior draws or the fused kernel)."""
         reduce = as_reducer(reduce)
         if block_size < 1 or spec.estimator.chunk_size % block_size:
             raise ValueError(

@@ -25,12 +25,14 @@ import jax.numpy as jnp
 
 import counting.training.fit as fit
 from counting.engine.draws import PriorDraws
+from counting.engine.protocols import Drawn
 from counting.spec.job import Spec
 from counting.training.data import training_set
 
 
 class TrainedDraws:
-    """Prior draws trained on the spec's S (see the module docstring)."""
+    """Prior draws trained on the spec's S (see the module docstring): a
+    :class:`~counting.engine.protocols.ParameterSource` whose ``params`` give each run's facts too."""
 
     unit = "networks"  # what progress lines count
 
@@ -45,11 +47,11 @@ class TrainedDraws:
     def network_inputs(self, chunk_key, size: int):
         return self.prior.network_inputs(chunk_key, size)
 
-    def params(self, keys):
+    def params(self, keys) -> Drawn:
         flat0 = self.prior.params(keys)
         r = fit.fit(fit.training_keys(keys), flat0, self.spec.model, self.spec.training,
                     jnp.asarray(self.data.x), jnp.asarray(self.data.y))
-        return r.params, {"steps": r.steps, "fitted": r.fitted}
+        return Drawn(r.params, {"steps": r.steps, "fitted": r.fitted})
 
 
 def trained_source(spec: Spec) -> TrainedDraws | None:
