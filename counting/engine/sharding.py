@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +35,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from counting.engine.draws import prior_source
 from counting.engine.priors import unflatten
 from counting.engine.protocols import Reducer, Source, apply, as_reducer, drawn, evaluates
-from counting.models import Forward, forward, model_inputs
+from counting.models import forward, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 from counting.training.source import trained_source

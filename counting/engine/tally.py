@@ -9,6 +9,9 @@ job in checkpoints, so a checkpoint is only resumed by the same tally.
 
 Hit-or-miss (:class:`Hits`) and the census (:class:`CensusTally`) are tallies; an experiment adds
 its own (the llamaizer's counts) instead of editing the pass (:func:`counting.engine.run.run_pass`).
+A tally of exact counts of fixed shapes (hits, histograms) has its host half written once,
+:class:`CountingTally`: named int64 arrays, each the sum of a step's int32 device counts
+(:func:`step_sum`), and brings only its reduction on the device.
 
 Example:
     >>> import numpy as np
@@ -16,6 +19,10 @@ Example:
     >>> t.add(np.array([[3, 4]], np.int32), np.array([16]))
     >>> t.finalize(), t.state()["hits"].item()
     (7, 7)
+    >>> h = CountingTally("demo", {"hist": (3,)})
+    >>> h.add(np.ones((2, 4, 3), np.int32), np.array([8, 8]))   # [chunks, blocks, 3]
+    >>> h.finalize().tolist(), h.state()["hist"].dtype.name
+    ([8, 8, 8], 'int64')
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool
+from jaxtyping import Array, ArrayLike, Bool, Int
 
 import counting.engine.dedup as dedup
 import counting.engine.memory as hostmem
@@ -62,31 +69,73 @@ class Tally(Protocol):
         """The result of the pass."""
 
 
-class Hits:
-    """How many networks satisfy ``predicate``: an exact integer. ``kind`` names the job."""
+Shape = tuple[int, ...]
+LEAD = 2  # a step's results stack its chunks and their blocks before each count's own shape
 
-    def __init__(self, predicate: Predicate, kind: str = "volume"):
-        self.predicate, self.kind = predicate, kind
-        self.hits = 0
 
-    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
-        return jnp.sum(self.predicate(fwd) & valid, dtype=jnp.int32)
+def step_sum(counts: Int[ArrayLike, "*lead *shape"], shape: Shape) -> Int[np.ndarray, "*shape"]:
+    """A step's int32 counts (``[..., *shape]``: chunks, blocks and whatever a reducer stacks
+    before ``shape``) summed exactly, in int64, to one array of ``shape``."""
+    return np.asarray(counts, np.int64).reshape((-1,) + tuple(shape)).sum(axis=0)
+
+
+class CountingTally:
+    """The host half of a tally of exact counts, written once: named int64 arrays, each summing
+    the int32 counts its reduction gives per block (:func:`step_sum`), stored as they are in
+    checkpoints and summed across a job's parts (:func:`counting.engine.distributed.merge_states`).
+
+    ``shapes`` names the counts and their shapes; a subclass's ``reduce`` (its reducer's function,
+    on the device) returns a dict of them by name, or the bare array when there is one.
+    ``shapes=None``: names and shapes come from the results (a dict; each count's shape is its
+    array's past the ``LEAD`` axes of a step's chunks and blocks), and a checkpoint restores every
+    name it holds. :meth:`finalize` gives the one count's array, or a dict of them.
+    """
+
+    def __init__(self, kind: str, shapes: Mapping[str, Shape] | None = None):
+        self.kind = kind
+        self.shapes = None if shapes is None else {k: tuple(s) for k, s in shapes.items()}
+        self.sums: dict[str, np.ndarray] = {k: np.zeros(s, np.int64) for k, s in (self.shapes or {}).items()}
 
     @property
     def reducer(self) -> Reducer:
         return Reducer(self.reduce)
 
-    def add(self, result, n_valid):
-        self.hits += int(np.asarray(result, np.int64).sum())
+    def named(self, result: Any) -> Mapping[str, Any]:
+        """One step's counts by name (a bare array is the one declared count's)."""
+        if isinstance(result, Mapping):
+            return result
+        (name,) = self.shapes
+        return {name: result}
 
-    def state(self):
-        return {"hits": np.array(self.hits, np.int64)}
+    def add(self, result: Any, n_valid: np.ndarray | None = None) -> None:
+        for k, v in self.named(result).items():
+            s = step_sum(v, np.shape(v)[LEAD:] if self.shapes is None else self.shapes[k])
+            self.sums[k] = self.sums[k] + s if k in self.sums else s
 
-    def load(self, state):
-        self.hits = int(state["hits"])
+    def state(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v, np.int64) for k, v in self.sums.items()}
+
+    def load(self, state: Mapping[str, np.ndarray]) -> None:
+        self.sums = {k: np.array(state[k], np.int64) for k in (state if self.shapes is None else self.shapes)}
+
+    def finalize(self) -> np.ndarray | dict[str, np.ndarray]:
+        if self.shapes is not None and len(self.shapes) == 1:
+            return self.state()[next(iter(self.shapes))]
+        return self.state()
+
+
+class Hits(CountingTally):
+    """How many networks satisfy ``predicate``: an exact integer. ``kind`` names the job."""
+
+    def __init__(self, predicate: Predicate, kind: str = "volume"):
+        super().__init__(kind, {"hits": ()})
+        self.predicate = predicate
+
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
+        return jnp.sum(self.predicate(fwd) & valid, dtype=jnp.int32)
 
     def finalize(self) -> int:
-        return self.hits
+        return int(self.sums["hits"])
 
 
 class CensusTally:

@@ -28,7 +28,7 @@ import numpy as np
 
 import counting.engine.distributed as distributed
 from counting.engine.protocols import Reducer
-from counting.engine.tally import Tally
+from counting.engine.tally import CountingTally, Tally
 
 STATE = "training_counts"  # the checkpoint's array: runs, fitted, steps, steps of fitted runs
 
@@ -88,19 +88,19 @@ class TrainingTally:
 
     def __init__(self, inner: Tally):
         self.inner, self.kind = inner, inner.kind
-        self.counts = np.zeros(4, np.int64)
+        self.runs = CountingTally(inner.kind, {STATE: (4,)})  # the host half of the runs' counts
         self.reducer = training_reducer(inner.reducer)
 
     def add(self, result, n_valid) -> None:
         inner, stats = result
         self.inner.add(inner, n_valid)
-        self.counts += np.asarray(stats, np.int64).reshape(-1, 4).sum(0)
+        self.runs.add(stats, n_valid)
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.inner.state(), STATE: self.counts.copy()}
+        return {**self.inner.state(), **self.runs.state()}
 
     def load(self, state: Mapping[str, np.ndarray]) -> None:
-        self.counts = np.asarray(state[STATE], np.int64).copy()
+        self.runs.load(state)
         self.inner.load({k: v for k, v in state.items() if k != STATE})
 
     def merge_states(self, states: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -108,7 +108,7 @@ class TrainingTally:
         return {**inner, STATE: sum(np.asarray(s[STATE], np.int64) for s in states)}
 
     def facts(self) -> TrainingFacts:
-        return TrainingFacts(*(int(x) for x in self.counts))
+        return TrainingFacts(*(int(x) for x in self.runs.finalize()))
 
     def finalize(self):
         return self.inner.finalize()
