@@ -32,6 +32,7 @@ from jaxtyping import Array, Key
 import counting.engine.fused as fused
 from counting.engine.priors import draw_flat
 from counting.engine.protocols import Source
+from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 
 
@@ -77,9 +78,20 @@ class PriorDraws:
         return draw_flat(keys, self.spec.model, self.spec.prior)
 
 
+def trains(spec: Spec) -> bool:
+    """Whether ``spec``'s networks are trained before they are counted (``[training]``, not a posterior)."""
+    t = getattr(spec, "training", None)
+    return t is not None and not t.posterior
+
+
 def prior_source(spec: Spec, platform: str) -> Source:
     """The engine's default source on devices of ``platform``: the fused kernel's where the spec
-    chooses it (``estimator.fused_kernel``), else :class:`PriorDraws`."""
+    chooses it (``estimator.fused_kernel``), else :class:`PriorDraws`. Not for a spec whose networks
+    are trained: its job passes the engine :func:`counting.training.source.trained_source`."""
+    if trains(spec):
+        raise SpecError("training", "the trained networks' source for a job with [training] "
+                        "(counting.training.source.trained_source, passed to the engine by the job), not the "
+                        "prior's draws", "no source")
     if getattr(spec.estimator, "fused_kernel", "off") != "off":
         import counting.engine.fused_kernel as fused_kernel  # here: Pallas' Triton modules take ~0.6 s to import
 

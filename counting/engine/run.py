@@ -153,7 +153,9 @@ def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sourc
     """Run every chunk of ``spec``'s job into ``tally``; returns the facts of the run.
 
     ``spec.estimator`` gives ``samples``, ``chunk_size``, ``seed`` and ``key_impl``; ``source`` makes
-    each network's flat parameters (default: draws from the prior). Before any chunk runs, the
+    each block's networks (a :class:`~counting.engine.protocols.Source`; default: draws from the
+    prior; a job whose networks are trained passes
+    :func:`counting.training.source.trained_source`). Before any chunk runs, the
     step's memory is checked against the devices' (the batch is lowered to fit, or the job is
     refused). A signal (see :mod:`counting.interrupt`) stops the pass after the step in hand,
     with a checkpoint of every chunk folded in so far when there is an output folder.

@@ -38,7 +38,6 @@ from counting.engine.protocols import Reducer, Source, apply, as_reducer, drawn,
 from counting.models import forward, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
-from counting.training.source import trained_source
 
 def chunk_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunk_input, n_valid):
     """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
@@ -85,7 +84,8 @@ class Engine:
         """Compile a step. ``reduce``: a :class:`~counting.engine.protocols.Reducer`, or a bare
         function of the block's forward and ``valid`` (which needs nothing else). ``source`` makes
         each block's networks (a :class:`~counting.engine.protocols.Source`; default:
-        :func:`counting.engine.draws.prior_source`, prior draws or the fused kernel)."""
+        :func:`counting.engine.draws.prior_source`, prior draws or the fused kernel, refused for a
+        spec whose networks are trained: where such a job is assembled, it passes the trained source)."""
         reduce = as_reducer(reduce)
         if block_size < 1 or spec.estimator.chunk_size % block_size:
             raise ValueError(
@@ -94,8 +94,8 @@ class Engine:
             )
         devs = np.array(devices if devices is not None else jax.devices())
         mesh = Mesh(devs, ("d",))
-        if source is None:  # trained networks for a spec with [training] (counting.training.source)
-            source = trained_source(spec) or prior_source(spec, devs.flat[0].platform)
+        if source is None:  # a spec whose networks are trained comes with its source (counting.training.source)
+            source = prior_source(spec, devs.flat[0].platform)
         if evaluates(source) and reduce.needs_params:
             raise SpecError("estimator.fused_kernel", "'off' for a job whose tally reads the parameters (the "
                             "kernel writes none)", getattr(spec.estimator, "fused_kernel", None))

@@ -72,6 +72,7 @@ from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, spec_from_dict
 from counting.spec.model import describe_model
 from counting.training.data import agrees_on_set
+from counting.training.source import trained_source
 from counting.training.tally import TrainingTally
 
 
@@ -146,7 +147,7 @@ def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: t
     about = {"part": "mechanisms", "setting": setting, "model": describe_model(spec.model), "n_inputs": n,
              "target": None if target is None else target[0], "method": method}
     name = f"mechanisms:{method}:{setting}" + ("" if target is None else f":{target[0]}")
-    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), None, about)
+    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), trained_source(spec), about)
 
 
 def smc_settings(exp: Experiment) -> SMCSettings:
@@ -213,7 +214,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     about = {"architecture": f"a{a}", "model": describe_model(spec.model), "target": target["name"],
                              "m": m, "method": method}
                     out.append(Pass(f"{method}:a{a}:{target['name']}:m{m}", spec,
-                                    tally if opt is None else TrainedCensus(tally), None, about))
+                                    tally if opt is None else TrainedCensus(tally), trained_source(spec), about))
     return tuple(out) + mechanism_passes(exp)
 
 
