@@ -37,6 +37,7 @@ from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 from counting.training.data import agrees_on_set, training_points
 from counting.training.posterior import given_s_frame
+from counting.training.source import trained_source
 from counting.training.tally import TrainingTally
 
 
@@ -106,7 +107,7 @@ def census_job(spec: Spec, options: RunOptions = RunOptions(), where: Predicate 
                         spec.estimator.readouts_per_draw)
     check_resume(options)
     exact = kind == "exact"
-    run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, None)
+    run_spec, source = (enumerated_spec(spec), Enumeration(spec)) if exact else (spec, trained_source(spec))
     est = run_spec.estimator
     spill = None if options.out is None else Path(options.out) / SPILL_FOLDER
     training = spec.training

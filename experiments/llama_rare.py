@@ -41,6 +41,7 @@ import pandas as pd
 
 from counting.boolean.measures import is_threshold
 from counting.boolean.tables import from_function, to_hex
+from counting.engine.tally import CountingTally
 from counting.engine.run import RunOptions, run_pass
 from counting.estimators.problem import Problem
 from counting.estimators.smc import estimate as smc_estimate
@@ -130,30 +131,16 @@ def cost_from_share(share: float, lo: float, hi: float) -> tuple[float, float, f
     return bits(share), bits(hi), bits(lo)
 
 
-class MultiHits:
+class MultiHits(CountingTally):
     """Hit-or-miss counts of several conditions on the same networks (a tally of
     :func:`counting.engine.run.run_pass`): entry ``k`` equals ``Hits(conditions[k])``'s count."""
 
-    kind = "llama-rare-hits"
-
     def __init__(self, conditions: list[Condition]):
+        super().__init__("llama-rare-hits", {"hits": (len(conditions),)})
         self.conditions = conditions
-        self.hits = np.zeros(len(conditions), np.int64)
 
     def reduce(self, fwd, valid):
         return jnp.stack([jnp.sum(c(fwd) & valid, dtype=jnp.int32) for c in self.conditions])
-
-    def add(self, result, n_valid):
-        self.hits += np.asarray(result, np.int64).reshape(-1, len(self.conditions)).sum(axis=0)
-
-    def state(self):
-        return {"hits": self.hits.copy()}
-
-    def load(self, state):
-        self.hits = np.asarray(state["hits"], np.int64).copy()
-
-    def finalize(self) -> np.ndarray:
-        return self.hits
 
 
 def mc_counts(width: int, measures: list[Measure], samples: int, seed: int, chunk_size: int = 16_384

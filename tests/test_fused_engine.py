@@ -20,6 +20,7 @@ from counting.boolean.tables import words_to_int
 from counting.engine import bench, fused_kernel
 from counting.engine.draws import PriorDraws, prior_source
 from counting.engine.run import RunOptions
+from counting.engine.protocols import Reducer
 from counting.engine.sharding import Engine
 from counting.io.citation import citation
 from counting.io.manifest import manifest
@@ -144,9 +145,8 @@ def test_kernel_refuses_tallies_that_read_parameters_or_sites_before_any_work():
     def lesioned(fwd, valid, params):
         return fwd.output
 
-    lesioned.needs_params = True
     one_line_error("^estimator.fused_kernel: expected 'off' for a job whose tally reads the parameters",
-                   lambda: Engine.build(spec, lesioned, 64))
+                   lambda: Engine.build(spec, Reducer(lesioned, needs_params=True), 64))
     site = holds("layer1", 0xE8, 3)
     one_line_error("^estimator.fused_kernel: expected 'off' for a job that reads the networks' sites",
                    lambda: census_job(spec, RunOptions(batch_size=64, progress=False), where=site))

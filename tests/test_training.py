@@ -41,6 +41,7 @@ from counting.spec import SpecError, parse_spec
 from counting.spec.job import spec_from_dict
 from counting.training.data import set_mask, training_points, training_set
 from counting.training.fit import fit, training_keys
+from counting.training.source import trained_source
 from counting.training.tally import TrainingTally
 
 BASE = """
@@ -63,7 +64,7 @@ QUIET = RunOptions(progress=False)
 def census_with_facts(spec, options=QUIET):
     """A census pass of ``spec`` with the training facts beside it."""
     tally = TrainingTally(CensusTally(spec.model.n_inputs, spec.estimator.chunk_size, spec.estimator.samples))
-    chunk_pass(spec, tally, options)
+    chunk_pass(spec, tally, options, trained_source(spec))
     return tally.finalize(), tally.facts()
 
 
@@ -191,9 +192,9 @@ def test_same_counts_with_another_batch_size_after_a_resume(part_reference, tmp_
     spec = parse_spec(BASE + PART)
     opts = RunOptions(out=tmp_path, progress=False, checkpoint_seconds=0, batch_size=64)
     first = TrainingTally(CensusTally(3, 256, 1024))
-    chunk_pass(spec, first, opts, chunks=range(0, 2))  # a checkpoint after chunk 2 of 4
+    chunk_pass(spec, first, opts, trained_source(spec), chunks=range(0, 2))  # a checkpoint after chunk 2 of 4
     rest = TrainingTally(CensusTally(3, 256, 1024))
-    chunk_pass(spec, rest, replace(opts, resume=True))
+    chunk_pass(spec, rest, replace(opts, resume=True), trained_source(spec))
     assert same(ref, rest.finalize()) and rest.facts() == ref_facts
 
 

@@ -5,8 +5,9 @@ Chunk ``c`` of a job gets key ``fold_in(key(seed), c)``; network ``i`` of it get
 key) and then consumed once by that network's prior draw, so counts depend only on the spec,
 never on how chunks are batched or spread over devices.
 
-A *source* has three methods the engine calls on the device: ``chunk_inputs(chunk_ids)``,
-``network_inputs(chunk_input, size)`` and ``params(network_inputs) -> [B, n_params]``.
+A *source* is what :class:`counting.engine.protocols.Source` declares: ``chunk_inputs(chunk_ids)``,
+``network_inputs(chunk_input, size)`` and ``unit``, called by the engine on the device, and here
+(a :class:`~counting.engine.protocols.ParameterSource`) ``params(network_inputs) -> [B, n_params]``.
 :class:`PriorDraws` draws from the prior (with ``[estimator] sampler = "fused"`` it hands over to
 :class:`counting.engine.fused.CounterDraws`, Philox counters instead of keys);
 :func:`prior_source` is the engine's default: :class:`PriorDraws`, or with ``fused_kernel = "pallas"``
@@ -30,6 +31,8 @@ from jaxtyping import Array, Key
 
 import counting.engine.fused as fused
 from counting.engine.priors import draw_flat
+from counting.engine.protocols import Source
+from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 
 
@@ -49,7 +52,8 @@ def sampler(spec: Spec) -> str:
 
 
 class PriorDraws:
-    """Random parameters from the spec's prior (the default source), by the spec's sampler."""
+    """Random parameters from the spec's prior (the default source), by the spec's sampler: a
+    :class:`~counting.engine.protocols.ParameterSource`."""
 
     unit = "networks"  # what progress lines count
 
@@ -74,9 +78,20 @@ class PriorDraws:
         return draw_flat(keys, self.spec.model, self.spec.prior)
 
 
-def prior_source(spec: Spec, platform: str):
+def trains(spec: Spec) -> bool:
+    """Whether ``spec``'s networks are trained before they are counted (``[training]``, not a posterior)."""
+    t = getattr(spec, "training", None)
+    return t is not None and not t.posterior
+
+
+def prior_source(spec: Spec, platform: str) -> Source:
     """The engine's default source on devices of ``platform``: the fused kernel's where the spec
-    chooses it (``estimator.fused_kernel``), else :class:`PriorDraws`."""
+    chooses it (``estimator.fused_kernel``), else :class:`PriorDraws`. Not for a spec whose networks
+    are trained: its job passes the engine :func:`counting.training.source.trained_source`."""
+    if trains(spec):
+        raise SpecError("training", "the trained networks' source for a job with [training] "
+                        "(counting.training.source.trained_source, passed to the engine by the job), not the "
+                        "prior's draws", "no source")
     if getattr(spec.estimator, "fused_kernel", "off") != "off":
         import counting.engine.fused_kernel as fused_kernel  # here: Pallas' Triton modules take ~0.6 s to import
 

@@ -81,7 +81,8 @@ def _digits(values, base: int, n: int):
 
 
 class Enumeration:
-    """Parameter source for the engine: configuration ``chunk * chunk_size + i``."""
+    """Parameter source for the engine (a :class:`~counting.engine.protocols.ParameterSource`):
+    configuration ``chunk * chunk_size + i``."""
 
     unit = "configurations"  # what progress lines count
 

@@ -115,8 +115,9 @@ def check_prior(spec: Spec) -> None:
 
 
 class CounterDraws:
-    """Parameter source: the counter-based draws of the spec's prior. A network's input is its
-    (chunk id, index) pair; nothing per network is derived or stored."""
+    """Parameter source (a :class:`~counting.engine.protocols.ParameterSource`): the counter-based
+    draws of the spec's prior. A network's input is its (chunk id, index) pair; nothing per network
+    is derived or stored."""
 
     unit = "networks"
 

@@ -212,9 +212,9 @@ def check_spec(spec: Spec) -> None:
 
 
 class KernelOutputs:
-    """The engine's source with the kernel: networks named as by
-    :class:`counting.engine.fused.CounterDraws` (chunk id, index), evaluated by the kernel
-    (``evaluate``) rather than given as parameters. ``interpret``: Pallas interpret mode (any backend)."""
+    """The engine's source with the kernel (an :class:`~counting.engine.protocols.OutputSource`):
+    networks named as by :class:`counting.engine.fused.CounterDraws` (chunk id, index), evaluated by
+    the kernel (``evaluate``) rather than given as parameters. ``interpret``: Pallas interpret mode (any backend)."""
 
     unit = "networks"
 

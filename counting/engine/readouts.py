@@ -36,11 +36,11 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Key
 
 from counting.engine.draws import network_keys, seed_key
 from counting.engine.priors import scale_vector, standard_draw
+from counting.engine.tally import CountingTally
 from counting.mechanisms.predicates import Predicate
 from counting.models import Forward, n_params
 from counting.spec.job import Spec
@@ -104,8 +104,9 @@ def pair_forward(fwd: Forward, model: MLPSpec, readouts: int) -> Forward:
 
 
 class SharedReadouts:
-    """A source (see :mod:`counting.engine.draws`) of widened parameters: the chunk and network
-    keys of plain prior draws, each network key one hidden draw with ``readouts`` readouts."""
+    """A source (a :class:`~counting.engine.protocols.ParameterSource`) of widened parameters: the
+    chunk and network keys of plain prior draws, each network key one hidden draw with ``readouts``
+    readouts."""
 
     unit = "hidden draws"
 
@@ -129,26 +130,14 @@ def cluster_histogram(hit: Bool[Array, "BR"], valid: Bool[Array, "B"], readouts:
     return jnp.zeros(readouts + 1, jnp.int32).at[per_draw].add(valid.astype(jnp.int32))
 
 
-class ClusterHits:
+class ClusterHits(CountingTally):
     """A tally (see :mod:`counting.engine.tally`) of hits by hidden draw: ``finalize()`` is the
     histogram ``hist[k]`` of hidden draws with ``k`` hits out of ``readouts`` (exact integers).
     It reduces forwards of the widened model (:func:`widened`) of ``model``."""
 
     def __init__(self, predicate: Predicate, model: MLPSpec, readouts: int, kind: str = "volume-shared"):
-        self.predicate, self.model, self.readouts, self.kind = predicate, model, readouts, kind
-        self.hist = np.zeros(readouts + 1, np.int64)
+        super().__init__(kind, {"hist": (readouts + 1,)})
+        self.predicate, self.model, self.readouts = predicate, model, readouts
 
-    def reduce(self, fwd: Forward, valid):
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
         return cluster_histogram(self.predicate(pair_forward(fwd, self.model, self.readouts)), valid, self.readouts)
-
-    def add(self, result, n_valid):
-        self.hist += np.asarray(result, np.int64).reshape(-1, self.readouts + 1).sum(axis=0)
-
-    def state(self):
-        return {"hist": self.hist.copy()}
-
-    def load(self, state):
-        self.hist = np.asarray(state["hist"], np.int64).copy()
-
-    def finalize(self) -> np.ndarray:
-        return self.hist.copy()

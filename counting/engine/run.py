@@ -36,6 +36,7 @@ import counting.engine.distributed as distributed
 import counting.interrupt as interrupt
 import counting.engine.memory as memory
 from counting.engine.progress import Progress, default_mode
+from counting.engine.protocols import Source
 from counting.engine.sharding import Engine
 from counting.engine.tally import Tally
 from counting.models import describe_model, n_params
@@ -121,7 +122,8 @@ def _kill_after() -> int:
     return int(value or 0)
 
 
-def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source, block: int, per_dev: int) -> Engine:
+def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source: Source | None, block: int,
+                   per_dev: int) -> Engine:
     """The engine, compiled, with the largest batch up to ``block`` whose step fits in device memory."""
     devices = list(options.devices) if options.devices is not None else jax.local_devices()
     step = len(devices) * per_dev
@@ -129,7 +131,7 @@ def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source, block:
 
     def need(b: int) -> int | None:
         if b not in built:
-            built[b] = Engine.build(spec, tally.reduce, b, devices, source).compiled(step)
+            built[b] = Engine.build(spec, tally.reducer, b, devices, source).compiled(step)
         return memory.compiled_bytes(built[b].step)
 
     available = memory.available_bytes(devices)
@@ -145,11 +147,14 @@ def _fitted_engine(spec: Spec, tally: Tally, options: RunOptions, source, block:
     return built[chosen]
 
 
-def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source=None) -> PassFacts:
+def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source: Source | None = None
+             ) -> PassFacts:
     """Run every chunk of ``spec``'s job into ``tally``; returns the facts of the run.
 
     ``spec.estimator`` gives ``samples``, ``chunk_size``, ``seed`` and ``key_impl``; ``source`` makes
-    each network's flat parameters (default: draws from the prior). Before any chunk runs, the
+    each block's networks (a :class:`~counting.engine.protocols.Source`; default: draws from the
+    prior; a job whose networks are trained passes
+    :func:`counting.training.source.trained_source`). Before any chunk runs, the
     step's memory is checked against the devices' (the batch is lowered to fit, or the job is
     refused). A signal (see :mod:`counting.interrupt`) stops the pass after the step in hand,
     with a checkpoint of every chunk folded in so far when there is an output folder.
@@ -176,7 +181,7 @@ def check_resume(options: RunOptions) -> None:
             raise SpecError("--resume", "a folder holding this process's unfinished or finished part", str(folder))
 
 
-def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source) -> PassFacts:
+def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source: Source | None) -> PassFacts:
     c = options.cluster
     if options.out is None:
         raise SpecError("--out", "a folder every process shares (the parts of a job of several processes meet there)")
@@ -210,7 +215,7 @@ def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source) -> 
                      seconds=seconds, networks_per_second=est.samples / max(seconds, 1e-9), processes=c.processes)
 
 
-def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source=None,
+def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source: Source | None = None,
                chunks: range | None = None) -> PassFacts:
     """:func:`run_pass` in this process over the chunk ids ``chunks`` (default: all of the job's),
     checkpointing into ``options.out``; the facts count the networks of ``chunks``."""
@@ -236,9 +241,9 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
     t0 = last_ckpt = time.perf_counter()
     c, pending = start, None
     done_before = max(min(start * est.chunk_size, est.samples) - first * est.chunk_size, 0)
-    with interrupt.deferred(), Progress(networks, done_before, desc=tally.kind,
-                                        unit=getattr(source, "unit", "networks"), mode=default_mode(options.progress),
-                                        every=options.progress_seconds) as bar:
+    unit = "networks" if source is None else source.unit
+    with interrupt.deferred(), Progress(networks, done_before, desc=tally.kind, unit=unit,
+                                        mode=default_mode(options.progress), every=options.progress_seconds) as bar:
         interrupt.fault("start")
         interrupt.check()
         while c < stop or pending is not None:

@@ -4,8 +4,10 @@ The chunk ids of one step are sharded over a 1-D mesh of all local devices and e
 its chunks block by block (small blocks keep the per-network matrices in cache, which is where
 CPU speed comes from). A *reducer* turns each evaluated block into a small result on the device
 (a count, packed truth tables, a histogram); :mod:`counting.engine.tally` defines the reducers of
-hit-or-miss and the census, and experiments bring their own. A source that evaluates its networks
-itself (``source.evaluate(net) -> Forward``, outputs only: the fused kernel,
+hit-or-miss and the census, and experiments bring their own. A *source*
+(:class:`counting.engine.protocols.Source`) names each chunk's networks and gives each block's
+parameters; one that evaluates its networks itself (an
+:class:`~counting.engine.protocols.OutputSource`, outputs only: the fused kernel,
 :mod:`counting.engine.fused_kernel`) replaces the draw and the forward of each block.
 
 Example:
@@ -22,51 +24,27 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from jaxtyping import Array, Bool
 
 from counting.engine.draws import prior_source
 from counting.engine.priors import unflatten
-from counting.models import Forward, forward, model_inputs
+from counting.engine.protocols import Reducer, Source, apply, as_reducer, drawn, evaluates
+from counting.models import forward, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
-from counting.training.source import trained_source
 
-# A reducer turns one evaluated block (and which of its networks count) into a small result. One
-# whose function carries ``needs_params = True`` is also handed the block's parameters (a dict of
-# batched arrays, as :func:`counting.models.forward` takes them), e.g. to evaluate lesioned copies.
-# One whose function carries ``per_step`` has one device's results of a step (stacked over its
-# chunks and their blocks) finished on the device by ``per_step(stacked)``, which returns arrays
-# with a leading axis (the devices' results are concatenated along it): the census sorts them.
-Reducer = Callable[[Forward, Bool[Array, "B"]], Any]
-
-
-def needs_params(reduce: Reducer) -> bool:
-    """Whether ``reduce`` takes the block's parameters as a third argument."""
-    return bool(getattr(reduce, "needs_params", False))
-
-
-def evaluates(source) -> bool:
-    """Whether ``source`` evaluates its networks itself (``source.evaluate(net) -> Forward``)."""
-    return callable(getattr(source, "evaluate", None))
-
-
-def needs_facts(reduce: Reducer) -> bool:
-    """Whether ``reduce`` takes the source's per-network facts as a keyword ``facts``."""
-    return bool(getattr(reduce, "needs_facts", False))
-
-
-def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n_valid):
+def chunk_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunk_input, n_valid):
     """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
 
-    A source's ``params`` may return ``(flat, facts)``: ``facts`` (a dict of ``[B]`` arrays, such
-    as a trained network's steps) go to reducers that set ``needs_facts = True``."""
+    A parameter source's ``params`` may return a :class:`~counting.engine.protocols.Drawn`: its
+    ``facts`` (a dict of ``[B]`` arrays, such as a trained network's steps) go to reducers that
+    declare ``needs_facts``."""
     x = jnp.asarray(model_inputs(spec.model))
     size = spec.estimator.chunk_size
     idx = jnp.arange(size, dtype=jnp.uint32)
@@ -75,26 +53,20 @@ def chunk_result(spec: Spec, source, reduce: Reducer, block: int, chunk_input, n
     def body(carry, xs):
         net, i = xs
         if evaluates(source):
-            return carry, reduce(source.evaluate(net), i < n_valid)
-        made = source.params(net)
-        flat, facts = made if isinstance(made, tuple) else (made, None)
+            return carry, reduce.reduce(source.evaluate(net), i < n_valid)
+        flat, facts = drawn(source.params(net))
         params = unflatten(spec.model, flat)
-        fwd = forward(spec.model, params, x)
-        extra = {"facts": facts} if needs_facts(reduce) else {}
-        if needs_params(reduce):
-            return carry, reduce(fwd, i < n_valid, params, **extra)
-        return carry, reduce(fwd, i < n_valid, **extra)
+        return carry, apply(reduce, forward(spec.model, params, x), i < n_valid, params, facts)
 
     blocks = jax.tree.map(lambda a: a.reshape((size // block, block) + a.shape[1:]), (per_net, idx))
     return lax.scan(body, None, blocks)[1]
 
 
-def step_result(spec: Spec, source, reduce: Reducer, block: int, chunks, n_valid):
+def step_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunks, n_valid):
     """Results of chunks ``chunks`` on one device (finished by ``reduce.per_step`` if it has one)."""
     inputs = source.chunk_inputs(chunks)
     out = lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, n_valid))
-    finish = getattr(reduce, "per_step", None)
-    return out if finish is None else finish(out)
+    return out if reduce.per_step is None else reduce.per_step(out)
 
 
 @dataclass(frozen=True)
@@ -107,9 +79,14 @@ class Engine:
     step: Callable
 
     @staticmethod
-    def build(spec: Spec, reduce: Reducer, block_size: int, devices=None, source=None) -> "Engine":
-        """Compile a step. ``source`` makes each network's flat parameters (default:
-        :func:`counting.engine.draws.prior_source`, prior draws or the fused kernel)."""
+    def build(spec: Spec, reduce: Reducer | Callable, block_size: int, devices=None,
+              source: Source | None = None) -> "Engine":
+        """Compile a step. ``reduce``: a :class:`~counting.engine.protocols.Reducer`, or a bare
+        function of the block's forward and ``valid`` (which needs nothing else). ``source`` makes
+        each block's networks (a :class:`~counting.engine.protocols.Source`; default:
+        :func:`counting.engine.draws.prior_source`, prior draws or the fused kernel, refused for a
+        spec whose networks are trained: where such a job is assembled, it passes the trained source)."""
+        reduce = as_reducer(reduce)
         if block_size < 1 or spec.estimator.chunk_size % block_size:
             raise ValueError(
                 f"batch_size: expected a divisor of estimator.chunk_size={spec.estimator.chunk_size}, "
@@ -117,9 +94,9 @@ class Engine:
             )
         devs = np.array(devices if devices is not None else jax.devices())
         mesh = Mesh(devs, ("d",))
-        if source is None:  # trained networks for a spec with [training] (counting.training.source)
-            source = trained_source(spec) or prior_source(spec, devs.flat[0].platform)
-        if evaluates(source) and needs_params(reduce):
+        if source is None:  # a spec whose networks are trained comes with its source (counting.training.source)
+            source = prior_source(spec, devs.flat[0].platform)
+        if evaluates(source) and reduce.needs_params:
             raise SpecError("estimator.fused_kernel", "'off' for a job whose tally reads the parameters (the "
                             "kernel writes none)", getattr(spec.estimator, "fused_kernel", None))
         local = lambda c, v: step_result(spec, source, reduce, block_size, c, v)  # noqa: E731

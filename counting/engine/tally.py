@@ -1,13 +1,17 @@
 """Tallies: what a counting pass accumulates, as a small protocol.
 
-A tally has a *reduction on the device* (``reduce(fwd, valid)``: one evaluated block of networks to
-a small pytree of exact integers or packed rows) and four host methods: ``add`` (fold one step's
+A tally has a *reduction on the device* (``reducer``, a :class:`~counting.engine.protocols.Reducer`:
+one evaluated block of networks to a small pytree of exact integers or packed rows, with what it
+needs besides the block's forward) and four host methods: ``add`` (fold one step's
 results in, given how many networks of each chunk count), ``state`` / ``load`` (the exact counts
 as named arrays, for checkpoints and resume) and ``finalize`` (the result). ``kind`` names the
 job in checkpoints, so a checkpoint is only resumed by the same tally.
 
 Hit-or-miss (:class:`Hits`) and the census (:class:`CensusTally`) are tallies; an experiment adds
 its own (the llamaizer's counts) instead of editing the pass (:func:`counting.engine.run.run_pass`).
+A tally of exact counts of fixed shapes (hits, histograms) has its host half written once,
+:class:`CountingTally`: named int64 arrays, each the sum of a step's int32 device counts
+(:func:`step_sum`), and brings only its reduction on the device.
 
 Example:
     >>> import numpy as np
@@ -15,6 +19,10 @@ Example:
     >>> t.add(np.array([[3, 4]], np.int32), np.array([16]))
     >>> t.finalize(), t.state()["hits"].item()
     (7, 7)
+    >>> h = CountingTally("demo", {"hist": (3,)})
+    >>> h.add(np.ones((2, 4, 3), np.int32), np.array([8, 8]))   # [chunks, blocks, 3]
+    >>> h.finalize().tolist(), h.state()["hist"].dtype.name
+    ([8, 8, 8], 'int64')
 """
 
 from __future__ import annotations
@@ -24,12 +32,13 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool
+from jaxtyping import Array, ArrayLike, Bool, Int
 
 import counting.engine.dedup as dedup
 import counting.engine.memory as hostmem
 from counting.boolean.tables import n_words
 from counting.engine.census import Census, CensusRuns, key_rows, row_keys
+from counting.engine.protocols import Reducer
 from counting.engine.spill import RunFiles, bytes_per_distinct, merged_blocks
 from counting.spec.errors import SpecError
 from counting.mechanisms.predicates import Predicate, truth_tables
@@ -41,10 +50,11 @@ class Tally(Protocol):
 
     kind: str
 
-    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]) -> Any:
-        """On the device, per block: a small pytree (``valid`` marks the networks that count). A
-        tally that must see the parameters too (to lesion them, say) defines
-        ``reduce(fwd, valid, params)`` and sets ``reduce.needs_params = True`` on it."""
+    @property
+    def reducer(self) -> Reducer:
+        """On the device, per block: ``reducer.reduce(fwd, valid)``, a small pytree (``valid`` marks
+        the networks that count). A tally that must see the parameters too (to lesion them, say)
+        declares ``needs_params`` and its function takes them as a third argument."""
 
     def add(self, result: Any, n_valid: np.ndarray) -> None:
         """On the host: fold one step's results in (``n_valid[c]``: networks of chunk ``c`` that count)."""
@@ -59,27 +69,73 @@ class Tally(Protocol):
         """The result of the pass."""
 
 
-class Hits:
+Shape = tuple[int, ...]
+LEAD = 2  # a step's results stack its chunks and their blocks before each count's own shape
+
+
+def step_sum(counts: Int[ArrayLike, "*lead *shape"], shape: Shape) -> Int[np.ndarray, "*shape"]:
+    """A step's int32 counts (``[..., *shape]``: chunks, blocks and whatever a reducer stacks
+    before ``shape``) summed exactly, in int64, to one array of ``shape``."""
+    return np.asarray(counts, np.int64).reshape((-1,) + tuple(shape)).sum(axis=0)
+
+
+class CountingTally:
+    """The host half of a tally of exact counts, written once: named int64 arrays, each summing
+    the int32 counts its reduction gives per block (:func:`step_sum`), stored as they are in
+    checkpoints and summed across a job's parts (:func:`counting.engine.distributed.merge_states`).
+
+    ``shapes`` names the counts and their shapes; a subclass's ``reduce`` (its reducer's function,
+    on the device) returns a dict of them by name, or the bare array when there is one.
+    ``shapes=None``: names and shapes come from the results (a dict; each count's shape is its
+    array's past the ``LEAD`` axes of a step's chunks and blocks), and a checkpoint restores every
+    name it holds. :meth:`finalize` gives the one count's array, or a dict of them.
+    """
+
+    def __init__(self, kind: str, shapes: Mapping[str, Shape] | None = None):
+        self.kind = kind
+        self.shapes = None if shapes is None else {k: tuple(s) for k, s in shapes.items()}
+        self.sums: dict[str, np.ndarray] = {k: np.zeros(s, np.int64) for k, s in (self.shapes or {}).items()}
+
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce)
+
+    def named(self, result: Any) -> Mapping[str, Any]:
+        """One step's counts by name (a bare array is the one declared count's)."""
+        if isinstance(result, Mapping):
+            return result
+        (name,) = self.shapes
+        return {name: result}
+
+    def add(self, result: Any, n_valid: np.ndarray | None = None) -> None:
+        for k, v in self.named(result).items():
+            s = step_sum(v, np.shape(v)[LEAD:] if self.shapes is None else self.shapes[k])
+            self.sums[k] = self.sums[k] + s if k in self.sums else s
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v, np.int64) for k, v in self.sums.items()}
+
+    def load(self, state: Mapping[str, np.ndarray]) -> None:
+        self.sums = {k: np.array(state[k], np.int64) for k in (state if self.shapes is None else self.shapes)}
+
+    def finalize(self) -> np.ndarray | dict[str, np.ndarray]:
+        if self.shapes is not None and len(self.shapes) == 1:
+            return self.state()[next(iter(self.shapes))]
+        return self.state()
+
+
+class Hits(CountingTally):
     """How many networks satisfy ``predicate``: an exact integer. ``kind`` names the job."""
 
     def __init__(self, predicate: Predicate, kind: str = "volume"):
-        self.predicate, self.kind = predicate, kind
-        self.hits = 0
+        super().__init__(kind, {"hits": ()})
+        self.predicate = predicate
 
-    def reduce(self, fwd: Forward, valid):
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
         return jnp.sum(self.predicate(fwd) & valid, dtype=jnp.int32)
 
-    def add(self, result, n_valid):
-        self.hits += int(np.asarray(result, np.int64).sum())
-
-    def state(self):
-        return {"hits": np.array(self.hits, np.int64)}
-
-    def load(self, state):
-        self.hits = int(state["hits"])
-
     def finalize(self) -> int:
-        return self.hits
+        return int(self.sums["hits"])
 
 
 class CensusTally:
@@ -88,7 +144,7 @@ class CensusTally:
     ``exact`` census (an enumeration) is a job of its own kind, ``census-exact``.
 
     Each device sorts its step's truth tables and counts their runs itself
-    (:func:`counting.engine.dedup.step_runs`, the reducer's ``per_step``; networks past the end of
+    (:func:`counting.engine.dedup.step_runs`, its reducer's ``per_step``; networks past the end of
     the job or failing ``where`` weigh 0 there), so the host only merges sorted distinct runs into a
     :class:`~counting.engine.census.CensusRuns` stack, at a cost that grows with the distinct
     functions rather than the networks. The census is the same (tables, counts and order, those of
@@ -124,11 +180,14 @@ class CensusTally:
         self.runs = CensusRuns(self.words)
         self.files: RunFiles | None = None
 
-    def reduce(self, fwd: Forward, valid):
+    def reduce(self, fwd: Forward, valid: Bool[Array, "B"]):
         keep = valid if self.where is None else valid & self.where(fwd)
         return truth_tables(fwd), keep
 
-    reduce.per_step = dedup.step_runs  # on the device: one step's blocks as one sorted distinct run
+    @property
+    def reducer(self) -> Reducer:
+        # on the device: one step's blocks as one sorted distinct run
+        return Reducer(self.reduce, per_step=dedup.step_runs)
 
     def add(self, result, n_valid):
         rows, counts, distinct = (np.asarray(x) for x in result)

@@ -4,8 +4,9 @@
 keys, network keys), so network ``i`` of chunk ``c`` starts from the very parameters the prior's
 census counts, and ``params`` returns them after :func:`counting.training.fit.fit`, with the facts
 of each run (``steps``, ``fitted``) for tallies that ask for them
-(:class:`counting.training.tally.TrainingTally`). :func:`trained_source` is what the engine uses
-by default for a spec with ``[training]`` (none for a posterior: those networks are not trained).
+(:class:`counting.training.tally.TrainingTally`). :func:`trained_source` is the source a job with
+``[training]`` passes to the engine where it is assembled (:func:`counting.jobs.census_job`, the
+training experiment's passes); none for a posterior: those networks are not trained.
 
 Example:
     >>> import jax, numpy as np
@@ -24,13 +25,15 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 import counting.training.fit as fit
-from counting.engine.draws import PriorDraws
+from counting.engine.draws import PriorDraws, trains
+from counting.engine.protocols import Drawn
 from counting.spec.job import Spec
 from counting.training.data import training_set
 
 
 class TrainedDraws:
-    """Prior draws trained on the spec's S (see the module docstring)."""
+    """Prior draws trained on the spec's S (see the module docstring): a
+    :class:`~counting.engine.protocols.ParameterSource` whose ``params`` give each run's facts too."""
 
     unit = "networks"  # what progress lines count
 
@@ -45,14 +48,13 @@ class TrainedDraws:
     def network_inputs(self, chunk_key, size: int):
         return self.prior.network_inputs(chunk_key, size)
 
-    def params(self, keys):
+    def params(self, keys) -> Drawn:
         flat0 = self.prior.params(keys)
         r = fit.fit(fit.training_keys(keys), flat0, self.spec.model, self.spec.training,
                     jnp.asarray(self.data.x), jnp.asarray(self.data.y))
-        return r.params, {"steps": r.steps, "fitted": r.fitted}
+        return Drawn(r.params, {"steps": r.steps, "fitted": r.fitted})
 
 
 def trained_source(spec: Spec) -> TrainedDraws | None:
-    """The source of a spec whose networks are trained, else ``None``."""
-    t = spec.training
-    return None if t is None or t.posterior else TrainedDraws(spec)
+    """The source of a spec whose networks are trained, else ``None`` (the engine's default)."""
+    return TrainedDraws(spec) if trains(spec) else None

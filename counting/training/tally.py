@@ -19,14 +19,16 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
 import counting.engine.distributed as distributed
-from counting.engine.tally import Tally
+from counting.engine.protocols import Reducer
+from counting.engine.tally import CountingTally, Tally
 
 STATE = "training_counts"  # the checkpoint's array: runs, fitted, steps, steps of fitted runs
 
@@ -65,34 +67,40 @@ def run_stats(valid, facts) -> jnp.ndarray:
     return jnp.stack([valid.astype(jnp.int32), fitted.astype(jnp.int32), steps, jnp.where(fitted, steps, 0)], -1)
 
 
+def _with_stats(inner: Callable, fwd, valid, *params, facts):
+    return inner(fwd, valid, *params), run_stats(valid, facts)
+
+
+def _finish_with_stats(inner: Callable, out):
+    return inner(out[0]), out[1].reshape(1, -1, 4)
+
+
+def training_reducer(inner: Reducer) -> Reducer:
+    """``inner`` with each network's :func:`run_stats` beside its result (it needs the source's facts;
+    a wrapped ``per_step`` still finishes ``inner``'s part of a step on the device)."""
+    finish = None if inner.per_step is None else functools.partial(_finish_with_stats, inner.per_step)
+    return Reducer(functools.partial(_with_stats, inner.reduce), needs_params=inner.needs_params,
+                   needs_facts=True, per_step=finish)
+
+
 class TrainingTally:
     """``inner``'s result, plus :class:`TrainingFacts` of the runs it saw (``kind`` is ``inner``'s)."""
 
     def __init__(self, inner: Tally):
         self.inner, self.kind = inner, inner.kind
-        self.counts = np.zeros(4, np.int64)
-        inner_reduce = inner.reduce
-
-        def reduce(fwd, valid, *params, facts):
-            return inner_reduce(fwd, valid, *params), run_stats(valid, facts)
-
-        reduce.needs_facts = True
-        reduce.needs_params = bool(getattr(inner_reduce, "needs_params", False))
-        finish = getattr(inner_reduce, "per_step", None)
-        if finish is not None:  # the wrapped tally finishes its part of a step on the device
-            reduce.per_step = lambda out: (finish(out[0]), out[1].reshape(1, -1, 4))
-        self.reduce = reduce
+        self.runs = CountingTally(inner.kind, {STATE: (4,)})  # the host half of the runs' counts
+        self.reducer = training_reducer(inner.reducer)
 
     def add(self, result, n_valid) -> None:
         inner, stats = result
         self.inner.add(inner, n_valid)
-        self.counts += np.asarray(stats, np.int64).reshape(-1, 4).sum(0)
+        self.runs.add(stats, n_valid)
 
     def state(self) -> dict[str, np.ndarray]:
-        return {**self.inner.state(), STATE: self.counts.copy()}
+        return {**self.inner.state(), **self.runs.state()}
 
     def load(self, state: Mapping[str, np.ndarray]) -> None:
-        self.counts = np.asarray(state[STATE], np.int64).copy()
+        self.runs.load(state)
         self.inner.load({k: v for k, v in state.items() if k != STATE})
 
     def merge_states(self, states: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -100,7 +108,7 @@ class TrainingTally:
         return {**inner, STATE: sum(np.asarray(s[STATE], np.int64) for s in states)}
 
     def facts(self) -> TrainingFacts:
-        return TrainingFacts(*(int(x) for x in self.counts))
+        return TrainingFacts(*(int(x) for x in self.runs.finalize()))
 
     def finalize(self):
         return self.inner.finalize()

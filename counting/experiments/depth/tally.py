@@ -1,7 +1,8 @@
 """The depth experiment's tallies: hits per target, lesion histograms, route placements.
 
 All three are exact integer counts summed over blocks of networks (so they do not depend on the
-batch size or on how chunks are spread), with ``state``/``load`` for checkpoints.
+batch size or on how chunks are spread), each a :class:`counting.engine.tally.CountingTally` of
+one int64 array, stored in checkpoints under ``hits`` or ``hist``.
 
 * :class:`TargetHits`: how many networks compute each target.
 * :class:`LesionTally` (residual MLPs; reads the parameters): for every network, the number of
@@ -29,11 +30,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
+from counting.engine.protocols import Reducer
+from counting.engine.tally import CountingTally
 from counting.mechanisms.lesions import longest_used_path, used_blocks
 from counting.mechanisms.predicates import truth_tables
 from counting.mechanisms.routes import Decomposition, first_stages, never, placement_codes
@@ -47,37 +50,12 @@ def _one_hot_sum(index, mask, size: int):
     return jnp.zeros(size, jnp.int32).at[index].add(mask.astype(jnp.int32))
 
 
-class _Counts:
-    """What the three tallies share: one int64 array ``counts`` of a fixed shape, summed over the
-    blocks of a step, stored in checkpoints under ``field``."""
-
-    field = "counts"
-
-    def __init__(self, shape: tuple[int, ...], kind: str):
-        self.kind = kind
-        self.counts = np.zeros(shape, np.int64)
-
-    def add(self, result, n_valid):
-        self.counts += np.asarray(result, np.int64).reshape(-1, *self.counts.shape).sum(axis=0)
-
-    def state(self):
-        return {self.field: self.counts.copy()}
-
-    def load(self, state: Mapping[str, np.ndarray]):
-        self.counts = np.asarray(state[self.field], np.int64).copy()
-
-    def finalize(self) -> np.ndarray:
-        return self.counts.copy()
-
-
-class TargetHits(_Counts):
+class TargetHits(CountingTally):
     """Networks computing each of ``targets`` (4-bit truth tables: one word)."""
-
-    field = "hits"
 
     def __init__(self, targets: Sequence[int], kind: str):
         self.targets = tuple(int(t) for t in targets)
-        super().__init__((len(self.targets),), kind)
+        super().__init__(kind, {"hits": (len(self.targets),)})
 
     def reduce(self, fwd: Forward, valid):
         t = truth_tables(fwd)[:, 0]
@@ -85,16 +63,14 @@ class TargetHits(_Counts):
         return jnp.sum((t[:, None] == want[None, :]) & valid[:, None], axis=0, dtype=jnp.int32)
 
 
-class LesionTally(_Counts):
+class LesionTally(CountingTally):
     """Histogram of (used blocks, longest used path), over all networks and each target's solutions."""
-
-    field = "hist"
 
     def __init__(self, model: ResMLPSpec, targets: Sequence[int], kind: str):
         supporting(model, "residual", "blocks to lesion")
         self.model, self.targets = model, tuple(int(t) for t in targets)
         self.size = (model.depth + 1) ** 2
-        super().__init__((1 + len(self.targets), self.size), kind)
+        super().__init__(kind, {"hist": (1 + len(self.targets), self.size)})
 
     def reduce(self, fwd: Forward, valid, params):
         n, d = self.model.n_inputs, self.model.depth
@@ -106,7 +82,9 @@ class LesionTally(_Counts):
         rows += [_one_hot_sum(idx, valid & (t == jnp.uint32(g)), self.size) for g in self.targets]
         return jnp.stack(rows)
 
-    reduce.needs_params = True
+    @property
+    def reducer(self) -> Reducer:
+        return Reducer(self.reduce, needs_params=True)
 
 
 def joint_codes(fwd: Forward, model: ModelSpec, d: Decomposition):
@@ -123,16 +101,14 @@ def joint_size(model: ModelSpec) -> int:
     return (never(model) + 1) ** 4
 
 
-class RouteTally(_Counts):
+class RouteTally(CountingTally):
     """For each decomposition, the joint placement histogram of its two routes among its solutions
     and among all networks."""
-
-    field = "hist"
 
     def __init__(self, model: ModelSpec, decompositions: Sequence[Decomposition], kind: str):
         self.model, self.decompositions = model, tuple(decompositions)
         self.size = joint_size(model)
-        super().__init__((len(self.decompositions), 2, self.size), kind)
+        super().__init__(kind, {"hist": (len(self.decompositions), 2, self.size)})
 
     def reduce(self, fwd: Forward, valid):
         t = truth_tables(fwd)[:, 0]

@@ -35,7 +35,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +43,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Int
 
 from counting.boolean.tables import canonical
+from counting.engine.tally import CountingTally
 from counting.experiments.llamaizer.plan import TargetPlan
 from counting.mechanisms.predicates import truth_tables
 from counting.mechanisms.sites import canonical_units, unit_counts
@@ -98,13 +99,14 @@ def _moments(name: str, per_unit: Int[Array, "L B J"], weight: Int[Array, "B"]) 
             f"{name}_sq_hi": jnp.einsum("b,lbj->lj", weight, sq >> 16)}
 
 
-class LlamaizerTally:
-    """The counts of the module docstring, per target, for an MLP with ``n_layers`` hidden layers."""
+class LlamaizerTally(CountingTally):
+    """The counts of the module docstring, per target, for an MLP with ``n_layers`` hidden layers
+    (named ``target|count`` in checkpoints)."""
 
     def __init__(self, plans: Sequence[TargetPlan], n_layers: int, n_inputs: int, kind: str = "llamaizer"):
-        self.plans, self.n_layers, self.n, self.kind = tuple(plans), n_layers, n_inputs, kind
+        super().__init__(kind)
+        self.plans, self.n_layers, self.n = tuple(plans), n_layers, n_inputs
         self.tables = [_device_tables(p, n_inputs) for p in self.plans]
-        self.sums: dict[str, np.ndarray] = {}
 
     def reduce(self, fwd: Forward, valid: Bool[Array, "B"]) -> dict[str, dict[str, Int[Array, "..."]]]:
         n_layers = self.n_layers
@@ -140,19 +142,8 @@ class LlamaizerTally:
             result[plan.target.name] = r
         return result
 
-    def add(self, result, n_valid) -> None:
-        for t, r in result.items():
-            for k, v in r.items():
-                arr = np.asarray(v, np.int64)
-                s = arr.reshape((-1,) + arr.shape[2:]).sum(axis=0)  # over chunks and blocks
-                key = f"{t}|{k}"
-                self.sums[key] = self.sums.get(key, 0) + s
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v, np.int64) for k, v in self.sums.items()}
-
-    def load(self, state: Mapping[str, np.ndarray]) -> None:
-        self.sums = {k: np.asarray(v, np.int64) for k, v in state.items()}
+    def named(self, result) -> dict[str, Int[Array, "..."]]:
+        return {f"{t}|{k}": v for t, r in result.items() for k, v in r.items()}
 
     def finalize(self) -> dict[str, TargetCounts]:
         out = {}

@@ -76,6 +76,7 @@ from counting.models import describe_model
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, spec_from_dict
 from counting.training.data import agrees_on_set
+from counting.training.source import trained_source
 from counting.training.tally import TrainingTally
 
 
@@ -152,7 +153,7 @@ def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: t
     about = {"part": "mechanisms", "setting": setting, "model": describe_model(spec.model), "n_inputs": n,
              "target": None if target is None else target[0], "method": method}
     name = f"mechanisms:{method}:{setting}" + ("" if target is None else f":{target[0]}")
-    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), None, about,
+    return Pass(name, spec, tally if target is None else TrainedMechanisms(tally), trained_source(spec), about,
                 tables=partial(tables, about), counts=partial(counts, name))
 
 
@@ -228,8 +229,9 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     about = {"architecture": f"a{a}", "model": describe_model(spec.model), "target": target["name"],
                              "m": m, "method": method}
                     name = f"{method}:a{a}:{target['name']}:m{m}"
-                    out.append(Pass(name, spec, tally if opt is None else TrainedCensus(tally), None, about,
-                                    tables=partial(pt.census_tables, about), counts=partial(pt.census_counts, name)))
+                    out.append(Pass(name, spec, tally if opt is None else TrainedCensus(tally), trained_source(spec),
+                                    about, tables=partial(pt.census_tables, about),
+                                    counts=partial(pt.census_counts, name)))
     return tuple(out) + mechanism_passes(exp)
 
 
