@@ -115,7 +115,7 @@ def cost_from_volumes(f: tuple[float, float, float], fg: tuple[float, float, flo
     estimates; the interval joins their intervals end to end (``nan`` where an end is unknown).
 
     >>> [round(x, 3) for x in cost_from_volumes((-4.0, -4.1, -3.9), (-5.0, -5.3, -4.8))]
-    [3.322, 2.658, 4.651]
+    [3.322, 2.325, 4.651]
     """
     g = [math.nan if v is None else v for v in (*f, *fg)]
     return (LOG2_10 * (g[0] - g[3]), LOG2_10 * (g[1] - g[5]), LOG2_10 * (g[2] - g[4]))
