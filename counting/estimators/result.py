@@ -100,9 +100,10 @@ class Estimate:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Estimate:
-        """The estimate :meth:`as_dict` wrote (a manifest's ``result``); a missing ``cost`` is
-        ``samples`` networks, a missing flag is false, missing fields are ``None``."""
-        cost = d.get("cost") or {"networks": d.get("samples")}
+        """The estimate :meth:`as_dict` wrote (a manifest's ``result``); without ``cost`` (an older
+        layout) the cost is unknown (``samples`` is ``None``), a missing flag is false and other
+        missing fields are ``None``."""
+        cost = d.get("cost") or {"networks": None}
         unit, samples = next(iter(cost.items()))
         ci = d.get("ci95") or (None, None)
         return cls(d.get("log10_volume"), (ci[0], ci[1]), d.get("volume"), d["estimator"], samples, unit,
