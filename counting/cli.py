@@ -247,40 +247,6 @@ def _record_reproduce(args, path: str, *options: tuple[str, object]) -> None:
     record_reproduce(reproduce_command(args.command, path, flags))
 
 
-def _describe(spec) -> str:
-    from counting.models import describe_model
-    from counting.spec.prior import describe_prior
-
-    return f"{describe_model(spec.model)}, {describe_prior(spec.prior)}"
-
-
-def _fmt(x) -> str:
-    return "null" if x is None else f"{x:.3f}"
-
-
-def volume_lines(spec, est, out) -> list[str]:
-    """What ``counting volume`` prints for an estimate."""
-    k = est.estimator
-    what = "the infinite-width (NNGP) limit of " if k == "nngp" else ""
-    lines = [f"target {spec.target.hex} on {what}{_describe(spec)}"]
-    ci = f"95% CI 10^[{_fmt(est.ci95[0])}, {_fmt(est.ci95[1])}]"
-    if k == "exact":
-        lines.append(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
-                     f"{est.samples:,} configurations)")
-    elif k == "mc" and est.hits == 0:
-        lines.append(f"volume: no hits in {est.samples:,} networks; 95% upper bound 10^{_fmt(est.ci95[1])}"
-                     f" = {10 ** est.ci95[1]:.3g}")
-    elif k == "mc":
-        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({est.hits:,} hits / "
-                     f"{est.samples:,} networks)")
-    else:
-        unit = est.cost_unit.replace("_", " ")
-        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({k}, {est.samples:,} {unit})")
-    seed = "" if est.seed is None else f"seed {est.seed}, "
-    lines.append(f"{seed}{est.seconds:.1f} s, results in {out}/")
-    return lines
-
-
 def cmd_volume(args) -> int:
     from counting.engine.distributed import held, write_job
     from counting.jobs import volume_job
@@ -293,16 +259,9 @@ def cmd_volume(args) -> int:
 
 
 def _print_volume(args, spec, est, opts) -> int:
-    from counting.io.citation import citation
+    from counting.io.report import volume_text
 
-    m = json.loads((opts.out / "manifest.json").read_text())
-    cite = citation(m)
-    if args.json:
-        print(json.dumps({**est.as_dict(), "target": spec.target.hex, "target_name": spec.target.name,
-                          "out": str(opts.out), "citation": cite, "reproduce": m.get("reproduce")}))
-        return 0
-    print("\n".join(volume_lines(spec, est, opts.out)))
-    print(f"cite: {cite}")
+    print(volume_text(spec, est, opts.out, args.json))
     return 0
 
 
@@ -321,44 +280,10 @@ def cmd_census(args) -> int:
     return _print_census(args, spec, census, facts, opts)
 
 
-def _training_result(spec, opts) -> dict:
-    """S and how the training runs went, from the manifest of a job with [training] (else {})."""
-    if getattr(spec, "training", None) is None or opts.out is None:
-        return {}
-    r = json.loads((opts.out / "manifest.json").read_text())["result"]
-    return {k: r[k] for k in ("train_points", "kept", "training") if k in r}
-
-
-def _training_lines(spec, t: dict) -> list[str]:
-    m = len(t["train_points"])
-    if "training" not in t:
-        return [f"posterior P_B(f | S) by rejection: {t['kept']:,} networks agree with the target on S ({m} points)"]
-    f = t["training"]
-    lines = [f"trained on S ({m} points, {spec.training.optimizer} lr {spec.training.learning_rate:g}): "
-             f"{f['fitted']:,} of {f['runs']:,} runs fitted S ({100 * (f['fitted_share'] or 0):.1f}%), "
-             f"mean steps {_fmt(f['mean_steps'])}, {f['not_fitted']:,} not fitted within {spec.training.max_steps:,} steps"]
-    if spec.training.condition_on_train:
-        lines.append(f"counted: the {t['kept']:,} trained networks that agree with the target on S (P_SGD(f | S))")
-    return lines
-
-
 def _print_census(args, spec, census, facts, opts) -> int:
-    top = census.top(args.top)
-    seed = getattr(spec.estimator, "seed", None)
-    trained = _training_result(spec, opts)
-    if args.json:
-        print(json.dumps({"estimator": "census", "samples": census.samples, "distinct": census.distinct,
-                          "seconds": facts.seconds, "seed": seed, "out": str(opts.out),
-                          "top": top.to_dict(orient="records"), **trained}))
-        return 0
-    what = "exact enumeration of" if census.exact else "census of"
-    unit = "configurations" if census.exact else "networks"
-    print(f"{what} {census.samples:,} {unit}: {_describe(spec)}")
-    print(f"{census.distinct:,} distinct functions; seed {seed}, {facts.seconds:.1f} s")
-    if trained:
-        print("\n".join(_training_lines(spec, trained)))
-    print(top.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"results in {opts.out}/ (census.parquet: every function with its count, rank and 95% CI)")
+    from counting.io.report import census_text
+
+    print(census_text(spec, census, facts, opts.out, args.top, args.json))
     return 0
 
 
@@ -466,14 +391,9 @@ def cmd_complexity(args) -> int:
     if args.json:
         print(json.dumps({"n": args.n, **m}))
         return 0
-    print(f"{m['truth_table']} on {args.n} bits")
-    for key, value in m.items():
-        if key != "truth_table":
-            if value is None:
-                shown = "n/a (enumerated for n <= 4 only)" if args.n > 4 else "none with at most 4 hidden units"
-            else:
-                shown = f"{value:.6g}" if isinstance(value, float) else str(value)
-            print(f"  {key:<18} {shown}")
+    from counting.io.report import complexity_lines
+
+    print("\n".join(complexity_lines(m, args.n)))
     return 0
 
 

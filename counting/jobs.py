@@ -42,16 +42,11 @@ from counting.training.tally import TrainingTally
 
 
 def volume_row(est: Estimate, target: str | None) -> dict:
-    """One table row: the estimate's scalar fields, its interval as two columns, scalar diagnostics."""
-    d = est.as_dict()
-    row = {"target": target, "estimator": est.estimator, "log10_volume": est.log10_volume,
-           "ci95_lo": d["ci95"][0], "ci95_hi": d["ci95"][1], "volume": est.volume, "samples": est.samples,
-           "cost_unit": est.cost_unit, "hits": est.hits, "one_sided_upper_bound": est.one_sided_upper_bound,
-           "seconds": est.seconds, "seed": est.seed}
-    for k, v in est.diagnostics.items():
-        if isinstance(v, (Number, str, bool)) or v is None:
-            row.setdefault(k, v)
-    return row
+    """One table row: the target, then the estimate's columns (:meth:`Estimate.columns`: its scalar
+    fields, its interval as two columns, its scalar diagnostics)."""
+    columns = est.columns()
+    columns.pop("target", None)  # a diagnostic of that name never replaces the target
+    return {"target": target, **columns}
 
 
 def _write(out: Path | None, kind: str, spec: Spec, table: pd.DataFrame, run: dict, result: dict) -> None:

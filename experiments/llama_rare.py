@@ -44,6 +44,7 @@ from counting.boolean.tables import from_function, to_hex
 from counting.engine.tally import CountingTally
 from counting.engine.run import RunOptions, run_pass
 from counting.estimators.problem import Problem
+from counting.estimators.result import Estimate, binomial_estimate
 from counting.estimators.smc import estimate as smc_estimate
 from counting.io.files import atomic_write_bytes, check_folder, write_json, write_parquet
 from counting.io.manifest import manifest
@@ -115,7 +116,7 @@ def cost_from_volumes(f: tuple[float, float, float], fg: tuple[float, float, flo
     estimates; the interval joins their intervals end to end (``nan`` where an end is unknown).
 
     >>> [round(x, 3) for x in cost_from_volumes((-4.0, -4.1, -3.9), (-5.0, -5.3, -4.8))]
-    [3.322, 2.658, 4.651]
+    [3.322, 2.325, 4.651]
     """
     g = [math.nan if v is None else v for v in (*f, *fg)]
     return (LOG2_10 * (g[0] - g[3]), LOG2_10 * (g[1] - g[5]), LOG2_10 * (g[2] - g[4]))
@@ -155,10 +156,8 @@ def mc_counts(width: int, measures: list[Measure], samples: int, seed: int, chun
 
 def mc_row(m: Measure, hits: int, samples: int, seed: int, seconds: float) -> dict:
     """A volume row from a hit-or-miss count (Clopper-Pearson 95%; zero hits: one-sided bound)."""
-    lo, hi = clopper_pearson(int(hits), samples)
-    lg = lambda p: math.log10(p) if p > 0 else None  # noqa: E731
-    return volume_row(m, "mc", lg(hits / samples), lg(lo), lg(hi), seed=seed, hits=int(hits), cost=samples,
-                      cost_unit="networks", seconds=seconds)
+    e = binomial_estimate(int(hits), samples, seconds=seconds, seed=seed)
+    return estimate_row(m, e, hits=e.hits)
 
 
 def volume_row(m: Measure, method: str, log10: float | None, lo: float | None, hi: float | None, **extra) -> dict:
@@ -168,24 +167,30 @@ def volume_row(m: Measure, method: str, log10: float | None, lo: float | None, h
             "method": method, "log10_volume": log10, "ci95_lo": lo, "ci95_hi": hi, **extra}
 
 
+def estimate_row(m: Measure, e: Estimate, **extra) -> dict:
+    """The row of an estimate of ``m``'s volume (its columns, :meth:`Estimate.columns`): method and
+    interval, seed, ``extra``, then cost (``samples`` in ``cost_unit``) and seconds."""
+    c = e.columns()
+    return volume_row(m, c["estimator"], c["log10_volume"], c["ci95_lo"], c["ci95_hi"], seed=c["seed"], **extra,
+                      cost=c["samples"], cost_unit=c["cost_unit"], seconds=c["seconds"])
+
+
 def smc_row(m: Measure, settings: SMCSettings) -> dict:
     """The SMC estimate of one measure's volume (the estimator's replicates, seed and interval)."""
     spec = spec_of(m.width, settings)
-    est = smc_estimate(Problem.of(spec, condition(m)), settings, RunOptions(progress=False))
-    return smc_fields(m, est.log10_volume, est.ci95, est.diagnostics["replicates_log10"], est.samples,
-                      est.seconds, settings, est.diagnostics)
+    return smc_fields(m, smc_estimate(Problem.of(spec, condition(m)), settings, RunOptions(progress=False)), settings)
 
 
-def smc_fields(m: Measure, log10, ci, reps, evaluations: int, seconds: float, settings: SMCSettings,
-               diag: dict) -> dict:
+def smc_fields(m: Measure, e: Estimate, settings: SMCSettings) -> dict:
+    """The row of an SMC estimate: :func:`estimate_row` with its replicates, their spread and the settings."""
+    d = e.diagnostics
+    reps = d["replicates_log10"]
     finite = [x for x in reps if math.isfinite(x)]
-    return volume_row(m, "smc", log10, ci[0], ci[1], seed=settings.seed, replicates=len(reps), reached=len(finite),
-                      replicates_log10=list(map(float, reps)),
-                      replicate_sd_log10=float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
-                      replicate_range_log10=float(max(finite) - min(finite)) if finite else math.nan,
-                      particles=settings.particles, steps=settings.steps, kernel=settings.kernel,
-                      mean_stages=diag.get("mean_stages"), log10_bound=diag.get("log10_bound"),
-                      cost=int(evaluations), cost_unit="network_evaluations", seconds=seconds)
+    return estimate_row(m, e, replicates=len(reps), reached=len(finite), replicates_log10=list(map(float, reps)),
+                        replicate_sd_log10=float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
+                        replicate_range_log10=float(max(finite) - min(finite)) if finite else math.nan,
+                        particles=settings.particles, steps=settings.steps, kernel=settings.kernel,
+                        mean_stages=d.get("mean_stages"), log10_bound=d.get("log10_bound"))
 
 
 def smc_f_with_shares(width: int, settings: SMCSettings, llamas: list[Measure]) -> tuple[dict, np.ndarray]:
@@ -202,8 +207,7 @@ def smc_f_with_shares(width: int, settings: SMCSettings, llamas: list[Measure]) 
     est = smc_estimate(Problem(model, ScaledPrior("gaussian"), condition(m)), settings, RunOptions(progress=False),
                        counter)
     d = est.diagnostics
-    row = smc_fields(m, est.log10_volume, est.ci95, d["replicates_log10"], est.samples, est.seconds, settings, d)
-    return row, share_summary(d["solutions"], d["counts"], counter.columns).per_replicate
+    return smc_fields(m, est, settings), share_summary(d["solutions"], d["counts"], counter.columns).per_replicate
 
 
 def share_cost_row(m: Measure, shares: np.ndarray, seed: int) -> dict:

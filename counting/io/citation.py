@@ -1,6 +1,7 @@
 """A citable line for a volume: one sentence a researcher can paste, built from a result's manifest.
 
-The sentence names the value with its 95% interval (or its bound), the target in hex and by name,
+The sentence names the value with its 95% interval (or its bound: :func:`value_text`, by the
+estimate's case, :attr:`counting.estimators.result.Estimate.case`), the target in hex and by name,
 the architecture (:func:`counting.models.describe_model`) and the prior, the estimator and how its
 interval is made, the cost, the seed, the package version and commit, and a shell-quoted command
 that reproduces the number from a fresh checkout (relative paths, no virtual-environment prefix;
@@ -30,6 +31,7 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
+from counting.estimators.result import Estimate, binomial_estimate, exact_estimate
 from counting.models import describe_model
 from counting.spec.errors import SpecError
 from counting.spec.job import spec_from_dict
@@ -59,24 +61,37 @@ def _prior(p) -> str:
             + ("" if p.kind == "gaussian" else " (uniform of that variance)"))
 
 
-def _value(r: dict) -> str:
-    lv, ci = r.get("log10_volume"), r.get("ci95") or [None, None]
-    if r.get("estimator") == "exact" and lv is not None:
-        return f"P(f) = {r['volume']:.6g} = 10^{lv:.3f} exactly"
-    if r.get("one_sided_upper_bound") or (lv is None and ci[1] is not None):
-        return f"P(f) < 10^{ci[1]:.3f} (95% upper bound; no hits)"
+def value_text(e: Estimate) -> str:
+    """The value of an estimate as cited, by its :attr:`~Estimate.case`: exact, a 95% upper bound
+    (no hits), 0 (nothing reached, or an enumerated 0) or the value with its 95% interval.
+
+    >>> value_text(binomial_estimate(0, 1000))
+    'P(f) < 10^-2.524 (95% upper bound; no hits)'
+    >>> value_text(exact_estimate(3, 8))
+    'P(f) = 0.375 = 10^-0.426 exactly'
+    """
+    lv, (lo, hi) = e.log10_volume, e.ci95
+    if e.case == "bound":
+        return f"P(f) < 10^{hi:.3f} (95% upper bound; no hits)"
     if lv is None:
         return "P(f) = 0"
-    lo = "?" if ci[0] is None else f"{ci[0]:.3f}"
-    hi = "?" if ci[1] is None else f"{ci[1]:.3f}"
-    return f"P(f) = {r['volume']:.3g} = 10^{lv:.3f} (95% CI 10^[{lo}, {hi}])"
+    if e.case == "exact":
+        return f"P(f) = {e.volume:.6g} = 10^{lv:.3f} exactly"
+    lo_text = "?" if lo is None else f"{lo:.3f}"
+    hi_text = "?" if hi is None else f"{hi:.3f}"
+    return f"P(f) = {e.volume:.3g} = 10^{lv:.3f} (95% CI 10^[{lo_text}, {hi_text}])"
 
 
-def _cost(r: dict) -> str:
-    cost = r.get("cost") or {}
-    parts = [f"{n:,} {unit.replace('_', ' ')}" for unit, n in cost.items()]
-    if r.get("estimator") in ("mc", "exact") and r.get("hits") is not None:
-        parts.append(f"{r['hits']:,} hits")
+def cost_text(e: Estimate) -> str:
+    """The cost of an estimate as cited: its samples in their unit, and the hits where it counts them
+    (nothing where the cost is unknown).
+
+    >>> cost_text(binomial_estimate(316, 1000))
+    '1,000 networks, 316 hits'
+    """
+    parts = [] if e.samples is None else [f"{e.samples:,} {e.cost_unit.replace('_', ' ')}"]
+    if e.counts_hits:
+        parts.append(f"{e.hits:,} hits")
     return ", ".join(parts)
 
 
@@ -85,6 +100,10 @@ def citation(m: dict) -> str | None:
     r = m.get("result")
     if m.get("kind") != "volume" or not isinstance(r, dict) or "estimator" not in r:
         return None
+    try:
+        e = Estimate.from_dict(r)
+    except (ValueError, TypeError, AttributeError):  # a cost unit of no estimator, or no such layout
+        return None
     try:  # the manifest names the target both ways; it parses from its truth table
         target = m["spec"]["target"]
         spec = spec_from_dict({**m["spec"], "target": {"truth_table": target["truth_table"]}})
@@ -92,16 +111,15 @@ def citation(m: dict) -> str | None:
         return None
     t = spec.target
     name = f"{target['name']} ({t.hex})" if target.get("name") else t.hex
-    diag = r.get("diagnostics") or {}
-    method = METHODS.get(r["estimator"], r["estimator"]).format(
-        replicates=diag.get("replicates", getattr(spec.estimator, "replicates", "?")))
-    seed = "" if r.get("seed") is None else f"; seed {r['seed']}"
+    method = METHODS.get(e.estimator, e.estimator).format(
+        replicates=e.diagnostics.get("replicates", getattr(spec.estimator, "replicates", "?")))
+    seed = "" if e.seed is None else f"; seed {e.seed}"
     if getattr(spec.estimator, "sampler", "threefry") != "threefry":
         fused = getattr(spec.estimator, "fused_kernel", "off")
         seed += f" ({spec.estimator.sampler} sampler{'' if fused == 'off' else ', fused Pallas kernel'})"
     git = (m.get("environment") or {}).get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" with uncommitted changes" if git.get("dirty") else "")
     where = "" if not m.get("reproduce") else f"; reproduce: {m['reproduce']}"
-    return (f"{_value(r)} for f = {name} on {t.n_inputs} inputs; {describe_model(spec.model, 'citation')}; "
-            f"{_prior(spec.prior)}; {method}; {_cost(r)}{seed}; counting {m.get('counting_version', 'unknown')}, "
+    return (f"{value_text(e)} for f = {name} on {t.n_inputs} inputs; {describe_model(spec.model, 'citation')}; "
+            f"{_prior(spec.prior)}; {method}; {cost_text(e)}{seed}; counting {m.get('counting_version', 'unknown')}, "
             f"commit {commit}{where}")

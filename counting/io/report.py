@@ -6,6 +6,9 @@ manifest, one line of provenance (kind, seed, networks, devices, commit, when, t
 volume the citable line (:mod:`counting.io.citation`), and then each file: parquet tables as markdown (the first ``top`` rows), array archives by name and
 shape, figures and notes by name.
 
+It also holds what the command line prints of a job's result (:func:`volume_text`,
+:func:`census_text`, :func:`complexity_lines`): the command line only parses, dispatches and prints.
+
 Example:
     >>> import tempfile, pathlib, pandas as pd
     >>> from counting.io.files import write_json, write_parquet
@@ -20,6 +23,13 @@ Example:
     |----:|
     |   1 |
     |   2 |
+    >>> from counting.estimators.result import binomial_estimate
+    >>> from counting.spec import parse_spec
+    >>> spec = parse_spec("[model]\\nn_inputs=3\\nwidths=[8]\\n[target]\\nname='majority'", need_target=True)
+    >>> print("\\n".join(volume_lines(spec, binomial_estimate(0, 1000, seconds=1.0), "runs/q")))
+    target 0xe8 on 3-8-1 mlp, relu, gaussian prior (sigma_w=1, sigma_b=1)
+    volume: no hits in 1,000 networks; 95% upper bound 10^-2.524 = 0.00299
+    seed 0, 1.0 s, results in runs/q/
 """
 
 from __future__ import annotations
@@ -30,8 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from counting.estimators.result import Estimate
 from counting.io.citation import citation
+from counting.models import describe_model
 from counting.spec.errors import SpecError
+from counting.spec.prior import describe_prior
 
 
 def manifests(folder: Path) -> list[Path]:
@@ -110,3 +123,103 @@ def render(folder: str | Path, top: int = 20) -> str:
     if others:
         blocks.append("also in this folder: " + ", ".join(others))
     return "\n\n".join(blocks)
+
+
+def describe(spec) -> str:
+    """The spec's networks in words: the model and the prior."""
+    return f"{describe_model(spec.model)}, {describe_prior(spec.prior)}"
+
+
+def _fmt(x) -> str:
+    return "null" if x is None else f"{x:.3f}"
+
+
+def volume_lines(spec, est: Estimate, out) -> list[str]:
+    """What ``counting volume`` prints for an estimate, by its :attr:`~Estimate.case`."""
+    k = est.estimator
+    what = "the infinite-width (NNGP) limit of " if k == "nngp" else ""
+    lines = [f"target {spec.target.hex} on {what}{describe(spec)}"]
+    ci = f"95% CI 10^[{_fmt(est.ci95[0])}, {_fmt(est.ci95[1])}]"
+    if est.case == "exact":
+        lines.append(f"volume {est.volume:.6g} = 10^{_fmt(est.log10_volume)} exactly ({est.hits:,} of "
+                     f"{est.samples:,} configurations)")
+    elif est.case == "bound":
+        lines.append(f"volume: no hits in {est.samples:,} networks; 95% upper bound 10^{_fmt(est.ci95[1])}"
+                     f" = {10 ** est.ci95[1]:.3g}")
+    elif est.counts_hits:
+        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({est.hits:,} hits / "
+                     f"{est.samples:,} networks)")
+    else:
+        unit = est.cost_unit.replace("_", " ")
+        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({k}, {est.samples:,} {unit})")
+    seed = "" if est.seed is None else f"seed {est.seed}, "
+    lines.append(f"{seed}{est.seconds:.1f} s, results in {out}/")
+    return lines
+
+
+def volume_text(spec, est: Estimate, out: Path, as_json: bool = False) -> str:
+    """What ``counting volume`` (and ``counting merge`` of a volume) prints once the job has written
+    its manifest in ``out``: one JSON object (the estimate's keys, the target, the folder, the
+    citable line and the command that reproduces it), or :func:`volume_lines` and ``cite: ...``."""
+    m = json.loads((Path(out) / "manifest.json").read_text())
+    cite = citation(m)
+    if as_json:
+        return json.dumps({**est.as_dict(), "target": spec.target.hex, "target_name": spec.target.name,
+                           "out": str(out), "citation": cite, "reproduce": m.get("reproduce")})
+    return "\n".join([*volume_lines(spec, est, out), f"cite: {cite}"])
+
+
+def training_result(spec, out: Path | None) -> dict:
+    """S and how the training runs went, from the manifest of a job with [training] (else {})."""
+    if getattr(spec, "training", None) is None or out is None:
+        return {}
+    r = json.loads((Path(out) / "manifest.json").read_text())["result"]
+    return {k: r[k] for k in ("train_points", "kept", "training") if k in r}
+
+
+def training_lines(spec, t: dict) -> list[str]:
+    """The lines of :func:`training_result`: the networks kept, and how the training runs went."""
+    m = len(t["train_points"])
+    if "training" not in t:
+        return [f"posterior P_B(f | S) by rejection: {t['kept']:,} networks agree with the target on S ({m} points)"]
+    f = t["training"]
+    lines = [f"trained on S ({m} points, {spec.training.optimizer} lr {spec.training.learning_rate:g}): "
+             f"{f['fitted']:,} of {f['runs']:,} runs fitted S ({100 * (f['fitted_share'] or 0):.1f}%), "
+             f"mean steps {_fmt(f['mean_steps'])}, {f['not_fitted']:,} not fitted within {spec.training.max_steps:,} steps"]
+    if spec.training.condition_on_train:
+        lines.append(f"counted: the {t['kept']:,} trained networks that agree with the target on S (P_SGD(f | S))")
+    return lines
+
+
+def census_text(spec, census, facts, out: Path, top: int, as_json: bool = False) -> str:
+    """What ``counting census`` (and ``counting merge`` of a census) prints: one JSON object, or the
+    census in words, its ``top`` most frequent functions and where the table is."""
+    head = census.top(top)
+    seed = getattr(spec.estimator, "seed", None)
+    trained = training_result(spec, out)
+    if as_json:
+        return json.dumps({"estimator": "census", "samples": census.samples, "distinct": census.distinct,
+                           "seconds": facts.seconds, "seed": seed, "out": str(out),
+                           "top": head.to_dict(orient="records"), **trained})
+    what = "exact enumeration of" if census.exact else "census of"
+    unit = "configurations" if census.exact else "networks"
+    lines = [f"{what} {census.samples:,} {unit}: {describe(spec)}",
+             f"{census.distinct:,} distinct functions; seed {seed}, {facts.seconds:.1f} s"]
+    if trained:
+        lines += training_lines(spec, trained)
+    lines += [head.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+              f"results in {out}/ (census.parquet: every function with its count, rank and 95% CI)"]
+    return "\n".join(lines)
+
+
+def complexity_lines(m: dict, n: int) -> list[str]:
+    """What ``counting complexity TABLE --n N`` prints of :func:`counting.boolean.complexity.measures`."""
+    lines = [f"{m['truth_table']} on {n} bits"]
+    for key, value in m.items():
+        if key != "truth_table":
+            if value is None:
+                shown = "n/a (enumerated for n <= 4 only)" if n > 4 else "none with at most 4 hidden units"
+            else:
+                shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+            lines.append(f"  {key:<18} {shown}")
+    return lines

@@ -22,12 +22,11 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from jaxtyping import Float, Int
 
-from counting.stats import clopper_pearson_many, log10_or_none
+from counting.estimators.result import VOLUME_COLUMNS, binomial_estimate, exact_estimate
+from counting.stats import clopper_pearson_many
 
 
 def share_columns(k: Int[np.ndarray, "J"], n: int, exact: bool) -> dict[str, Float[np.ndarray, "J"]]:
@@ -46,12 +45,9 @@ def share_columns(k: Int[np.ndarray, "J"], n: int, exact: bool) -> dict[str, Flo
 
 def volume_columns(hits: int, samples: int, orbit_size: int = 1, exact: bool = False) -> dict:
     """``volume``, ``log10_volume``, ``ci95_lo`` and ``ci95_hi`` (log10) of ``hits`` among ``samples``
-    networks (or enumerated configurations), each hit counting once per function of its orbit."""
-    if exact:
-        lo = hi = hits / samples
-    else:
-        lo, hi = (float(np.asarray(x).item()) for x in clopper_pearson_many(np.array([hits]), int(samples)))
-    return {"volume": hits / samples / orbit_size,
-            "log10_volume": math.log10(hits / samples / orbit_size) if hits else None,
-            "ci95_lo": math.log10(lo / orbit_size) if hits else None,
-            "ci95_hi": log10_or_none(hi / orbit_size)}
+    networks (or enumerated configurations), each hit counting once per function of its orbit: the
+    columns of the estimate (:func:`~counting.estimators.result.binomial_estimate`, or
+    :func:`~counting.estimators.result.exact_estimate` when enumerated)."""
+    e = (exact_estimate(hits, samples, orbit_size=orbit_size) if exact
+         else binomial_estimate(hits, samples, orbit_size=orbit_size))
+    return e.columns(names=VOLUME_COLUMNS)

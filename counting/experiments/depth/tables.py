@@ -51,6 +51,7 @@ from counting.mechanisms.lesions import path_length_pmf
 from counting.mechanisms.routes import Decomposition, decode_placement
 from counting.rare.conditional import t_interval
 from counting.estimators.replicated import method_diagnostics
+from counting.estimators.result import VOLUME_COLUMNS, Estimate
 from counting.rare.replicates import summarize_replicates
 
 CLASS_NAMES = ("both", "chain only", "tree only", "neither")
@@ -85,15 +86,17 @@ def bias_table(rows: Sequence[dict]) -> pd.DataFrame:
 
 def bias_smc_row(about: dict, target: str, truth_table: int, runs: Sequence) -> dict:
     """One ``smc`` row of ``bias`` from the replicates' run records
-    (:class:`~counting.rare.smc.SMCRun`: ``log_p``, ``evaluations``, ``stages``, ``log_z``)."""
-    s = summarize_replicates([r.log_p for r in runs])
-    finite = [x for x in s.replicates_log10 if math.isfinite(x)]
-    return {**about, "target": target, "truth_table": to_hex(truth_table, 4), "method": "smc",
-            "replicates": len(runs), "reached": s.reached, "evaluations": int(sum(r.evaluations for r in runs)),
-            **smc_volume_columns([r.log_p for r in runs]),
+    (:class:`~counting.rare.smc.SMCRun`: ``log_p``, ``evaluations``, ``stages``, ``log_z``): the
+    volume columns of :func:`smc_estimate`, the replicates' spread and the method's diagnostics."""
+    e = smc_estimate([r.log_p for r in runs], sum(r.evaluations for r in runs))
+    d = e.diagnostics
+    finite = [x for x in d["replicates_log10"] if math.isfinite(x)]
+    return {**about, "target": target, "truth_table": to_hex(truth_table, 4), "method": e.estimator,
+            "replicates": d["replicates"], "reached": d["reached"], "evaluations": e.samples,
+            **e.columns(names=VOLUME_COLUMNS),
             "replicate_min_log10": min(finite) if finite else math.nan,
             "replicate_max_log10": max(finite) if finite else math.nan,
-            "replicate_sd_log10": s.replicate_sd_log10, **method_diagnostics("smc", runs)}
+            "replicate_sd_log10": d["replicate_sd_log10"], **method_diagnostics("smc", runs)}
 
 
 def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -208,7 +211,16 @@ def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint
     return rows
 
 
-def smc_volume_columns(log_ps: Sequence[float]) -> dict:
-    """The volume columns of SMC replicates (log10 with a 95% interval)."""
+def smc_estimate(log_ps: Sequence[float], evaluations: int = 0) -> Estimate:
+    """The volume of SMC replicates (natural logs; ``-inf``: the replicate never reached the
+    target) as an estimate: their mean with its 95% t-interval in log10
+    (:func:`counting.rare.replicates.summarize_replicates`), ``evaluations`` its cost where known."""
     s = summarize_replicates(list(log_ps))
-    return {"volume": s.volume, "log10_volume": s.log10_volume, "ci95_lo": s.ci95[0], "ci95_hi": s.ci95[1]}
+    return Estimate(s.log10_volume, s.ci95, s.volume, "smc", int(evaluations), "network_evaluations",
+                    diagnostics={"replicates": len(s.replicates_log10), "replicates_log10": list(s.replicates_log10),
+                                 "reached": s.reached, "replicate_sd_log10": s.replicate_sd_log10})
+
+
+def smc_volume_columns(log_ps: Sequence[float]) -> dict:
+    """The volume columns of SMC replicates (log10 with a 95% interval; :func:`smc_estimate`)."""
+    return smc_estimate(log_ps).columns(names=VOLUME_COLUMNS)

@@ -33,7 +33,7 @@ from counting.analytic.kernel import NNGP_ACTIVATIONS
 from counting.engine.run import PassFacts, RunOptions
 from counting.engine.tally import CensusTally
 from counting.estimators import Problem, estimate
-from counting.estimators.result import Estimate
+from counting.estimators.result import INTERVAL_COLUMNS, Estimate
 from counting.experiments.simplicity.classes import class_volumes
 from counting.experiments.simplicity.config import Rare
 from counting.mechanisms.predicates import computes
@@ -70,12 +70,11 @@ def one_estimate(model: ModelSpec, prior: PriorSpec, tt: int, settings, options:
 
 
 def estimate_columns(e: Estimate | None, prefix: str = "") -> dict:
-    """``<prefix>log10_volume``, ``<prefix>ci95_lo``, ``<prefix>ci95_hi`` of an estimate (NaN where
-    unknown: no estimate, no hit, or an unbounded end)."""
-    lo, hi = (None, None) if e is None else e.ci95
-    value = None if e is None else e.log10_volume
-    return {f"{prefix}{k}": np.nan if v is None else v
-            for k, v in (("log10_volume", value), ("ci95_lo", lo), ("ci95_hi", hi))}
+    """``<prefix>log10_volume``, ``<prefix>ci95_lo``, ``<prefix>ci95_hi`` of an estimate
+    (:meth:`Estimate.columns`; NaN where unknown: no estimate, no hit, or an unbounded end)."""
+    if e is None:
+        return {f"{prefix}{k}": np.nan for k in INTERVAL_COLUMNS}
+    return {k: np.nan if v is None else v for k, v in e.columns(prefix, INTERVAL_COLUMNS).items()}
 
 
 def chosen_columns(table: pd.DataFrame, use_smc: np.ndarray) -> pd.DataFrame:
