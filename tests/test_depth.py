@@ -209,6 +209,8 @@ depths = [3]
 params = 200
 samples = 3072
 rare = ["dictator"]
+[bias.estimator]
+kind = "smc"
 particles = 50
 steps = 2
 replicates = 2
@@ -222,6 +224,8 @@ widths = [4]
 depths = [3]
 samples = 2048
 rare = ["and4"]
+[routes.estimator]
+kind = "smc"
 particles = 100
 steps = 2
 replicates = 3
@@ -251,7 +255,18 @@ BAD = [
     (lambda s: s.replace('rare = ["and4"]', 'rare = ["xor_and"]', 1), "routes.rare[0]: expected"),
     (lambda s: s.replace('decompositions = ["and4", "parity4"]', 'decompositions = ["and5"]', 1),
      "routes.decompositions[0]: expected"),
-    (lambda s: s.replace("replicates = 3", "replicates = 1", 1), "routes.replicates: expected"),
+    (lambda s: s.replace("replicates = 3", "replicates = 1", 1), "routes.estimator.replicates: expected"),
+    (lambda s: s.replace('kind = "smc"\nparticles = 100', 'kind = "subset"\nparticles = 100', 1),
+     "routes.estimator.kind: expected one of ['smc']"),
+    (lambda s: s.replace("replicates = 3", "replicates = 3\nseed = 4", 1), "routes.estimator.seed: expected no seed"),
+    (lambda s: s.replace("[routes.estimator]", "[routes.estimators]", 1), "routes.estimators: expected"),
+    (lambda s: s.replace("[experiment]", "[experiment]\nname = 'a/b'", 1), "experiment.name: expected"),
+    (lambda s: s.replace("chunk_size = 1024", "chunk_size = 0", 1), "experiment.chunk_size: expected"),
+    # the old form, SMC settings as keys of the part, names the new one
+    (lambda s: s.replace("[routes.estimator]\nkind = \"smc\"\n", "", 1),
+     'routes.particles: expected no particles here: moved to [routes.estimator] (kind = "smc"), got 100'),
+    (lambda s: s.replace("[bias.estimator]\nkind = \"smc\"\n", "", 1),
+     'bias.particles: expected no particles here: moved to [bias.estimator] (kind = "smc"), got 50'),
     (lambda s: s.replace('truth_table = "0x8000"', 'truth_table = "0x80"', 1), "target[0].truth_table"),
     (lambda s: s + '\n[prior]\nkind = "ternary"\n', "prior.kind: expected a continuous prior"),
 ]

@@ -37,6 +37,8 @@ depths = [1, 2]
 params = 60
 samples = 262144
 rare = ["and4", "majority3"]
+[bias.estimator]
+kind = "smc"
 particles = 200
 steps = 5
 replicates = 4
@@ -85,9 +87,11 @@ def test_passes_without_hit_or_miss_are_the_smc_ones_alone():
 BAD = [
     ('rare = ["and4", "majority3"]', 'rare = ["parity9"]', "bias.rare[0]: expected"),
     ('rare = ["and4", "majority3"]', 'rare = "and4"', "bias.rare: expected"),
-    ("replicates = 4", "replicates = 1", "bias.replicates: expected"),
-    ("particles = 200", "particles = 5", "bias.particles: expected"),
-    ("steps = 5", "steps = 0", "bias.steps: expected"),
+    ("replicates = 4", "replicates = 1", "bias.estimator.replicates: expected"),
+    ("particles = 200", "particles = 5", "bias.estimator.particles: expected"),
+    ("steps = 5", "steps = 0", "bias.estimator.steps: expected"),
+    ("steps = 5", "steps = 5\nbatch_replicates = 5", "bias.estimator.batch_replicates: expected at most replicates"),
+    ("[bias.estimator]\nkind = \"smc\"\n", "", "bias.particles: expected no particles here: moved to [bias.estimator]"),
     ("samples = 262144", "samples = -1", "bias.samples: expected"),
 ]
 

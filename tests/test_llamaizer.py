@@ -19,7 +19,8 @@ from counting.boolean.symmetry import orbit_transport
 from counting.experiments import (check_batch_size, load_experiment, parse_experiment, run_experiment, summary,
                                   with_samples)
 from counting.experiments.llamaizer import count_pass
-from counting.experiments.llamaizer.config import Family, Target
+from counting.experiments.llamaizer.config import Family
+from counting.spec.target import Target
 from counting.experiments.llamaizer.plan import plan_target
 from counting.experiments.llamaizer.tally import LlamaizerTally
 from counting.mechanisms.sites import holds
@@ -117,7 +118,7 @@ def test_tally_counts_hand_built_networks():
     match the site predicate "layer l holds g" (counting.mechanisms.sites.holds, with the llamas
     carried over f's orbit) network by network, and the prior counts match a count by hand."""
     n, llamas = 2, (0xC, 0xA, 0x6)
-    plan = plan_target(Target("and", 0x8), (Family("named", "named", truth_tables=llamas),), n)
+    plan = plan_target(Target(0x8, n, "and"), (Family("named", "named", truth_tables=llamas),), n)
     assert plan.llamas == llamas
     out = [0x8, 0x1, 0x6, 0x8]  # AND, NOR (in AND's orbit), XOR (not), AND but not counted
     layer1 = [[0xC, 0x6], [0x3, 0x0], [0xC, 0xC], [0xC, 0xC]]  # 0x3 is not x1: it holds x1

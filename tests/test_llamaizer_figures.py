@@ -10,7 +10,8 @@ import pytest
 
 from counting.boolean.formula import formula
 from counting.boolean.tables import full_table, named_truth_table
-from counting.experiments.llamaizer.config import Architecture, Family, Target
+from counting.experiments.llamaizer.config import Architecture, Family
+from counting.spec.target import Target
 from counting.experiments.llamaizer.figures import cost_figure, discard_figure, llama_label, share_figure
 from counting.experiments.llamaizer.plan import plan_target
 from counting.experiments.llamaizer.tables import tables
@@ -58,7 +59,7 @@ def test_formula_names():
 def small_tables() -> dict:
     """The tables of one 3-1-1 pass with made-up counts: target and(x0,x1), llamas x2, x0 xor x2, maj."""
     fam = Family("named", "named", truth_tables=(0xF0, 0x5A, 0xE8))
-    plan = plan_target(Target("and01", 0x88), (fam,), 3)
+    plan = plan_target(Target(0x88, 3, "and01"), (fam,), 3)
     held = np.array([[40, 0, 5], [40, 0, 5]])  # layer 1, any
     counts = TargetCounts(100, held, np.array([3, 0, 1]), {"named": np.array([[40, 40, 44], [40, 40, 44]])},
                           np.array([[900, 10, 100], [900, 10, 100]]))

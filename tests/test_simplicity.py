@@ -15,8 +15,8 @@ from counting.engine.tally import CensusTally
 from counting.experiments import parse_experiment, run_experiment
 from counting.experiments.simplicity import compare, zipf
 from counting.experiments.simplicity.classes import class_volumes
-from counting.experiments.simplicity.config import Rare
 from counting.experiments.simplicity.jobs import class_job
+from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
 from counting.spec.job import sampling_spec
 from counting.spec.model import MLPSpec
 from counting.spec.errors import SpecError
@@ -36,11 +36,42 @@ HEAD = '[experiment]\nkind = "simplicity"\n'
     ('[[prior]]\nname = "a"\n[ladder]\nmethods = ["mc", "exact"]', "ladder.methods[1]"),
     ('[reproduction]\nencodings = ["01", "01"]', "reproduction.encodings"),
     ('[volumes]\nn_inputs = [3]', "prior"),
+    ('[[prior]]\nname = "a"\n[volumes.smc]\nparticles = 5', "volumes.smc.particles"),
+    ('[[prior]]\nname = "a"\n[volumes.smc]\nkind = "subset"', "volumes.smc.kind"),
+    ('[[prior]]\nname = "a"\n[volumes.nngp]\nn_qmc = 100', "volumes.nngp.n_qmc"),
+    ('[[prior]]\nname = "a"\n[ladder.subset]\nseed = 3', "ladder.subset.seed"),
+    ('[[prior]]\nname = "a"\n[ladder.smc]\nmax_levels = 3', "ladder.smc.max_levels"),
+    ('[[prior]]\nname = "a"\n[ladder]\nsubset = 3', "ladder.subset"),
+    ('n_inputs = 3\n[reproduction]', "experiment.n_inputs"),  # each part has its own
 ])
 def test_bad_config_is_one_line(body, field):
     with pytest.raises(SpecError) as e:
         parse_experiment(HEAD + body)
     assert str(e.value).startswith(f"{field}: expected") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("part, key, value, place", [
+    ("volumes", "particles", 100, "[volumes.smc]"),
+    ("volumes", "max_stages", 150, "[volumes.smc]"),
+    ("volumes", "nngp_qmc", 1024, "[volumes.nngp] (as n_qmc)"),
+    ("ladder", "replicates", 4, "[ladder.smc] and [ladder.subset]"),
+    ("ladder", "max_stages", 60, "[ladder.smc] and [ladder.subset] (as the subset's max_levels)"),
+    ("ladder", "nngp_qmc", 1024, "[ladder.nngp] (as n_qmc)"),
+])
+def test_old_style_settings_name_their_new_table(part, key, value, place):
+    """A file written before the settings moved into estimator tables is refused in one line."""
+    with pytest.raises(SpecError) as e:
+        parse_experiment(HEAD + f'[[prior]]\nname = "a"\n[{part}]\n{key} = {value}')
+    assert str(e.value) == f"{part}.{key}: expected no {key} here: moved to {place}, got {value}"
+
+
+def test_the_estimator_tables_are_the_specs_own():
+    """Each [part.kind] table is a job's [estimator] table: its fields and the spec's defaults, seeded
+    by the experiment's seed (each estimate then derives its own)."""
+    exp = parse_experiment(HEAD + 'seed = 3\n[[prior]]\nname = "a"\n[ladder]\n[ladder.subset]\nmax_levels = 7\n'
+                           'kernel = "pcn"')
+    assert exp.ladder.subset == SubsetSettings(max_levels=7, kernel="pcn", seed=3)
+    assert exp.ladder.smc == SMCSettings(seed=3) and exp.ladder.nngp == NNGPSettings(seed=3)
 
 
 @pytest.mark.slow  # a command start-up (about 5 s); the in-process cases above cover the messages
@@ -179,8 +210,8 @@ def test_a_class_estimated_by_smc_publishes_its_smc_volume_not_the_census_fracti
     0), the census fraction kept as ``census_volume``; the census classes keep their census volume."""
     c = Census.from_rows(np.array([[0x8]] * 40 + [[0x6]] * 2 + [[0x0]] * 30, np.uint32), n_inputs=2)
     m = MLPSpec(n_inputs=2, widths=(4,), activation="tanh")  # no NNGP for tanh: SMC alone
-    job = class_job(FinishedCensus(c), m, ScaledPrior(), 1, 0, Rare(particles=50, steps=1, replicates=2, max_stages=30),
-                    256, 0, ("test",))
+    job = class_job(FinishedCensus(c), m, ScaledPrior(), 1, 0, SMCSettings(particles=50, steps=1, replicates=2,
+                    max_stages=30), NNGPSettings(n_qmc=256, replicates=8), 0, ("test",))
     t = job(RunOptions(progress=False))[0].set_index("representative")
     assert t["method"].to_dict() == {"0x0": "census", "0x1": "census", "0x3": "smc", "0x6": "census"}
     smc = t.loc["0x3"]
@@ -207,10 +238,13 @@ n_inputs = [3]
 samples = 65536
 min_hits = 30
 crosscheck = 3
+[volumes.smc]
 particles = 200
 steps = 5
 replicates = 10
-nngp_qmc = 256''')
+[volumes.nngp]
+n_qmc = 256
+replicates = 8''')
     t = run_experiment(exp, out=tmp_path / "out", progress=False)
     cls, check = t["classes"], t["volume_checks"].iloc[0]
     assert check["sum_lo"] <= 1 <= check["sum_hi"] and (cls["method"] == "smc").sum() >= 1
@@ -235,7 +269,9 @@ n = [2]
 widths = []
 methods = ["mc", "nngp"]
 samples = 4096
-nngp_qmc = 256''')
+[ladder.nngp]
+n_qmc = 256
+replicates = 8''')
     lad = run_experiment(exp, progress=False)["ladder"].set_index("method")
     assert lad.loc["mc", "upper_bound_only"] and np.isnan(lad.loc["mc", "log10_volume"])
     assert lad.loc["mc", "ci95_hi"] < -2.5 and np.isnan(lad.loc["nngp", "log10_volume"])

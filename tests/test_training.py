@@ -532,6 +532,8 @@ decompositions = ["and4", "parity4"]
 width = 4
 depth = 2
 rare = ["and4"]
+[mechanisms.routes.estimator]
+kind = "smc"
 particles = 64
 steps = 2
 replicates = 3
@@ -548,7 +550,7 @@ def test_mechanisms_alone_has_only_mechanism_passes_and_rare_routes_by_smc():
     assert [p.name.split(":")[1] for p in ps] == ["prior", "prior-smc", "adam", "adam"]
     assert [d.name for d in ps[0].tally.decompositions] == ["parity4"]  # and4 left the hit-or-miss prior
     assert ps[1].job is not None and ps[1].spec.estimator.replicates == 3 and ps[1].spec.estimator.particles == 64
-    assert with_samples(exp, 16).mechanisms.routes.replicates == 2  # scaled by 16/64, at least 2
+    assert with_samples(exp, 16).mechanisms.routes.estimator.replicates == 2  # scaled by 16/64, at least 2
     with pytest.raises(SpecError, match="^architecture: expected"):
         parse_experiment(MECHANISMS_ALONE.split("[mechanisms]")[0])
 
@@ -556,8 +558,10 @@ def test_mechanisms_alone_has_only_mechanism_passes_and_rare_routes_by_smc():
 @pytest.mark.parametrize("edit, field", [
     (("rare = [\"and4\"]", "rare = [\"and3\"]"), "mechanisms.routes.rare[0]"),
     (("decompositions = [\"and4\", \"parity4\"]", "decompositions = [\"parity4\"]"), "mechanisms.routes.rare[0]"),
-    (("replicates = 3", "replicates = 1"), "mechanisms.routes.replicates"),
-    (("particles = 64", "particles = 2"), "mechanisms.routes.particles"),
+    (("replicates = 3", "replicates = 1"), "mechanisms.routes.estimator.replicates"),
+    (("particles = 64", "particles = 2"), "mechanisms.routes.estimator.particles"),
+    (("replicates = 3", "replicates = 3\nseed = 1"), "mechanisms.routes.estimator.seed"),
+    (("[mechanisms.routes.estimator]\nkind = \"smc\"\n", ""), "mechanisms.routes.particles"),  # the old form
     (("[mechanisms]\n", "[prior]\nkind = \"ternary\"\n[mechanisms]\n"), "mechanisms.routes.rare"),
 ])
 def test_bad_rare_route_fields_are_one_line_errors_naming_them(edit, field):
@@ -566,6 +570,37 @@ def test_bad_rare_route_fields_are_one_line_errors_naming_them(edit, field):
     with pytest.raises(SpecError, match="^" + re.escape(field) + ": expected") as e:
         parse_experiment(MECHANISMS_ALONE.replace(*edit))
     assert "\n" not in str(e.value)
+
+
+def test_old_style_rare_route_settings_name_their_new_table():
+    from counting.experiments import parse_experiment
+
+    old = MECHANISMS_ALONE.replace("[mechanisms.routes.estimator]\nkind = \"smc\"\n", "")
+    with pytest.raises(SpecError) as e:
+        parse_experiment(old)
+    assert str(e.value) == ('mechanisms.routes.particles: expected no particles here: moved to '
+                            '[mechanisms.routes.estimator] (kind = "smc"), got 64')
+
+
+def test_mechanisms_read_their_llamas_as_the_llamaizer_reads_its_own():
+    """[mechanisms.llamas] is read by the llamaizer experiment's own functions: the same targets and
+    families as a llamaizer file with the same tables, errors named under [mechanisms.llamas]."""
+    from counting.experiments import parse_experiment
+
+    exp = parse_experiment(MECHANISMS)
+    lz = parse_experiment('[experiment]\nn_inputs = 3\n[[architecture]]\nwidths = [6, 6]\n[[target]]\nname = "and01"\n'
+                          'truth_table = "0x88"\n[[family]]\nname = "ignored"\nkind = "ignored_bits"')
+    ll = exp.mechanisms.llamas
+    assert (ll.widths, ll.targets, ll.families) == (lz.architectures[0].widths, lz.targets, lz.families)
+    for edit, field in [(('truth_table = "0x88"', 'truth_table = "0xff"'), "mechanisms.llamas.target[0].truth_table"),
+                        (("widths = [6, 6]", "widths = []"), "mechanisms.llamas.widths"),
+                        (("widths = [6, 6]", "widths = [6, 6]\nsamples = 3"), "mechanisms.llamas.samples"),
+                        (('kind = "ignored_bits"', 'kind = "x"'), "mechanisms.llamas.family[0].kind"),
+                        (("[[mechanisms.llamas.family]]\nname = \"ignored\"\nkind = \"ignored_bits\"\n", ""),
+                         "mechanisms.llamas.family"),
+                        (("n_inputs = 3", "n_inputs = 6"), "mechanisms.llamas.n_inputs (the experiment's)")]:
+        with pytest.raises(SpecError, match="^" + re.escape(field) + ": expected"):
+            parse_experiment(MECHANISMS.replace(*edit))
 
 
 @pytest.mark.slow  # three SMC replicates twice, a prior and two training passes (about 40 s on 2 cores)

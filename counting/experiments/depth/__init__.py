@@ -50,7 +50,6 @@ from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
 from counting.models import n_params
-from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, sampling_spec
 from counting.spec.target import Target
 
@@ -64,11 +63,6 @@ def _about(m) -> dict:
 
 def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {"experiment.chunk_size": exp.chunk_size}
-
-
-def _smc_settings(exp: Experiment, part) -> SMCSettings:
-    """The SMC settings of a part (``exp.bias`` or ``exp.routes``)."""
-    return SMCSettings(particles=part.particles, steps=part.steps, replicates=part.replicates, seed=exp.seed)
 
 
 def row_about(about: dict) -> dict:
@@ -149,7 +143,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             out.append(Pass(name, spec, TargetHits(targets, f"{KIND}:bias:{tag}"), None, about,
                             tables=partial(bias_tables, exp, about), counts=partial(tally_counts, name, "hits")))
         rare = [t for t in exp.targets if t.name in b.rare]
-        s = _smc_settings(exp, b)
+        s = b.estimator  # [bias.estimator], seeded by the experiment's seed
         for m in models:
             for t in rare:
                 about, name = {"part": "rare-bias", "target": t.name, **_about(m)}, f"rare-bias:{t.name}:{model_name(m)}"
@@ -179,7 +173,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             for w in r.rare_widths or r.widths:
                 for L in r.rare_depths or r.depths:
                     m = square_model("resmlp", n, L, w, r.activation)
-                    s = _smc_settings(exp, r)
+                    s = r.estimator  # [routes.estimator], likewise
                     about, name = {"part": "rare", "decomposition": dname, **_about(m)}, f"rare:{dname}:{model_name(m)}"
                     out.append(Pass(name, Spec(m, exp.prior, None, s), None, None, about,
                                     route_job(m, exp.prior, DECOMPOSITIONS[dname], s),

@@ -1,15 +1,18 @@
 """The depth experiment's config: the depth-bias sweep, the block lesions and the routes, validated.
 
 ``[experiment]`` gives ``n_inputs`` (4: the decompositions are 4-bit functions), ``seed`` and
-``chunk_size``; ``[prior]`` is a job's prior section; ``[[target]]`` lists the functions of the
-depth-bias sweep (``name`` and ``truth_table``). Three optional parts, at least one present:
+``chunk_size`` (:func:`counting.experiments.base.config.parse_header`); ``[prior]`` is a job's prior
+section (continuous); ``[[target]]`` lists the functions of the depth-bias sweep (``name`` and
+``truth_table``, :func:`counting.experiments.base.config.parse_targets`). Three optional parts, at
+least one present:
 
 * ``[bias]``: P(f) against depth at an equal parameter count. For each model kind in ``models``
   (``"mlp"``, ``"resmlp"``) and depth in ``depths``, the square network (all hidden widths equal)
   whose parameter count is nearest ``params``; ``samples`` networks each by hit-or-miss (0: none).
   The targets named in ``rare`` (too rare for hit-or-miss) are measured at every model and depth by
-  tempered SMC as well, with ``particles``, ``steps`` moves per stage and ``replicates``
-  independent runs.
+  tempered SMC as well, with the settings of ``[bias.estimator]``: a job's ``[estimator]`` table of
+  ``kind = "smc"`` (``particles``, ``steps``, ``replicates``, ...: the spec's fields and defaults),
+  seeded by the experiment's seed.
 * ``[lesions]``: for residual MLPs of the same sizes (``depths``), ``samples`` networks each with
   every block and every edge lesioned: the number of used blocks and the longest used path, among
   all networks and among the solutions of each target.
@@ -17,9 +20,11 @@ depth-bias sweep (``name`` and ``truth_table``). Three optional parts, at least 
   blocks, how the solutions of each of ``decompositions``
   (:data:`counting.mechanisms.routes.DECOMPOSITIONS`) compute it: ``samples`` networks by
   hit-or-miss, and for the decompositions in ``rare`` (too rare for hit-or-miss) tempered SMC with
-  ``particles``, ``steps`` moves per stage and ``replicates`` independent runs, whose last
-  populations are classified.
+  the settings of ``[routes.estimator]`` (as ``[bias.estimator]``), whose last populations are
+  classified.
 
+The SMC settings were once keys of ``[bias]`` and ``[routes]`` themselves (``particles``,
+``steps``, ``replicates``); such a file is refused in one line naming ``[bias.estimator]``.
 Bad input is a one-line :class:`~counting.spec.errors.SpecError`.
 
 Example:
@@ -41,8 +46,12 @@ Example:
     Traceback (most recent call last):
     ...
     counting.spec.errors.SpecError: bias.samples: expected at least 1 (0 only with targets in bias.rare), got 0
-    >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]'), "x").bias.replicates
-    4
+    >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]\\n[bias.estimator]\\nreplicates = 4'), "x").bias.estimator
+    SMCSettings(particles=1000, kernel='hmc', steps=10, leapfrog=8, replicates=4, max_stages=200, ess_target=0.5, stop_fraction=0.5, seed=0, key_impl='threefry2x32', batch_replicates=0, kind='smc')
+    >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]\\nparticles = 500'), "x")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: bias.particles: expected no particles here: moved to [bias.estimator] (kind = "smc"), got 500
     >>> from_dict(read_toml('[experiment]\\nkind = "depth"\\n[[target]]\\nname = "a"\\ntruth_table = "0x8000"'), "x")
     Traceback (most recent call last):
     ...
@@ -55,23 +64,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import (MAX_CHUNKS, config_digest, distinct_ints, experiment_table, name_list,
-                                              table_list, unique)
+from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints, name_list,
+                                              parse_header, parse_part_estimator, parse_targets, table_list)
 from counting.mechanisms.routes import DECOMPOSITIONS
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.spec.estimator import SMCSettings
 from counting.spec.model import ACTIVATIONS
 from counting.spec.prior import PriorSpec, parse_prior
-from counting.spec.target import parse_truth_table
+from counting.spec.target import Target
 
 KIND = "depth"
 MODELS = ("mlp", "resmlp")
 MAX_DEPTH = 12
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    truth_table: int
+SMC_KEYS = ("particles", "steps", "replicates")  # once keys of [bias] and [routes]: now [<part>.estimator]
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,7 @@ class Bias:
     activation: str = "relu"
     samples: int = 1_048_576  # 0: no hit-or-miss pass
     rare: tuple[str, ...] = ()  # target names, also measured by SMC
-    particles: int = 500
-    steps: int = 10
-    replicates: int = 4
+    estimator: SMCSettings = SMCSettings()  # [bias.estimator], seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,7 @@ class Routes:
     rare: tuple[str, ...] = ()
     rare_widths: tuple[int, ...] = ()  # () : the same as widths
     rare_depths: tuple[int, ...] = ()  # () : the same as depths
-    particles: int = 500
-    steps: int = 10
-    replicates: int = 4
+    estimator: SMCSettings = SMCSettings()  # [routes.estimator], seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -140,15 +141,8 @@ class Experiment:
         return config_digest(self)
 
 
-def _target(t: dict, i: int, n: int) -> Target:
-    where = f"target[{i}]"
-    check_keys(t, {"name", "truth_table"}, where)
-    if "truth_table" not in t or "name" not in t:
-        raise SpecError(where, "a 'name' and a 'truth_table'")
-    return Target(str(t["name"]), parse_truth_table(t["truth_table"], n, f"{where}.truth_table"))
-
-
-def _bias(t: dict, chunk: int, targets: tuple[str, ...]) -> Bias:
+def _bias(t: dict, chunk: int, targets: tuple[str, ...], seed: int) -> Bias:
+    check_moved(t, "bias", SMC_KEYS, '[bias.estimator] (kind = "smc")')
     check_keys(t, {f.name for f in dataclasses.fields(Bias)}, "bias")
     d = Bias()
     rare = name_list(t.get("rare", list(d.rare)), "bias.rare", targets, empty=True)
@@ -159,10 +153,7 @@ def _bias(t: dict, chunk: int, targets: tuple[str, ...]) -> Bias:
                 distinct_ints(t.get("depths", list(d.depths)), "bias.depths", 1, MAX_DEPTH),
                 integer(t.get("params", d.params), "bias.params", 50, 10**6),
                 choice(t.get("activation", d.activation), "bias.activation", ACTIVATIONS),
-                samples, rare,
-                integer(t.get("particles", d.particles), "bias.particles", 10, 10**6),
-                integer(t.get("steps", d.steps), "bias.steps", 1, 1000),
-                integer(t.get("replicates", d.replicates), "bias.replicates", 2, 10**4))
+                samples, rare, parse_part_estimator(t.get("estimator", {}), "bias.estimator", ("smc",), seed))
 
 
 def _lesions(t: dict, chunk: int) -> Lesions:
@@ -174,7 +165,8 @@ def _lesions(t: dict, chunk: int) -> Lesions:
                    integer(t.get("samples", d.samples), "lesions.samples", 1, chunk * MAX_CHUNKS))
 
 
-def _routes(t: dict, chunk: int) -> Routes:
+def _routes(t: dict, chunk: int, seed: int) -> Routes:
+    check_moved(t, "routes", SMC_KEYS, '[routes.estimator] (kind = "smc")')
     check_keys(t, {f.name for f in dataclasses.fields(Routes)}, "routes")
     d = Routes()
     decs = name_list(t.get("decompositions", list(d.decompositions)), "routes.decompositions", tuple(DECOMPOSITIONS))
@@ -187,32 +179,25 @@ def _routes(t: dict, chunk: int) -> Routes:
                   rare,
                   distinct_ints(t["rare_widths"], "routes.rare_widths", 1, 256) if "rare_widths" in t else (),
                   distinct_ints(t["rare_depths"], "routes.rare_depths", 1, MAX_DEPTH) if "rare_depths" in t else (),
-                  integer(t.get("particles", d.particles), "routes.particles", 10, 10**6),
-                  integer(t.get("steps", d.steps), "routes.steps", 1, 1000),
-                  integer(t.get("replicates", d.replicates), "routes.replicates", 2, 10**4))
+                  parse_part_estimator(t.get("estimator", {}), "routes.estimator", ("smc",), seed))
 
 
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
     check_keys(d, {"experiment", "prior", "target", "bias", "lesions", "routes"}, "experiment file")
-    e = experiment_table(d)
-    check_keys(e, {"kind", "n_inputs", "seed", "chunk_size"}, "experiment")
-    choice(e.get("kind", KIND), "experiment.kind", (KIND,))
-    n = integer(e.get("n_inputs", 4), "experiment.n_inputs", 4, 4)
-    chunk = integer(e.get("chunk_size", 16_384), "experiment.chunk_size", 1, 2**24)
-    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
+    h = parse_header(d, KIND, name, n_inputs=(4, 4, 4))
+    n, chunk, seed = h.n_inputs, h.chunk_size, h.seed
     prior = parse_prior(section(d.get("prior", {}), "prior"))
     if prior.discrete:
         raise SpecError("prior.kind", "a continuous prior ('gaussian' or 'uniform')", prior.kind)
-    targets = tuple(_target(t, i, n) for i, t in enumerate(table_list(d, "target")))
-    unique([t.name for t in targets], "target.name")
+    targets = parse_targets(table_list(d, "target"), n)
     parts = {k: section(d[k], k) for k in ("bias", "lesions", "routes") if k in d}
     if not parts:
         raise SpecError("experiment file", "at least one of [bias], [lesions], [routes]")
-    bias = _bias(parts["bias"], chunk, tuple(t.name for t in targets)) if "bias" in parts else None
+    bias = _bias(parts["bias"], chunk, tuple(t.name for t in targets), seed) if "bias" in parts else None
     lesions = _lesions(parts["lesions"], chunk) if "lesions" in parts else None
-    routes = _routes(parts["routes"], chunk) if "routes" in parts else None
-    return Experiment(name, n, seed, chunk, prior, targets, bias, lesions, routes)
+    routes = _routes(parts["routes"], chunk, seed) if "routes" in parts else None
+    return Experiment(h.name, n, seed, chunk, prior, targets, bias, lesions, routes)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:

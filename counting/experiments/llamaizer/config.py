@@ -1,10 +1,13 @@
 """The llamaizer experiment's config: architectures, targets and llama families, validated.
 
-``[experiment]`` gives ``n_inputs`` (2..5), ``samples`` per architecture, ``seed``, ``chunk_size``
-and ``estimator`` (``"mc"``, or ``"exact"`` for a discrete prior); ``[prior]`` is a job's prior
-section; ``[[architecture]]`` lists MLPs (hidden ``widths``, ``activation``, optional ``samples``),
-``[[target]]`` the functions (``name`` and ``truth_table``) and ``[[family]]`` the llama families
-(:class:`Family`). Every truth table (a target's, and each of a ``named`` family's
+``[experiment]`` gives ``n_inputs`` (2..5), ``seed`` and ``chunk_size``
+(:func:`counting.experiments.base.config.parse_header`), ``samples`` per architecture and
+``estimator`` (``"mc"``, or ``"exact"`` for a discrete prior); ``[prior]`` is a job's prior
+section; ``[[architecture]]`` lists MLPs (hidden ``widths`` and ``activation``, read by the spec's
+model parser, :func:`hidden_layers`; optional ``samples``), ``[[target]]`` the functions (``name``
+and ``truth_table``, non-constant, :func:`llama_targets`) and ``[[family]]`` the llama families
+(:class:`Family`, :func:`parse_families`). The training experiment reads its llamas with the same
+three functions. Every truth table (a target's, and each of a ``named`` family's
 ``truth_tables``) is read by :func:`counting.spec.target.parse_truth_table`: ``"0x"`` and exactly
 ``ceil(2**n / 4)`` hex digits (8 for ``n_inputs = 5``), or the list of points where it is 1. Bad
 input is a one-line :class:`~counting.spec.errors.SpecError`.
@@ -29,6 +32,10 @@ Example:
     ('3-8-1', 136, 'ignored_bits', 1000000)
     >>> exp.families[1].truth_tables
     (240, 240)
+    >>> llama_targets([{"name": "one", "truth_table": "0xff"}], 3, "mechanisms.llamas.target")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: mechanisms.llamas.target[0].truth_table: expected a non-constant function, got '0xff'
     >>> with_samples(exp, 0)
     Traceback (most recent call last):
     ...
@@ -41,11 +48,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import MAX_CHUNKS, config_digest, experiment_table, table_list, unique
+from counting.experiments.base.config import (MAX_CHUNKS, config_digest, experiment_table, parse_header,
+                                              parse_targets, table_list, unique)
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
-from counting.spec.model import ACTIVATIONS
+from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
-from counting.spec.target import parse_truth_table
+from counting.spec.target import Target, parse_truth_table
 
 KIND = "llamaizer"
 FAMILY_KINDS = ("ignored_bits", "random_weight", "random_degree", "named")
@@ -60,12 +68,6 @@ class Architecture:
     widths: tuple[int, ...]
     activation: str = "relu"
     samples: int | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    truth_table: int
 
 
 @dataclass(frozen=True)
@@ -113,35 +115,41 @@ class Experiment:
         return arch.samples or self.samples
 
 
+def hidden_layers(t: dict, n: int, where: str) -> MLPSpec:
+    """An MLP on ``n`` bits with at least one hidden layer (llamas live in hidden layers): a table's
+    ``widths`` and ``activation``, read by the spec's :func:`~counting.spec.model.parse_model`."""
+    check_keys(t, {"widths", "activation"}, where)
+    widths = t.get("widths")
+    if not isinstance(widths, list) or not widths:
+        raise SpecError(f"{where}.widths", "a non-empty list of hidden widths (llamas live in hidden layers)", widths)
+    return parse_model({**t, "n_inputs": n}, where)
+
+
 def _architecture(a: dict, i: int, n: int, chunk: int) -> Architecture:
     where = f"architecture[{i}]"
     check_keys(a, {"name", "widths", "activation", "samples"}, where)
-    widths = a.get("widths")
-    if not isinstance(widths, list) or not widths:
-        raise SpecError(f"{where}.widths", "a non-empty list of hidden widths (llamas live in hidden layers)", widths)
-    widths = tuple(integer(w, f"{where}.widths[{j}]", 1) for j, w in enumerate(widths))
-    act = choice(a.get("activation", "relu"), f"{where}.activation", ACTIVATIONS)
+    m = hidden_layers({k: a[k] for k in ("widths", "activation") if k in a}, n, where)
     s = a.get("samples")
     s = None if s is None else integer(s, f"{where}.samples", 1, chunk * MAX_CHUNKS)
-    name = a.get("name") or "-".join(map(str, (n, *widths, 1)))
+    name = a.get("name") or "-".join(map(str, (n, *m.widths, 1)))
     if not isinstance(name, str) or "/" in name or name in (".", ".."):  # it names a work subfolder
         raise SpecError(f"{where}.name", "a name usable as a folder name (no '/')", name)
-    return Architecture(name, widths, act, s)
+    return Architecture(name, m.widths, m.activation, s)
 
 
-def _target(t: dict, i: int, n: int) -> Target:
-    where = f"target[{i}]"
-    check_keys(t, {"name", "truth_table"}, where)
-    if "truth_table" not in t or "name" not in t:
-        raise SpecError(where, "a 'name' and a 'truth_table'")
-    tt = parse_truth_table(t["truth_table"], n, f"{where}.truth_table")
-    if tt in (0, (1 << 2**n) - 1):
-        raise SpecError(f"{where}.truth_table", "a non-constant function", t["truth_table"])
-    return Target(str(t["name"]), tt)
+def llama_targets(tables: list[dict], n: int, where: str = "target") -> tuple[Target, ...]:
+    """``[[target]]`` tables (:func:`counting.experiments.base.config.parse_targets`), each a
+    non-constant function (a constant has no llamas to count)."""
+    targets = parse_targets(tables, n, where)
+    for i, t in enumerate(targets):
+        if t.truth_table in (0, (1 << 2**n) - 1):
+            raise SpecError(f"{where}[{i}].truth_table", "a non-constant function",
+                            tables[i].get("truth_table", tables[i]["name"]))
+    return targets
 
 
-def _family(f: dict, i: int, n: int) -> Family:
-    where = f"family[{i}]"
+def _family(f: dict, i: int, n: int, key: str) -> Family:
+    where = f"{key}[{i}]"
     check_keys(f, {"name", "kind", "weight", "degree", "count", "seed", "bits", "truth_tables"}, where)
     kind = choice(f.get("kind"), f"{where}.kind", FAMILY_KINDS)
     tables = f.get("truth_tables", [])
@@ -165,27 +173,28 @@ def _family(f: dict, i: int, n: int) -> Family:
     return fam
 
 
+def parse_families(tables: list[dict], n: int, where: str = "family") -> tuple[Family, ...]:
+    """``[[family]]`` tables (:class:`Family`), names distinct."""
+    families = tuple(_family(f, i, n, where) for i, f in enumerate(tables))
+    unique([f.name for f in families], f"{where}.name")
+    return families
+
+
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
     check_keys(d, {"experiment", "prior", "architecture", "target", "family"}, "experiment file")
-    e = experiment_table(d)
-    check_keys(e, {"kind", "n_inputs", "samples", "seed", "chunk_size", "estimator"}, "experiment")
-    choice(e.get("kind", KIND), "experiment.kind", (KIND,))
-    n = integer(e.get("n_inputs", 5), "experiment.n_inputs", 2, MAX_INPUTS)
-    chunk = integer(e.get("chunk_size", 16_384), "experiment.chunk_size", 1, 2**24)
+    h = parse_header(d, KIND, name, n_inputs=(5, 2, MAX_INPUTS), extra={"samples", "estimator"})
+    e, n, chunk = experiment_table(d), h.n_inputs, h.chunk_size
     samples = integer(e.get("samples", 1_000_000), "experiment.samples", 1, chunk * MAX_CHUNKS)
-    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
     estimator = choice(e.get("estimator", "mc"), "experiment.estimator", ("mc", "exact"))
     prior = parse_prior(section(d.get("prior", {}), "prior"))
     if estimator == "exact" and not prior.discrete:
         raise SpecError("experiment.estimator", "a discrete prior ('ternary' or 'integer') for 'exact'", prior.kind)
     archs = tuple(_architecture(a, i, n, chunk) for i, a in enumerate(table_list(d, "architecture")))
     unique([a.name for a in archs], "architecture.name")
-    targets = tuple(_target(t, i, n) for i, t in enumerate(table_list(d, "target")))
-    unique([t.name for t in targets], "target.name")
-    families = tuple(_family(f, i, n) for i, f in enumerate(table_list(d, "family")))
-    unique([f.name for f in families], "family.name")
-    return Experiment(name, n, samples, seed, chunk, estimator, prior, archs, targets, families)
+    targets = llama_targets(table_list(d, "target"), n)
+    families = parse_families(table_list(d, "family"), n)
+    return Experiment(h.name, n, samples, h.seed, chunk, estimator, prior, archs, targets, families)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:

@@ -7,11 +7,12 @@ counts for ``f`` when it computes any function ``h = f o s`` of ``f``'s orbit, a
 :class:`TargetPlan` keeps the orbit, sorted, and the transported llamas, one row per orbit member.
 
 Example:
-    >>> from counting.experiments.llamaizer.config import Family, Target
+    >>> from counting.experiments.llamaizer.config import Family
+    >>> from counting.spec.target import Target
     >>> fam = Family("ignored", "ignored_bits")
-    >>> [hex(g) for g in family_members(fam, Target("and01", 0x88), 3)]   # the functions of bit 2
+    >>> [hex(g) for g in family_members(fam, Target(0x88, 3, "and01"), 3)]   # the functions of bit 2
     ['0xf0']
-    >>> p = plan_target(Target("and01", 0x88), (fam,), 3)
+    >>> p = plan_target(Target(0x88, 3, "and01"), (fam,), 3)
     >>> len(p.orbit), p.transported.shape, p.families["ignored"].tolist()
     (12, (12, 1), [0])
 """
@@ -26,9 +27,10 @@ from jaxtyping import Int32, UInt32
 from counting.boolean.measures import relevant_bits
 from counting.boolean.symmetry import orbit_transport
 from counting.boolean.tables import canonical
-from counting.experiments.llamaizer.config import Experiment, Family, Target
+from counting.experiments.llamaizer.config import Experiment, Family
 import counting.mechanisms.llamas as llamas
 from counting.spec.errors import SpecError
+from counting.spec.target import Target
 
 
 def ignored_bits(tt: int, n: int) -> tuple[int, ...]:

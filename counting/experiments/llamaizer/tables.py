@@ -14,10 +14,11 @@ A target no network computes (``n_f = 0``) gives NaN shares and a volume without
 
 Example:
     >>> import numpy as np
-    >>> from counting.experiments.llamaizer.config import Architecture, Family, Target
+    >>> from counting.experiments.llamaizer.config import Architecture, Family
+    >>> from counting.spec.target import Target
     >>> from counting.experiments.llamaizer.plan import plan_target
     >>> from counting.experiments.llamaizer.tally import TargetCounts
-    >>> plan = plan_target(Target("and01", 0x8), (Family("x1", "named", truth_tables=(0xc,)),), 2)
+    >>> plan = plan_target(Target(0x8, 2, "and01"), (Family("x1", "named", truth_tables=(0xc,)),), 2)
     >>> zero = np.zeros((2, 1), np.int64)
     >>> t = tables(Architecture("2-1-1", (1,)), (plan,), {"and01": TargetCounts(0, zero, zero[0], {"x1": zero},
     ...            zero)}, samples=27, n_inputs=2, exact=True)

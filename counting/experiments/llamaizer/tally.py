@@ -21,9 +21,10 @@ across batch sizes, devices and interruptions.
 Example:
     >>> import jax.numpy as jnp
     >>> from counting.models.layers import Forward
-    >>> from counting.experiments.llamaizer.config import Family, Target
+    >>> from counting.experiments.llamaizer.config import Family
+    >>> from counting.spec.target import Target
     >>> from counting.experiments.llamaizer.plan import plan_target
-    >>> plan = plan_target(Target("and01", 0x8), (Family("x1", "named", truth_tables=(0xc,)),), 2)
+    >>> plan = plan_target(Target(0x8, 2, "and01"), (Family("x1", "named", truth_tables=(0xc,)),), 2)
     >>> z = jnp.asarray([[[-1., -1., 1., 1.]], [[-1., 1., -1., 1.]]])  # 2 networks, 1 unit: x1, x0
     >>> fwd = Forward(output=jnp.asarray([[-1., -1., -1., 1.], [-1., -1., -1., -1.]]), sites={"layer1": z})
     >>> tally = LlamaizerTally((plan,), n_layers=1, n_inputs=2, kind="demo")

@@ -21,10 +21,11 @@ enumerated passes (``exact``) give points without intervals.
 
 Example:
     >>> import numpy as np
-    >>> from counting.experiments.llamaizer.config import Architecture, Family, Target
+    >>> from counting.experiments.llamaizer.config import Architecture, Family
+    >>> from counting.spec.target import Target
     >>> from counting.experiments.llamaizer.plan import plan_target
     >>> from counting.experiments.llamaizer.tally import TargetCounts
-    >>> plan = plan_target(Target("and01", 0x8), (Family("x1", "named", truth_tables=(0xc,)),), 2)
+    >>> plan = plan_target(Target(0x8, 2, "and01"), (Family("x1", "named", truth_tables=(0xc,)),), 2)
     >>> one = lambda v: np.array([[v]], np.int64)
     >>> c = TargetCounts(50, np.array([[20], [20]]), np.array([20]), {}, np.array([[40], [40]]),
     ...                  units=one(25), units_sq=one(35), prior_units=one(50), prior_units_sq=one(70))

@@ -26,7 +26,9 @@ Example:
     ... samples = 4096
     ... min_hits = 0
     ... crosscheck = 0
-    ... nngp_qmc = 256
+    ... [volumes.nngp]
+    ... n_qmc = 256
+    ... replicates = 8
     ... ''')
     >>> [p.name for p in passes(exp)]
     ['census:n2:relu-8', 'classes:n2:relu-8']
@@ -53,7 +55,7 @@ from counting.experiments.simplicity import compare, zipf
 from counting.experiments.simplicity.classes import parity_class
 from counting.experiments.simplicity.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.simplicity.figures import write_figures
-from counting.experiments.simplicity.jobs import class_job, derived_seed, estimate_columns, estimator_job, settings_for
+from counting.experiments.simplicity.jobs import class_job, derived_seed, estimate_columns, estimator_job, seeded
 from counting.mechanisms.predicates import computes
 from counting.models import describe_model
 from counting.spec.estimator import MCSettings
@@ -156,7 +158,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                 name = f"census:n{n}:{p.name}"
                 out.append(Pass(name, spec, tally, None, {"part": "census", "n": n, "prior": p.name},
                                 counts=partial(census_counts, name)))
-                job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.rare, v.nngp_qmc, exp.seed,
+                job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.smc, v.nngp, exp.seed,
                                 ("volumes", n, p.name))
                 about = {"part": "classes", "n": n, "prior": p.name, "model": describe_model(m),
                          "prior_text": describe_prior(p.prior)}
@@ -177,7 +179,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None, about,
                                     tables=tables, counts=partial(hits_counts, name)))
                     continue
-                s = settings_for(method, lad.rare, lad.nngp_qmc, derived_seed(exp.seed, "ladder", n, method))
+                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp}[method]  # [ladder.<method>]
+                s = seeded(part, derived_seed(exp.seed, "ladder", n, method))
                 out.append(Pass(name, Spec(m, prior, None, s), None, None, about, estimator_job(m, prior, tt, s),
                                 tables=tables))
     if exp.reproduction is not None:

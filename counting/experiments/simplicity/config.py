@@ -1,19 +1,31 @@
 """The simplicity experiment's config: class volumes, the parity ladder and the 7-bit reproduction.
 
-``[experiment]`` gives ``seed`` and ``chunk_size``. ``[[prior]]`` lists the network priors of the
-volumes part, each a ``name``, a network (``widths``, ``activation``) and its prior (``kind``,
-``sigma_w``, ``sigma_b``, as in a job's ``[prior]``). Three optional parts, at least one present:
+``[experiment]`` gives ``seed`` and ``chunk_size``
+(:func:`counting.experiments.base.config.parse_header`; no ``n_inputs``: each part has its own).
+``[[prior]]`` lists the network priors of the volumes part, each a ``name``, a network
+(``widths``, ``activation``, read by the spec's model parser) and its prior (``kind``, ``sigma_w``,
+``sigma_b``, as in a job's ``[prior]``). Three optional parts, at least one present:
 
 * ``[volumes]``: for each ``n_inputs`` (3, 4) and prior, a census of ``samples`` networks, pooled
-  over NPN classes; classes with fewer than ``min_hits`` pooled hits get tempered SMC (``particles``,
-  ``steps``, ``replicates``), and so do the ``crosscheck`` rarest classes above it, to compare both
-  methods where both apply; every class gets its infinite-width (NNGP) value where the activation
-  has one (relu, erf).
+  over NPN classes; classes with fewer than ``min_hits`` pooled hits get tempered SMC
+  (``[volumes.smc]``), and so do the ``crosscheck`` rarest classes above it, to compare both
+  methods where both apply; every class gets its infinite-width value (``[volumes.nngp]``) where
+  the activation has one (relu, erf).
 * ``[ladder]``: n-bit parity for each of ``n`` on a ``widths`` network of ``activation`` under the
-  first prior's sigmas, by each of ``methods`` (``mc`` with ``samples`` networks, ``smc``,
-  ``subset``, ``nngp``).
+  first prior's sigmas, by each of ``methods``: ``mc`` with ``samples`` networks, and ``smc``,
+  ``subset`` and ``nngp`` with the settings of ``[ladder.smc]``, ``[ladder.subset]`` and
+  ``[ladder.nngp]``.
 * ``[reproduction]``: a census of ``samples`` networks of ``n_inputs``-``widths``-1 on each input
   ``encodings`` (``"01"``, ``"pm1"``): rank-frequency and Lempel-Ziv tables.
+
+Each of ``[volumes.smc]``, ``[volumes.nngp]``, ``[ladder.smc]``, ``[ladder.subset]`` and
+``[ladder.nngp]`` is a job's ``[estimator]`` table of that kind (``kind`` may be left out), read by
+:func:`counting.spec.estimator.parse_estimator` with its fields, bounds and defaults, but without a
+``seed``: each estimate's seed is derived from the experiment's
+(:func:`counting.experiments.simplicity.jobs.derived_seed`). These settings were once keys of
+``[volumes]`` and ``[ladder]`` themselves (``particles``, ``steps``, ``replicates``, ``max_stages``,
+``nngp_qmc``, the subset's ``max_levels`` given as ``max_stages``); such a file is refused in one line
+naming the new table.
 
 Bad input is a one-line :class:`~counting.spec.errors.SpecError`.
 
@@ -31,6 +43,12 @@ Example:
     ... '''), "demo")
     >>> exp.priors[0].model, exp.volumes.min_hits, exp.ladder
     (MLPSpec(n_inputs=3, widths=(8,), activation='relu', inputs='pm1', kind='mlp'), 10, None)
+    >>> exp.volumes.smc.particles, exp.volumes.nngp.n_qmc, exp.volumes.nngp.replicates
+    (1000, 4096, 16)
+    >>> from_dict(read_toml('[experiment]\\nkind = "simplicity"\\n[[prior]]\\nname = "a"\\n[volumes]\\nnngp_qmc = 256'))
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: volumes.nngp_qmc: expected no nngp_qmc here: moved to [volumes.nngp] (as n_qmc), got 256
     >>> from_dict(read_toml('[experiment]\\nkind = "simplicity"\\n[volumes]\\nn_inputs = [5]'), "x")
     Traceback (most recent call last):
     ...
@@ -43,15 +61,22 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import (MAX_CHUNKS, config_digest, distinct_ints, experiment_table, name_list,
-                                              table_list, unique)
-from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints, name_list,
+                                              parse_header, parse_part_estimator, table_list, unique)
+from counting.spec.errors import SpecError, check_keys, integer, section
+from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
 from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
 
 KIND = "simplicity"
 METHODS = ("mc", "smc", "subset", "nngp")
 ENCODINGS = ("pm1", "01")
+MOVED = {"volumes": {"particles": "[volumes.smc]", "steps": "[volumes.smc]", "replicates": "[volumes.smc]",
+                     "max_stages": "[volumes.smc]", "nngp_qmc": "[volumes.nngp] (as n_qmc)"},
+         "ladder": {"particles": "[ladder.smc] and [ladder.subset]", "steps": "[ladder.smc] and [ladder.subset]",
+                    "replicates": "[ladder.smc] and [ladder.subset]",
+                    "max_stages": "[ladder.smc] and [ladder.subset] (as the subset's max_levels)",
+                    "nngp_qmc": "[ladder.nngp] (as n_qmc)"}}
 
 
 @dataclass(frozen=True)
@@ -64,16 +89,6 @@ class Prior:
 
 
 @dataclass(frozen=True)
-class Rare:
-    """Tempered-SMC settings for the functions hit-or-miss cannot reach."""
-
-    particles: int = 500
-    steps: int = 10
-    replicates: int = 10
-    max_stages: int = 200
-
-
-@dataclass(frozen=True)
 class Volumes:
     """A volume for every NPN class of ``n_inputs``-bit functions under every prior."""
 
@@ -81,8 +96,8 @@ class Volumes:
     samples: int = 16_777_216
     min_hits: int = 10
     crosscheck: int = 2
-    rare: Rare = Rare()
-    nngp_qmc: int = 4096
+    smc: SMCSettings = SMCSettings()  # [volumes.smc]: the rare classes (each its own derived seed)
+    nngp: NNGPSettings = NNGPSettings()  # [volumes.nngp]: every class's infinite-width value
 
 
 @dataclass(frozen=True)
@@ -94,8 +109,9 @@ class Ladder:
     activation: str = "relu"
     methods: tuple[str, ...] = METHODS
     samples: int = 16_777_216
-    rare: Rare = Rare()
-    nngp_qmc: int = 4096
+    smc: SMCSettings = SMCSettings()  # [ladder.smc], [ladder.subset], [ladder.nngp]: each rung's derived seed
+    subset: SubsetSettings = SubsetSettings()
+    nngp: NNGPSettings = NNGPSettings()
 
 
 @dataclass(frozen=True)
@@ -143,38 +159,32 @@ def _prior(t: dict, i: int) -> Prior:
     return Prior(str(t["name"]), model, prior)
 
 
-def _rare(t: dict, where: str) -> Rare:
-    d = Rare()
-    return Rare(integer(t.get("particles", d.particles), f"{where}.particles", 10, 10**6),
-                integer(t.get("steps", d.steps), f"{where}.steps", 1, 1000),
-                integer(t.get("replicates", d.replicates), f"{where}.replicates", 2, 10**4),
-                integer(t.get("max_stages", d.max_stages), f"{where}.max_stages", 1, 10**4))
+def _estimators(t: dict, where: str, kinds: tuple[str, ...], seed: int) -> dict:
+    """The part's estimator tables ``[<where>.<kind>]`` (absent: the spec's defaults), by kind."""
+    for key, place in MOVED[where].items():
+        check_moved(t, where, (key,), place)
+    return {k: parse_part_estimator(t.get(k, {}), f"{where}.{k}", (k,), seed) for k in kinds}
 
 
-RARE_KEYS = {f.name for f in dataclasses.fields(Rare)}
-
-
-def _volumes(t: dict, chunk: int) -> Volumes:
-    check_keys(t, {f.name for f in dataclasses.fields(Volumes) if f.name != "rare"} | RARE_KEYS, "volumes")
+def _volumes(t: dict, chunk: int, seed: int) -> Volumes:
+    est = _estimators(t, "volumes", ("smc", "nngp"), seed)
+    check_keys(t, {f.name for f in dataclasses.fields(Volumes)}, "volumes")
     d = Volumes()
     return Volumes(distinct_ints(t.get("n_inputs", list(d.n_inputs)), "volumes.n_inputs", 2, 4),
                    integer(t.get("samples", d.samples), "volumes.samples", 1, chunk * MAX_CHUNKS),
                    integer(t.get("min_hits", d.min_hits), "volumes.min_hits", 0, 10**9),
-                   integer(t.get("crosscheck", d.crosscheck), "volumes.crosscheck", 0, 1000),
-                   _rare(t, "volumes"),
-                   integer(t.get("nngp_qmc", d.nngp_qmc), "volumes.nngp_qmc", 64, 2**20))
+                   integer(t.get("crosscheck", d.crosscheck), "volumes.crosscheck", 0, 1000), **est)
 
 
-def _ladder(t: dict, chunk: int) -> Ladder:
-    check_keys(t, {f.name for f in dataclasses.fields(Ladder) if f.name != "rare"} | RARE_KEYS, "ladder")
+def _ladder(t: dict, chunk: int, seed: int) -> Ladder:
+    est = _estimators(t, "ladder", ("smc", "subset", "nngp"), seed)
+    check_keys(t, {f.name for f in dataclasses.fields(Ladder)}, "ladder")
     d = Ladder()
     m = parse_model({"widths": t.get("widths", list(d.widths)), "activation": t.get("activation", d.activation)},
                     "ladder")
     return Ladder(distinct_ints(t.get("n", list(d.n)), "ladder.n", 1, 9), m.widths, m.activation,
                   name_list(t.get("methods", list(d.methods)), "ladder.methods", METHODS),
-                  integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS),
-                  _rare(t, "ladder"),
-                  integer(t.get("nngp_qmc", d.nngp_qmc), "ladder.nngp_qmc", 64, 2**20))
+                  integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS), **est)
 
 
 def _reproduction(t: dict, chunk: int) -> Reproduction:
@@ -190,22 +200,19 @@ def _reproduction(t: dict, chunk: int) -> Reproduction:
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
     check_keys(d, {"experiment", "prior", "volumes", "ladder", "reproduction"}, "experiment file")
-    e = experiment_table(d)
-    check_keys(e, {"kind", "seed", "chunk_size"}, "experiment")
-    choice(e.get("kind", KIND), "experiment.kind", (KIND,))
-    chunk = integer(e.get("chunk_size", 65_536), "experiment.chunk_size", 1, 2**24)
-    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
+    h = parse_header(d, KIND, name)
+    chunk, seed = h.chunk_size, h.seed
     parts = {k: section(d[k], k) for k in ("volumes", "ladder", "reproduction") if k in d}
     if not parts:
         raise SpecError("experiment file", "at least one of [volumes], [ladder], [reproduction]")
-    volumes = _volumes(parts["volumes"], chunk) if "volumes" in parts else None
-    ladder = _ladder(parts["ladder"], chunk) if "ladder" in parts else None
+    volumes = _volumes(parts["volumes"], chunk, seed) if "volumes" in parts else None
+    ladder = _ladder(parts["ladder"], chunk, seed) if "ladder" in parts else None
     reproduction = _reproduction(parts["reproduction"], chunk) if "reproduction" in parts else None
     priors = tuple(_prior(t, i) for i, t in enumerate(table_list(d, "prior"))) if "prior" in d else ()
     unique([p.name for p in priors], "prior.name")
     if not priors and (volumes is not None or ladder is not None):
         raise SpecError("prior", "at least one [[prior]] for [volumes] and [ladder]")
-    return Experiment(name, seed, chunk, priors, volumes, ladder, reproduction)
+    return Experiment(h.name, seed, chunk, priors, volumes, ladder, reproduction)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:

@@ -13,6 +13,8 @@ next replicate. Seeds are derived from the experiment's seed and the estimate's 
 Example:
     >>> derived_seed(0, "volumes", 4, "relu-40-40", 12) == derived_seed(0, "volumes", 4, "relu-40-40", 12)
     True
+    >>> seeded(NNGPSettings(n_qmc=256), 7)
+    NNGPSettings(n_qmc=256, replicates=16, seed=7, kind='nngp')
     >>> derived_seed(0, "a") != derived_seed(0, "b")
     True
 """
@@ -35,9 +37,8 @@ from counting.engine.tally import CensusTally
 from counting.estimators import Problem, estimate
 from counting.estimators.result import INTERVAL_COLUMNS, Estimate
 from counting.experiments.simplicity.classes import class_volumes
-from counting.experiments.simplicity.config import Rare
 from counting.mechanisms.predicates import computes
-from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
+from counting.spec.estimator import EstimatorSettings, NNGPSettings, SMCSettings
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
 from counting.spec.target import Target
@@ -49,15 +50,9 @@ def derived_seed(seed: int, *name: Any) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") >> 1
 
 
-def settings_for(method: str, rare: Rare, nngp_qmc: int, seed: int):
-    """The estimator settings of ``method`` (``smc``, ``subset`` or ``nngp``)."""
-    if method == "smc":
-        return SMCSettings(particles=rare.particles, steps=rare.steps, replicates=rare.replicates,
-                           max_stages=rare.max_stages, seed=seed)
-    if method == "subset":
-        return SubsetSettings(particles=rare.particles, steps=rare.steps, replicates=rare.replicates,
-                              max_levels=rare.max_stages, seed=seed)
-    return NNGPSettings(n_qmc=nngp_qmc, replicates=8, seed=seed)
+def seeded(settings: EstimatorSettings, seed: int) -> EstimatorSettings:
+    """A part's estimator settings (``[ladder.smc]``, say) with one estimate's derived seed."""
+    return dataclasses.replace(settings, seed=seed)
 
 
 def one_estimate(model: ModelSpec, prior: PriorSpec, tt: int, settings, options: RunOptions,
@@ -107,14 +102,16 @@ def _facts(evaluations: int, jobs: int, seconds: float) -> PassFacts:
     return PassFacts(int(evaluations), jobs, 1, 1, 1, 0, seconds, evaluations / seconds if seconds > 0 else math.nan)
 
 
-def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits: int, crosscheck: int, rare: Rare,
-              nngp_qmc: int, seed: int, name: tuple) -> Callable[[RunOptions], tuple[pd.DataFrame, PassFacts]]:
+def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits: int, crosscheck: int,
+              smc_settings: SMCSettings, nngp_settings: NNGPSettings, seed: int, name: tuple
+              ) -> Callable[[RunOptions], tuple[pd.DataFrame, PassFacts]]:
     """Every NPN class's volume after ``census`` (the pass run just before this job) has finished.
 
     Columns: the census's (:func:`~counting.experiments.simplicity.classes.class_volumes`), then
     ``smc_*`` (where run) and ``nngp_*``, and the chosen ``volume`` / ``log10_volume`` / ``ci95_*`` /
     ``method``: the census where it saw at least ``min_hits`` hits, else SMC, with the census's own
-    in ``census_*`` (:func:`chosen_columns`)."""
+    in ``census_*`` (:func:`chosen_columns`). ``smc_settings`` and ``nngp_settings``: the settings of every class's
+    estimates, each seeded by :func:`derived_seed` from ``seed`` and its name."""
     n = model.n_inputs
 
     def job(options: RunOptions) -> tuple[pd.DataFrame, PassFacts]:
@@ -131,13 +128,13 @@ def class_job(census: CensusTally, model: ModelSpec, prior: PriorSpec, min_hits:
             row: dict = {}
             smc = None
             if i in rare_ids or i in checks:
-                s = settings_for("smc", rare, nngp_qmc, derived_seed(seed, *name, "smc", i))
+                s = seeded(smc_settings, derived_seed(seed, *name, "smc", i))
                 smc = one_estimate(model, prior, tt, s, options, f"smc-{i}")
                 evaluations += smc.samples
             row.update(estimate_columns(smc, "smc_"))
             nngp = None
             if model.activation in NNGP_ACTIVATIONS:
-                s = settings_for("nngp", rare, nngp_qmc, derived_seed(seed, *name, "nngp", i))
+                s = seeded(nngp_settings, derived_seed(seed, *name, "nngp", i))
                 nngp = one_estimate(model, prior, tt, s, options, f"nngp-{i}")
             row.update(estimate_columns(nngp, "nngp_"))
             rows.append(row)

@@ -1,28 +1,34 @@
 """The training experiment's config: architectures, targets, training-set sizes and optimisers.
 
-``[experiment]`` has ``kind = "training"``, ``n_inputs``, ``samples`` (trained networks per
+``[experiment]`` has ``kind = "training"``, ``n_inputs``, ``chunk_size`` and ``seed``
+(:func:`counting.experiments.base.config.parse_header`), ``samples`` (trained networks per
 setting), ``posterior_samples`` (prior networks per architecture, target and S for P_B(f | S)),
-``chunk_size``, ``seed``, ``m`` (a list of training-set sizes) and ``train_seed`` (S of size ``m``
+``m`` (a list of training-set sizes) and ``train_seed`` (S of size ``m``
 is drawn from it, :func:`counting.training.data.training_points`). Each ``[[architecture]]`` is a
 ``[model]`` table (its ``n_inputs`` is the experiment's), each ``[[target]]`` a ``[target]`` table
 with a ``name``, each ``[[optimizer]]`` a ``[training]`` table without S (``optimizer``,
 ``learning_rate``, ``batch_size``, ``max_steps``, ``stop``, ``loss``), with a ``name``. Every table
-is checked by the spec's own parsers, errors naming the table (``optimizer[1].learning_rate``).
+is checked by the spec's own parsers, errors naming the table (``optimizer[1].learning_rate``);
+the ``[[target]]`` list by :func:`counting.experiments.base.config.parse_targets`.
 
 An optional ``[mechanisms]`` table (:class:`Mechanisms`, off unless present) asks how the trained
 solutions compute their target against the prior's solutions: ``optimizer`` (the name of an
 ``[[optimizer]]``, default the first), ``samples`` (trained networks per target, S the whole cube),
 ``prior_samples`` (untrained draws per setting, the same seed: the trained runs start from the first
-``samples`` of them), ``chunk_size`` (both passes'), and one or both settings:
-``[mechanisms.llamas]`` (an MLP's ``widths`` and ``activation`` on the experiment's ``n_inputs``,
-``[[mechanisms.llamas.target]]`` and ``[[mechanisms.llamas.family]]`` read as the llamaizer
-experiment reads its ``[[target]]`` and ``[[family]]``, and ``orbit``: whether the prior pass counts
+``samples`` of them), ``chunk_size`` (both passes'; default the experiment's), and one or both
+settings: ``[mechanisms.llamas]`` (an MLP's ``widths`` and ``activation`` on the experiment's
+``n_inputs``, ``[[mechanisms.llamas.target]]`` and ``[[mechanisms.llamas.family]]`` read by the
+llamaizer experiment's own functions, :func:`~counting.experiments.llamaizer.config.hidden_layers`,
+:func:`~counting.experiments.llamaizer.config.llama_targets` and
+:func:`~counting.experiments.llamaizer.config.parse_families`, and ``orbit``: whether the prior pass counts
 the target's whole orbit, as the llamaizer does, default true; trained runs count as solutions only
 when they compute the target itself) and ``[mechanisms.routes]`` (residual MLPs of
 block ``width`` and ``depth`` on 4 bits, ``decompositions`` of
 :data:`counting.mechanisms.routes.DECOMPOSITIONS`, chain against tree; ``rare``: those of them too
-rare for the prior's hit-or-miss, whose prior side comes from tempered SMC instead, ``replicates``
-runs of ``particles`` particles and ``steps`` moves per stage, as the depth experiment's ``rare``).
+rare for the prior's hit-or-miss, whose prior side comes from tempered SMC instead, with the
+settings of ``[mechanisms.routes.estimator]``, a job's ``[estimator]`` table of ``kind = "smc"``
+seeded by the experiment's seed, as the depth experiment's ``[routes.estimator]``; those settings
+were once keys of ``[mechanisms.routes]``, and such a file is refused in one line naming the table).
 
 With ``[mechanisms]``, ``[[architecture]]`` and ``[[target]]`` may be left out: the experiment is
 then its mechanisms alone (``experiments/training-mechanisms.toml``).
@@ -58,14 +64,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import MAX_CHUNKS, config_digest, distinct_ints, experiment_table, table_list
-from counting.experiments.base.config import name_list, unique
-import counting.experiments.llamaizer.config as llamaizer_config
+from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints,
+                                              experiment_table, name_list, parse_header, parse_part_estimator,
+                                              parse_targets, table_list, unique)
+from counting.experiments.llamaizer.config import MAX_INPUTS as LLAMA_INPUTS
+from counting.experiments.llamaizer.config import Family, hidden_layers, llama_targets, parse_families
 from counting.mechanisms.routes import DECOMPOSITIONS
-from counting.spec.errors import SpecError, check_keys, choice, integer, section
-from counting.spec.model import ACTIVATIONS, parse_model
+from counting.spec.errors import SpecError, check_keys, choice, flag, integer, section
+from counting.spec.estimator import MAX_CHUNK, SMCSettings
+from counting.spec.model import ACTIVATIONS, MAX_INPUTS, parse_model
 from counting.spec.prior import CONTINUOUS_PRIORS, parse_prior
-from counting.spec.target import parse_target
+from counting.spec.target import Target
 from counting.spec.training import parse_training
 
 KIND = "training"
@@ -78,8 +87,8 @@ class LlamaSetting:
 
     widths: tuple[int, ...]
     activation: str
-    targets: tuple[llamaizer_config.Target, ...]
-    families: tuple[llamaizer_config.Family, ...]
+    targets: tuple[Target, ...]
+    families: tuple[Family, ...]
     orbit: bool = True  # the prior pass counts f's whole orbit (llamas carried along): more solutions per draw
 
 
@@ -92,9 +101,7 @@ class RouteSetting:
     depth: int = 3
     activation: str = "relu"
     rare: tuple[str, ...] = ()  # of decompositions: the prior side by SMC (counting.experiments.depth.rare)
-    particles: int = 500
-    steps: int = 10
-    replicates: int = 20
+    estimator: SMCSettings = SMCSettings()  # [mechanisms.routes.estimator], seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -149,27 +156,21 @@ def target_table(t: dict) -> dict:
     return {"truth_table": t["truth_table"]} if "truth_table" in t else {"name": t["name"]}
 
 
-def _llamas(t: dict, n: int, prior: dict, chunk: int) -> LlamaSetting:
-    """``[mechanisms.llamas]``, read by the llamaizer experiment's parser (errors re-named under it)."""
+def _llamas(t: dict, n: int) -> LlamaSetting:
+    """``[mechanisms.llamas]``, read by the llamaizer experiment's own functions."""
     where = "mechanisms.llamas"
     check_keys(t, {"widths", "activation", "target", "family", "orbit"}, where)
-    orbit = t.get("orbit", True)
-    if not isinstance(orbit, bool):
-        raise SpecError(f"{where}.orbit", "true or false", orbit)
-    doc = {"experiment": {"kind": llamaizer_config.KIND, "n_inputs": n, "samples": 1, "chunk_size": chunk},
-           "prior": prior, "architecture": [{k: t[k] for k in ("widths", "activation") if k in t}],
-           "target": t.get("target", []), "family": t.get("family", [])}
-    try:
-        exp = llamaizer_config.from_dict(doc)
-    except SpecError as e:
-        field = e.field.replace("architecture[0].", "").replace("experiment.n_inputs", "n_inputs (the experiment's)")
-        raise SpecError(f"{where}.{field}", str(e).partition(": expected ")[2]) from None
-    a = exp.architectures[0]
-    return LlamaSetting(a.widths, a.activation, exp.targets, exp.families, orbit)
+    orbit = flag(t.get("orbit", True), f"{where}.orbit")
+    integer(n, f"{where}.n_inputs (the experiment's)", 2, LLAMA_INPUTS)
+    m = hidden_layers({k: t[k] for k in ("widths", "activation") if k in t}, n, where)
+    targets = llama_targets(table_list(t, "target", f"{where}.target"), n, f"{where}.target")
+    families = parse_families(table_list(t, "family", f"{where}.family"), n, f"{where}.family")
+    return LlamaSetting(m.widths, m.activation, targets, families, orbit)
 
 
-def _routes(t: dict) -> RouteSetting:
+def _routes(t: dict, seed: int) -> RouteSetting:
     where, d = "mechanisms.routes", RouteSetting()
+    check_moved(t, where, ("particles", "steps", "replicates"), '[mechanisms.routes.estimator] (kind = "smc")')
     check_keys(t, {f.name for f in dataclasses.fields(RouteSetting)}, where)
     decs = name_list(t.get("decompositions", list(d.decompositions)), f"{where}.decompositions",
                      tuple(DECOMPOSITIONS))
@@ -178,23 +179,23 @@ def _routes(t: dict) -> RouteSetting:
                         integer(t.get("depth", d.depth), f"{where}.depth", 1, 12),
                         choice(t.get("activation", d.activation), f"{where}.activation", ACTIVATIONS),
                         name_list(t.get("rare", list(d.rare)), f"{where}.rare", decs, empty=True),
-                        integer(t.get("particles", d.particles), f"{where}.particles", 10, 10**6),
-                        integer(t.get("steps", d.steps), f"{where}.steps", 1, 10**4),
-                        integer(t.get("replicates", d.replicates), f"{where}.replicates", 2, 10**4))
+                        parse_part_estimator(t.get("estimator", {}), f"{where}.estimator", ("smc",), seed))
 
 
-def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict]) -> Mechanisms:
-    """Validate ``[mechanisms]`` (``optimizers``: the experiment's, already checked)."""
+def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict], chunk_size: int,
+                         seed: int) -> Mechanisms:
+    """Validate ``[mechanisms]`` (``optimizers``: the experiment's, already checked; ``chunk_size``
+    and ``seed``: the experiment's)."""
     t = section(t, "mechanisms")
     check_keys(t, {"optimizer", "samples", "prior_samples", "chunk_size", "llamas", "routes"}, "mechanisms")
     opt = choice(t.get("optimizer", optimizers[0]["name"]), "mechanisms.optimizer", tuple(o["name"] for o in optimizers))
-    chunk = integer(t.get("chunk_size", 1024), "mechanisms.chunk_size", 1, 2**24)
+    chunk = integer(t.get("chunk_size", chunk_size), "mechanisms.chunk_size", 1, MAX_CHUNK)
     samples = integer(t.get("samples", 1024), "mechanisms.samples", 1, chunk * MAX_CHUNKS)
     prior_samples = integer(t.get("prior_samples", 262_144), "mechanisms.prior_samples", 1, chunk * MAX_CHUNKS)
     if "llamas" not in t and "routes" not in t:
         raise SpecError("mechanisms", "one or both of [mechanisms.llamas], [mechanisms.routes]")
-    llamas = _llamas(section(t["llamas"], "mechanisms.llamas"), n, prior, chunk) if "llamas" in t else None
-    routes = _routes(section(t["routes"], "mechanisms.routes")) if "routes" in t else None
+    llamas = _llamas(section(t["llamas"], "mechanisms.llamas"), n) if "llamas" in t else None
+    routes = _routes(section(t["routes"], "mechanisms.routes"), seed) if "routes" in t else None
     if routes is not None and routes.rare and parse_prior(prior).kind not in CONTINUOUS_PRIORS:
         raise SpecError("mechanisms.routes.rare", f"no rare routes with a discrete prior (SMC needs one of "
                         f"{list(CONTINUOUS_PRIORS)})", list(routes.rare))
@@ -204,14 +205,11 @@ def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict]) -
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
     check_keys(d, {"experiment", "prior", "architecture", "target", "optimizer", "mechanisms"}, "experiment file")
-    e = experiment_table(d)
-    check_keys(e, {"kind", "n_inputs", "samples", "posterior_samples", "chunk_size", "seed", "m", "train_seed"},
-               "experiment")
-    n = integer(e.get("n_inputs", 3), "experiment.n_inputs", 1, 12)
-    chunk = integer(e.get("chunk_size", 1024), "experiment.chunk_size", 1, 2**24)
+    h = parse_header(d, KIND, name, n_inputs=(3, 1, MAX_INPUTS),
+                     extra={"samples", "posterior_samples", "m", "train_seed"})
+    e, n, chunk, seed = experiment_table(d), h.n_inputs, h.chunk_size, h.seed
     samples = integer(e.get("samples", 4096), "experiment.samples", 1, chunk * MAX_CHUNKS)
     post = integer(e.get("posterior_samples", 65_536), "experiment.posterior_samples", 1, chunk * MAX_CHUNKS)
-    seed = integer(e.get("seed", 0), "experiment.seed", 0, 2**32 - 1)
     train_seed = integer(e.get("train_seed", 0), "experiment.train_seed", 0, 2**32 - 1)
     m = distinct_ints(e.get("m", [max(1, 2**n // 2)]), "experiment.m", 0, 2**n)
     prior = section(d.get("prior", {}), "prior")
@@ -224,10 +222,7 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
         if "n_inputs" in a:
             raise SpecError(f"architecture[{i}].n_inputs", "no n_inputs (the experiment's n_inputs applies)")
         parse_model({**a, "n_inputs": n}, f"architecture[{i}]")
-    _named(targets, "target")
-    for i, t in enumerate(targets):
-        check_keys(t, {"name", "truth_table"}, f"target[{i}]")
-        parse_target(target_table(t), n, f"target[{i}]")
+    parse_targets(targets, n)
     _named(opts, "optimizer")
     for i, o in enumerate(opts):
         for k in S_FIELDS:
@@ -235,8 +230,8 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
                 raise SpecError(f"optimizer[{i}].{k}",
                                 "no training set in an [[optimizer]] (the experiment's m and train_seed give S)")
         parse_training({**{k: v for k, v in o.items() if k != "name"}, "m": 0}, n, f"optimizer[{i}]")
-    mech = mechanisms_from_dict(d["mechanisms"], n, dict(prior), opts) if "mechanisms" in d else None
-    return Experiment(name, n, samples, post, chunk, seed, m, train_seed, dict(prior), tuple(map(dict, archs)),
+    mech = mechanisms_from_dict(d["mechanisms"], n, dict(prior), opts, chunk, seed) if "mechanisms" in d else None
+    return Experiment(h.name, n, samples, post, chunk, seed, m, train_seed, dict(prior), tuple(map(dict, archs)),
                       tuple(map(dict, targets)), tuple(map(dict, opts)), mech)
 
 
@@ -251,7 +246,8 @@ def with_samples(exp: Experiment, samples: int) -> Experiment:
         mech = dataclasses.replace(mech, samples=max(1, mech.samples * samples // exp.samples),
                                    prior_samples=max(1, mech.prior_samples * samples // exp.samples))
         if mech.routes is not None:
-            r = mech.routes
-            mech = dataclasses.replace(mech, routes=dataclasses.replace(
-                r, replicates=max(2, min(r.replicates, r.replicates * samples // exp.samples))))
+            s = mech.routes.estimator
+            reps = max(2, min(s.replicates, s.replicates * samples // exp.samples))
+            s = dataclasses.replace(s, replicates=reps, batch_replicates=min(s.batch_replicates, reps))
+            mech = dataclasses.replace(mech, routes=dataclasses.replace(mech.routes, estimator=s))
     return dataclasses.replace(exp, samples=samples, posterior_samples=post, mechanisms=mech)

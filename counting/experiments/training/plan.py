@@ -160,8 +160,7 @@ def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: t
 def smc_settings(exp: Experiment) -> SMCSettings:
     """The SMC of the ``rare`` routes' prior side (seeded by the experiment's seed, as the depth
     experiment's, so the same settings give the depth experiment's replicates)."""
-    r = exp.mechanisms.routes
-    return SMCSettings(particles=r.particles, steps=r.steps, replicates=r.replicates, seed=exp.seed)
+    return exp.mechanisms.routes.estimator  # [mechanisms.routes.estimator]
 
 
 def rare_prior_pass(exp: Experiment, setting: str, prior_spec: Spec, d: Decomposition) -> Pass:
