@@ -27,7 +27,7 @@ import pandas as pd
 from counting.engine.run import PassFacts
 from counting.experiments.depth.tables import smc_volume_columns
 from counting.experiments.llamaizer.plan import TargetPlan
-from counting.experiments.training import tables as tb
+import counting.experiments.training.tables as tb
 from counting.mechanisms.routes import DECOMPOSITIONS, Decomposition, never
 from counting.rare.replicates import Replicates
 from counting.spec.model import ModelSpec
