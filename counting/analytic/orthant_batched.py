@@ -51,10 +51,15 @@ Limits (measured in ``tests/test_orthant_batched.py`` and on relu covariances ``
 * float32: conditional variances below :data:`RANK_TOL` (1e-5 on the correlation scale) count as
   zero, i.e. the variable as an exact combination of the pivots, and Cholesky coefficients below
   :data:`COEF_TOL` (1e-4) of their row's largest as rounding noise (the host: 1e-10 and 1e-8). A
-  full-rank ``K`` whose smallest conditional variance is below 1e-5 is thus treated as singular,
-  which moves the answer by about the probability mass within a few ``1e-3`` standard deviations
-  of the dropped constraints' boundaries. Call with float64 inputs under ``jax_enable_x64`` to
-  get the host's tolerances.
+  full-rank ``K`` whose smallest conditional variance is below 1e-5 is thus treated as singular.
+  On singular relu covariances (``W = 4``, rank 4-5, ``d = 8, 16, 32``) 11 of 12 sign patterns
+  agreed with the host module within ~2 standard errors (untilted, so the errors grow below
+  ``p ~ 1e-6``), but one very thin cone (host: ``p = 1e-8 +- 8%``) came out empty (``-inf``).
+  Call with float64 inputs under ``jax_enable_x64`` to get the host's tolerances.
+* Speed on a 2-core CPU (``B = 4096``, ``d = 16``, ``n_qmc = 256``, 4 replicates, relu ``K``):
+  ~200 networks/s tilted (the host module in a loop: ~47/s, so ~4x), ~230/s untilted (host ~70/s).
+  The cost is the ``O(n_qmc * replicates * d^2)`` integrand (special functions per point and
+  step); the tilt's Newton solve is ~10% of it.
 * ``d - 1 <= 250`` (the generating vector's length); ``n_qmc`` a power of 2 up to ``2^20``.
 
 Example:
