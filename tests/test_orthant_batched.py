@@ -58,11 +58,13 @@ def relu_cov(rng, n, width):
 
 
 # ----------------------------------------------------------------------------- closed forms
+@pytest.mark.slow  # compile-dominated (6 to 50 s on 2 cores); the default run keeps the 4-bit check against the host
 def test_one_dimension_is_one_half():
     out = batched([[[2.0]], [[0.3]]], [[1.0], [-1.0]])
     np.testing.assert_allclose(np.asarray(out.log_p), math.log(0.5), rtol=1e-6)
 
 
+@pytest.mark.slow  # compile-dominated (6 to 50 s on 2 cores); the default run keeps the 4-bit check against the host
 def test_identity_is_two_to_the_minus_d():
     """Independent variables: every step is ``log Phi(0)`` exactly, so only float32 rounding is left."""
     rng = np.random.default_rng(0)
@@ -72,6 +74,7 @@ def test_identity_is_two_to_the_minus_d():
         np.testing.assert_allclose(np.asarray(out.log_p) / (-d * math.log(2)), 1.0, rtol=FLOOR)
 
 
+@pytest.mark.slow  # compile-dominated (6 to 50 s on 2 cores); the default run keeps the 4-bit check against the host
 def test_two_and_three_dimensions_match_the_arcsine_formulas():
     rng = np.random.default_rng(1)
     c2 = np.stack([random_corr(rng, 2) * s for s in (1.0, 3.0, 0.2, 1.0)])
@@ -86,12 +89,14 @@ def test_two_and_three_dimensions_match_the_arcsine_formulas():
     assert_matches(batched(c3, s3), exact)
 
 
-@pytest.mark.parametrize("d", [4, 16, pytest.param(32, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("d", [pytest.param(4, marks=pytest.mark.slow), pytest.param(16, marks=pytest.mark.slow),
+                               pytest.param(32, marks=pytest.mark.slow)])  # compile-dominated
 def test_equicorrelated_one_half_is_one_over_d_plus_one(d):
     cov = np.full((d, d), 0.5) + 0.5 * np.eye(d)
     assert_matches(batched(cov[None], np.ones((1, d))), 1.0 / (d + 1))
 
 
+@pytest.mark.slow  # compile-dominated (6 to 50 s on 2 cores); the default run keeps the 4-bit check against the host
 def test_untilted_estimator_matches_a_closed_form_too():
     d = 8
     cov = np.full((d, d), 0.5) + 0.5 * np.eye(d)
@@ -110,7 +115,7 @@ def spread_patterns(cov, rng, targets):
 
 
 @pytest.mark.parametrize("n,targets,deepest", [
-    (3, (-2, -4, -6), -4.5), (4, (-2, -5, -8, -11), -9.5),
+    pytest.param(3, (-2, -4, -6), -4.5, marks=pytest.mark.slow), (4, (-2, -5, -8, -11), -9.5),
     pytest.param(5, (-2, -5, -10, -15, -20), -18.5, marks=pytest.mark.slow),  # d = 32: minutes on 2 cores
 ])
 def test_relu_covariances_match_the_host_module(n, targets, deepest):
@@ -130,6 +135,7 @@ def test_relu_covariances_match_the_host_module(n, targets, deepest):
 
 
 # ----------------------------------------------------------------------------- batching and jit
+@pytest.mark.slow  # compile-dominated (6 to 50 s on 2 cores); the default run keeps the 4-bit check against the host
 def test_a_network_does_not_depend_on_its_batch():
     rng = np.random.default_rng(5)
     cov = np.stack([relu_cov(rng, 3, 40) for _ in range(5)])
@@ -151,6 +157,7 @@ def test_a_network_does_not_depend_on_its_batch():
     np.testing.assert_allclose(np.asarray(bigger.log_reps)[:5], np.asarray(whole.log_reps), rtol=1e-5)
 
 
+@pytest.mark.slow  # compile-dominated (6 to 50 s on 2 cores); the default run keeps the 4-bit check against the host
 def test_jit_gives_the_same_numbers():
     rng = np.random.default_rng(6)
     cov = jnp.asarray(np.stack([random_corr(rng, 5) for _ in range(3)]), jnp.float32)
