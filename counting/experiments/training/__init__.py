@@ -26,7 +26,7 @@ Example:
     ... learning_rate = 0.05
     ... ''')
     >>> [p.name for p in passes(exp)], chunk_sizes(exp)
-    (['posterior:a0:majority:m4', 'adam:a0:majority:m4'], {'experiment.chunk_size': 1024})
+    (['posterior:a0:majority:m4', 'adam:a0:majority:m4'], {'experiment.chunk_size': 16384})
 """
 
 from __future__ import annotations
