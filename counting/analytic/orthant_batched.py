@@ -65,7 +65,7 @@ Limits (measured in ``tests/test_orthant_batched.py`` and on relu covariances ``
 Example:
     >>> import jax, jax.numpy as jnp
     >>> cov = jnp.array([[[1.0, 0.5], [0.5, 1.0]]])          # 1/4 + asin(1/2) / (2 pi) = 1/3
-    >>> out = log_orthant(jax.random.key(0), cov, jnp.ones((1, 2)), n_qmc=256, replicates=4)
+    >>> out = log_orthant(jax.random.key(0), cov, jnp.ones((1, 2)), n_qmc=256, replicates=4, tilt=False)
     >>> round(float(jnp.exp(out.log_p[0])), 4), out.log_reps.shape
     (0.3333, (1, 4))
 """
