@@ -143,3 +143,12 @@ def gaussian_problem(model: ModelSpec, prior: PriorSpec, condition: Condition) -
 
     n_par = int(scale_vector(model, prior).shape[0])
     return GaussianProblem(jax.jit(evaluate), jax.jit(energy_and_grad), n_par, weight_groups(model))
+
+
+def prior_population(key, problem: "GaussianProblem", particles: int
+                     ) -> tuple[Float[Array, "N P"], Float[Array, "N"], Bool[Array, "N"]]:
+    """A rare-event run's first population: ``particles`` prior draws in Gaussian coordinates from
+    ``fold_in(key, 0)``, with their scores and whether each satisfies the condition."""
+    g = jax.random.normal(jax.random.fold_in(key, 0), (particles, problem.n_params))
+    s, holds = problem.evaluate(g)
+    return g, s, holds

@@ -58,7 +58,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int, Key
 
-from counting.rare.coordinates import GaussianProblem
+from counting.rare.coordinates import GaussianProblem, prior_population
 from counting.rare.drive import Method, on_device, on_host
 from counting.rare.kernels import Particles, Tempered, hmc, mala
 from counting.spec.errors import choice
@@ -170,8 +170,7 @@ def stage_moves(key: Key[Array, ""], p: Particles, beta: Float[Array, ""], eps: 
 
 def init(key: Key[Array, ""], problem: GaussianProblem, settings: SMCSettings) -> SMCState:
     """The prior population from ``fold_in(key, 0)``, before stage 1."""
-    g = jax.random.normal(jax.random.fold_in(key, 0), (settings.particles, problem.n_params))
-    s, holds = problem.evaluate(g)
+    g, s, holds = prior_population(key, problem, settings.particles)
     f32 = partial(jnp.asarray, dtype=jnp.float32)
     return SMCState(g, s, holds, f32(0.0), f32(0.0), f32(0.5 / math.sqrt(problem.n_params) * 4),
                     jnp.int32(1), jnp.bool_(False), f32(-jnp.inf))

@@ -51,7 +51,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int, Key
 
-from counting.rare.coordinates import GaussianProblem
+from counting.rare.coordinates import GaussianProblem, prior_population
 from counting.rare.drive import Method, on_device, on_host
 from counting.rare.kernels import Level, Particles, elliptical_slice, pcn, rescaling
 from counting.spec.errors import choice
@@ -148,8 +148,7 @@ def survivors(s: Float[Array, "N"], keep: int) -> tuple[Float[Array, ""], Int[Ar
 
 def init(key: Key[Array, ""], problem: GaussianProblem, settings: SubsetSettings) -> SubsetState:
     """The prior population from ``fold_in(key, 0)``, before the first level."""
-    g = jax.random.normal(jax.random.fold_in(key, 0), (settings.particles, problem.n_params))
-    s, holds = problem.evaluate(g)
+    g, s, holds = prior_population(key, problem, settings.particles)
     f32 = partial(jnp.asarray, dtype=jnp.float32)
     return SubsetState(g, s, holds, f32(0.0), f32(0.5), jnp.int32(0), jnp.bool_(False), f32(-jnp.inf))
 
