@@ -133,23 +133,34 @@ def method_diagnostics(kind: str, runs: list) -> dict:
     return {"mean_levels": float(np.mean([r.levels for r in runs]))}
 
 
+def replicates_estimate(kind: str, log_ps: list[float], evaluations: int, *, seconds: float = 0.0,
+                        seed: int | None = None, kernel: str | None = None, extra: dict | None = None) -> Estimate:
+    """Replicate estimates (natural logs; ``-inf``: the replicate never reached the condition) as an
+    :class:`Estimate`: their mean with its 95% t-interval in log10
+    (:func:`counting.rare.replicates.summarize_replicates`), ``evaluations`` network evaluations,
+    and the diagnostics every replicated estimate has (``kernel`` when given, ``replicates``,
+    ``replicates_log10``, ``replicate_sd_log10``, ``reached``), then ``extra``."""
+    s = summarize_replicates(list(log_ps))
+    diag = {} if kernel is None else {"kernel": kernel}
+    diag |= {"replicates": len(log_ps), "replicates_log10": list(s.replicates_log10),
+             "replicate_sd_log10": s.replicate_sd_log10, "reached": s.reached, **(extra or {})}
+    return Estimate(s.log10_volume, s.ci95, s.volume, kind, int(evaluations), "network_evaluations", None, seconds,
+                    seed, False, diag)
+
+
 def summarize_runs(settings: RareSettings, reps: Replicates, classifier: Classifier | None = None) -> Estimate:
-    """Replicate runs as an :class:`Estimate`: the mean of the replicate estimates with its 95%
-    t-interval in log10, the evaluations spent, the replicate values, their spread, how many reached
-    the condition and the method's diagnostics (:func:`method_diagnostics`); with a classifier,
-    ``columns``, each replicate's ``solutions`` and ``counts``, and the shares of each column among
-    the solutions with their 95% intervals over replicates (``shares``, ``shares_ci95``)."""
-    s = summarize_replicates([r.log_p for r in reps.runs])
-    diag = {"kernel": settings.kernel, "replicates": len(reps.runs), "replicates_log10": list(s.replicates_log10),
-            "replicate_sd_log10": s.replicate_sd_log10, "reached": s.reached,
-            **method_diagnostics(settings.kind, reps.runs)}
+    """Replicate runs as an :class:`Estimate` (:func:`replicates_estimate`) with the method's
+    diagnostics (:func:`method_diagnostics`); with a classifier, ``columns``, each replicate's
+    ``solutions`` and ``counts``, and the shares of each column among the solutions with their 95%
+    intervals over replicates (``shares``, ``shares_ci95``)."""
+    extra = method_diagnostics(settings.kind, reps.runs)
     if classifier is not None:
         solutions, counts = [r.solutions for r in reps.runs], [list(r.counts) for r in reps.runs]
         shares = share_summary(solutions, counts, classifier.columns)
-        diag |= {"columns": list(classifier.columns), "solutions": solutions, "counts": counts,
-                 "shares": shares.shares, "shares_ci95": shares.ci95}
-    return Estimate(s.log10_volume, s.ci95, s.volume, settings.kind, sum(r.evaluations for r in reps.runs),
-                    "network_evaluations", None, reps.seconds, settings.seed, False, diag)
+        extra |= {"columns": list(classifier.columns), "solutions": solutions, "counts": counts,
+                  "shares": shares.shares, "shares_ci95": shares.ci95}
+    return replicates_estimate(settings.kind, [r.log_p for r in reps.runs], sum(r.evaluations for r in reps.runs),
+                               seconds=reps.seconds, seed=settings.seed, kernel=settings.kernel, extra=extra)
 
 
 def replicated_estimate(problem: Problem, settings: RareSettings, options: RunOptions = RunOptions(),

@@ -50,9 +50,8 @@ from counting.experiments.base.shares import share_columns, volume_columns
 from counting.mechanisms.lesions import path_length_pmf
 from counting.mechanisms.routes import Decomposition, decode_placement
 from counting.rare.conditional import t_interval
-from counting.estimators.replicated import method_diagnostics
+from counting.estimators.replicated import method_diagnostics, replicates_estimate
 from counting.estimators.result import VOLUME_COLUMNS, Estimate
-from counting.rare.replicates import summarize_replicates
 
 CLASS_NAMES = ("both", "chain only", "tree only", "neither")
 RATIO_DRAWS = 20_000
@@ -213,12 +212,9 @@ def placement_rows(d: Decomposition, about: dict, never: int, method: str, joint
 
 def smc_estimate(log_ps: Sequence[float], evaluations: int = 0) -> Estimate:
     """The volume of SMC replicates (natural logs; ``-inf``: the replicate never reached the
-    target) as an estimate: their mean with its 95% t-interval in log10
-    (:func:`counting.rare.replicates.summarize_replicates`), ``evaluations`` its cost where known."""
-    s = summarize_replicates(list(log_ps))
-    return Estimate(s.log10_volume, s.ci95, s.volume, "smc", int(evaluations), "network_evaluations",
-                    diagnostics={"replicates": len(s.replicates_log10), "replicates_log10": list(s.replicates_log10),
-                                 "reached": s.reached, "replicate_sd_log10": s.replicate_sd_log10})
+    target) as an estimate (:func:`counting.estimators.replicated.replicates_estimate`),
+    ``evaluations`` its cost where known."""
+    return replicates_estimate("smc", list(log_ps), evaluations)
 
 
 def smc_volume_columns(log_ps: Sequence[float]) -> dict:
