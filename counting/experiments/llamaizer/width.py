@@ -36,6 +36,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from counting.experiments.base.shares import cost_bits
+
 KEYS = ["depth", "target", "layer", "llama"]
 
 
@@ -79,6 +81,14 @@ def _first(widths: np.ndarray, mask: np.ndarray) -> float:
     return float(widths[idx[0]]) if len(idx) else math.nan
 
 
+def widest_cost(last: pd.Series) -> dict[str, float]:
+    """``cost_bits`` (``_lo``, ``_hi``) of the widest architecture's share
+    (:func:`counting.experiments.base.shares.cost_bits`); where no network computed the target
+    there (a share of 0 of 0) the cost is ``inf``, as for a share of 0."""
+    shares = [last[k] if last["n_f"] else 0.0 for k in ("holds", "holds_hi", "holds_lo")]
+    return dict(zip(("cost_bits", "cost_bits_lo", "cost_bits_hi"), map(float, cost_bits(np.array(shares)))))
+
+
 def crossing_table(units: pd.DataFrame, discard: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``crossing`` table of the module docstring, from the ``units`` (and ``discard``) tables."""
     u = sweeps(units)
@@ -97,9 +107,7 @@ def crossing_table(units: pd.DataFrame, discard: pd.DataFrame | None = None) -> 
                     "widths": ",".join(str(int(x)) for x in w), "widest": int(w[-1]), "n_f_widest": int(last["n_f"]),
                     "holds_widest": last["holds"], "holds_widest_lo": last["holds_lo"],
                     "holds_widest_hi": last["holds_hi"],
-                    "cost_bits": -math.log2(last["holds"]) if last["holds"] > 0 else math.inf,
-                    "cost_bits_lo": -math.log2(last["holds_hi"]) if last["holds_hi"] > 0 else math.inf,
-                    "cost_bits_hi": -math.log2(last["holds_lo"]) if last["holds_lo"] > 0 else math.inf,
+                    **widest_cost(last),
                     "width_half": _first(w, share > 0.5), "width_half_sure": _first(w, g["holds_lo"].to_numpy() > 0.5),
                     "width_half_interp": half_width(w, share),
                     "width_predicted": predicted_half(last["p_unit"]),

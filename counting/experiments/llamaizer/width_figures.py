@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from counting.experiments.base.shares import cost_bits
 from counting.experiments.llamaizer.figures import caption, llama_label
 from counting.experiments.llamaizer.width import sweeps
 from counting.io.figures import save
@@ -55,8 +56,7 @@ def representatives(units: pd.DataFrame) -> list[str]:
 
 
 def _cost(share: pd.Series) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return -np.log2(share.to_numpy(float))
+    return cost_bits(share.to_numpy(float))
 
 
 def width_cost_figure(units: pd.DataFrame):
