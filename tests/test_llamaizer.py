@@ -41,7 +41,8 @@ n_inputs = 3
 samples = {samples}
 chunk_size = {chunk}
 seed = 5
-estimator = "{estimator}"
+[estimator]
+kind = "{estimator}"
 [prior]
 kind = "{prior}"
 {archs}
@@ -301,7 +302,8 @@ NEVER_HIT = """
 n_inputs = 3
 samples = 4096
 chunk_size = 1024
-estimator = "{estimator}"
+[estimator]
+kind = "{estimator}"
 [prior]
 kind = "ternary"
 [[architecture]]
@@ -411,8 +413,10 @@ BAD = [
     (lambda s: s.replace('truth_table = "0x88"', 'truth_table = "0x1ff"'), "target[0].truth_table"),
     (lambda s: s.replace('truth_table = "0x88"', 'truth_table = "0x00"'), "target[0].truth_table"),
     (lambda s: s.replace("widths = [2]", "widths = []"), "architecture[0].widths"),
-    (lambda s: s.replace('estimator = "exact"', 'estimator = "nngp"'), "experiment.estimator"),
-    (lambda s: s.replace('kind = "ternary"', 'kind = "gaussian"'), "experiment.estimator"),
+    (lambda s: s.replace('kind = "exact"', 'kind = "nngp"'), "estimator.kind"),
+    (lambda s: s.replace('kind = "exact"', 'kind = "exact"\nsamples = 10'), "estimator.samples"),
+    (lambda s: s.replace('[estimator]\nkind = "exact"', 'estimator = "exact"'), "experiment.estimator"),
+    (lambda s: s.replace('kind = "ternary"', 'kind = "gaussian"'), "estimator.kind"),
     (lambda s: s.replace("samples = 1\n", "samples = 0\n"), "experiment.samples"),
     (lambda s: s.replace("[experiment]\n", '[experiment]\nkind = "serial"\n'), "experiment.kind"),
     (lambda s: s.replace('name = "w2"', 'name = "w2-1"'), "architecture.name"),

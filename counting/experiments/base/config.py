@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
-from counting.spec.estimator import MAX_CHUNK, EstimatorSettings, MCSettings, parse_estimator
+from counting.spec.estimator import MAX_CHUNK, SETTINGS, EstimatorSettings, MCSettings, parse_estimator
 from counting.spec.target import Target, parse_target
 
 DEFAULT_KIND = "llamaizer"
@@ -140,12 +140,14 @@ def parse_targets(tables: list[dict], n: int, where: str = "target") -> tuple[Ta
 def parse_part_estimator(t: dict, where: str, kinds: tuple[str, ...], seed: int) -> EstimatorSettings:
     """A part's estimator table (``[bias.estimator]``, say), read by the spec's
     :func:`~counting.spec.estimator.parse_estimator` with the spec's fields, bounds and defaults;
-    its ``kind`` is one of ``kinds`` (default the first); no ``seed``: the experiment's, ``seed``."""
+    its ``kind`` is one of ``kinds`` (default the first); no ``seed``: the experiment's, ``seed``
+    (for a kind that has one: ``exact`` has none)."""
     t = section(t, where)
     if "seed" in t:
         raise SpecError(f"{where}.seed", "no seed here (experiment.seed seeds every pass)", t["seed"])
-    choice(t.get("kind", kinds[0]), f"{where}.kind", kinds)
-    return parse_estimator({"kind": kinds[0], **t, "seed": seed}, where)
+    kind = choice(t.get("kind", kinds[0]), f"{where}.kind", kinds)
+    seeded = any(f.name == "seed" for f in dataclasses.fields(SETTINGS[kind]))
+    return parse_estimator({"kind": kinds[0], **t, **({"seed": seed} if seeded else {})}, where)
 
 
 def check_moved(t: dict, where: str, keys: tuple[str, ...] | list[str], place: str) -> None:

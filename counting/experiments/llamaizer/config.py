@@ -1,11 +1,15 @@
 """The llamaizer experiment's config: architectures, targets and llama families, validated.
 
 ``[experiment]`` gives ``n_inputs`` (2..5), ``seed`` and ``chunk_size``
-(:func:`counting.experiments.base.config.parse_header`), ``samples`` per architecture and
-``estimator`` (``"mc"``, or ``"exact"`` for a discrete prior); ``[prior]`` is a job's prior
-section; ``[[architecture]]`` lists MLPs (hidden ``widths`` and ``activation``, read by the spec's
-model parser, :func:`hidden_layers`; optional ``samples``), ``[[target]]`` the functions (``name``
-and ``truth_table``, non-constant, :func:`llama_targets`) and ``[[family]]`` the llama families
+(:func:`counting.experiments.base.config.parse_header`) and ``samples`` per architecture.
+``[estimator]`` is a job's estimator table with only its ``kind``
+(:func:`counting.experiments.base.config.parse_part_estimator`): ``"mc"`` (the default: ``samples``
+networks per architecture from the experiment's seed, in chunks of ``chunk_size``) or ``"exact"``
+(every configuration of a discrete prior). It was once ``[experiment] estimator = "mc"``; such a
+file is refused in one line naming ``[estimator]``. ``[prior]`` is a job's prior section;
+``[[architecture]]`` lists MLPs (hidden ``widths`` and ``activation``, read by the spec's model
+parser, :func:`hidden_layers`; optional ``samples``), ``[[target]]`` the functions (``name`` and
+``truth_table``, non-constant, :func:`llama_targets`) and ``[[family]]`` the llama families
 (:class:`Family`, :func:`parse_families`). The training experiment reads its llamas with the same
 three functions. Every truth table (a target's, and each of a ``named`` family's
 ``truth_tables``) is read by :func:`counting.spec.target.parse_truth_table`: ``"0x"`` and exactly
@@ -40,6 +44,10 @@ Example:
     Traceback (most recent call last):
     ...
     counting.spec.errors.SpecError: --samples: expected an integer >= 1, got 0
+    >>> from_dict(read_toml('[experiment]\\nestimator = "mc"'), "old")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: experiment.estimator: expected no estimator here: moved to [estimator] (kind = "mc" or "exact"), got 'mc'
 """
 
 from __future__ import annotations
@@ -48,14 +56,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import (MAX_CHUNKS, config_digest, experiment_table, parse_header,
-                                              parse_targets, table_list, unique)
+from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, experiment_table,
+                                              parse_header, parse_part_estimator, parse_targets, table_list, unique)
 from counting.spec.errors import SpecError, check_keys, choice, integer, section
 from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target, parse_truth_table
 
 KIND = "llamaizer"
+ESTIMATORS = ("mc", "exact")  # [estimator] kind
 FAMILY_KINDS = ("ignored_bits", "random_weight", "random_degree", "named")
 MAX_INPUTS = 5  # one 32-bit word per truth table
 
@@ -98,7 +107,7 @@ class Experiment:
     samples: int
     seed: int
     chunk_size: int
-    estimator: str  # "mc" or "exact"
+    estimator: str  # [estimator] kind: "mc" or "exact"
     prior: PriorSpec
     architectures: tuple[Architecture, ...]
     targets: tuple[Target, ...]
@@ -182,14 +191,17 @@ def parse_families(tables: list[dict], n: int, where: str = "family") -> tuple[F
 
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
-    check_keys(d, {"experiment", "prior", "architecture", "target", "family"}, "experiment file")
-    h = parse_header(d, KIND, name, n_inputs=(5, 2, MAX_INPUTS), extra={"samples", "estimator"})
+    check_keys(d, {"experiment", "estimator", "prior", "architecture", "target", "family"}, "experiment file")
+    check_moved(experiment_table(d), "experiment", ("estimator",), '[estimator] (kind = "mc" or "exact")')
+    h = parse_header(d, KIND, name, n_inputs=(5, 2, MAX_INPUTS), extra={"samples"})
     e, n, chunk = experiment_table(d), h.n_inputs, h.chunk_size
     samples = integer(e.get("samples", 1_000_000), "experiment.samples", 1, chunk * MAX_CHUNKS)
-    estimator = choice(e.get("estimator", "mc"), "experiment.estimator", ("mc", "exact"))
+    est = section(d.get("estimator", {}), "estimator")
+    check_keys(est, {"kind"}, "estimator", " (the networks are [experiment]'s samples, seed and chunk_size)")
+    estimator = parse_part_estimator(est, "estimator", ESTIMATORS, h.seed).kind
     prior = parse_prior(section(d.get("prior", {}), "prior"))
     if estimator == "exact" and not prior.discrete:
-        raise SpecError("experiment.estimator", "a discrete prior ('ternary' or 'integer') for 'exact'", prior.kind)
+        raise SpecError("estimator.kind", "a discrete prior ('ternary' or 'integer') for 'exact'", prior.kind)
     archs = tuple(_architecture(a, i, n, chunk) for i, a in enumerate(table_list(d, "architecture")))
     unique([a.name for a in archs], "architecture.name")
     targets = llama_targets(table_list(d, "target"), n)
