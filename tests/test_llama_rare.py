@@ -1,74 +1,180 @@
-"""experiments/llama_rare.py: its llamas, its cost arithmetic, its one-pass hit-or-miss counts, and
-tempered SMC of a site condition against hit-or-miss on a case small enough for both."""
+"""The llama-rare experiment kind (counting/experiments/llama_rare/, experiments/llama_rare.toml): its
+llamas, its plan and seeds, its cost arithmetic, its config errors, its one-pass hit-or-miss
+counts, a small run end to end, and tempered SMC of a site condition against hit-or-miss on a case
+small enough for both."""
 
-import importlib.util
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import assert_usage_error, cli
 
+from counting.boolean.measures import is_threshold
 from counting.estimators import mc, smc
 from counting.estimators.problem import Problem
+from counting.experiments import load_experiment, parse_experiment, run_experiment, with_samples
+from counting.experiments.base.shares import volumes_cost
+from counting.experiments.llama_rare import passes
+from counting.experiments.llama_rare.plan import Measure, condition, model, plan
+from counting.experiments.llama_rare.tables import share_costs
+from counting.experiments.llama_rare.tally import MultiHits
+from counting.engine.run import RunOptions, run_pass
 from counting.mechanisms.predicates import all_of, computes
 from counting.mechanisms.sites import holds
 from counting.spec import parse_spec
 from counting.spec.errors import SpecError
 from counting.spec.estimator import MCSettings, SMCSettings
+from counting.spec.job import Spec
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "experiments" / "llama_rare.toml"
 
-
-def driver():
-    spec = importlib.util.spec_from_file_location("llama_rare", ROOT / "experiments" / "llama_rare.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-lr = driver()
+SMALL = """
+[experiment]
+kind = "llama-rare"
+n_inputs = 3
+seed = 4
+chunk_size = 1024
+[[target]]
+name = "and(x0,x1)"
+truth_table = "0x88"
+[[llama]]
+name = "x2"
+truth_table = "0xf0"
+layers = [1, 2]
+share = true
+[[llama]]
+name = "x0 xor x2"
+truth_table = "0x5a"
+layers = [2]
+prior_widths = [4]
+[[width]]
+width = 4
+mc_samples = 8192
+[width.estimator]
+kind = "smc"
+particles = 32
+replicates = 2
+steps = 1
+leapfrog = 2
+"""
 
 
 def test_llamas_are_what_their_names_say():
-    lr.check_tables()
+    exp = load_experiment(CONFIG)
+    x2, xor = exp.llamas
     # bit i of a table is the point whose bit j is x_j (pm1: x_j = +1 where bit j of i is set)
-    assert [lr.XOR[1] >> i & 1 for i in range(32)] == [(i >> 3 & 1) ^ (i >> 4 & 1) for i in range(32)]
-    assert lr.TARGET == sum(1 << i for i in range(32) if i & 3 == 3)
+    assert exp.target.truth_table == sum(1 << i for i in range(32) if i & 3 == 3)
+    assert [x2.truth_table >> i & 1 for i in range(32)] == [i >> 2 & 1 for i in range(32)]
+    assert [xor.truth_table >> i & 1 for i in range(32)] == [(i >> 3 & 1) ^ (i >> 4 & 1) for i in range(32)]
+    assert (x2.name, is_threshold(x2.truth_table, 5), xor.name, is_threshold(xor.truth_table, 5)) == (
+        "x2", True, "x3 xor x4", False)
 
 
 def test_costs_from_volumes_and_shares():
-    bits, lo, hi = lr.cost_from_volumes((-4.0, -4.25, -3.75), (-6.0, -6.5, -5.5))
+    bits, lo, hi = volumes_cost((-4.0, -4.25, -3.75), (-6.0, -6.5, -5.5))
     assert bits == pytest.approx(2 * math.log2(10)) and lo == pytest.approx(1.25 * math.log2(10))
     assert hi == pytest.approx(2.75 * math.log2(10))
-    assert math.isnan(lr.cost_from_volumes((-4.0, -4.1, -3.9), (-9.0, None, -8.0))[2])
-    assert lr.cost_from_share(1 / 8, 1 / 16, 1 / 4) == (3.0, 2.0, 4.0)
-    assert lr.cost_from_share(0.0, 0.0, 0.01)[0] == math.inf
+    assert math.isnan(volumes_cost((-4.0, -4.1, -3.9), (-9.0, None, -8.0))[2])
+    assert share_costs(1 / 8, 1 / 16, 1 / 4) == (3.0, 2.0, 4.0)
+    assert share_costs(0.0, 0.0, 0.01)[0] == math.inf
+    assert math.isnan(share_costs(math.nan, math.nan, math.nan)[0])  # no network computed f: unknown
 
 
-def test_plan_and_labels():
-    p = lr.plan(32, [32, 128], True)
-    assert [(m.width, m.label) for m in p] == [
+def test_plan_labels_and_seeds():
+    exp = load_experiment(CONFIG)
+    assert [(m.width, m.label) for m in plan(exp)] == [
         (32, "f"), (32, "f and layer1 holds x2"), (32, "f and layer2 holds x2"), (32, "f and layer2 holds x3 xor x4"),
         (32, "layer2 holds x3 xor x4"), (128, "f"), (128, "f and layer2 holds x3 xor x4")]
-    assert [m.label for m in lr.plan(32, [32], False, cheap=False)] == ["f", "f and layer2 holds x3 xor x4"]
+    ps = passes(exp)
+    # SMC volume i has seed + 1 + i, the settings of its width; the hit-or-miss pass the seed itself
+    assert [p.spec.estimator.seed for p in ps] == [1, 2, 3, 4, 5, 6, 7, 0]
+    assert [(p.spec.estimator.particles, p.spec.estimator.replicates) for p in ps[:-1]] == [(200, 6)] * 5 + [(100, 4)] * 2
+    assert ps[-1].spec.estimator == MCSettings(samples=2**21, seed=0, chunk_size=16384)
+    assert ps[-1].spec.model.widths == (32, 32) and ps[5].spec.model.widths == (128, 128)
+    head, _, xor = SMALL.split("[[llama]]")
+    only_xor = parse_experiment(head + "[[llama]]" + xor.replace("prior_widths = [4]\n", ""))
+    assert [m.label for m in plan(only_xor)] == ["f", "f and layer2 holds x0 xor x2"]
 
 
-def test_refuses_a_finished_out_before_any_work(tmp_path):
+BAD = [
+    (lambda s: s.replace("widths = [32]", "widths = [64]"), "llama[0].widths[0]"),
+    (lambda s: s.replace("layers = [1, 2]", "layers = [1, 3]"), "llama[0].layers[1]"),
+    (lambda s: s.replace('kind = "gaussian"', 'kind = "ternary"').replace("sigma_w = 1.0\nsigma_b = 1.0\n", ""),
+     "prior.kind"),
+    (lambda s: s + '[[target]]\nname = "x0"\ntruth_table = "0xaaaaaaaa"\n', "target"),
+    (lambda s: s.replace("particles = 200", "particles = 200\nseed = 3"), "width[0].estimator.seed"),
+    (lambda s: s.replace("particles = 200", "particle = 200"), "width[0].estimator.particle"),
+    (lambda s: s.replace('kind = "smc"', 'kind = "subset"', 1), "width[0].estimator.kind"),
+    (lambda s: s.replace("width = 128", "width = 32"), "width.width"),
+    (lambda s: s.replace('name = "x3 xor x4"', 'name = "x2"'), "llama.name"),
+    (lambda s: s.replace("share = true", "share = 1"), "llama[0].share"),
+    (lambda s: s.replace("hidden_layers = 2", "hidden_layers = 2\nparticles = 3"), "experiment.particles"),
+]
+
+
+@pytest.mark.parametrize("edit, field", BAD)
+def test_bad_configs_give_one_line_errors(edit, field):
+    with pytest.raises(SpecError) as err:
+        parse_experiment(edit(CONFIG.read_text()))
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1 and msg.startswith(f"{field}: expected"), msg
+
+
+def test_a_finished_out_is_refused_before_any_work(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
-    with pytest.raises(SpecError, match="--out"):
-        lr.main(["--out", str(tmp_path)])
-    with pytest.raises(SpecError, match="--widths"):
-        lr.parse_args(["--out", str(tmp_path / "new"), "--widths", "32,x"])
+    r = cli("run", CONFIG, "--out", tmp_path, "--work", tmp_path / "work", "--no-progress")
+    assert_usage_error(r, "--out")
+    assert (tmp_path / "manifest.json").read_text() == "{}" and not list(tmp_path.rglob("*.parquet"))
+
+
+def test_samples_override_only_the_hit_or_miss_passes():
+    exp = with_samples(load_experiment(CONFIG), 4096)
+    assert [w.mc_samples for w in exp.widths] == [4096, 0]
+    assert [w.estimator.particles for w in exp.widths] == [200, 100]
 
 
 @pytest.mark.slow  # two compiled counting passes: about 10 s on 2 shared cores
 def test_one_pass_counts_equal_separate_hit_or_miss_runs():
     # every condition's count in the shared pass is exactly its own mc job's count (same draws)
-    measures = [lr.Measure(3, ("x2", lr.CHEAP[1]), "layer1", and_f=False),
-                lr.Measure(3, ("x2", lr.CHEAP[1]), "layer2", and_f=False)]
-    hits, _ = lr.mc_counts(3, measures, 3000, seed=7, chunk_size=1024)
+    exp = load_experiment(CONFIG)
+    x2 = ("x2", exp.llamas[0].truth_table)
+    measures = [Measure(3, x2, "layer1", and_f=False), Measure(3, x2, "layer2", and_f=False)]
     settings = MCSettings(samples=3000, seed=7, chunk_size=1024)
-    alone = mc.estimate(Problem.of(lr.spec_of(3, settings), lr.condition(measures[1])), settings).hits
+    spec = Spec(model(exp, 3), exp.prior, exp.target, settings)
+    tally = MultiHits([condition(exp, m) for m in measures])
+    run_pass(spec, tally, RunOptions(progress=False))
+    hits = tally.finalize()
+    alone = mc.estimate(Problem.of(spec, condition(exp, measures[1])), settings).hits
     assert hits[1] == alone > 0 and hits[0] != hits[1]  # the second condition's count, in its place
+
+
+@pytest.mark.slow  # five SMC jobs on a 3-4-4-1 network and a hit-or-miss pass: about a minute on 2 shared cores
+def test_a_small_run_end_to_end(tmp_path):
+    exp = parse_experiment(SMALL)
+    out = tmp_path / "out"
+    res = run_experiment(exp, out=out, work=tmp_path / "work", progress=False)
+    v, c = res["volumes"], res["costs"]
+    labels = ["f", "f and layer1 holds x2", "f and layer2 holds x2", "f and layer2 holds x0 xor x2",
+              "layer2 holds x0 xor x2"]
+    assert v["condition"].tolist() == labels * 2 and v["method"].tolist() == ["smc"] * 5 + ["mc"] * 5
+    assert v["seed"].tolist() == [5, 6, 7, 8, 9] + [4] * 5 and (v["replicates"][:5] == 2).all()
+    assert (v["cost"][5:] == 8192).all() and v["hits"][5] > 0
+    assert c["method"].tolist() == ["smc-share"] * 2 + ["smc"] * 3 + ["mc"] * 3
+    assert (c["n_f"][5:] == v["hits"][5]).all()  # every mc share is among the pass's networks computing f
+    f, fg, cost = v.iloc[0], v.iloc[2], c.iloc[3]  # f, and "f and layer2 holds x2" with its smc cost
+    assert cost.seed_f == f.seed and cost.seed_f_and_g == fg.seed and f.reached == fg.reached == 2
+    assert cost.cost_bits == pytest.approx(math.log2(10) * (f.log10_volume - fg.log10_volume))
+    assert cost.ci95_lo == pytest.approx(math.log2(10) * (f.ci95_lo - fg.ci95_hi))  # the intervals end to end
+    shares = np.array(c["replicate_shares"][1], float)
+    assert len(shares) == 2 and ((shares >= 0) & (shares <= 1)).all()
+    assert c["share"][1] == pytest.approx(shares.mean()) and c["cost_bits"][1] == pytest.approx(-math.log2(shares.mean()))
+    assert sorted(p.name for p in out.iterdir()) == ["costs.parquet", "counts.npz", "llama_rare.md",
+                                                     "manifest.json", "volumes.parquet"]
+    with np.load(out / "counts.npz") as z:
+        assert z["mc:w4|hits"].tolist() == v["hits"][5:].astype(int).tolist()
+        assert z["smc:w4:f|counts"].shape == (2, 2)
 
 
 @pytest.mark.slow  # two SMC compilations and 2^18 hit-or-miss networks: about a minute on 2 shared cores

@@ -34,7 +34,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare'], got 'llamas'
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 import counting.experiments.depth as depth
+import counting.experiments.llama_rare as llama_rare
 import counting.experiments.llamaizer as llamaizer
 import counting.experiments.simplicity as simplicity
 import counting.experiments.training as training
@@ -53,7 +54,8 @@ from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read
 from counting.spec.errors import SpecError
 
 EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
-                                                               simplicity.EXPERIMENT, training.EXPERIMENT)}
+                                                               simplicity.EXPERIMENT, training.EXPERIMENT,
+                                                               llama_rare.EXPERIMENT)}
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
            "with_samples"]
