@@ -34,7 +34,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'readout'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'readout', 'rare-crosscheck'], got 'llamas'
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import pandas as pd
 
 import counting.experiments.depth as depth
 import counting.experiments.llamaizer as llamaizer
+import counting.experiments.rare_crosscheck as rare_crosscheck
 import counting.experiments.readout as readout
 import counting.experiments.simplicity as simplicity
 import counting.experiments.training as training
@@ -55,7 +56,7 @@ from counting.spec.errors import SpecError
 
 EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
                                                                simplicity.EXPERIMENT, training.EXPERIMENT,
-                                                               readout.EXPERIMENT)}
+                                                               readout.EXPERIMENT, rare_crosscheck.EXPERIMENT)}
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
            "with_samples"]
