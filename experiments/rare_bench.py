@@ -6,9 +6,10 @@ is narrower than 0.2 decades and records the network evaluations and seconds spe
 (hmc kernel) does the same with its own replicates. For
 hit-or-miss the required sample count is computed from the Clopper-Pearson interval at the exact
 volume (the smallest n whose expected interval is narrower than 0.2 decades), and its time from the
-engine's measured throughput on the same spec.
+engine's measured throughput on the same spec. Writes ``rare_methods_<backend>.parquet``,
+``rare_methods_<backend>.md`` and ``rare_methods_manifest_<backend>.json`` into ``--out``:
 
-    python experiments/rare_bench.py [--out results/rare]
+    python experiments/rare_bench.py [--out results/bench]
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def hit_or_miss(spec):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="results/rare")
+    ap.add_argument("--out", default="results/bench")
     ap.add_argument("--particles", type=int, default=1000)
     ap.add_argument("--smc-particles", type=int, default=2000)
     args = ap.parse_args()
@@ -112,13 +113,14 @@ def main() -> None:
     ]
     df = pd.DataFrame(rows)
     df["exact_log10_volume"] = math.log10(EXACT)
-    out = Path(args.out)
-    write_parquet(out / "bench.parquet", df)
+    out, stem = Path(args.out), f"rare_methods_{jax.default_backend()}"
+    write_parquet(out / f"{stem}.parquet", df)
     text = df.to_string(index=False) + f"\n\nhit-or-miss throughput on this spec: {rate:,.0f} networks/s " \
         f"({jax.devices()[0].device_kind}, {len(jax.devices())} device(s))\n"
-    atomic_write_bytes(out / "bench.md", text.encode())
-    write_json(out / "bench_manifest.json", manifest("rare-bench", spec.to_dict(), vars(args) | {"mc_rate": rate},
-                                                     {"subset_seconds": sub_secs, "smc_seconds": smc_secs}, ["bench.parquet"]) | {"result": rows})
+    atomic_write_bytes(out / f"{stem}.md", text.encode())
+    write_json(out / f"rare_methods_manifest_{jax.default_backend()}.json",
+               manifest("rare-bench", spec.to_dict(), vars(args) | {"mc_rate": rate},
+                        {"subset_seconds": sub_secs, "smc_seconds": smc_secs}, [f"{stem}.parquet"]) | {"result": rows})
     print(text)
 
 

@@ -43,3 +43,35 @@ def test_shortcuts():
     same = np.zeros((8, 3))  # a dead layer: every point alike
     assert readout_status(same, signs(0x96, 8)) == "clash" and not is_readout(same, signs(0x96, 8))
     assert readout_status(same, signs(0, 8)) == "lp" and lp_feasible(same, signs(0, 8))  # a constant is read
+
+
+def test_readout_experiment_kind():
+    """The ``readout`` kind on a tiny config: its table's columns, and a case the rank shortcut
+    decides (32 relu units on the 8 points of 3 bits: ``[A 1]`` has full row rank, so the llama x2
+    is a readout of the layer in every network kept)."""
+    from counting.experiments import parse_experiment, run_experiment
+    from counting.stats import clopper_pearson
+
+    exp = parse_experiment("""
+[experiment]
+kind = "readout"
+n_inputs = 3
+networks = 5
+chunk_size = 256
+[[architecture]]
+widths = [32]
+[[target]]
+name = "and01"
+truth_table = "0x88"
+[[family]]
+kind = "ignored_bits"
+""")
+    t = run_experiment(exp, progress=False)["readout"]
+    assert list(t.columns) == ["architecture", "depth", "width", "target", "layer", "llama", "networks", "drawn",
+                               "sign", "readout", "both", "rank", "clash", "lp", "readout_share", "readout_share_lo",
+                               "readout_share_hi", "sign_share"]
+    row = t.iloc[0]
+    assert len(t) == 1 and (row["architecture"], row["llama"], row["networks"], row["drawn"]) == ("3-32-1", "0xf0", 5, 256)
+    assert row["rank"] == row["readout"] == 5 and row["clash"] == row["lp"] == 0
+    assert row["readout_share"] == 1.0 and row["readout_share_lo"] == clopper_pearson(5, 5)[0]
+    assert row["both"] == row["sign"] <= 5

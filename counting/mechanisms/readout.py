@@ -10,8 +10,11 @@ shortcuts decide most cases without one: when ``[A 1]`` has full row rank every 
 readout (the reading is vacuous, :func:`counting.mechanisms.sites.decodes_everything`), and when two
 points have equal activations but different values of ``g``, none is.
 
-For relu, step and sign units, holding ``g`` by the sign-pattern reading implies holding it as a
-readout (the unit alone, thresholded, reads it), never the other way round.
+Holding ``g`` by the sign-pattern reading (a unit's pre-activation is positive exactly where ``g``
+is 1, or exactly where it is 0) implies holding it as a readout, never the other way round: every
+activation of :func:`counting.models.layers.activation` is positive exactly where its
+pre-activation is, so the unit alone, thresholded just above 0, reads it (:func:`decide` with
+``held`` skips the program then).
 
 Example:
     >>> import numpy as np
@@ -20,6 +23,8 @@ Example:
     [True, False]
     >>> readout_status(a, np.array([-1, 1, 1, 1]))
     'lp'
+    >>> decide(prepare(a), np.array([-1, -1, 1, 1]), held=True)    # a unit is x1: no program needed
+    ('lp', True)
 """
 
 from __future__ import annotations
@@ -81,10 +86,12 @@ def feasible(layer: Layer, signs: Float[np.ndarray, "P"]) -> bool:
     raise RuntimeError(f"readout linear program: HiGHS gave no answer (status {res.status}: {res.message})")
 
 
-def decide(layer: Layer, signs: Float[np.ndarray, "P"]) -> tuple[str, bool]:
-    """The :func:`status` and the answer: is ``signs`` a linear readout of the prepared layer?"""
+def decide(layer: Layer, signs: Float[np.ndarray, "P"], held: bool = False) -> tuple[str, bool]:
+    """The :func:`status` and the answer: is ``signs`` a linear readout of the prepared layer?
+    ``held``: a unit of the layer holds the pattern (or its negation) by the sign-pattern reading;
+    it is then a readout (module docstring) and no program runs."""
     how = status(layer, signs)
-    return how, how == "rank" or (how == "lp" and feasible(layer, signs))
+    return how, how == "rank" or (how == "lp" and (held or feasible(layer, signs)))
 
 
 def readout_status(acts: Float[np.ndarray, "P U"], signs: Float[np.ndarray, "P"]) -> str:
