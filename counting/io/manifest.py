@@ -22,8 +22,11 @@ import sys
 from pathlib import Path
 
 def git_commit() -> dict:
-    """Commit and dirty flag of the source tree this package was imported from (if it is a checkout)."""
+    """Commit and dirty flag of the source tree this package was imported from (if it is a checkout):
+    dirty when any tracked file of the package (``counting/``, every module a number comes from) differs
+    from the commit."""
     here = Path(__file__).resolve().parent
+    package = here.parent
     try:
         commit = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
@@ -31,7 +34,7 @@ def git_commit() -> dict:
         if commit.returncode != 0:
             return {"commit": None, "dirty": None}
         dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "."],
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", str(package)],
             capture_output=True,
             text=True,
             timeout=10,
