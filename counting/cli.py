@@ -2,7 +2,9 @@
 
 Bad input (malformed TOML, unknown keys, out-of-range values, a flag that does not apply to the
 chosen estimator) prints one line ``counting: error: FIELD: expected ...`` to stderr and exits
-with status 2, writing nothing.
+with status 2, writing nothing. The library names its options as it does (``batch_size``,
+``out``, ``resume``: :class:`counting.spec.errors.OptionError`); :data:`FLAGS` gives the flag
+each is set by here, and the line names the flag.
 
 Example (shell)::
 
@@ -128,6 +130,24 @@ circuit depth and min_weights need n <= 4. --all N writes complexity.parquet to 
 
 
 COMPLEXITY_MAX_BITS = 12  # the models' limit on n_inputs
+
+# the library's name of each option a command sets (an OptionError's option) -> what this command line calls it
+FLAGS = {"out": "--out", "work": "--work", "resume": "--resume", "force": "--force", "samples": "--samples",
+         "seed": "--seed", "batch_size": "--batch-size", "chunks_per_device": "--chunks-per-device",
+         "checkpoint_seconds": "--checkpoint-seconds", "progress_seconds": "--progress-seconds",
+         "devices": "--devices", "coordinator": "--coordinator", "processes": "--num-processes",
+         "index": "--process-id"}
+COMMAND_FLAGS = {"merge": {"out": "DIR"}}  # where a command names an option otherwise (merge's folder is DIR)
+
+
+def error_line(e, command: str | None = None) -> str:
+    """The one line a refusal prints: an :class:`~counting.spec.errors.OptionError` names the flag
+    (or argument) of ``command`` that sets its option; any other error is printed as it is."""
+    from counting.spec.errors import OptionError
+
+    if isinstance(e, OptionError):
+        return f"counting: error: {e.line({**FLAGS, **COMMAND_FLAGS.get(command, {})})}"
+    return f"counting: error: {e}"
 
 
 def _sub(sub, name: str, help: str) -> argparse.ArgumentParser:
@@ -321,7 +341,7 @@ def cmd_run(args) -> int:
     _timing_flags(args)
     stem = Path(args.experiment).stem
     out = check_folder(Path(args.out) if args.out else Path("runs") / stem)
-    work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "--work")
+    work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "work")
     args.saved_in = [work, out]
     _record_reproduce(args, args.experiment, ("--samples", args.samples))
     from counting.engine.distributed import Cluster
@@ -330,11 +350,11 @@ def cmd_run(args) -> int:
     with contextlib.ExitStack() as held:
         if c.merges:
             held.enter_context(hold(out, force=args.force))
-            held.enter_context(hold(work, force=True, flag="--work"))
+            held.enter_context(hold(work, force=True, option="work"))
         else:
             if finished(out) and not args.force:
                 raise SpecError("--out", "a folder without a finished result (--force replaces it)", str(out))
-            held.enter_context(hold(work / f"process-{c.index}-of-{c.processes}", force=True, flag="--work"))
+            held.enter_context(hold(work / f"process-{c.index}-of-{c.processes}", force=True, option="work"))
         result = run_experiment(config, out=out, work=work, resume=args.resume,
                                 progress=False if args.no_progress else None, batch_size=args.batch_size,
                                 checkpoint_seconds=args.checkpoint_seconds, progress_seconds=args.progress_seconds,
@@ -495,7 +515,7 @@ def _dispatch(argv: list[str], holder: dict) -> int:
             _join(args.cluster)
         code = COMMANDS[args.command](args)
     except SpecError as e:
-        sys.stderr.write(f"counting: error: {e}\n")
+        sys.stderr.write(error_line(e, getattr(holder.get("args"), "command", None)) + "\n")
         return _failed(holder, 2)
     except Exception as e:
         from counting.engine.distributed import PartDone

@@ -368,6 +368,33 @@ def test_experiment_resume_without_an_unfinished_run_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_library_error_names_its_option_and_the_command_line_prints_the_flag(tmp_path, capsys):
+    """The library calls an option by its own name (``index``, ``resume``, ``out``; ``processes``
+    in the message); the command line prints the same line with the flag that sets it, and merge
+    its DIR. Run in this process: the cluster is checked before any device is set up."""
+    from counting.cli import error_line, main
+    from counting.engine import checkpoint, distributed
+    from counting.spec.errors import OptionError
+
+    with pytest.raises(OptionError) as e:
+        distributed.cluster_from(None, 2, 2, {})
+    assert (e.value.option, str(e.value)) == ("index", "index: expected an integer from 0 to 1 (processes 2), got 2")
+    spec = write(tmp_path, SMALL)
+    code = main(["volume", str(spec), "--out", str(tmp_path / "o"), "--num-processes", "2", "--process-id", "2"])
+    assert code == 2 and capsys.readouterr().err.splitlines() == [
+        "counting: error: --process-id: expected an integer from 0 to 1 (--num-processes 2), got 2"]
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(OptionError) as e:
+        checkpoint.require(tmp_path / "o", resume=True)
+    said = f"expected a folder holding an unfinished job's checkpoint, got '{tmp_path / 'o'}'"
+    assert str(e.value) == f"resume: {said}"
+    assert error_line(e.value, "volume") == f"counting: error: --resume: {said}"
+    with pytest.raises(OptionError) as e:
+        distributed.read_job(tmp_path)
+    said = f"expected a folder holding the parts of a volume or census job (job.json in parts/), got '{tmp_path}'"
+    assert (str(e.value), error_line(e.value, "merge")) == (f"out: {said}", f"counting: error: DIR: {said}")
+
+
 @pytest.mark.parametrize("command", ["volume", pytest.param("census", marks=pytest.mark.slow), "run",
                                      pytest.param("bench", marks=pytest.mark.slow)])  # a start-up each, about 2.5 s
 def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, command):

@@ -155,16 +155,16 @@ def test_experiment_of_parts_equals_one_process(tmp_path):
     assert int(one["volumes"]["orbit_hits"].sum()) > 0
 
 
-@pytest.mark.parametrize("flags, env, field", [
-    (["--num-processes", "2", "--process-id", "2"], {}, "--process-id"),
-    (["--num-processes", "2", "--process-id", "-1"], {}, "--process-id"),
-    (["--coordinator", "localhost:1234"], {}, "--num-processes"),
-    (["--process-id", "0"], {}, "--num-processes"),
-    (["--coordinator", "localhost:1234", "--num-processes", "2"], {}, "--process-id"),
-    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"], {}, "--coordinator"),
-    (["--num-processes", "0"], {}, "--num-processes"),
+@pytest.mark.parametrize("flags, env, field", [  # the library names cluster_from's arguments
+    (["--num-processes", "2", "--process-id", "2"], {}, "index"),
+    (["--num-processes", "2", "--process-id", "-1"], {}, "index"),
+    (["--coordinator", "localhost:1234"], {}, "processes"),
+    (["--process-id", "0"], {}, "processes"),
+    (["--coordinator", "localhost:1234", "--num-processes", "2"], {}, "index"),
+    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"], {}, "coordinator"),
+    (["--num-processes", "0"], {}, "processes"),
     ([], {"COUNTING_NUM_PROCESSES": "two"}, "COUNTING_NUM_PROCESSES"),
-    ([], {"COUNTING_NUM_PROCESSES": "2", "COUNTING_PROCESS_ID": "3"}, "--process-id"),
+    ([], {"COUNTING_NUM_PROCESSES": "2", "COUNTING_PROCESS_ID": "3"}, "index"),
 ])
 def test_cluster_settings_are_refused_in_one_line(flags, env, field):
     with pytest.raises(SpecError) as e:
@@ -172,7 +172,7 @@ def test_cluster_settings_are_refused_in_one_line(flags, env, field):
         for k, v in zip(flags[::2], flags[1::2]):
             args[k] = v if k == "--coordinator" else int(v)
         distributed.cluster_from(args["--coordinator"], args["--num-processes"], args["--process-id"], env)
-    assert str(e.value).startswith(field) and "\n" not in str(e.value)
+    assert str(e.value).startswith(f"{field}:") and "\n" not in str(e.value)
 
 
 def test_environment_gives_the_cluster_and_flags_win():

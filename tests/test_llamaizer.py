@@ -361,20 +361,20 @@ def test_samples_override_batch_size_check_and_work_folder(tmp_path):
     assert [a.samples for a in exp.architectures] == [99, None]
     small = with_samples(exp, 3000)
     assert small.samples == 3000 and [a.samples for a in small.architectures] == [None, None]
-    with pytest.raises(SpecError, match="^--samples: expected an integer >= 1, got 0$"):
+    with pytest.raises(SpecError, match="^samples: expected an integer >= 1, got 0$"):
         with_samples(exp, 0)
     check_batch_size(exp, 256)
     check_batch_size(exp, None)
-    with pytest.raises(SpecError, match=r"^--batch-size: expected a divisor of experiment.chunk_size=4096, got 3$"):
+    with pytest.raises(SpecError, match=r"^batch_size: expected a divisor of experiment.chunk_size=4096, got 3$"):
         check_batch_size(exp, 3)
     exact = parse_experiment(config("exact"))
     check_batch_size(exact, 27)
-    with pytest.raises(SpecError, match=r"^--batch-size: expected a divisor of the enumeration chunk of w2="):
+    with pytest.raises(SpecError, match=r"^batch_size: expected a divisor of the enumeration chunk of w2="):
         check_batch_size(exact, 128)
     # a work folder holding an unfinished pass is refused before anything runs
     (tmp_path / "w" / "w2-1").mkdir(parents=True)
     (tmp_path / "w" / "w2-1" / "checkpoint.npz").write_bytes(b"")
-    with pytest.raises(SpecError, match="^--work: expected a folder without an unfinished run"):
+    with pytest.raises(SpecError, match="^work: expected a folder without an unfinished run"):
         run_experiment(small, out=tmp_path / "out", work=tmp_path / "w", progress=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "w" / "w2").exists()
     with pytest.raises(SpecError, match="^experiment.kind: expected one of"):

@@ -111,7 +111,7 @@ def test_subset_resumes_from_a_checkpoint_to_the_same_estimate(tmp_path, monkeyp
         subset.estimate(problem, spec.estimator, RunOptions(out=out, progress=False))
     monkeypatch.undo()
     assert checkpoint.load(out, spec.to_json(), "subset").next == 2
-    with pytest.raises(SpecError, match="--out"):
+    with pytest.raises(SpecError, match="^out: expected a folder without an unfinished job"):
         subset.estimate(problem, spec.estimator, RunOptions(out=out, progress=False))
     resumed = subset.estimate(problem, spec.estimator, RunOptions(out=out, resume=True, progress=False))
     assert dataclasses.replace(resumed, seconds=0.0) == dataclasses.replace(whole, seconds=0.0)

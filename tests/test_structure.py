@@ -1,13 +1,17 @@
 """The package's shape: no import cycles (function-level imports included), no private names
 imported across modules (nor into the tests and the experiment scripts), a runnable example in
 every module's docstring, and architecture knowledge in one home: no ``model.kind`` compared with
-a model kind outside ``counting/spec/`` and ``counting/models/``."""
+a model kind outside ``counting/spec/`` and ``counting/models/``. Command-line flags belong to the
+command line: no error raised outside ``counting/cli.py`` names one, and every option the library's
+errors name has its flag in ``counting.cli.FLAGS``."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
+from counting.cli import FLAGS
 from counting.spec.model import MODEL_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,3 +151,81 @@ def test_no_model_kind_is_compared_outside_spec_and_models():
 def test_every_module_has_a_runnable_example(name):
     doc = ast.get_docstring(ast.parse(MODULES[name].read_text())) or ""
     assert ">>>" in doc and "+SKIP" not in doc, f"{name}: no runnable example in the module docstring"
+
+
+FLAG = re.compile(r"(?<![\w-])--(?=[a-z{]|$)")  # "--out", "--{name}", or the "--" of f"--{name}"
+MENTION = re.compile(r"\{([a-z][a-z_]*)\}")  # another option, in an OptionError's message
+ERROR_CALLS = {"SpecError", "OptionError", "option_value", "integer", "number", "choice", "flag", "section",
+               "check_keys", "kind_of"}  # the errors and the field checks of counting.spec.errors
+NOT_OPTIONS = {"parts"}  # an OptionError's subject that no flag sets: the parts a job's processes wrote
+
+
+def called(node: ast.AST) -> str | None:
+    """The name a call's function goes by (``f`` of ``f(...)`` and of ``m.f(...)``)."""
+    if isinstance(node, ast.Call):
+        return node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+    return None
+
+
+def flag_errors(source: str) -> list[int]:
+    """Lines of ``source`` where an error raised, or a field check called, names a ``--flag``."""
+    lines = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            parts = [node.exc]
+        elif called(node) in ERROR_CALLS:
+            parts = [*node.args, *(k.value for k in node.keywords)]
+        else:
+            continue
+        if any(isinstance(n, ast.Constant) and isinstance(n.value, str) and FLAG.search(n.value)
+               for part in parts for n in ast.walk(part)):
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def option_names(source: str) -> set[str]:
+    """The options ``source``'s errors name: ``OptionError(NAME, ...)``, ``option_value(check, value,
+    NAME)``, the ``{name}`` its messages mention, and ``option="NAME"`` (argument or default)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        literal = []
+        if called(node) == "OptionError" and node.args:
+            literal.append(node.args[0])
+            names |= {m for part in node.args[1:2] for n in ast.walk(part)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str) for m in MENTION.findall(n.value)}
+        if called(node) == "option_value" and len(node.args) > 2:
+            literal.append(node.args[2])
+        if isinstance(node, ast.Call):
+            literal += [k.value for k in node.keywords if k.arg == "option"]
+        if isinstance(node, ast.FunctionDef):
+            a = node.args
+            literal += [d for arg, d in zip((a.posonlyargs + a.args)[::-1], a.defaults[::-1]) if arg.arg == "option"]
+            literal += [d for arg, d in zip(a.kwonlyargs, a.kw_defaults) if arg.arg == "option" and d is not None]
+        names |= {n.value for n in literal if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return names
+
+
+def test_the_flag_checks_can_fail():
+    assert flag_errors('raise SpecError("--out", "a folder")\nx = integer(v, "--samples", 1)') == [1, 2]
+    assert flag_errors('raise SpecError(f"--{name}", "x")\nraise ValueError("use --resume")') == [1, 2]
+    assert flag_errors('raise OptionError("out", "a folder, or {resume} to go on")\nstyle = "--"\n'
+                       'run(["counting", "--json"])') == []
+    source = ('def hold(out, *, option="out"): pass\ndef f(p, option="work"): pass\n'
+              'raise OptionError("index", f"from 0 to {n} ({{processes}} {n}), with {{coordinator}}")\n'
+              'x = option_value(integer, v, "samples", 1)\nhold(w, option="dir")\nraise OptionError(name, "x")')
+    assert option_names(source) == {"out", "work", "index", "processes", "coordinator", "samples", "dir"}
+
+
+def test_no_error_outside_the_command_line_names_a_flag():
+    """The library names its own options (``batch_size``, ``out``, ``resume``); the command line
+    maps them to its flags when it prints the error."""
+    files = [p for p in sorted(PKG.rglob("*.py")) if p != PKG / "cli.py"]
+    offenders = [f"{p.relative_to(ROOT)}:{line}" for p in files for line in flag_errors(p.read_text())]
+    assert not offenders
+
+
+def test_every_option_the_library_names_has_a_flag():
+    names = set().union(*(option_names(p.read_text()) for p in sorted(PKG.rglob("*.py")) if p != PKG / "cli.py"))
+    assert {"out", "work", "resume", "batch_size", "processes", "index"} <= names  # the scan finds them
+    assert not names - NOT_OPTIONS - set(FLAGS)
+    assert all(f.startswith("--") for f in FLAGS.values())

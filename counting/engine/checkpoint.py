@@ -3,7 +3,7 @@
 ``checkpoint.npz`` holds the job's identity (its spec as canonical JSON and the job kind), where it
 got to (``next``: the next chunk or replicate), the seconds spent so far, and the exact state as
 named arrays. A folder holding a checkpoint belongs to an unfinished job: a new job refuses it,
-and ``--resume`` continues it only if the identity matches (the error says which part differs).
+and ``resume`` continues it only if the identity matches (the error says which part differs).
 
 Example:
     >>> import tempfile, pathlib, numpy as np
@@ -25,7 +25,7 @@ import numpy as np
 
 import counting.interrupt as interrupt
 from counting.io.files import atomic_write_bytes
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError
 
 CHECKPOINT = "checkpoint.npz"
 _RESERVED = ("spec", "kind", "next", "elapsed")
@@ -74,11 +74,11 @@ def load(out: Path, spec_json: str, kind: str) -> Checkpoint:
     with np.load(path(out)) as d:
         saved_kind = str(d["kind"])
         if saved_kind != kind:
-            raise SpecError("--resume", f"a checkpoint of a '{kind}' job in {out}", f"a '{saved_kind}' job")
+            raise OptionError("resume", f"a checkpoint of a '{kind}' job in {out}", f"a '{saved_kind}' job")
         saved = str(d["spec"])
         if saved != spec_json:
-            raise SpecError("--resume", f"a checkpoint made by this same spec in {out}",
-                            f"one that differs in {_differs(saved, spec_json)}")
+            raise OptionError("resume", f"a checkpoint made by this same spec in {out}",
+                              f"one that differs in {_differs(saved, spec_json)}")
         state = {k: d[k] for k in d.files if k not in _RESERVED}
         return Checkpoint(int(d["next"]), float(d["elapsed"]), state)
 
@@ -86,22 +86,22 @@ def load(out: Path, spec_json: str, kind: str) -> Checkpoint:
 def claim(out: Path | None, resume: bool) -> bool:
     """Check a job may use ``out``; returns whether there is a checkpoint to resume from.
 
-    A folder with a checkpoint and no ``--resume`` is refused: it holds an unfinished job.
+    A folder with a checkpoint and no ``resume`` is refused: it holds an unfinished job.
     """
     if out is None:
         return False
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise SpecError("--out", "a folder", str(out))
+        raise OptionError("out", "a folder", str(out))
     if path(out).exists() and not resume:
-        raise SpecError("--out", "a folder without an unfinished job, or --resume to continue it", str(out))
+        raise OptionError("out", "a folder without an unfinished job, or {resume} to continue it", str(out))
     return resume and path(out).exists()
 
 
 def require(out: Path | None, resume: bool) -> None:
-    """``--resume`` needs a checkpoint to continue from: without one it is an error, not a fresh start."""
+    """``resume`` needs a checkpoint to continue from: without one it is an error, not a fresh start."""
     if resume and (out is None or not path(out).exists()):
-        raise SpecError("--resume", "a folder holding an unfinished job's checkpoint", str(out))
+        raise OptionError("resume", "a folder holding an unfinished job's checkpoint", str(out))
 
 
 def clear(out: Path | None) -> None:

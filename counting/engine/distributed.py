@@ -33,7 +33,7 @@ Example:
     >>> cluster_from(None, None, 2, {})   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: --num-processes: expected the number of processes (with --process-id)
+    counting.spec.errors.OptionError: processes: expected the number of processes (with index)
     >>> merge_states(None, [{"hits": np.array(3)}, {"hits": np.array(4)}])["hits"].item()
     7
 """
@@ -55,7 +55,7 @@ from counting.engine.census import Census
 from counting.engine.tally import CensusTally
 from counting.io.files import atomic_write_bytes, write_json
 from counting.io.folders import finished, hold
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError, SpecError
 
 ENV_COORDINATOR = "COUNTING_COORDINATOR"
 ENV_PROCESSES = "COUNTING_NUM_PROCESSES"
@@ -107,7 +107,7 @@ class Part(NamedTuple):
     state: dict[str, np.ndarray]
 
 
-def _int_setting(flag: str, env: str, value, environ: Mapping[str, str]) -> int | None:
+def _int_setting(env: str, value, environ: Mapping[str, str]) -> int | None:
     if value is None and environ.get(env, "") != "":
         text = environ[env]
         if not text.strip().lstrip("-").isdigit():
@@ -119,31 +119,31 @@ def _int_setting(flag: str, env: str, value, environ: Mapping[str, str]) -> int 
 def _check_address(address: str) -> None:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise SpecError("--coordinator", "HOST:PORT with a port from 1 to 65535", address)
+        raise OptionError("coordinator", "HOST:PORT with a port from 1 to 65535", address)
 
 
 def cluster_from(coordinator: str | None, processes: int | None, index: int | None,
                  environ: Mapping[str, str]) -> Cluster:
-    """The cluster of the flags (``None``: unset), else of ``COUNTING_*`` in ``environ``; one-line
+    """The cluster of the arguments (``None``: unset), else of ``COUNTING_*`` in ``environ``; one-line
     errors for a process id out of range, a coordinator or process id without a process count, a
     coordinator without a process id, or a malformed address."""
     coordinator = coordinator if coordinator is not None else (environ.get(ENV_COORDINATOR) or None)
-    processes = _int_setting("--num-processes", ENV_PROCESSES, processes, environ)
-    index = _int_setting("--process-id", ENV_PROCESS_ID, index, environ)
+    processes = _int_setting(ENV_PROCESSES, processes, environ)
+    index = _int_setting(ENV_PROCESS_ID, index, environ)
     if processes is None:
         if index is not None:
-            raise SpecError("--num-processes", "the number of processes (with --process-id)")
+            raise OptionError("processes", "the number of processes (with {index})")
         if coordinator is not None:
-            raise SpecError("--num-processes", "the number of processes (with --coordinator)")
+            raise OptionError("processes", "the number of processes (with {coordinator})")
         return Cluster()
     if processes < 1:
-        raise SpecError("--num-processes", "a positive integer", processes)
+        raise OptionError("processes", "a positive integer", processes)
     if index is not None and not 0 <= index < processes:
-        raise SpecError("--process-id", f"an integer from 0 to {processes - 1} (--num-processes {processes})", index)
+        raise OptionError("index", f"an integer from 0 to {processes - 1} ({{processes}} {processes})", index)
     if coordinator is not None:
         _check_address(coordinator)
         if index is None:
-            raise SpecError("--process-id", "this process's id (with --coordinator)")
+            raise OptionError("index", "this process's id (with {coordinator})")
     if processes == 1:
         return Cluster()
     return Cluster(processes, index, coordinator)
@@ -223,8 +223,8 @@ def collect_parts(out: Path, ident: dict, wait: bool) -> list[Part]:
             break
         i = min(why)
         if not wait:
-            raise SpecError("parts", f"every part of the job in {parts_folder(out)} (run the missing one with "
-                            f"--num-processes {n} --process-id {i})", f"part {i}: {why[i]}")
+            raise OptionError("parts", f"every part of the job in {parts_folder(out)} (run the missing one with "
+                              f"{{processes}} {n} {{index}} {i})", f"part {i}: {why[i]}")
         if not said:
             sys.stderr.write(f"counting: waiting for {len(why)} of {n} parts in {parts_folder(out)}/\n")
             said = True
@@ -274,8 +274,8 @@ def read_job(out: Path) -> dict:
     """The job ``counting merge OUT`` finishes (a one-line error if ``OUT`` holds no parts)."""
     path = parts_folder(out) / JOB_FILE
     if not path.exists():
-        raise SpecError("DIR", f"a folder holding the parts of a volume or census job ({JOB_FILE} in parts/)",
-                        str(out))
+        raise OptionError("out", f"a folder holding the parts of a volume or census job ({JOB_FILE} in parts/)",
+                          str(out))
     return json.loads(path.read_text())
 
 
@@ -290,7 +290,7 @@ def held(out: Path, cluster: Cluster, force: bool = False, resume: bool = False)
             yield out
         return
     if out.is_dir() and finished(out) and not force:
-        raise SpecError("--out", "a folder without a finished result (--force replaces it)", str(out))
+        raise OptionError("out", "a folder without a finished result ({force} replaces it)", str(out))
     folder = part_folder(out, cluster.index, cluster.processes)
     with hold(folder, force=True):
         yield out

@@ -4,7 +4,7 @@ The need is XLA's own account of the compiled step (arguments, outputs and tempo
 device), so it follows the model, the batch and the estimator without a hand-written formula. What
 a device has is its allocator's free bytes on an accelerator, and the host's available memory
 shared among the CPU devices of this process on the CPU. :func:`fit_batch` picks the batch size:
-the requested one if it fits (an explicit ``--batch-size`` that does not fit is a one-line error),
+the requested one if it fits (an explicit ``batch_size`` that does not fit is a one-line error),
 otherwise the largest divisor of the chunk size that does, and a network too large to fit even one
 at a time is refused before any work.
 
@@ -22,7 +22,7 @@ import math
 import os
 from typing import Callable, Sequence
 
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError, SpecError
 
 HEADROOM = 0.9  # use at most this share of what a device reports free
 
@@ -100,8 +100,8 @@ def fit_batch(need: Callable[[int], int | None], chunk_size: int, block: int, av
     if n is None or n <= available:
         return block
     if explicit:
-        raise SpecError("--batch-size", f"a batch that fits in the {human_bytes(available)} a device has "
-                        f"(this one needs {human_bytes(n)})", block)
+        raise OptionError("batch_size", f"a batch that fits in the {human_bytes(available)} a device has "
+                          f"(this one needs {human_bytes(n)})", block)
     while block > 1:
         # the need grows about linearly in the batch: jump to the largest divisor that should fit
         one = bytes_for(1)

@@ -40,7 +40,7 @@ from counting.engine.protocols import Source
 from counting.engine.sharding import Engine
 from counting.engine.tally import Tally
 from counting.models import describe_model, n_params
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError, SpecError
 from counting.spec.job import Spec
 
 KILL_ENV = "COUNTING_KILL_AFTER_CHUNKS"  # fault injection for tests: SIGKILL self after this chunk
@@ -111,7 +111,7 @@ def batching(chunk_size: int, opts: RunOptions, params: int | None = None) -> tu
     block = opts.batch_size or _largest_divisor(chunk_size, 4096 if accel else cpu_cap)
     per_dev = opts.chunks_per_device or (8 if accel else 1)
     if per_dev < 1:
-        raise SpecError("chunks_per_device", "a positive integer", per_dev)
+        raise OptionError("chunks_per_device", "a positive integer", per_dev)
     return block, per_dev
 
 
@@ -170,7 +170,7 @@ def run_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sourc
 
 
 def check_resume(options: RunOptions) -> None:
-    """``--resume`` needs something to continue: a checkpoint (for a process of several, its own
+    """``resume`` needs something to continue: a checkpoint (for a process of several, its own
     part's checkpoint or finished part); without one it is an error, not a fresh start."""
     c = options.cluster
     if not c.multi:
@@ -178,13 +178,13 @@ def check_resume(options: RunOptions) -> None:
     elif options.resume and c.index is not None and options.out is not None:
         folder = distributed.part_folder(options.out, c.index, c.processes)
         if not (checkpoint.path(folder).exists() or (folder / distributed.PART_FILE).exists()):
-            raise SpecError("--resume", "a folder holding this process's unfinished or finished part", str(folder))
+            raise OptionError("resume", "a folder holding this process's unfinished or finished part", str(folder))
 
 
 def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source: Source | None) -> PassFacts:
     c = options.cluster
     if options.out is None:
-        raise SpecError("--out", "a folder every process shares (the parts of a job of several processes meet there)")
+        raise OptionError("out", "a folder every process shares (the parts of a job of several processes meet there)")
     out = Path(options.out)
     est = spec.estimator
     total = -(-est.samples // est.chunk_size)
@@ -234,7 +234,7 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
     if resuming:
         ck = checkpoint.load(out, spec_json, tally.kind)
         if not first <= ck.next <= stop:
-            raise SpecError("--resume", f"a checkpoint of chunks {first} to {stop} in {out}", f"chunk {ck.next}")
+            raise OptionError("resume", f"a checkpoint of chunks {first} to {stop} in {out}", f"chunk {ck.next}")
         tally.load(ck.state)
         start, elapsed0 = ck.next, ck.elapsed
     kill_after = _kill_after()

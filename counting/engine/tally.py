@@ -40,7 +40,7 @@ from counting.boolean.tables import n_words
 from counting.engine.census import Census, CensusRuns, key_rows, row_keys
 from counting.engine.protocols import Reducer
 from counting.engine.spill import RunFiles, bytes_per_distinct, merged_blocks
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError, SpecError
 from counting.mechanisms.predicates import Predicate, truth_tables
 from counting.models.layers import Forward
 
@@ -254,7 +254,7 @@ class CensusTally:
         spilled = [str(n) for n in np.asarray(state.get("spilled", np.array([], str))).reshape(-1)]
         if spilled:
             if self.folder is None:
-                raise SpecError("--resume", "a census folder holding the checkpoint's spilled runs", None)
+                raise OptionError("resume", "a census folder holding the checkpoint's spilled runs", None)
             self.files = RunFiles(self.folder)
             self.files.adopt(spilled)
         tables = np.asarray(state["tables"], np.uint32).reshape(-1, self.words)

@@ -89,7 +89,7 @@ def with_samples(config: Any, samples: int) -> Any:
 
 
 def check_batch_size(config: Any, batch_size: int | None) -> None:
-    """A one-line ``--batch-size`` error unless ``batch_size`` (``None``: the default) divides the
+    """A one-line ``batch_size`` error unless ``batch_size`` (``None``: the default) divides the
     chunk size of every pass (``experiment.chunk_size``, or an enumeration's chunk)."""
     runner.check_batch_size(kind_of(config).chunk_sizes(config), batch_size)
 

@@ -12,7 +12,7 @@ Example:
     >>> check_folder(d / "t.parquet" / "sub")
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: --out: expected a path whose parent is a folder (... is a file), got '...'
+    counting.spec.errors.OptionError: out: expected a path whose parent is a folder (... is a file), got '...'
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 import counting.interrupt as interrupt
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, during: Callable[[], None] | None = None) -> None:
@@ -52,19 +52,20 @@ def atomic_write_bytes(path: str | Path, data: bytes, during: Callable[[], None]
             raise
 
 
-def check_folder(path: str | Path, flag: str = "--out") -> Path:
+def check_folder(path: str | Path, option: str = "out") -> Path:
     """Refuse, before any work, a results folder that cannot be written: ``path`` must be a folder or
-    not exist yet, and its nearest existing ancestor a writable folder (one-line ``SpecError``)."""
+    not exist yet, and its nearest existing ancestor a writable folder (one-line ``OptionError``
+    naming ``option``, the caller's name for the folder)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise SpecError(flag, "a folder (this is a file)", str(path))
+        raise OptionError(option, "a folder (this is a file)", str(path))
     probe = path
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise SpecError(flag, f"a path whose parent is a folder ({probe} is a file)", str(path))
+        raise OptionError(option, f"a path whose parent is a folder ({probe} is a file)", str(path))
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise SpecError(flag, f"a writable folder ({probe} is not writable)", str(path))
+        raise OptionError(option, f"a writable folder ({probe} is not writable)", str(path))
     return path
 
 

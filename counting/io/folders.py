@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 import counting.interrupt as interrupt
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError
 
 LOCK = ".lock"
 MANIFEST = "manifest.json"
@@ -68,7 +68,7 @@ def _owner(lock: Path) -> tuple[str, int] | None:
         return None
 
 
-def _acquire(out: Path, flag: str) -> Path:
+def _acquire(out: Path, option: str) -> Path:
     lock = out / LOCK
     for _ in range(2):
         try:
@@ -80,18 +80,18 @@ def _acquire(out: Path, flag: str) -> Path:
                 lock.unlink(missing_ok=True)  # left by a job that died: take it over
                 continue
             who = f"process {owner[1]} on {owner[0]}" if owner else "another job"
-            raise SpecError(flag, f"a folder no other job is using ({who} holds {lock}; remove it if that "
-                            "job is gone)", str(out)) from None
+            raise OptionError(option, f"a folder no other job is using ({who} holds {lock}; remove it if that "
+                              "job is gone)", str(out)) from None
         with os.fdopen(fd, "w") as f:
             f.write(f"{socket.gethostname()} {os.getpid()}\n")
         return lock
-    raise SpecError(flag, "a folder whose lock can be taken", str(out))
+    raise OptionError(option, "a folder whose lock can be taken", str(out))
 
 
 @contextlib.contextmanager
-def hold(out: str | Path, *, force: bool = False, resume: bool = False, flag: str = "--out") -> Iterator[Path]:
+def hold(out: str | Path, *, force: bool = False, resume: bool = False, option: str = "out") -> Iterator[Path]:
     """Lock ``out`` for one job (creating it); refuse a finished result unless ``force`` (and always
-    for ``resume``: a finished job has nothing to continue)."""
+    for ``resume``: a finished job has nothing to continue). Errors name the folder ``option``."""
     out = Path(out)
     created = not out.exists()
     taken: list[Path] = []
@@ -105,12 +105,12 @@ def hold(out: str | Path, *, force: bool = False, resume: bool = False, flag: st
     with interrupt.on_stop(release):  # a signal that stops the job at once releases the folder too
         try:
             out.mkdir(parents=True, exist_ok=True)
-            taken.append(_acquire(out, flag))
+            taken.append(_acquire(out, option))
             if finished(out) and resume:
-                raise SpecError("--resume", "a folder holding an unfinished job's checkpoint (this one holds a "
-                                "finished result)", str(out))
+                raise OptionError("resume", "a folder holding an unfinished job's checkpoint (this one holds a "
+                                  "finished result)", str(out))
             if finished(out) and not force:
-                raise SpecError(flag, "a folder without a finished result (--force replaces it)", str(out))
+                raise OptionError(option, "a folder without a finished result ({force} replaces it)", str(out))
             yield out
         finally:
             release()
@@ -122,6 +122,6 @@ def holds_files(folder: Path) -> bool:
 
 
 def checkpoints(folder: Path) -> list[Path]:
-    """The checkpoints under ``folder`` (its own and its subfolders'): what ``--resume`` continues."""
+    """The checkpoints under ``folder`` (its own and its subfolders'): what ``resume`` continues."""
     folder = Path(folder)
     return sorted(folder.rglob(CHECKPOINT)) if folder.is_dir() else []

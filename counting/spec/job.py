@@ -15,7 +15,7 @@ Example:
     >>> with_overrides(spec, particles=10)
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: --particles: expected an estimator kind with that setting, got 'mc'
+    counting.spec.errors.OptionError: particles: expected an estimator kind with that setting, got 'mc'
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from counting.spec.errors import SpecError, check_keys, section
+from counting.spec.errors import OptionError, SpecError, check_keys, section
 from counting.spec.estimator import EstimatorSettings, MCSettings, parse_estimator, replace_settings, settings_dict
 from counting.spec.model import ModelSpec, parse_model
 from counting.spec.prior import CONTINUOUS_PRIORS, DISCRETE_PRIORS, PriorSpec, parse_prior
@@ -119,19 +119,19 @@ def load_spec(path: str | Path, *, need_target: bool = True) -> Spec:
 
 
 def with_overrides(spec: Spec, **overrides: Any) -> Spec:
-    """``spec`` with estimator settings replaced (command-line flags): a setting the chosen kind does
-    not have is an error naming the flag, and values are validated as in a file."""
+    """``spec`` with estimator settings replaced (the command line's ``--samples``, say): a setting the
+    chosen kind does not have is an :class:`OptionError` naming the setting, and values are
+    validated as in a file (their errors name the setting too, not its field in the file)."""
     fields = settings_dict(spec.estimator)
     for name in overrides:
         if name not in fields or name == "kind":
-            raise SpecError(f"--{name.replace('_', '-')}", "an estimator kind with that setting",
-                            spec.estimator.kind)
+            raise OptionError(name, "an estimator kind with that setting", spec.estimator.kind)
     try:
         return dataclasses.replace(spec, estimator=replace_settings(spec.estimator, **overrides))
     except SpecError as e:
         name = e.field.split(".")[-1]
         if name in overrides:
-            raise SpecError(f"--{name.replace('_', '-')}", e.expected, overrides[name]) from None
+            raise OptionError(name, e.expected, overrides[name]) from None
         raise
 
 

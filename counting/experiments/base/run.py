@@ -46,7 +46,7 @@ from counting.engine.tally import Tally
 import counting.experiments.base.cache as tables_cache
 import counting.experiments.base.work as workdirs
 from counting.experiments.base.writer import write_results
-from counting.spec.errors import SpecError, integer, number
+from counting.spec.errors import OptionError, integer, number, option_value
 from counting.spec.estimator import MCSettings
 from counting.spec.job import Spec
 
@@ -118,13 +118,13 @@ class Kind:
 
 def check_batch_size(chunk_sizes: Mapping[str, int], batch_size: int | None) -> None:
     """``batch_size`` (``None``: the default) divides every chunk size (``chunk_sizes``: what each
-    is called, e.g. ``experiment.chunk_size``, and its size), or a one-line ``--batch-size`` error."""
+    is called, e.g. ``experiment.chunk_size``, and its size), or a one-line ``batch_size`` error."""
     if batch_size is None:
         return
-    integer(batch_size, "--batch-size", 1)
+    option_value(integer, batch_size, "batch_size", 1)
     for what, chunk in chunk_sizes.items():
         if chunk % batch_size:
-            raise SpecError("--batch-size", f"a divisor of {what}={chunk}", batch_size)
+            raise OptionError("batch_size", f"a divisor of {what}={chunk}", batch_size)
 
 
 def cluster_folders(work: str | Path | None, passes: Sequence[Pass], resume: bool,
@@ -133,19 +133,19 @@ def cluster_folders(work: str | Path | None, passes: Sequence[Pass], resume: boo
     own parts are checked before anything runs: an unfinished one needs ``resume``, and ``resume``
     needs one of its parts (or, for the merging process, a pass) begun or finished."""
     if work is None:
-        raise SpecError("--work", "a folder every process shares (the parts of each pass meet there)")
+        raise OptionError("work", "a folder every process shares (the parts of each pass meet there)")
     folders = {p.name: workdirs.pass_folder(work, p.name) for p in passes}
     own = [] if cluster.index is None else [
         distributed.part_folder(folders[p.name], cluster.index, cluster.processes) for p in passes if p.job is None]
     if not resume:
         busy = [f for f in own if checkpoint.path(f).exists()]
         if busy:
-            raise SpecError("--work", "a folder without an unfinished run, or --resume to continue it", str(busy[0]))
+            raise OptionError("work", "a folder without an unfinished run, or {resume} to continue it", str(busy[0]))
     elif cluster.index is not None:
         begun = [f for f in own if checkpoint.path(f).exists() or (f / distributed.PART_FILE).exists()]
         if not begun and not (cluster.merges and workdirs.unfinished(work, list(folders))):
-            raise SpecError("--resume", "a --work folder holding this process's unfinished or finished parts",
-                            str(work))
+            raise OptionError("resume", "a {work} folder holding this process's unfinished or finished parts",
+                              str(work))
     for f in folders.values():
         f.mkdir(parents=True, exist_ok=True)
     return folders
@@ -160,7 +160,7 @@ def run_passes(passes: Sequence[Pass], work: str | Path | None = None, resume: b
     not merge yields nothing: it counts its part of every counting pass and skips the rest."""
     check_batch_size({f"the chunk size of {p.name}": p.spec.estimator.chunk_size for p in passes if p.job is None},
                      batch_size)
-    number(checkpoint_seconds, "--checkpoint-seconds", positive=False)
+    option_value(number, checkpoint_seconds, "checkpoint_seconds", positive=False)
     if cluster.multi:
         folders = cluster_folders(work, passes, resume, cluster)
     else:
@@ -194,7 +194,7 @@ def run(kind: Kind, config: Any, out: str | Path | None = None, work: str | Path
     of several that does not merge counts its parts and raises
     :class:`counting.engine.distributed.PartDone`."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise SpecError("--out", "a folder", str(out))
+        raise OptionError("out", "a folder", str(out))
     check_batch_size(kind.chunk_sizes(config), batch_size)
     passes = kind.passes(config)
     by_name = {p.name: p for p in passes}

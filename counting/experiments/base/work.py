@@ -15,7 +15,7 @@ Example:
     >>> prepare(work, ["a", "b"], resume=False)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: --work: expected a folder without an unfinished run, or --resume ...
+    counting.spec.errors.OptionError: work: expected a folder without an unfinished run, or resume ...
     >>> clear(work, ["a", "b"]); prepare(work, ["a"], resume=False)["a"].name
     'a'
 """
@@ -27,7 +27,7 @@ from typing import Sequence
 
 import counting.engine.checkpoint as checkpoint
 import counting.experiments.base.cache as tables_cache
-from counting.spec.errors import SpecError
+from counting.spec.errors import OptionError
 
 
 def pass_folder(work: str | Path | None, name: str) -> Path | None:
@@ -44,18 +44,18 @@ def unfinished(work: str | Path | None, names: Sequence[str]) -> list[Path]:
 def prepare(work: str | Path | None, names: Sequence[str], resume: bool) -> dict[str, Path | None]:
     """Check ``work`` may take these passes and create their subfolders; returns them by pass name.
 
-    Without ``resume`` a folder with an unfinished pass is refused (``--work``), before anything runs;
-    with ``resume``, a folder without one is refused too (``--resume`` is not a silent fresh start).
+    Without ``resume`` a folder with an unfinished pass is refused (``work``), before anything runs;
+    with ``resume``, a folder without one is refused too (``resume`` is not a silent fresh start).
     """
     if work is None:
         return {n: None for n in names}
     if Path(work).exists() and not Path(work).is_dir():
-        raise SpecError("--work", "a folder", str(work))
+        raise OptionError("work", "a folder", str(work))
     busy = unfinished(work, names)
     if busy and not resume:
-        raise SpecError("--work", "a folder without an unfinished run, or --resume to continue it", str(busy[0]))
+        raise OptionError("work", "a folder without an unfinished run, or {resume} to continue it", str(busy[0]))
     if resume and not busy:
-        raise SpecError("--resume", "a --work folder holding an unfinished run's checkpoints", str(work))
+        raise OptionError("resume", "a {work} folder holding an unfinished run's checkpoints", str(work))
     folders = {n: pass_folder(work, n) for n in names}
     for f in folders.values():
         f.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,7 @@ from typing import ClassVar
 from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints, name_list,
                                               parse_header, parse_part_estimator, parse_targets, table_list)
 from counting.mechanisms.routes import DECOMPOSITIONS
-from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.spec.errors import SpecError, check_keys, choice, integer, option_value, section
 from counting.spec.estimator import SMCSettings
 from counting.spec.model import ACTIVATIONS
 from counting.spec.prior import PriorSpec, parse_prior
@@ -203,7 +203,7 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC runs are
     unchanged, and a bias part without hit-or-miss, ``samples = 0``, stays without)."""
-    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(
         exp, bias=exp.bias and dataclasses.replace(exp.bias, samples=samples if exp.bias.samples else 0),
         lesions=exp.lesions and dataclasses.replace(exp.lesions, samples=samples),

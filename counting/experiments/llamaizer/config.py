@@ -43,7 +43,7 @@ Example:
     >>> with_samples(exp, 0)
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: --samples: expected an integer >= 1, got 0
+    counting.spec.errors.OptionError: samples: expected an integer >= 1, got 0
     >>> from_dict(read_toml('[experiment]\\nestimator = "mc"'), "old")
     Traceback (most recent call last):
     ...
@@ -58,7 +58,7 @@ from typing import ClassVar
 
 from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, experiment_table,
                                               parse_header, parse_part_estimator, parse_targets, table_list, unique)
-from counting.spec.errors import SpecError, check_keys, choice, integer, section
+from counting.spec.errors import SpecError, check_keys, choice, integer, option_value, section
 from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target, parse_truth_table
@@ -211,6 +211,6 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` networks for every architecture (their own ``samples`` dropped)."""
-    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(exp, samples=samples, architectures=tuple(
         dataclasses.replace(a, samples=None) for a in exp.architectures))

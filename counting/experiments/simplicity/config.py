@@ -63,7 +63,7 @@ from typing import ClassVar
 
 from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints, name_list,
                                               parse_header, parse_part_estimator, table_list, unique)
-from counting.spec.errors import SpecError, check_keys, integer, section
+from counting.spec.errors import SpecError, check_keys, integer, option_value, section
 from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
 from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
@@ -218,7 +218,7 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` networks in every census and hit-or-miss pass (``--samples``; SMC,
     subset and NNGP settings are unchanged)."""
-    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(
         exp, volumes=exp.volumes and dataclasses.replace(exp.volumes, samples=samples),
         ladder=exp.ladder and dataclasses.replace(exp.ladder, samples=samples),

@@ -70,7 +70,7 @@ from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_di
 from counting.experiments.llamaizer.config import MAX_INPUTS as LLAMA_INPUTS
 from counting.experiments.llamaizer.config import Family, hidden_layers, llama_targets, parse_families
 from counting.mechanisms.routes import DECOMPOSITIONS
-from counting.spec.errors import SpecError, check_keys, choice, flag, integer, section
+from counting.spec.errors import SpecError, check_keys, choice, flag, integer, option_value, section
 from counting.spec.estimator import MAX_CHUNK, SMCSettings
 from counting.spec.model import ACTIVATIONS, MAX_INPUTS, parse_model
 from counting.spec.prior import CONTINUOUS_PRIORS, parse_prior
@@ -239,7 +239,7 @@ def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` trained networks per setting (``--samples``) and the posterior's
     draws scaled by the same factor (at least ``samples``), so a small run is small throughout
     (the mechanisms' trained and prior draws too, and their SMC replicates, at least 2)."""
-    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     post = max(samples, min(exp.chunk_size * MAX_CHUNKS, exp.posterior_samples * samples // exp.samples))
     mech = exp.mechanisms
     if mech is not None:  # the same factor for the mechanisms' trained and prior draws
