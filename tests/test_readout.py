@@ -45,8 +45,8 @@ def test_shortcuts():
     assert readout_status(same, signs(0, 8)) == "lp" and lp_feasible(same, signs(0, 8))  # a constant is read
 
 
-def test_readout_experiment_kind():
-    """The ``readout`` kind on a tiny config: its table's columns, and a case the rank shortcut
+def test_readings_experiment_kind():
+    """The ``readings`` kind on a tiny config: its table's columns, and a case the rank shortcut
     decides (32 relu units on the 8 points of 3 bits: ``[A 1]`` has full row rank, so the llama x2
     is a readout of the layer in every network kept)."""
     from counting.experiments import parse_experiment, run_experiment
@@ -54,7 +54,7 @@ def test_readout_experiment_kind():
 
     exp = parse_experiment("""
 [experiment]
-kind = "readout"
+kind = "readings"
 n_inputs = 3
 networks = 5
 chunk_size = 256
