@@ -45,16 +45,21 @@ def test_shortcuts():
     assert readout_status(same, signs(0, 8)) == "lp" and lp_feasible(same, signs(0, 8))  # a constant is read
 
 
-def test_readout_experiment_kind():
-    """The ``readout`` kind on a tiny config: its table's columns, and a case the rank shortcut
+def test_readings_experiment_kind():
+    """The ``readings`` kind on a tiny config: its table's columns, and a case the rank shortcut
     decides (32 relu units on the 8 points of 3 bits: ``[A 1]`` has full row rank, so the llama x2
-    is a readout of the layer in every network kept)."""
+    is a readout of the layer in every network kept). A file of the kind's former name, ``readout``,
+    gets one line naming the new one."""
     from counting.experiments import parse_experiment, run_experiment
+    from counting.spec.errors import SpecError
     from counting.stats import clopper_pearson
 
+    with pytest.raises(SpecError, match=r"^experiment.kind: expected one of \[.*'readings'.*\] \('readout' is now "
+                                        r"'readings'\), got 'readout'$"):
+        parse_experiment('[experiment]\nkind = "readout"')
     exp = parse_experiment("""
 [experiment]
-kind = "readout"
+kind = "readings"
 n_inputs = 3
 networks = 5
 chunk_size = 256

@@ -34,7 +34,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readout', 'rare-crosscheck'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck'], got 'llamas'
 """
 
 from __future__ import annotations
@@ -48,17 +48,18 @@ import counting.experiments.depth as depth
 import counting.experiments.llama_rare as llama_rare
 import counting.experiments.llamaizer as llamaizer
 import counting.experiments.rare_crosscheck as rare_crosscheck
-import counting.experiments.readout as readout
+import counting.experiments.readings as readings
 import counting.experiments.simplicity as simplicity
 import counting.experiments.training as training
 import counting.experiments.base.run as runner
-from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, read_file, read_toml
+from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, experiment_table, read_file, read_toml
 from counting.spec.errors import SpecError
 
 EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
                                                                simplicity.EXPERIMENT, training.EXPERIMENT,
-                                                               llama_rare.EXPERIMENT, readout.EXPERIMENT,
+                                                               llama_rare.EXPERIMENT, readings.EXPERIMENT,
                                                                rare_crosscheck.EXPERIMENT)}
+RENAMED = {"readout": "readings"}  # former experiment kinds, named in the error an old file gets
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
            "with_samples"]
@@ -75,6 +76,9 @@ def kind_of(config: Any) -> runner.Kind:
 def parse_experiment(text: str, name: str = DEFAULT_KIND) -> Any:
     """Validate an experiment TOML document; ``name`` names it (a file's stem)."""
     d = read_toml(text)
+    old = experiment_table(d).get("kind")
+    if isinstance(old, str) and old in RENAMED:
+        raise SpecError("experiment.kind", f"one of {list(EXPERIMENTS)} ({old!r} is now {RENAMED[old]!r})", old)
     return EXPERIMENTS[experiment_kind(d, tuple(EXPERIMENTS))].from_dict(d, name)
 
 

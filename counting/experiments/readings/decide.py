@@ -14,10 +14,10 @@ target, layer and llama, with the readout share's Clopper-Pearson interval.
 
 Example:
     >>> from counting.experiments.base.config import read_toml
-    >>> from counting.experiments.readout.config import from_dict
+    >>> from counting.experiments.readings.config import from_dict
     >>> exp = from_dict(read_toml('''
     ... [experiment]
-    ... kind = "readout"
+    ... kind = "readings"
     ... n_inputs = 3
     ... networks = 4
     ... chunk_size = 256
@@ -52,7 +52,7 @@ import numpy as np
 from counting.boolean.tables import canonical, signs_of, to_hex
 from counting.engine.priors import sample_params
 from counting.experiments.llamaizer.plan import TargetPlan, plan_target
-from counting.experiments.readout.config import Experiment
+from counting.experiments.readings.config import Experiment
 from counting.mechanisms.predicates import truth_tables
 from counting.mechanisms.readout import decide, prepare
 from counting.mechanisms.sites import canonical_units

@@ -1,6 +1,6 @@
-"""The readout experiment's config: networks per target, architectures, targets and llama families.
+"""The readings experiment's config: networks per target, architectures, targets and llama families.
 
-``[experiment]`` has ``kind = "readout"``, ``n_inputs`` (2..5), ``seed`` and ``chunk_size``
+``[experiment]`` has ``kind = "readings"``, ``n_inputs`` (2..5), ``seed`` and ``chunk_size``
 (:func:`counting.experiments.base.config.parse_header`; chunk ``c`` of architecture ``a`` draws
 ``chunk_size`` networks from ``fold_in(fold_in(key(seed), a), c)``), ``networks`` (how many
 networks computing each target, or a member of its orbit, are kept per architecture) and
@@ -17,7 +17,7 @@ Example:
     >>> from counting.experiments.base.config import read_toml
     >>> exp = from_dict(read_toml('''
     ... [experiment]
-    ... kind = "readout"
+    ... kind = "readings"
     ... n_inputs = 3
     ... networks = 5
     ... [[architecture]]
@@ -47,14 +47,14 @@ from counting.spec.errors import SpecError, check_keys, integer, section
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target
 
-KIND = "readout"
+KIND = "readings"
 DEFAULT_CHUNK = 4096  # networks per key while looking for solutions
 MAX_CHUNK = 1 << 16  # networks per chunk at most: a chunk's forward pass, every site, is held whole
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A validated readout experiment (``name``: its file's stem)."""
+    """A validated readings experiment (``name``: its file's stem)."""
 
     kind: ClassVar[str] = KIND
 

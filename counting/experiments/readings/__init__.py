@@ -1,17 +1,17 @@
-"""The two readings of "holds", compared on the same networks: the ``readout`` experiment kind.
+"""The two readings of "holds", compared on the same networks: the ``readings`` experiment kind.
 
 The llamaizer experiment says a layer holds a llama ``g`` when one of its units has sign pattern
 ``g`` (or ``not g``). A weaker reading asks only that ``g`` be a linear readout of the layer's
 activations (:mod:`counting.mechanisms.readout`). This kind measures both on the same networks
 (README, "Llamaizers at width"): for each architecture and target, the first ``networks`` prior
-networks computing the target's orbit (:func:`~counting.experiments.readout.readings.solutions`),
+networks computing the target's orbit (:func:`~counting.experiments.readings.decide.solutions`),
 and for every hidden layer and every llama of the families, whether a unit holds it and whether it
 is a readout, decided exactly: a rank shortcut (``[A 1]`` of full row rank reads everything, so the
 reading is vacuous at large width), a clash shortcut, or a linear program
-(:func:`~counting.experiments.readout.readings.count_readings`). One table, ``readout``: a row per
+(:func:`~counting.experiments.readings.decide.count_readings`). One table, ``readout``: a row per
 architecture, target, layer and llama with the networks kept and drawn, the counts ``sign``,
 ``readout``, ``both``, how each was decided (``rank``, ``clash``, ``lp``), ``readout_share`` with
-its Clopper-Pearson interval and ``sign_share``. Config: :mod:`~counting.experiments.readout.config`.
+its Clopper-Pearson interval and ``sign_share``. Config: :mod:`~counting.experiments.readings.config`.
 
 It is a kind of its own, not a part of the llamaizer's config: its work is a search for solutions
 followed by exact decisions per network, not a counting pass, and it reads its architectures,
@@ -23,7 +23,7 @@ Example:
     >>> from counting.experiments import parse_experiment, run_experiment
     >>> exp = parse_experiment('''
     ... [experiment]
-    ... kind = "readout"
+    ... kind = "readings"
     ... n_inputs = 3
     ... networks = 3
     ... chunk_size = 256
@@ -53,8 +53,8 @@ import pandas as pd
 from counting.engine.progress import Progress, default_mode
 from counting.engine.run import PassFacts, RunOptions
 from counting.experiments.base.run import Kind, Pass
-from counting.experiments.readout.config import KIND, Experiment, from_dict, with_samples
-from counting.experiments.readout.readings import count_readings, plan_target, readout_rows, solutions
+from counting.experiments.readings.config import KIND, Experiment, from_dict, with_samples
+from counting.experiments.readings.decide import count_readings, plan_target, readout_rows, solutions
 from counting.spec.estimator import MCSettings
 from counting.spec.job import Spec
 from counting.spec.model import MLPSpec
@@ -69,7 +69,7 @@ def chunk_sizes(exp: Experiment) -> dict[str, int]:
     return {}
 
 
-def readout_job(exp: Experiment, a_index: int, target: Target, name: str):
+def readings_job(exp: Experiment, a_index: int, target: Target, name: str):
     """One architecture and target as a pass job: its solutions, then the readings of each."""
 
     def job(options: RunOptions) -> tuple[pd.DataFrame, PassFacts]:
@@ -100,7 +100,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             name = f"{arch.name}:{target.name}"
             spec = Spec(model, exp.prior, target, MCSettings(seed=exp.seed, chunk_size=exp.chunk_size))
             out.append(Pass(name, spec, None, None, {"architecture": arch.name, "target": target.name},
-                            readout_job(exp, a_index, target, name), tables=readout_tables))
+                            readings_job(exp, a_index, target, name), tables=readout_tables))
     return tuple(out)
 
 
