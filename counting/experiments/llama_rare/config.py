@@ -63,7 +63,7 @@ from typing import ClassVar
 from counting.experiments.base.config import (MAX_CHUNKS, config_digest, distinct_ints, experiment_table, parse_header,
                                               parse_part_estimator, parse_targets, table_list, unique)
 from counting.experiments.llamaizer.config import hidden_layers
-from counting.spec.errors import SpecError, check_keys, flag, integer, section
+from counting.spec.errors import SpecError, check_keys, flag, integer, section, option_value
 from counting.spec.estimator import SMCSettings
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target, parse_truth_table
@@ -188,6 +188,6 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC runs are
     unchanged, and a width without hit-or-miss, ``mc_samples = 0``, stays without)."""
-    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(exp, widths=tuple(dataclasses.replace(w, mc_samples=samples if w.mc_samples else 0)
                                                  for w in exp.widths))

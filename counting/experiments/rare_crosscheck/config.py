@@ -57,7 +57,7 @@ from typing import ClassVar
 
 from counting.experiments.base.config import (MAX_CHUNKS, config_digest, parse_header, parse_part_estimator,
                                               parse_targets, table_list, unique)
-from counting.spec.errors import SpecError, check_keys, integer, section
+from counting.spec.errors import SpecError, check_keys, integer, section, option_value
 from counting.spec.estimator import (ESTIMATOR_KINDS, EstimatorSettings, MCSettings, replace_settings,
                                      settings_dict)
 from counting.spec.model import ModelSpec, parse_model
@@ -168,7 +168,7 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` networks in every hit-or-miss method (``--samples``; rare-event,
     exact and NNGP settings are unchanged)."""
-    samples = integer(samples, "--samples", 1, exp.chunk_size * MAX_CHUNKS)
+    samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(exp, methods=tuple(
-        Method(m.name, replace_settings(m.settings, "--samples", samples=samples)) if isinstance(m.settings, MCSettings)
+        Method(m.name, replace_settings(m.settings, f"method.{m.name}.estimator", samples=samples)) if isinstance(m.settings, MCSettings)
         else m for m in exp.methods))

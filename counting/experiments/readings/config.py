@@ -43,7 +43,7 @@ from typing import ClassVar
 from counting.experiments.base.config import config_digest, experiment_table, parse_header, table_list, unique
 from counting.experiments.llamaizer.config import MAX_INPUTS, Architecture, Family, hidden_layers, llama_targets
 from counting.experiments.llamaizer.config import parse_families
-from counting.spec.errors import SpecError, check_keys, integer, section
+from counting.spec.errors import SpecError, check_keys, integer, section, option_value
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target
 
@@ -106,4 +106,4 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` keeping ``samples`` networks per architecture and target (``--samples``)."""
-    return dataclasses.replace(exp, networks=integer(samples, "--samples", 1, 1 << 20))
+    return dataclasses.replace(exp, networks=option_value(integer, samples, "samples", 1, 1 << 20))
