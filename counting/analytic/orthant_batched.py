@@ -179,8 +179,8 @@ def truncated_step(lo: Float[Array, "P"], hi: Float[Array, "P"], u: Float[Array,
     ``lo = -inf`` / ``hi = +inf`` mean no limit. Signs are flipped so the interval's mass lies on
     the lower side (``lo + hi <= 0``), where ``log_ndtr`` differences keep relative accuracy; the
     draw inverts ``log q`` with :func:`ndtri_exp` when ``q < 1/2`` and the complement ``1 - q``
-    (computed directly, never as ``1 - q``) otherwise. Empty intervals give ``-inf`` and a finite
-    ``Z``.
+    (computed directly, never as ``1 - q``) otherwise. Empty intervals, and intervals whose mass
+    underflows, give ``-inf`` and ``Z = 0``.
     """
     flip = lo + hi > 0  # nan (no limits at all) compares False
     empty = ~(hi > lo)
@@ -193,8 +193,13 @@ def truncated_step(lo: Float[Array, "P"], hi: Float[Array, "P"], u: Float[Array,
     z_lo = ndtri_exp(jnp.where(lower, log_q, LOG_HALF))
     tail = (1.0 - u) * jnp.exp(logp) + jnp.exp(log_ndtr(-b))  # 1 - q when q >= 1/2
     z_hi = -ndtri(jnp.where(lower, 0.5, jnp.clip(tail, 0.0, 0.5)))
-    z = jnp.clip(jnp.where(lower, z_lo, z_hi), a, b)
-    return jnp.where(empty, -jnp.inf, logp), jnp.where(flip, -z, z)
+    z = jnp.where(lower, z_lo, z_hi)
+    # so far in the tail that the compiled inverse fails (nan): the mass sits at the upper limit b
+    z = jnp.clip(jnp.where(jnp.isnan(z), b, z), a, b)
+    # no mass at all: an empty interval, or one so far in the tail that log_ndtr underflows (then
+    # logp is -inf or nan and z infinite); the point is dead, and z = 0 keeps the later steps finite
+    dead = empty | ~(logp > -jnp.inf)
+    return jnp.where(dead, -jnp.inf, logp), jnp.where(dead, 0.0, jnp.where(flip, -z, z))
 
 
 # ----------------------------------------------------------------------------- factorisation
@@ -241,7 +246,8 @@ def prioritised_cholesky(corr: Float[Array, "d d"], tol: float) -> tuple[Float[A
         return c, L, y, rank + active.astype(rank.dtype)
 
     zeros = jnp.zeros_like(corr)
-    _, L, _, rank = lax.fori_loop(0, d, step, (corr, zeros, zeros[0], jnp.zeros((), jnp.int32)))
+    # initial carries made *_like the inputs, so that under shard_map they vary over the same axes
+    _, L, _, rank = lax.fori_loop(0, d, step, (corr, zeros, zeros[0], jnp.zeros_like(corr[0, 0], jnp.int32)))
     return L, rank
 
 
@@ -315,7 +321,7 @@ def minimax_tilt(A: Float[Array, "d d"], full_rank: Bool[Array, ""]) -> Float[Ar
         ok = jnp.any(better)
         return jnp.where(ok, cand[pick], y), jnp.where(ok, gs[pick], g)
 
-    y0 = jnp.zeros(2 * (d - 1), A.dtype)
+    y0 = jnp.zeros(2 * (d - 1), A.dtype) + jnp.zeros_like(A[0, 0])  # varying as A does under shard_map
     y, g = lax.fori_loop(0, TILT_ITERATIONS, newton, (y0, grad(y0, A)))
     good = full_rank & (jnp.max(jnp.abs(g)) <= TILT_TOL * (1.0 + jnp.max(jnp.abs(y)))) & jnp.all(jnp.isfinite(y))
     mu = jnp.zeros(d, A.dtype).at[: d - 1].set(y[d - 1:])
@@ -347,8 +353,8 @@ def sov_log_integrand(A: Float[Array, "d d"], owner: Int[Array, "d"], upper: Boo
         z = m + w
         return t + z[:, None] * A[:, k][None, :], logf + logp + m * (0.5 * m - z)
 
-    zeros = jnp.zeros(u.shape[:1], A.dtype)
-    _, logf = lax.fori_loop(0, d, step, (jnp.zeros(u.shape, A.dtype), zeros))
+    t0 = jnp.zeros_like(u, A.dtype) + jnp.zeros_like(A[0, 0])  # varying as u and A do under shard_map
+    _, logf = lax.fori_loop(0, d, step, (t0, t0[:, 0]))
     return logf
 
 

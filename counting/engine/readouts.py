@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -40,24 +41,30 @@ from jaxtyping import Array, Bool, Float, Int, Key
 
 from counting.engine.draws import network_keys, seed_key
 from counting.engine.priors import scale_vector, standard_draw
+from counting.engine.protocols import Drawn
 from counting.engine.tally import CountingTally
 from counting.mechanisms.predicates import Predicate
-from counting.models import Forward, n_params
+from counting.models import Forward, n_params, param_layout
 from counting.spec.job import Spec
-from counting.spec.model import MLPSpec
+from counting.spec.model import MLPSpec, ModelSpec
 from counting.spec.prior import PriorSpec
+
+SHIFT_INDEX = 2**32 - 1  # a hidden draw's key index for :class:`HiddenDraws`' own randomness (readouts use 1..R)
+
 
 def widened(model: MLPSpec, readouts: int) -> MLPSpec:
     """The MLP whose last hidden layer's ``readouts`` pre-activations are the readouts of ``model``."""
     return dataclasses.replace(model, widths=model.widths + (readouts,))
 
 
-def readout_size(model: MLPSpec) -> int:
-    """Values of one readout: its weights (one per unit of the last hidden layer) and its bias."""
-    return (model.widths[-1] if model.widths else model.n_inputs) + 1
+def readout_size(model: ModelSpec) -> int:
+    """Values of one readout: its weights (one per feature it reads: the last hidden layer's units)
+    and its bias, the last two slots of the layout."""
+    w, b = param_layout(model)[-2:]
+    return math.prod(w.shape) + math.prod(b.shape)
 
 
-def hidden_size(model: MLPSpec) -> int:
+def hidden_size(model: ModelSpec) -> int:
     """Values of the hidden layers: every parameter but the readout (they come first in the layout)."""
     return n_params(model) - readout_size(model)
 
@@ -83,6 +90,14 @@ def shared_flat(key: Key[Array, ""], model: MLPSpec, prior: PriorSpec, readouts:
     a ``[width, R]`` layer and ``R`` biases, and a zero output layer."""
     hidden, outs = _draws(key, model, prior, readouts)
     return jnp.concatenate([hidden, outs[:, :-1].T.reshape(-1), outs[:, -1], jnp.zeros(readouts + 1, hidden.dtype)])
+
+
+def hidden_flat(key: Key[Array, ""], model: ModelSpec, prior: PriorSpec) -> Float[Array, "n_params"]:
+    """Flat parameters, in ``model``'s layout, of hidden draw ``key``'s hidden layers (drawn as
+    :func:`shared_flat` draws them) with a zero readout."""
+    nh, max_abs = hidden_size(model), prior.max_abs if prior.discrete else 1
+    hidden = standard_draw(draw_keys(key, 0)[0], prior.kind, nh, max_abs) * scale_vector(model, prior)[:nh]
+    return jnp.concatenate([hidden, jnp.zeros(readout_size(model), hidden.dtype)])
 
 
 def pair_flat(key: Key[Array, ""], model: MLPSpec, prior: PriorSpec, readouts: int, r: int
@@ -122,6 +137,31 @@ class SharedReadouts:
 
     def params(self, keys):
         return jax.vmap(lambda k: shared_flat(k, self.spec.model, self.spec.prior, self.readouts))(keys)
+
+
+class HiddenDraws:
+    """A source (a :class:`~counting.engine.protocols.ParameterSource`) of hidden draws alone, for
+    estimators that integrate the readout out (:mod:`counting.estimators.readout`): network ``i`` of
+    chunk ``c`` has the hidden layers of :class:`SharedReadouts`' hidden draw ``i`` (so the same seed
+    gives both the same hidden layers) and a zero readout, and its fact ``shift_key`` (key data) is
+    ``fold_in(k, SHIFT_INDEX)``, a key of its own for the estimator's randomness, used by nothing else."""
+
+    unit = "networks"
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+
+    def chunk_inputs(self, chunks):
+        root = seed_key(self.spec.estimator.seed, self.spec.estimator.key_impl)
+        return jax.vmap(jax.random.fold_in, (None, 0))(root, chunks)
+
+    def network_inputs(self, chunk_key, size: int):
+        return network_keys(chunk_key, jnp.arange(size, dtype=jnp.uint32))
+
+    def params(self, keys):
+        flat = jax.vmap(lambda k: hidden_flat(k, self.spec.model, self.spec.prior))(keys)
+        shift = jax.vmap(jax.random.fold_in, (0, None))(keys, jnp.uint32(SHIFT_INDEX))
+        return Drawn(flat, {"shift_key": jax.random.key_data(shift)})
 
 
 def cluster_histogram(hit: Bool[Array, "BR"], valid: Bool[Array, "B"], readouts: int) -> Int[Array, "R1"]:

@@ -11,7 +11,8 @@ module here, one settings class in :mod:`counting.spec.estimator`, and one line 
 * ``exact``: enumeration of a discrete prior (:mod:`~counting.estimators.exact`);
 * ``subset``: subset simulation (:mod:`~counting.estimators.subset`, built from :mod:`counting.rare`);
 * ``smc``: tempered sequential Monte Carlo (:mod:`~counting.estimators.smc`, from :mod:`counting.rare`);
-* ``nngp``: the infinite-width limit (:mod:`~counting.estimators.nngp`, from :mod:`counting.analytic`).
+* ``nngp``: the infinite-width limit (:mod:`~counting.estimators.nngp`, from :mod:`counting.analytic`);
+* ``readout``: hidden layers drawn, the Gaussian readout integrated out (:mod:`~counting.estimators.readout`).
 
 Example:
     >>> from counting.spec import parse_spec
@@ -30,6 +31,7 @@ from counting.engine.run import RunOptions
 import counting.estimators.exact as exact
 import counting.estimators.mc as mc
 import counting.estimators.nngp as nngp
+import counting.estimators.readout as readout
 import counting.estimators.smc as smc
 import counting.estimators.subset as subset
 from counting.estimators.problem import Problem
@@ -44,6 +46,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "subset": subset.estimate,
     "smc": smc.estimate,
     "nngp": nngp.estimate,
+    "readout": readout.estimate,
 }
 
 

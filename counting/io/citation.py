@@ -43,6 +43,9 @@ METHODS = {
     "smc": "tempered sequential Monte Carlo, Student-t interval over {replicates} independent replicates",
     "nngp": ("infinite-width (NNGP) limit by scrambled quasi-Monte Carlo, Student-t interval over "
              "{replicates} replicates"),
+    "readout": ("conditional Monte Carlo over the hidden layers, the Gaussian readout integrated out (an orthant "
+                "probability per network by randomised QMC), normal interval from the sample variance; Pareto "
+                "k-hat {khat:.2f} (reliable below {khat_threshold:.2f}), largest network {max_share:.1%} of the sum"),
 }
 
 
@@ -111,8 +114,11 @@ def citation(m: dict) -> str | None:
         return None
     t = spec.target
     name = f"{target['name']} ({t.hex})" if target.get("name") else t.hex
-    method = METHODS.get(e.estimator, e.estimator).format(
-        replicates=e.diagnostics.get("replicates", getattr(spec.estimator, "replicates", "?")))
+    method = METHODS.get(e.estimator, e.estimator).format(**{
+        "khat": float("nan"), "khat_threshold": float("nan"), "max_share": float("nan"), **e.diagnostics,
+        "replicates": e.diagnostics.get("replicates", getattr(spec.estimator, "replicates", "?"))})
+    if e.diagnostics.get("warning"):
+        method += f"; {e.diagnostics['warning']}"  # an estimate its own diagnostics do not yet trust
     seed = "" if e.seed is None else f"; seed {e.seed}"
     if getattr(spec.estimator, "sampler", "threefry") != "threefry":
         fused = getattr(spec.estimator, "fused_kernel", "off")

@@ -152,6 +152,12 @@ def volume_lines(spec, est: Estimate, out) -> list[str]:
     else:
         unit = est.cost_unit.replace("_", " ")
         lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({k}, {est.samples:,} {unit})")
+    if "khat" in est.diagnostics:  # a mean of heavy-tailed terms: how far it is trusted
+        d = est.diagnostics
+        lines.append(f"Pareto k-hat {d['khat']:.2f} (reliable below {d['khat_threshold']:.2f}), largest network "
+                     f"{d['max_share']:.1%} of the sum, effective sample size {d['ess']:,.0f}")
+    if est.diagnostics.get("warning"):
+        lines.append(f"warning: {est.diagnostics['warning']}")
     seed = "" if est.seed is None else f"seed {est.seed}, "
     lines.append(f"{seed}{est.seconds:.1f} s, results in {out}/")
     return lines

@@ -51,6 +51,10 @@ class Architecture(NamedTuple):
       (:mod:`counting.analytic.kernel`).
     * ``residual``: it has residual blocks (which a lesion removes).
     * ``shared_readouts``: its readout can be drawn apart from its hidden layers (:mod:`counting.engine.readouts`).
+    * ``readout_features(model, fwd, x)``: the features ``[B, F, P]`` that the output is a linear
+      readout of (``output = w . features + b``, with ``w`` and ``b`` the last two slots of the
+      layout, ``output.w`` of fan-in ``F`` and ``output.b``), from a forward's sites and the inputs
+      ``x``; what :mod:`counting.estimators.readout` integrates the readout out over.
     """
 
     kind: str
@@ -65,6 +69,7 @@ class Architecture(NamedTuple):
     nngp_steps: Callable[[Any], tuple[str, ...]] | None = None
     residual: bool = False
     shared_readouts: bool = False
+    readout_features: Callable[[Any, Forward, Any], Any] | None = None
 
 
 def dense(name: str, fan_in: int, fan_out: int) -> list[ParamSlot]:

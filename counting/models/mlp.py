@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from counting.models.layers import Architecture, Forward, ParamSlot, activation, apply_hidden, apply_input, dense
@@ -79,5 +80,13 @@ def nngp_steps(model: MLPSpec) -> tuple[str, ...]:
     return (model.activation,) * len(model.widths)
 
 
+def readout_features(model: MLPSpec, fwd: Forward, x: Float[Array, "P n"]) -> Float[Array, "B F P"]:
+    """What the output reads: the last hidden layer's activations, or the inputs of a perceptron."""
+    if not model.widths:
+        return jnp.broadcast_to(jnp.asarray(x).T, (fwd.output.shape[0],) + x.T.shape)
+    return activation(model.activation)(fwd.sites[f"layer{len(model.widths)}"])
+
+
 ARCHITECTURE = Architecture("mlp", layout, forward, describe, depth=depth, width=width, square=square,
-                            stages=stages, first_stage=1, nngp_steps=nngp_steps, shared_readouts=True)
+                            stages=stages, first_stage=1, nngp_steps=nngp_steps, shared_readouts=True,
+                            readout_features=readout_features)

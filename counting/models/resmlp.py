@@ -81,5 +81,10 @@ def stages(model: ResMLPSpec) -> tuple[tuple[str, ...], ...]:
     return (("embed",),) + tuple((f"block{k}", f"stream{k}") for k in range(1, model.depth + 1))
 
 
+def readout_features(model: ResMLPSpec, fwd: Forward, x: Float[Array, "P n"]) -> Float[Array, "B F P"]:
+    """What the output reads: the stream after the last block (the embedding when there is none)."""
+    return fwd.sites[f"stream{model.depth}" if model.depth else "embed"]
+
+
 ARCHITECTURE = Architecture("resmlp", layout, forward, describe, depth=depth, width=width, square=square,
-                            stages=stages, first_stage=0, residual=True)
+                            stages=stages, first_stage=0, residual=True, readout_features=readout_features)

@@ -8,6 +8,7 @@ spec both take them from these dataclasses.
 * ``subset`` (:class:`SubsetSettings`): subset simulation, replicated.
 * ``smc`` (:class:`SMCSettings`): tempered sequential Monte Carlo, replicated.
 * ``nngp`` (:class:`NNGPSettings`): the infinite-width Gaussian-process limit.
+* ``readout`` (:class:`ReadoutSettings`): hidden layers drawn, the Gaussian readout integrated out.
 
 Example:
     >>> parse_estimator({"kind": "smc", "particles": 200})
@@ -21,12 +22,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from counting.spec.errors import SpecError, check_keys, choice, flag, integer, kind_of, number
 
-ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp")
+ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp", "readout")
 KEY_IMPLS = ("threefry2x32",)
 SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settings_dict
 FUSED_KERNELS = ("off", "pallas", "interpret")  # likewise
@@ -119,9 +121,33 @@ class NNGPSettings:
     kind: str = field(default="nngp", init=False)
 
 
-EstimatorSettings = MCSettings | ExactSettings | SubsetSettings | SMCSettings | NNGPSettings
+@dataclass(frozen=True)
+class ReadoutSettings:
+    """Conditional Monte Carlo over the hidden layers, the readout integrated out: ``samples``
+    networks' hidden layers drawn in chunks of ``chunk_size`` (part of the random stream's
+    definition, as for ``mc``), each network's probability that the Gaussian readout computes the
+    target an orthant probability by randomised QMC with ``shifts`` random shifts of an ``n_qmc``-point
+    lattice (Botev's tilt where the covariance has full rank, if ``tilt``). The default chunk is
+    smaller than hit-or-miss's: each network costs an orthant probability, so progress and
+    checkpoints come every 1,024 networks. ``block_size`` networks are evaluated together (it
+    divides ``chunk_size``; by default 256, or ``gcd(chunk_size, 256)``); unlike hit-or-miss, whose counts do not depend on the batch, it is part
+    of the numbers' definition: float32 rounding, and with it the tilt's Newton solve, differ
+    between array shapes, so the run's batch size is this one (the same on any device count)."""
+
+    samples: int = 10_000
+    seed: int = 0
+    chunk_size: int = 1024
+    block_size: int = 256
+    key_impl: str = "threefry2x32"
+    n_qmc: int = 256
+    shifts: int = 4
+    tilt: bool = True
+    kind: str = field(default="readout", init=False)
+
+
+EstimatorSettings = MCSettings | ExactSettings | SubsetSettings | SMCSettings | NNGPSettings | ReadoutSettings
 SETTINGS: dict[str, type] = {"mc": MCSettings, "exact": ExactSettings, "subset": SubsetSettings,
-                             "smc": SMCSettings, "nngp": NNGPSettings}
+                             "smc": SMCSettings, "nngp": NNGPSettings, "readout": ReadoutSettings}
 
 
 def _seed(v: Any, f: str) -> int:
@@ -152,6 +178,13 @@ def _power_of_two(v: Any, f: str) -> int:
     return x
 
 
+def _lattice_size(v: Any, f: str) -> int:
+    x = integer(v, f, 2, 2**20)  # the embedded lattice rule's largest size (counting.analytic.orthant_batched)
+    if x & (x - 1):
+        raise SpecError(f, "a power of 2", v)
+    return x
+
+
 # Per kind: field -> check. Missing fields take the dataclass default (the only defaults there are).
 _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "mc": {"samples": _at_least(1), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
@@ -168,6 +201,10 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
             "ess_target": _open_unit(0.0, 1.0), "stop_fraction": _open_unit(0.0, 1.0), "seed": _seed,
             "key_impl": _key_impl, "batch_replicates": _at_least(0)},
     "nngp": {"n_qmc": _power_of_two, "replicates": _at_least(2), "seed": _seed},
+    "readout": {"samples": _at_least(2), "seed": _seed, "chunk_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
+                "block_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
+                "key_impl": _key_impl, "n_qmc": _lattice_size,
+                "shifts": lambda v, f: integer(v, f, 2, 1024), "tilt": flag},
 }
 
 
@@ -209,9 +246,13 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
     check_keys(t, set(checks) | {"kind"}, where, f" for kind {kind!r}")
     values = {k: checks[k](v, f"{where}.{k}") for k, v in t.items() if k != "kind"}
     settings = SETTINGS[kind](**values)
-    if kind == "mc" and settings.samples > settings.chunk_size * 2**32:  # chunk ids are uint32 fold_in data
+    if kind in ("mc", "readout") and settings.samples > settings.chunk_size * 2**32:  # chunk ids are uint32 fold_in data
         raise SpecError(f"{where}.samples", f"at most chunk_size * 2**32 = {settings.chunk_size * 2**32}",
                         settings.samples)
+    if kind == "readout" and "block_size" not in t:  # the default: 256, or gcd(chunk_size, 256) for other chunks
+        settings = dataclasses.replace(settings, block_size=math.gcd(settings.chunk_size, settings.block_size))
+    if kind == "readout" and settings.chunk_size % settings.block_size:
+        raise SpecError(f"{where}.block_size", f"a divisor of chunk_size = {settings.chunk_size}", settings.block_size)
     if kind in ("smc", "subset") and settings.batch_replicates > settings.replicates:
         raise SpecError(f"{where}.batch_replicates", f"at most replicates = {settings.replicates}",
                         settings.batch_replicates)
