@@ -23,6 +23,10 @@ from counting.engine.run import RunOptions, run_pass
 from counting.estimators import ESTIMATORS, Problem
 from counting.estimators import readout
 from counting.estimators.mc import estimate as mc_estimate
+from counting.estimators.readout import ReadoutTarget
+from counting.mechanisms.predicates import all_of, computes
+from counting.mechanisms.sites import holds
+from counting.training.data import agrees_on
 from counting.spec import parse_spec
 from counting.spec.errors import SpecError
 from counting.spec.estimator import ReadoutSettings
@@ -151,3 +155,29 @@ def test_refusals():
     spec = parse_spec(spec_text("n_inputs = 8\nwidths = [3]", 'name = "majority"'))
     with pytest.raises(SpecError, match="model.n_inputs: expected at most 7"):
         ESTIMATORS["readout"](Problem.of(spec), spec.estimator, RunOptions())
+
+
+def test_mechanisms_and_subsets_agree_with_hit_or_miss_on_the_same_hidden_layers():
+    """"Computes f and layer 1 holds g" as E[1{holds g} P(f | hidden)], and "agrees with f on S" as an
+    orthant over S alone, against shared-draws hit-or-miss of the same conditions on the same hidden
+    layers (the z-test of the test above)."""
+    n, hidden_draws, r = 3, 512, 64
+    model = f"n_inputs = {n}\nwidths = [6]"
+    and01, maj, x0, x1 = 0x88, 0xE8, 0xAA, 0xCC
+    s_points = (0, 3, 5, 6)
+    targets = [ReadoutTarget(and01, holds("layer1", x0, n)), ReadoutTarget(and01, holds("layer1", x1, n)),
+               ReadoutTarget(maj, holds("layer1", x0, n)), ReadoutTarget(maj, None, s_points), ReadoutTarget(and01)]
+    conditions = [all_of(computes(and01, n), holds("layer1", x0, n)), all_of(computes(and01, n), holds("layer1", x1, n)),
+                  all_of(computes(maj, n), holds("layer1", x0, n)), agrees_on(maj, np.asarray(s_points), n),
+                  computes(and01, n)]
+    spec = parse_spec(spec_text(model, estimator=f'kind = "readout"\nsamples = {hidden_draws}\nchunk_size = 256'))
+    ests = readout.estimate_many(Problem.of(spec), targets, spec.estimator)
+    assert ests[3].volume > ests[4].volume * 2   # agreeing on 4 points is far likelier than computing f
+    mc_spec = parse_spec(spec_text(model, estimator=f"samples = {hidden_draws * r}\nchunk_size = 256\n"
+                                                    f"readouts_per_draw = {r}"))
+    for i, (cond, est) in enumerate(zip(conditions, ests)):
+        hits = mc_estimate(Problem.of(mc_spec, cond), mc_spec.estimator).hits
+        expected = r * est.volume * est.samples
+        assert expected > 10, (i, expected)
+        z = (hits - expected) / math.sqrt(expected)
+        assert abs(z) < 4, (i, hits, expected, z)

@@ -40,9 +40,12 @@ table columns and the citation). A target no network reaches (every ``p_i`` exac
 infeasible sign pattern of every sampled ``K``) is reported as the one-sided bound of hit-or-miss
 over the hidden draws.
 
-Only the Gaussian prior has a Gaussian readout (other priors are a one-line error), only a
-condition "computes the target" is estimated here, and the cube has at most 7 bits (the lattice's
-251 dimensions).
+**Mechanisms and subsets** (:class:`ReadoutTarget`, through :func:`estimate_many`): "computes f and
+the hidden layers satisfy a condition" (e.g. "layer l holds g") is ``E[1{condition} P(f | hidden)]``,
+and "agrees with f on the points S" is an orthant over S alone (the posterior's evidence
+``V(agrees on S)`` without rejection). Only the Gaussian prior has a Gaussian readout (other priors
+are a one-line error), the registry's ``estimate`` takes a condition "computes the target" only, and
+the cube has at most 7 bits (the lattice's 251 dimensions).
 
 Example:
     >>> from counting.spec import parse_spec
@@ -79,6 +82,7 @@ from counting.boolean.tables import signs_of
 from counting.engine.protocols import Facts, Reducer
 from counting.engine.readouts import HiddenDraws
 from counting.engine.run import RunOptions, run_pass
+from counting.mechanisms.predicates import Predicate
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
 from counting.models import Forward, model_inputs, supporting
@@ -127,41 +131,79 @@ class ChunkSums(NamedTuple):
     top_rel_se: np.ndarray
 
 
-class ReadoutTally:
-    """A tally (:class:`counting.engine.tally.Tally`) of ``log P(f | hidden)`` per network for each
-    target of ``truth_tables``: on the device the orthant probabilities (``[B, T]``), on the host
-    :class:`ChunkSums`. One compiled pass serves every target."""
+class ReadoutTarget(NamedTuple):
+    """What one volume of a readout pass measures: "the readout computes ``truth_table``" on the
+    cube points ``points`` (all of them when ``None``: an orthant over those points alone, e.g. "agrees
+    with f on the training set S"), for networks whose hidden layers satisfy ``where`` (``None``:
+    all; a predicate of the forward's hidden sites only, such as
+    :func:`counting.mechanisms.sites.holds`: the forwards' outputs are those of a zero readout).
+    The volume is ``E_hidden[1{where} P(readout agrees with f on points | hidden)]``."""
 
-    def __init__(self, model: ModelSpec, prior: PriorSpec, truth_tables: Sequence[int], settings: ReadoutSettings):
+    truth_table: int
+    where: Predicate | None = None
+    points: tuple[int, ...] | None = None
+
+
+def as_target(t: int | ReadoutTarget) -> ReadoutTarget:
+    return t if isinstance(t, ReadoutTarget) else ReadoutTarget(int(t))
+
+
+class ReadoutTally:
+    """A tally (:class:`counting.engine.tally.Tally`) of ``log P(f | hidden)`` per network for each of
+    ``targets`` (truth tables or :class:`ReadoutTarget`): on the device the orthant probabilities
+    (``[B, T]``), on the host :class:`ChunkSums`. One compiled pass serves every target: each distinct
+    (function, points) pair costs one orthant probability per network, whatever the ``where``
+    conditions on it, and its QMC shifts come from ``fold_in(shift key, u)``, ``u`` its place among the
+    distinct pairs in the order of ``targets``."""
+
+    def __init__(self, model: ModelSpec, prior: PriorSpec, targets: Sequence[int | ReadoutTarget],
+                 settings: ReadoutSettings):
         self.kind = KIND
         self.model, self.prior, self.settings = model, prior, settings
         self.arch = supporting(model, "readout_features", "a linear readout of named features to integrate out")
         self.x = model_inputs(model)
-        self.signs = np.stack([signs_of(t, model.n_inputs) for t in truth_tables]).astype(np.float32)  # [T, P]
+        self.targets = tuple(as_target(t) for t in targets)
+        self.pairs = list(dict.fromkeys((t.truth_table, t.points) for t in self.targets))  # distinct, in order
         self.keep = tail_size(settings.samples) + 1
         self.load({})
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.targets)
 
     @property
     def reducer(self) -> Reducer:
         return Reducer(self.reduce, needs_facts=True)
 
     def reduce(self, fwd: Forward, valid: Bool[Array, "B"], facts: Facts) -> dict:
-        s = self.settings
+        s, n = self.settings, self.model.n_inputs
         cov = readout_covariance(self.arch.readout_features(self.model, fwd, jnp.asarray(self.x)), self.prior)
         keys = jax.random.wrap_key_data(facts["shift_key"], impl=s.key_impl)
+        by_pair: dict = {}
+        for points in dict.fromkeys(p for _, p in self.pairs):  # one compiled orthant per point set
+            idx = [u for u, (_, p) in enumerate(self.pairs) if p == points]
+            sel = np.arange(2**n) if points is None else np.asarray(points)
+            c = cov[:, sel][:, :, sel]
+            signs = jnp.asarray(np.stack([signs_of(self.pairs[u][0], n)[sel] for u in idx]).astype(np.float32))
 
-        def one(signs, t):  # target t's probabilities; its QMC shifts from fold_in(shift key, t)
-            k = jax.vmap(jax.random.fold_in, (0, None))(keys, t)
-            out = log_orthant_keys(k, cov, jnp.broadcast_to(signs, cov.shape[:2]), s.n_qmc, s.shifts, s.tilt)
-            return out.log_p, out.rel_se
+            def one(sg, u, c=c):
+                k = jax.vmap(jax.random.fold_in, (0, None))(keys, u)
+                out = log_orthant_keys(k, c, jnp.broadcast_to(sg, c.shape[:2]), s.n_qmc, s.shifts, s.tilt)
+                return out.log_p, out.rel_se
 
-        t = jnp.arange(len(self.signs), dtype=jnp.uint32)
-        log_p, rel_se = jax.lax.map(lambda a: one(*a), (jnp.asarray(self.signs), t))  # [T, B]
-        return {"log_p": jnp.where(valid, log_p, -jnp.inf).T, "rel_se": jnp.where(valid, rel_se, 0.0).T}
+            lp, se = jax.lax.map(lambda a: one(*a), (signs, jnp.asarray(idx, jnp.uint32)))  # [U, B]
+            by_pair.update({u: (lp[j], se[j]) for j, u in enumerate(idx)})
+        log_p, rel_se = [], []
+        for t in self.targets:
+            lp, se = by_pair[self.pairs.index((t.truth_table, t.points))]
+            ok = valid if t.where is None else valid & t.where(fwd)
+            log_p.append(jnp.where(ok, lp, -jnp.inf))
+            rel_se.append(jnp.where(ok, se, 0.0))
+        return {"log_p": jnp.stack(log_p, axis=1), "rel_se": jnp.stack(rel_se, axis=1)}
 
     def add(self, result: Mapping[str, Any], n_valid: np.ndarray) -> None:
         log_p, rel_se = np.asarray(result["log_p"]), np.asarray(result["rel_se"])
-        t = self.signs.shape[0]
+        t = self.n_targets
         for c, n in enumerate(np.asarray(n_valid)):
             if n:
                 self.add_chunk(log_p[c].reshape(-1, t)[:n].astype(np.float64), rel_se[c].reshape(-1, t)[:n])
@@ -188,7 +230,7 @@ class ReadoutTally:
         return {k: np.array(v) for k, v in self.sums._asdict().items()}
 
     def load(self, state: Mapping[str, np.ndarray]) -> None:
-        t = self.signs.shape[0]
+        t = self.n_targets
         empty = {"networks": np.zeros(0, np.int64), "zeros": np.zeros((0, t), np.int64)}
         self.sums = ChunkSums(**{k: np.array(state[k]) if k in state else empty.get(k, np.zeros((0, t)))
                                  for k in ChunkSums._fields})
@@ -252,21 +294,22 @@ def one_cpu_device(options: RunOptions) -> tuple | None:
     return tuple(devices[:1]) if devices and devices[0].platform == "cpu" else options.devices
 
 
-def estimate_many(problem: Problem, truth_tables: Sequence[int], settings: ReadoutSettings,
+def estimate_many(problem: Problem, targets: Sequence[int | ReadoutTarget], settings: ReadoutSettings,
                   options: RunOptions = RunOptions()) -> list[Estimate]:
-    """The volumes of several functions from one pass over the same hidden draws (``problem``'s
-    target, if any, is not among them unless listed): target number ``t``'s QMC shifts come from
-    ``fold_in(shift key, t)``, so a function's value depends on its place in the list."""
+    """The volumes of several targets (truth tables, or :class:`ReadoutTarget` with a hidden-layer
+    condition or a subset of points) from one pass over the same hidden draws (``problem``'s own
+    target, if any, is not among them unless listed); a value depends on its target's place in the
+    list (:class:`ReadoutTally`: the QMC shifts)."""
     check_readout(problem, settings, need_target=False)
     spec = Spec(problem.model, problem.prior, problem.target, settings)
-    tally = ReadoutTally(problem.model, problem.prior, tuple(truth_tables), settings)
+    tally = ReadoutTally(problem.model, problem.prior, tuple(targets), settings)
     options = dataclasses.replace(options, batch_size=settings.block_size, devices=one_cpu_device(options))
     facts = run_pass(spec, tally, options, source=HiddenDraws(spec))
     diag = {"chunks": facts.chunks, "networks_per_second": facts.networks_per_second,
             "resumed_from_chunk": facts.resumed_from_chunk}
     sums = tally.finalize()
     return [readout_estimate(sums, t, seconds=facts.seconds, seed=settings.seed, diagnostics=diag)
-            for t in range(len(truth_tables))]
+            for t in range(len(targets))]
 
 
 def estimate(problem: Problem, settings: ReadoutSettings, options: RunOptions = RunOptions()) -> Estimate:
