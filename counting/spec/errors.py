@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 from typing import Any, Callable, Mapping
@@ -75,10 +76,19 @@ def option_value(check: Callable[..., Any], value: Any, option: str, *args: Any,
 
 
 def check_keys(table: dict, allowed: set[str] | frozenset[str], where: str, what: str = "") -> None:
-    """Every key of ``table`` is one of ``allowed`` (``what`` says for which kind, if any)."""
+    """Every key of ``table`` is one of ``allowed`` (``what`` says for which kind, if any); an unknown
+    key close to a known one (a typo) is named in the error.
+
+    >>> check_keys({"widht": [4]}, {"widths", "n_inputs"}, "model")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: model.widht: expected one of the known keys ['n_inputs', 'widths'] (did you mean 'widths'?), got 'unknown key'
+    """
     for k in table:
         if k not in allowed:
-            raise SpecError(f"{where}.{k}", f"one of the known keys{what} {sorted(allowed)}", "unknown key")
+            close = difflib.get_close_matches(str(k), sorted(map(str, allowed)), n=1, cutoff=0.7)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{where}.{k}", f"one of the known keys{what} {sorted(allowed)}{hint}", "unknown key")
 
 
 def section(value: Any, field: str) -> dict:
