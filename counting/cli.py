@@ -34,7 +34,8 @@ from counting.io.manifest import package_version
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
-        sys.stderr.write(f"counting: error: {message}\n")
+        hint = f"; see {self.prog} --help" if "required" in message or "invalid choice" in message else ""
+        sys.stderr.write(f"counting: error: {message}{hint}\n")
         raise SystemExit(2)
 
 
@@ -402,7 +403,10 @@ def cmd_complexity(args) -> int:
         return _complexity_all(args)
     if args.out is not None:
         raise SpecError("--out", "no --out without --all (one function is only printed)", args.out)
-    if isinstance(args.n, bool) or args.n is None or not 1 <= args.n <= COMPLEXITY_MAX_BITS:
+    if args.n is None:
+        raise SpecError("--n", f"the bits of the truth table (an integer from 1 to {COMPLEXITY_MAX_BITS}) with a "
+                        "truth table")
+    if isinstance(args.n, bool) or not 1 <= args.n <= COMPLEXITY_MAX_BITS:
         raise SpecError("--n", f"an integer from 1 to {COMPLEXITY_MAX_BITS} (the bits of the truth table)", args.n)
     tt = parse_truth_table(args.truth_table, args.n, "truth_table")
     from counting.boolean.complexity import measures
