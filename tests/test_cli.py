@@ -1,7 +1,7 @@
 """The command line, run as a subprocess (``python -m counting.cli``).
 
 Bad input: malformed TOML, unknown keys and tables, a truth table with too many hex digits (every
-rejected truth-table form is in ``tests/test_target.py``), a non-positive sample count (in the file
+rejected truth-table form is in ``tests/spec/test_target.py``), a non-positive sample count (in the file
 and as ``--samples``), an unknown activation, a missing spec file, a ``--batch-size`` that does
 not divide ``chunk_size``, bad numbers of devices, and ``--resume`` against a checkpoint of a
 different spec. Each must exit with status 2 after printing exactly one

@@ -39,7 +39,7 @@ Method (per network, all networks at once):
   (``jax.hessian``), shifting step ``k``'s proposal to ``N(mu_k, 1)``; it keeps the relative error
   bounded in the deep tail. Singular plans, and solves that do not converge, use ``mu = 0``.
 
-Limits (measured in ``tests/test_orthant_batched.py`` and on relu covariances ``K = H H^T / W + 1``):
+Limits (measured in ``tests/analytic/test_orthant_batched.py`` and on relu covariances ``K = H H^T / W + 1``):
 
 * The tilt needs a full-rank plan. Untilted (``tilt=False``, or a singular ``K``) the relative
   error grows in the deep tail and the replicates understate it (their distribution is heavy

@@ -1,6 +1,6 @@
 """Tempered SMC against exact perceptron volumes (1e-4 down to 1e-13), hit-or-miss, and subset simulation.
 
-The exact values are those of ``test_rare.py``: AND on 3 bits under a perceptron prior with small
+The exact values are those of ``test_subset.py``: AND on 3 bits under a perceptron prior with small
 ``sigma_b`` (volume ``∝ sigma_b**3``) by quadrature in ``exact_perceptron.perceptron_volumes``.
 Each check asks the exact (or other-estimator) value to lie in a 99.9% Student-t interval built
 from the estimator's own replicates (on log10 values), so a correct, unbiased estimator with an

@@ -10,7 +10,7 @@ import pytest
 from counting.engine.draws import prior_source
 from counting.spec import SpecError, parse_spec
 
-ENGINE = Path(__file__).resolve().parents[1] / "counting" / "engine"
+ENGINE = Path(__file__).resolve().parents[2] / "counting" / "engine"
 
 
 def imported(path: Path) -> set[str]:

@@ -36,7 +36,7 @@ from counting.spec import MLPSpec, ScaledPrior, SpecError, parse_spec, spec_from
 from counting.spec.job import load_spec
 from counting.spec.model import Args, FlaxSpec, parse_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = "counting.models.flax_zoo:MLP"
 QUIET = RunOptions(progress=False)
 

@@ -27,7 +27,7 @@ from counting.spec.errors import SpecError
 from counting.spec.estimator import MCSettings, SMCSettings
 from counting.spec.job import Spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "experiments" / "llama_rare.toml"
 
 SMALL = """

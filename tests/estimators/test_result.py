@@ -31,7 +31,7 @@ from counting.rare.smc import SMCRun
 from counting.spec import parse_spec
 from counting.stats import clopper_pearson_many, log10_or_none
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMC_DIAG = {"kernel": "hmc", "replicates": 4, "replicates_log10": [-5.1, -5.3, -5.2, -5.25],
             "replicate_sd_log10": 0.0854, "reached": 4, "mean_stages": 12.5, "log10_bound": -4.0}
 EST = {

@@ -119,7 +119,7 @@ def test_no_crossing_table_without_a_sweep():
     assert canonical(0x55, 3) == 0xAA  # the llama names are canonical, as the tables write them
 
 
-RESULTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "results"
+RESULTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "results"
 
 
 def test_width_32_rows_agree_with_the_llamaizer_results():

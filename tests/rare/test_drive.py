@@ -1,7 +1,7 @@
 """Tempered SMC and subset simulation with replicates batched on the device, and the host driver
 against the device driver (``counting.rare.drive``, ``batch_replicates``).
 
-Known answers as in ``test_smc.py`` and ``test_rare.py``: AND on 3 bits under a perceptron prior with small ``sigma_b``
+Known answers as in ``test_smc.py`` and ``test_subset.py``: AND on 3 bits under a perceptron prior with small ``sigma_b``
 (exact volumes by quadrature in ``exact_perceptron.perceptron_volumes``, 1e-4 down to 1e-13),
 each check asking the exact value to lie in a 99.9% Student-t interval built from the
 replicates (on log10 values): a correct, unbiased estimator with an honest replicate spread fails
