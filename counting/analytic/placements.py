@@ -8,10 +8,12 @@ parallel). A :class:`Circuit` is a DAG of gates; its *placement count* in ``L`` 
 of maps ``gate -> block in {1..L}`` that are strictly increasing along every edge (Stanley's strict
 order polynomial of the gate poset).
 
-What is counted: gates are distinct (labelled), gates with no path between them may share a block
-or sit in either order, and order along an edge is strict. What is not: how many hidden units a
-gate uses, whether a block has room for the gates placed in it, or how likely a prior is to build
-any of them; a placement count is a multiplicity, not a volume.
+What is counted: every gate of the circuit, the last (output) gate included, sits in one of the
+blocks ``1..L``; the embedding (block 0) and the readout hold no gate; gates are distinct
+(labelled), gates with no path between them may share a block or sit in either order, and order
+along an edge is strict (a gate never shares a block with a gate it reads). What is not: how
+many hidden units a gate uses, whether a block has room for the gates placed in it, or how likely
+a prior is to build any of them; a placement count is a multiplicity, not a volume.
 
 Two shapes of ``2j + 1`` gates are compared: the *chain* (``chain(2j + 1)``, depth ``2j + 1``),
 with ``C(L, 2j + 1)`` placements, and the *tree* (``tree(j)``: two chains of ``j`` gates feeding
@@ -241,7 +243,8 @@ def level_counts(circuit: Circuit) -> tuple[int, ...]:
 def placements(circuit: Circuit, L: int) -> int:
     """Exact placement count of ``circuit`` in ``L`` blocks (Python integer).
 
-    Number of maps ``gate -> block in {1..L}`` strictly increasing along every read. Gates are
+    Number of maps ``gate -> block in {1..L}`` strictly increasing along every read: every gate,
+    the output gate included, takes a block; the embedding and the readout take none. Gates are
     distinct; gates with no read path between them may share a block. Zero when ``L`` is below the
     circuit's depth; 1 for the empty circuit. Uses :func:`level_counts` (cached per circuit), fast for
     any DAG of a dozen gates and any ``L``.

@@ -12,6 +12,15 @@ negation (the reading of :mod:`counting.mechanisms.sites`). A solution may take 
 as the model's architecture gives them: for a residual MLP, stage 0 is the embedding and stage
 ``k`` is block ``k``, its hidden units and the stream after it; for an MLP, stage ``l`` is hidden
 layer ``l``), or :func:`never` if none does. A model without stages (a flax module) is a one-line error.
+The sites searched are exactly those of the stages: for a residual MLP ``embed`` (the stream
+``s_0``), ``block{k}`` (block ``k``'s inner pre-activations ``u_k``) and ``stream{k}`` (``s_k``);
+for an MLP ``layer{l}`` (hidden layer ``l``'s pre-activations). The readout (``output``) is not
+searched. Only the first stage holding an intermediate is kept.
+
+Order is not required: a network takes an alternative when each of its intermediates is held at
+some stage, whatever the stages (a chain's triple may sit at an earlier stage than its pair, or
+at the same one). A placement (:func:`placement`, :func:`placement_codes`) is the alternative's
+stages sorted, so it does not say which intermediate sits where.
 
 Example:
     >>> d = DECOMPOSITIONS["parity4"]
@@ -176,8 +185,10 @@ def staged(model: ModelSpec) -> Architecture:
 
 
 def stages(model: ModelSpec) -> tuple[tuple[str, ...], ...]:
-    """The sites of each stage, in order (resmlp: the embedding, then each block's hidden units and
-    the stream after it; mlp: each hidden layer), as the architecture gives them."""
+    """The sites of each stage, in order (resmlp: the embedding ``embed``, then each block's inner
+    pre-activations ``block{k}`` and the stream after it ``stream{k}``; mlp: each hidden layer's
+    pre-activations ``layer{l}``), as the architecture gives them: the sites routes are read from
+    (the readout is not one)."""
     return staged(model).stages(model)
 
 
@@ -192,7 +203,11 @@ def never(model: ModelSpec) -> int:
 
 
 def first_stages(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n: int) -> Int[Array, "B G"]:
-    """For each network and intermediate, the first stage whose sites hold it (:func:`never` if none)."""
+    """For each network and intermediate, the first stage whose sites hold it (:func:`never` if none).
+
+    Held at a site: some unit there has the intermediate's sign pattern or its negation (canonical
+    patterns compared, :func:`~counting.mechanisms.sites.canonical_units`); the sites are those of
+    :func:`stages` (never the readout)."""
     g = jnp.asarray(np.asarray([canonical(t, n) for t in intermediates], np.uint32))
     offset = first_stage(model)
     first = None
@@ -208,7 +223,8 @@ def first_stages(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n
 
 
 def takes(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) -> np.ndarray:
-    """Whether each network takes some alternative (every intermediate column of it held)."""
+    """Whether each network takes some alternative (every intermediate column of it held at some
+    stage, in any order: the stages of an alternative's intermediates are not compared)."""
     first = np.asarray(first)
     out = np.zeros(first.shape[0], bool)
     for alt in alternatives:
@@ -218,7 +234,8 @@ def takes(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) 
 
 def placement(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) -> np.ndarray:
     """Where a network's route sits: over the alternatives it takes, the one finished earliest (then
-    the earliest start), as its intermediates' stages sorted; ``never`` in every column if it takes none."""
+    the earliest start), as its intermediates' stages sorted; ``never`` in every column if it takes none.
+    Sorted, the stages no longer say which intermediate sits at which (no order is required)."""
     first = np.asarray(first)
     k = len(alternatives[0])
     best = np.full((first.shape[0], k), never, np.int64)
@@ -233,7 +250,9 @@ def placement(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: i
 def placement_codes(first: Int[Array, "B G"], alternatives: Sequence[Sequence[int]], never: int) -> Int[Array, "B"]:
     """:func:`placement` of two-intermediate routes as one integer per network, on the device:
     ``last * (never + 1) + first`` for the stages of the alternative finished earliest (then started
-    earliest), ``(never + 1)**2 - 1`` if the network takes none (see :func:`decode_placement`)."""
+    earliest), ``(never + 1)**2 - 1`` if the network takes none (see :func:`decode_placement`).
+    ``first`` and ``last`` are the smaller and larger of the two stages, whichever intermediate
+    holds each: no order between a route's intermediates is required or recorded."""
     if any(len(a) != 2 for a in alternatives):
         raise ValueError("alternatives: expected two intermediates each")
     first = jnp.asarray(first)
@@ -253,7 +272,8 @@ def decode_placement(code: int, never: int) -> tuple[int, int] | None:
 
 
 def route_class(first: np.ndarray, d: Decomposition, never: int) -> np.ndarray:
-    """Per network, one of :data:`CLASSES` (``first`` / ``second``: ``d.routes[0]`` / ``routes[1]``)."""
+    """Per network, one of :data:`CLASSES` (``first`` / ``second``: ``d.routes[0]`` / ``routes[1]``),
+    each route taken as :func:`takes` reads it (every intermediate held somewhere, in any order)."""
     a = takes(first, d.columns(d.routes[0]), never)
     b = takes(first, d.columns(d.routes[1]), never)
     return np.select([a & b, a, b], list(CLASSES[:3]), CLASSES[3])
@@ -261,7 +281,8 @@ def route_class(first: np.ndarray, d: Decomposition, never: int) -> np.ndarray:
 
 def route_condition(d: Decomposition, route: Route, model: ModelSpec) -> Condition:
     """"The network takes this route": any alternative whose every intermediate some site holds
-    (a :class:`~counting.mechanisms.predicates.Condition`, so rare-event estimators climb it)."""
+    (a :class:`~counting.mechanisms.predicates.Condition`, so rare-event estimators climb it).
+    The sites are those of :func:`stages`; as in :func:`takes`, the intermediates may be held in any order."""
     sites = [s for st in stages(model) for s in st]
     held = {g: any_of(*[holds(s, g, d.n) for s in sites]) for g in d.intermediates}
     return any_of(*[all_of(*[held[canonical(g, d.n)] for g in alt]) for alt in route.alternatives])

@@ -71,7 +71,8 @@ def square(n: int, depth: int, width: int, activation: str = "relu") -> MLPSpec:
 
 
 def stages(model: MLPSpec) -> tuple[tuple[str, ...], ...]:
-    """Each hidden layer (stage ``l`` is ``layer{l}``, numbered from 1)."""
+    """Each hidden layer (stage ``l`` is ``layer{l}``, its pre-activations, numbered from 1): the
+    sites :mod:`counting.mechanisms.routes` searches for intermediates (not ``output``)."""
     return tuple((f"layer{l}",) for l in range(1, len(model.widths) + 1))
 
 

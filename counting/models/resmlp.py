@@ -77,7 +77,9 @@ def square(n: int, depth: int, width: int, activation: str = "relu") -> ResMLPSp
 
 
 def stages(model: ResMLPSpec) -> tuple[tuple[str, ...], ...]:
-    """The embedding (stage 0), then each block's hidden units and the stream after it (stage ``k``)."""
+    """The embedding (stage 0), then each block's hidden units and the stream after it (stage ``k``):
+    sites ``embed`` (``s_0``), ``block{k}`` (pre-activations ``u_k``) and ``stream{k}`` (``s_k``),
+    the sites :mod:`counting.mechanisms.routes` searches for intermediates (not ``output``)."""
     return (("embed",),) + tuple((f"block{k}", f"stream{k}") for k in range(1, model.depth + 1))
 
 

@@ -127,7 +127,12 @@ def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple
 def placement_columns(d: Decomposition, depth: int) -> dict:
     """Placement counts of the two routes' circuits in ``depth`` blocks, tree (route 1) over chain
     (route 0): for one circuit of each shape, and summed over every alternative of each route
-    (NaN where the deeper circuit does not fit)."""
+    (each count times the route's number of alternatives; NaN where the deeper circuit does not fit).
+
+    The rule is :func:`counting.analytic.placements.placements`: every gate of the circuit (the
+    output gate included) in blocks ``1..depth``, never the embedding, each strictly after the gates
+    it reads. The measured routes differ from it: their stages include the embedding (stage 0) and
+    need no order between intermediates (:func:`counting.mechanisms.routes.takes`)."""
     chain, tree = d.routes
     c, t = placements(chain.circuit, depth), placements(tree.circuit, depth)
     if c == 0 or t == 0:
