@@ -63,6 +63,7 @@ def test_non_threshold_function_on_a_perceptron_is_a_bound():
     assert est.ci95[1] == pytest.approx(math.log10(1 - 0.05 ** (1 / 32)))
 
 
+@pytest.mark.slow  # eight hit-or-miss passes, one compile each (about 30 s); the mechanisms test below runs by default
 def test_agrees_with_hit_or_miss_on_the_same_hidden_layers():
     """Shared-draws hit-or-miss with the same seed and chunk size draws the same hidden layers, so
     given them its hits are Binomial(R, p_i) per network: ``hits - R sum p_i`` has mean 0 and
