@@ -183,7 +183,7 @@ class ReadoutTally:
         for points in dict.fromkeys(p for _, p in self.pairs):  # one compiled orthant per point set
             idx = [u for u, (_, p) in enumerate(self.pairs) if p == points]
             sel = np.arange(2**n) if points is None else np.asarray(points)
-            c = cov[:, sel][:, :, sel]
+            c = cov if points is None else cov[:, sel][:, :, sel]  # the whole cube needs no gather
             signs = jnp.asarray(np.stack([signs_of(self.pairs[u][0], n)[sel] for u in idx]).astype(np.float32))
 
             def one(sg, u, c=c):
@@ -314,5 +314,5 @@ def estimate_many(problem: Problem, targets: Sequence[int | ReadoutTarget], sett
 
 def estimate(problem: Problem, settings: ReadoutSettings, options: RunOptions = RunOptions()) -> Estimate:
     """``V(f) = E_hidden[P(f | hidden)]`` over ``settings.samples`` hidden draws (see the module docstring)."""
-    check_readout(problem, settings)
+    check_readout(problem, settings)  # the target is needed here; estimate_many checks the rest again (cheap)
     return estimate_many(problem, (problem.target.truth_table,), settings, options)[0]
