@@ -11,6 +11,13 @@ with :func:`on_stop` (newest first: a temp file, a folder's lock), writes the on
 :func:`install` was given and leaves with ``os._exit``. Every file is written atomically, so the
 folder still holds the last whole checkpoint.
 
+"At once" holds while the main thread waits on a device or compiles: Python runs a signal handler
+only between bytecodes of the main thread, so :func:`install` also sets a wake-up file
+(``signal.set_wakeup_fd``) that a small thread reads; that thread records the first signal and
+stops the job on a second one even while the main thread is inside a long call into jax. The
+Python-level handler only waits until that thread has seen the signal, so a signal a process sends
+itself is recorded before the next line of the sender runs.
+
 Without :func:`install` (a notebook, a script) nothing changes: Ctrl-C is Python's
 ``KeyboardInterrupt`` and :func:`check` never raises.
 
@@ -37,8 +44,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import sys
+import threading
+import time
 from typing import Callable, Iterator
 
 SIGNAL_ENV = "COUNTING_SIGNAL_AT"
@@ -68,17 +78,76 @@ class _State:
     fired: bool = False
     cleanups: list = []
     line: Callable[[Interrupted], str] | None = None
+    watcher: "_Watcher | None" = None
+    stopping = threading.Lock()  # held by the one thread that runs stop_now's clean-ups and exits
 
 
-def _handler(signum, frame) -> None:
+def _take(signum: int) -> None:
+    """One signal: recorded for :func:`check` inside a loop when none is pending, else the job stops."""
     if _State.depth and _State.requested is None:
         _State.requested = signum
         return
     stop_now(signum)
 
 
+class _Watcher:
+    """Reads the signal numbers that Python's C-level handler writes to the wake-up file, in a thread
+    of its own, so that a signal takes effect while the main thread is inside a long call."""
+
+    def __init__(self) -> None:
+        self.read, self.write = os.pipe()
+        os.set_blocking(self.write, False)
+        self.busy = threading.Lock()  # held while a signal read is being acted on
+        self.old_fd = signal.set_wakeup_fd(self.write, warn_on_full_buffer=False)
+        self.thread = threading.Thread(target=self._run, name="counting-signals", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                select.select([self.read], [], [])
+                with self.busy:  # read under the lock: sync() sees the pipe empty only once it is acted on
+                    data = os.read(self.read, 64)
+                    if not data or 0 in data:  # the pipe closed, or close()'s sentinel
+                        return
+                    for signum in data:
+                        if signum in _SIGNALS:
+                            _take(signum)
+            except OSError:
+                return
+
+    def sync(self, timeout: float = 1.0) -> None:
+        """Wait (at most ``timeout`` s) until every signal written to the pipe so far has been acted on."""
+        end = time.monotonic() + timeout
+        while select.select([self.read], [], [], 0)[0] and time.monotonic() < end:
+            time.sleep(0.001)
+        with self.busy:  # the thread may hold what it read: wait until it has acted on it
+            pass
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self.old_fd)
+        try:
+            os.write(self.write, b"\0")
+        except OSError:
+            pass
+        self.thread.join(timeout=1.0)
+        os.close(self.write)
+        os.close(self.read)
+
+
+def _handler(signum, frame) -> None:
+    if _State.watcher is not None:  # the watcher thread acts on it; wait until it has
+        _State.watcher.sync()
+        return
+    _take(signum)
+
+
 def stop_now(signum: int) -> None:
-    """Run the registered clean-ups (newest first), write the stop line and leave with ``128 + signum``."""
+    """Run the registered clean-ups (newest first), write the stop line and leave with ``128 + signum``
+    (from any thread; a second caller waits for the first one's exit)."""
+    if not _State.stopping.acquire(blocking=False):
+        while True:  # another thread is already stopping the job: it leaves with the process
+            time.sleep(1.0)
     e = Interrupted(signum)
     for fn in reversed(list(_State.cleanups)):
         try:
@@ -102,10 +171,14 @@ def install(line: Callable[[Interrupted], str] | None = None) -> Callable[[], No
     signal stops the job at once. Returns a function restoring the old handlers."""
     old = {s: signal.signal(s, _handler) for s in _SIGNALS}
     _State.line = line
+    watcher = _State.watcher = _Watcher()
 
     def restore() -> None:
         for s, h in old.items():
             signal.signal(s, h)
+        if watcher is not None:
+            _State.watcher = None
+            watcher.close()
         _State.requested = None
         _State.line = None
 
