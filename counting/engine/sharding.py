@@ -39,33 +39,86 @@ from counting.models import forward, model_inputs
 from counting.spec.errors import SpecError
 from counting.spec.job import Spec
 
-def chunk_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunk_input, n_valid):
-    """Scan the blocks of one chunk; networks with index ``>= n_valid`` do not count.
+def lane_ranges(n_valid, blocks: int) -> np.ndarray:
+    """The ranges (see :func:`chunk_result`) that evaluate whole chunks, of which the first
+    ``n_valid[k]`` networks count: ``[0, blocks, 0, n_valid[k]]`` each."""
+    n = np.asarray(n_valid, np.int64).reshape(-1)
+    out = np.zeros((len(n), RANGE), np.uint32)
+    out[:, 1], out[:, 3] = blocks, n
+    return out
 
+
+RANGE = 4  # a chunk's range in a step: first and end block evaluated, first and end network counted
+
+
+def chunk_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunk_input, lane):
+    """Scan the blocks of one chunk; ``lane = (b0, b1, lo, hi)``: blocks ``b0 .. b1 - 1`` are
+    evaluated (the others give zeros, their networks never drawn) and network ``i`` counts iff
+    ``lo <= i < hi``. A whole chunk of which the first ``n`` networks count is ``(0, blocks, 0, n)``.
+
+    Each block is evaluated exactly as when the chunk is evaluated whole (the same networks in the
+    same block), so a chunk's slices give bit for bit the results of the whole chunk's blocks.
     A parameter source's ``params`` may return a :class:`~counting.engine.protocols.Drawn`: its
     ``facts`` (a dict of ``[B]`` arrays, such as a trained network's steps) go to reducers that
     declare ``needs_facts``."""
     x = jnp.asarray(model_inputs(spec.model))
     size = spec.estimator.chunk_size
-    idx = jnp.arange(size, dtype=jnp.uint32)
     per_net = source.network_inputs(chunk_input, size)
+    b0, b1, lo, hi = (lane[k] for k in range(RANGE))
 
-    def body(carry, xs):
-        net, i = xs
+    def evaluate(net, i):
+        valid = (i >= lo) & (i < hi)
         if evaluates(source):
-            return carry, reduce.reduce(source.evaluate(net), i < n_valid)
+            return reduce.reduce(source.evaluate(net), valid)
         flat, facts = drawn(source.params(net))
         params = unflatten(spec.model, flat)
-        return carry, apply(reduce, forward(spec.model, params, x), i < n_valid, params, facts)
+        return apply(reduce, forward(spec.model, params, x), valid, params, facts)
 
-    blocks = jax.tree.map(lambda a: a.reshape((size // block, block) + a.shape[1:]), (per_net, idx))
-    return lax.scan(body, None, blocks)[1]
+    # keys travel into the loop as their bits: each block takes its own slice of them, so each key is
+    # still used once, but the key-reuse checker cannot see that through a loop of dynamic length
+    bits, rewrap = _key_bits(per_net)
+
+    def one(j):  # block j: its networks and their indices
+        net = rewrap(jax.tree.map(lambda a: lax.dynamic_slice_in_dim(a, j * block, block), bits))
+        return net, j * block + jnp.arange(block, dtype=jnp.uint32)
+
+    def body(j, acc):
+        return jax.tree.map(lambda a, r: lax.dynamic_update_index_in_dim(a, r, j, 0), acc, evaluate(*one(j)))
+
+    # blocks b0 .. b1 - 1 in order, into zeros: a loop of dynamic length, with the body a scan of
+    # every block would have (blocks outside the range cost nothing)
+    shapes = jax.eval_shape(lambda j: evaluate(*one(j)), jnp.uint32(0))
+    init = jax.tree.map(lambda s: _zeros(jax.ShapeDtypeStruct((size // block,) + s.shape, s.dtype), s), shapes)
+    return lax.fori_loop(b0, b1, body, init)
 
 
-def step_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunks, n_valid):
-    """Results of chunks ``chunks`` on one device (finished by ``reduce.per_step`` if it has one)."""
+def _key_bits(tree):
+    """``tree`` with each typed key array as its bits, and the function that makes them keys again."""
+    leaves, treedef = jax.tree.flatten(tree)
+    impls = [jax.random.key_impl(a) if jnp.issubdtype(a.dtype, jax.dtypes.prng_key) else None for a in leaves]
+    bits = [a if i is None else jax.random.key_data(a) for a, i in zip(leaves, impls)]
+
+    def rewrap(parts):
+        parts = jax.tree.leaves(parts)
+        return jax.tree.unflatten(treedef, [a if i is None else jax.random.wrap_key_data(a, impl=i)
+                                            for a, i in zip(parts, impls)])
+
+    return jax.tree.unflatten(treedef, bits), rewrap
+
+
+def _zeros(like: jax.ShapeDtypeStruct, vary_as: jax.ShapeDtypeStruct):
+    """Zeros of ``like``'s shape and dtype, varying over the mesh axes ``vary_as`` varies over
+    (inside ``shard_map`` a loop's carry must vary as its body's results do)."""
+    z = jnp.zeros(like.shape, like.dtype)
+    varying = tuple(sorted(getattr(getattr(vary_as, "manual_axis_type", None), "varying", ()) or ()))
+    return lax.pcast(z, varying, to="varying") if varying else z
+
+
+def step_result(spec: Spec, source: Source, reduce: Reducer, block: int, chunks, lanes):
+    """Results of chunks ``chunks`` over their ``lanes`` ranges on one device (finished by
+    ``reduce.per_step`` if it has one)."""
     inputs = source.chunk_inputs(chunks)
-    out = lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, n_valid))
+    out = lax.map(lambda cv: chunk_result(spec, source, reduce, block, *cv), (inputs, lanes))
     return out if reduce.per_step is None else reduce.per_step(out)
 
 
@@ -109,15 +162,28 @@ class Engine:
     def n_devices(self) -> int:
         return self.mesh.devices.size
 
+    @property
+    def blocks(self) -> int:
+        """Blocks per chunk."""
+        return self.spec.estimator.chunk_size // self.block_size
+
     def compiled(self, n_chunks: int) -> "Engine":
         """This engine with its step compiled ahead of time for steps of ``n_chunks`` chunks (so that
         its memory can be read before it runs: ``counting.engine.memory.compiled_bytes(e.step)``)."""
-        arg = jax.ShapeDtypeStruct((n_chunks,), jnp.uint32, sharding=NamedSharding(self.mesh, P("d")))
-        return replace(self, step=self.step.lower(arg, arg).compile())
+        sh = NamedSharding(self.mesh, P("d"))
+        chunks = jax.ShapeDtypeStruct((n_chunks,), jnp.uint32, sharding=sh)
+        lanes = jax.ShapeDtypeStruct((n_chunks, RANGE), jnp.uint32, sharding=sh)
+        return replace(self, step=self.step.lower(chunks, lanes).compile())
 
     def run_step(self, chunks: np.ndarray, n_valid: np.ndarray):
-        """Dispatch one step (asynchronously); ``len(chunks)`` must be a multiple of the devices."""
+        """Dispatch one step of whole chunks (asynchronously), of which the first ``n_valid[k]``
+        networks count; ``len(chunks)`` must be a multiple of the devices."""
+        return self.run_ranges(chunks, lane_ranges(n_valid, self.blocks))
+
+    def run_ranges(self, chunks: np.ndarray, lanes: np.ndarray):
+        """Dispatch one step (asynchronously) that evaluates, of chunk ``chunks[k]``, the blocks and
+        counts the networks that ``lanes[k]`` names (:func:`chunk_result`)."""
         sh = NamedSharding(self.mesh, P("d"))
         c = jax.device_put(np.asarray(chunks, np.uint32), sh)
-        v = jax.device_put(np.asarray(n_valid, np.uint32), sh)
-        return self.step(c, v)
+        r = jax.device_put(np.asarray(lanes, np.uint32).reshape(-1, RANGE), sh)
+        return self.step(c, r)

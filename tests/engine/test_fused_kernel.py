@@ -21,7 +21,7 @@ from counting.engine import bench, fused_kernel
 from counting.engine.draws import PriorDraws, prior_source
 from counting.engine.run import RunOptions
 from counting.engine.protocols import Reducer
-from counting.engine.sharding import Engine
+from counting.engine.sharding import RANGE, Engine
 from counting.io.citation import citation
 from counting.io.manifest import manifest
 from counting.jobs import census_job, volume_job
@@ -191,6 +191,6 @@ def test_engine_step_with_the_kernel_lowers_to_triton_for_cuda():
     spec = spec_of(NET + "[estimator]\nchunk_size = 4096\n", "pallas")
     source = fused_kernel.KernelOutputs(spec)  # not interpreted: what a GPU runs
     eng = Engine.build(spec, lambda fwd, valid: truth_tables(fwd), 1024, source=source)
-    arg = jax.ShapeDtypeStruct((1,), jnp.uint32)
-    text = eng.step.trace(arg, arg).lower(lowering_platforms=("cuda",)).as_text()
+    chunks, ranges = jax.ShapeDtypeStruct((1,), jnp.uint32), jax.ShapeDtypeStruct((1, RANGE), jnp.uint32)
+    text = eng.step.trace(chunks, ranges).lower(lowering_platforms=("cuda",)).as_text()
     assert "xla.gpu.triton" in text and "kernel_body" in text
