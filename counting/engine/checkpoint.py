@@ -1,9 +1,12 @@
 """Checkpoints: one atomically replaced file per job folder, and the rule for reusing a folder.
 
 ``checkpoint.npz`` holds the job's identity (its spec as canonical JSON and the job kind), where it
-got to (``next``: the next chunk or replicate), the seconds spent so far, and the exact state as
-named arrays. A folder holding a checkpoint belongs to an unfinished job: a new job refuses it,
-and ``resume`` continues it only if the identity matches (the error says which part differs).
+got to (``next``: the next chunk or replicate; a counting pass that stopped inside a chunk also
+records ``slice_offset``, the networks of chunk ``next`` already folded in, and for a tally that
+takes whole chunks the part of that chunk's results it holds, ``slice_partial.<i>``, made with
+batches of ``slice_block``), the seconds spent so far, and the exact state as named arrays. A
+folder holding a checkpoint belongs to an unfinished job: a new job refuses it, and ``resume``
+continues it only if the identity matches (the error says which part differs).
 
 Example:
     >>> import tempfile, pathlib, numpy as np
@@ -19,7 +22,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -28,27 +31,35 @@ from counting.io.files import atomic_write_bytes
 from counting.spec.errors import OptionError
 
 CHECKPOINT = "checkpoint.npz"
-_RESERVED = ("spec", "kind", "next", "elapsed")
+_RESERVED = ("spec", "kind", "next", "elapsed", "slice_offset", "slice_block")
+_PARTIAL = "slice_partial."
 
 
 class Checkpoint(NamedTuple):
     next: int
     elapsed: float
     state: dict[str, np.ndarray]
+    offset: int = 0  # networks of chunk ``next`` already folded in (a pass stopped inside a chunk)
+    partial: tuple[np.ndarray, ...] = ()  # a whole-chunk tally's results of those networks (flattened)
+    block: int = 0  # the batch size ``partial`` was made with
 
 
 def path(out: Path) -> Path:
     return Path(out) / CHECKPOINT
 
 
-def save(out: Path, spec_json: str, kind: str, next_index: int, elapsed: float, state: dict) -> None:
-    """Replace the folder's checkpoint atomically."""
-    clash = set(state) & set(_RESERVED)
+def save(out: Path, spec_json: str, kind: str, next_index: int, elapsed: float, state: dict, offset: int = 0,
+         partial: Sequence[np.ndarray] = (), block: int = 0) -> None:
+    """Replace the folder's checkpoint atomically (``offset``, ``partial``, ``block``: see :class:`Checkpoint`)."""
+    clash = set(state) & set(_RESERVED) | {k for k in state if k.startswith(_PARTIAL)}
     if clash:
         raise ValueError(f"state: expected no keys named {sorted(clash)}")
+    extra = {f"{_PARTIAL}{i}": np.asarray(a) for i, a in enumerate(partial)}
+    if offset:
+        extra.update(slice_offset=np.array(offset, np.int64), slice_block=np.array(block, np.int64))
     buf = io.BytesIO()
     np.savez(buf, spec=np.array(spec_json), kind=np.array(kind), next=np.array(next_index, np.int64),
-             elapsed=np.array(elapsed), **state)
+             elapsed=np.array(elapsed), **extra, **state)
     atomic_write_bytes(path(out), buf.getvalue(), during=lambda: interrupt.fault("save", next_index))
 
 
@@ -79,8 +90,11 @@ def load(out: Path, spec_json: str, kind: str) -> Checkpoint:
         if saved != spec_json:
             raise OptionError("resume", f"a checkpoint made by this same spec in {out}",
                               f"one that differs in {_differs(saved, spec_json)}")
-        state = {k: d[k] for k in d.files if k not in _RESERVED}
-        return Checkpoint(int(d["next"]), float(d["elapsed"]), state)
+        state = {k: d[k] for k in d.files if k not in _RESERVED and not k.startswith(_PARTIAL)}
+        partial = tuple(d[f"{_PARTIAL}{i}"] for i in range(sum(k.startswith(_PARTIAL) for k in d.files)))
+        offset = int(d["slice_offset"]) if "slice_offset" in d.files else 0
+        block = int(d["slice_block"]) if "slice_block" in d.files else 0
+        return Checkpoint(int(d["next"]), float(d["elapsed"]), state, offset, partial, block)
 
 
 def claim(out: Path | None, resume: bool) -> bool:
