@@ -1,12 +1,22 @@
 """The counting pass: every chunk of a job through a :class:`~counting.engine.tally.Tally`, on all devices.
 
-:func:`run_pass` walks chunks ``0 .. ceil(samples / chunk_size) - 1`` in order, a step (one or more
-chunks per device) at a time, dispatching the next step before it folds in the last, and folding
-results into the tally's exact integers. With an output folder it checkpoints the tally's state
-and the next chunk in one atomically replaced file, so a job killed at any moment (``kill -9``
-included) resumes from its last checkpoint and ends with exactly the counts of an uninterrupted
-run. Progress is a bar on a terminal, plain lines in a log (:mod:`counting.engine.progress`); a
-signal stops the pass at a safe point with its checkpoint saved (:mod:`counting.interrupt`).
+:func:`run_pass` walks chunks ``0 .. ceil(samples / chunk_size) - 1`` in order, a step at a time,
+dispatching the next step before it folds in the last, and folding results into the tally's exact
+integers. A step is bounded in time, not in networks: each of its lanes (one or more per device)
+evaluates a slice of consecutive blocks of one chunk, and the number of blocks per lane is set
+from the measured time of earlier steps so that a step takes about ``RunOptions.step_seconds``
+(its first step is one block per lane). A block is evaluated exactly as when its chunk is
+evaluated whole (:func:`counting.engine.sharding.chunk_result`), so slices change no count. The
+networks drawn are those asked for, rounded up to a whole batch; a tally that takes whole chunks
+only (no ``slices`` attribute; a census-like ``per_step`` reduction without it runs whole chunks)
+is handed each chunk once its slices are all in, and its last chunk is drawn whole.
+
+With an output folder it checkpoints the tally's state and where the pass got to (the next chunk,
+and the networks of it already in) in one atomically replaced file, so a job killed at any moment
+(``kill -9`` included) resumes from its last checkpoint and ends with exactly the counts of an
+uninterrupted run. Progress is a bar on a terminal, plain lines in a log
+(:mod:`counting.engine.progress`); a signal stops the pass after the step in hand, with its
+checkpoint saved (:mod:`counting.interrupt`).
 
 Example:
     >>> import jax
@@ -37,7 +47,7 @@ import counting.interrupt as interrupt
 import counting.engine.memory as memory
 from counting.engine.progress import Progress, default_mode
 from counting.engine.protocols import Source
-from counting.engine.sharding import Engine
+from counting.engine.sharding import RANGE, Engine, lane_ranges
 from counting.engine.tally import Tally
 from counting.models import describe_model, n_params
 from counting.spec.errors import OptionError, SpecError
@@ -52,8 +62,10 @@ class RunOptions:
 
     ``out``: folder for results and checkpoints (``None``: write nothing). ``resume``: continue the
     folder's checkpoint. ``batch_size``: networks vectorised at once (a divisor of ``chunk_size``;
-    default 128 on CPU, 4096 on accelerators). ``chunks_per_device``: chunks each device takes per
-    step. ``checkpoint_seconds``: least time between checkpoints (0: after every step).
+    default on a CPU about ``CPU_BATCH_FLOATS`` parameters' worth, 4096 on accelerators).
+    ``chunks_per_device``: lanes (chunk slices) each device takes per step. ``step_seconds``: the
+    time a step aims at, which bounds how long a signal waits (a step is at least one batch per
+    lane). ``checkpoint_seconds``: least time between checkpoints (0: after every step).
     ``progress``: a bar (``None``: on a terminal or in a notebook; plain lines to stderr every
     ``progress_seconds`` otherwise; ``False``: none). ``devices``: the devices to use (default:
     this process's). ``cluster``: this process's place in a job of several
@@ -69,12 +81,15 @@ class RunOptions:
     devices: tuple | None = None
     progress_seconds: float = 30.0
     cluster: distributed.Cluster = distributed.Cluster()
+    step_seconds: float = 3.0
 
 
 @dataclass(frozen=True)
 class PassFacts:
     """What a pass did, for the manifest: networks, chunking, where it resumed, and time.
 
+    ``drawn``: the networks the job draws (those counted, and those drawn but not counted: the rest
+    of a last batch, or of a last chunk for a tally that takes whole chunks; ``None``: not known).
     A pass of several processes (``processes > 1``) counts ``seconds`` as its slowest part and
     ``resumed_from_chunk`` as the chunks its parts had done before they (re)started."""
 
@@ -87,11 +102,14 @@ class PassFacts:
     seconds: float
     networks_per_second: float
     processes: int = 1
+    drawn: int | None = None
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         if d["processes"] == 1:  # one process: the manifest as before
             del d["processes"]
+        if d["drawn"] is None:
+            del d["drawn"]
         return d
 
 
@@ -100,14 +118,16 @@ def _largest_divisor(n: int, cap: int) -> int:
 
 
 CPU_BATCH_FLOATS = 2**23  # parameters drawn at once on a CPU by default (small networks batch up to 4096)
+CPU_BATCH_LEAST = 2  # the least default batch: a batch of one takes another matrix product (other roundings)
 
 
 def batching(chunk_size: int, opts: RunOptions, params: int | None = None) -> tuple[int, int]:
     """Block size and chunks per device for this backend (defaults: 4096 and 8 on an accelerator;
-    on a CPU, 1 and a block of about ``CPU_BATCH_FLOATS / params`` networks, between 128 and 4096:
-    small networks are drawn many at once, large ones 128 at a time; counts never depend on it)."""
+    on a CPU, 1 and a block of about ``CPU_BATCH_FLOATS / params`` networks, between 2 and 4096:
+    small networks are drawn many at once, large ones a few at a time, so that one block, the
+    least a step does, takes a fraction of a second; counts never depend on it)."""
     accel = jax.default_backend() != "cpu"
-    cpu_cap = 128 if params is None else min(4096, max(128, CPU_BATCH_FLOATS // max(params, 1)))
+    cpu_cap = 128 if params is None else min(4096, max(CPU_BATCH_LEAST, CPU_BATCH_FLOATS // max(params, 1)))
     block = opts.batch_size or _largest_divisor(chunk_size, 4096 if accel else cpu_cap)
     per_dev = opts.chunks_per_device or (8 if accel else 1)
     if per_dev < 1:
@@ -200,7 +220,7 @@ def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source: Sou
                 facts = chunk_pass(spec, tally, replace(options, out=folder), source, chunks)
             else:  # more processes than chunks: nothing to count, nothing to compile
                 block, per_dev = batching(est.chunk_size, options, n_params(spec.model))
-                facts = PassFacts(0, 0, est.chunk_size, block, per_dev, chunks.start, 0.0, 0.0)
+                facts = PassFacts(0, 0, est.chunk_size, block, per_dev, chunks.start, 0.0, 0.0, drawn=0)
             distributed.write_part(folder, ident, chunks, facts.as_dict(), tally.state())
             checkpoint.clear(folder)
         if not c.merges:
@@ -209,10 +229,81 @@ def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source: Sou
     tally.load(distributed.merge_states(tally, [p.state for p in parts]))
     f = [p.facts for p in parts]
     seconds = max(x["seconds"] for x in f)
+    drawn = sum(x["drawn"] for x in f) if all(x.get("drawn") is not None for x in f) else None
     return PassFacts(samples=est.samples, chunks=total, chunk_size=est.chunk_size, batch_size=f[0]["batch_size"],
                      chunks_per_device=f[0]["chunks_per_device"],
                      resumed_from_chunk=sum(x["resumed_from_chunk"] - p.chunks.start for x, p in zip(f, parts)),
-                     seconds=seconds, networks_per_second=est.samples / max(seconds, 1e-9), processes=c.processes)
+                     seconds=seconds, networks_per_second=est.samples / max(seconds, 1e-9), processes=c.processes,
+                     drawn=drawn)
+
+
+class _Plan:
+    """Where each step's lanes go: slices of consecutive blocks of chunks ``first .. stop - 1``, in
+    order. ``mode``: ``"slices"`` (the tally takes any slice; the last chunk is drawn up to the last
+    network asked for, rounded up to a block), ``"chunks"`` (slices, handed to the tally a whole chunk
+    at a time; the last chunk drawn whole) or ``"whole"`` (whole chunks per lane, as a ``per_step``
+    reduction of a tally without slices needs)."""
+
+    def __init__(self, samples: int, chunk_size: int, block: int, stop: int, lanes: int, mode: str):
+        self.samples, self.cs, self.block, self.stop, self.lanes, self.mode = samples, chunk_size, block, stop, lanes, mode
+        self.blocks = chunk_size // block
+
+    def need(self, c: int) -> int:
+        """Networks of chunk ``c`` that count."""
+        return int(np.clip(self.samples - c * self.cs, 0, self.cs)) if c < self.stop else 0
+
+    def end(self, c: int) -> int:
+        """Networks of chunk ``c`` that are drawn."""
+        if self.mode != "slices":
+            return self.cs
+        return -(-self.need(c) // self.block) * self.block
+
+    def work(self, c: int, o: int) -> int:
+        """Networks drawn from position ``(c, o)`` to the end."""
+        if c >= self.stop:
+            return 0
+        if self.mode == "whole":
+            return -(-(self.stop - c) // self.lanes) * self.lanes * self.cs
+        return (self.stop - c - 1) * self.cs + self.end(self.stop - 1) - o
+
+    def counted(self, first: int, c: int, o: int) -> int:
+        """Networks that count from chunk ``first`` up to position ``(c, o)``."""
+        return max(min(c * self.cs, self.samples) + min(o, self.need(c)) - first * self.cs, 0)
+
+    def step(self, c: int, o: int, per_lane: int):
+        """A step from position ``(c, o)``, at most ``per_lane`` blocks a lane: chunk ids, ranges, the
+        networks that count per lane, the position after it, and for each lane whether its chunk is
+        complete after it."""
+        ids = np.zeros(self.lanes, np.int64)
+        ranges = np.zeros((self.lanes, RANGE), np.int64)
+        counted = np.zeros(self.lanes, np.int64)
+        ends = np.zeros(self.lanes, bool)
+        if self.mode == "whole":
+            ids[:] = np.arange(c, c + self.lanes)
+            valid = np.array([self.need(int(i)) for i in ids], np.int64)
+            return ids, lane_ranges(valid, self.blocks), valid, (min(c + self.lanes, self.stop), 0), ids < self.stop
+        for k in range(self.lanes):
+            if c >= self.stop:
+                break  # an idle lane: nothing evaluated, nothing counted
+            e, n = self.end(c), self.need(c)
+            b0 = o // self.block
+            b1 = min(b0 + per_lane, -(-e // self.block))
+            hi = min(b1 * self.block, e)
+            ids[k], ranges[k] = c, (b0, b1, o, min(hi, n))
+            counted[k] = max(min(hi, n) - o, 0)
+            c, o = (c + 1, 0) if hi >= e else (c, hi)
+            ends[k] = o == 0
+        return ids, ranges, counted, (c, o), ends
+
+
+def _ready(result) -> bool:
+    return all(getattr(x, "is_ready", lambda: True)() for x in jax.tree.leaves(result))
+
+
+def _mode(tally: Tally) -> str:
+    if getattr(tally, "slices", False):
+        return "slices"
+    return "whole" if tally.reducer.per_step is not None else "chunks"
 
 
 def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), source: Source | None = None,
@@ -228,41 +319,86 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
     total = -(-est.samples // est.chunk_size)
     first, stop = (0, total) if chunks is None else (chunks.start, min(chunks.stop, total))
     networks = max(min(stop * est.chunk_size, est.samples) - first * est.chunk_size, 0)
-    step = engine.n_devices * per_dev
+    lanes = engine.n_devices * per_dev
+    plan = _Plan(est.samples, est.chunk_size, block, stop, lanes, _mode(tally))
     spec_json = spec.to_json()
-    start, elapsed0 = first, 0.0
+    start, offset, elapsed0, held = first, 0, 0.0, {}
     if resuming:
         ck = checkpoint.load(out, spec_json, tally.kind)
-        if not first <= ck.next <= stop:
+        if not first <= ck.next <= stop or (ck.offset and (ck.next == stop or plan.mode == "whole")):
             raise OptionError("resume", f"a checkpoint of chunks {first} to {stop} in {out}", f"chunk {ck.next}")
         tally.load(ck.state)
-        start, elapsed0 = ck.next, ck.elapsed
+        start, offset, elapsed0 = ck.next, ck.offset, ck.elapsed
+        if plan.mode == "chunks" and offset:
+            if ck.block == block:  # the slices of chunk ``start`` held so far, block by block
+                held[start] = [np.array(a) for a in ck.partial]
+            else:  # made with another batch size: that chunk is evaluated again from its start
+                offset = 0
+    if plan.mode == "chunks" and plan.need(stop - 1) < est.chunk_size and start < stop and networks:
+        sys.stderr.write(f"counting: a {tally.kind} tally takes whole chunks, so the last chunk is drawn whole "
+                         f"({est.chunk_size:,} networks, of which {plan.need(stop - 1):,} count)\n")
     kill_after = _kill_after()
     t0 = last_ckpt = time.perf_counter()
-    c, pending = start, None
-    done_before = max(min(start * est.chunk_size, est.samples) - first * est.chunk_size, 0)
+    pos, pending = (start, offset), None
+    done_before = plan.counted(first, start, offset)
     unit = "networks" if source is None else source.unit
+    per_lane, per_block, last_ready = 1, None, None  # blocks per lane; seconds per block on a device
+
+    def fold(step) -> None:
+        """Fold a step's results in (a whole-chunk tally: each chunk once all its blocks are in)."""
+        ids, ranges, counted, _, ends, result = step
+        if plan.mode != "chunks":
+            tally.add(result, counted)
+            return
+        leaves, tree = jax.tree.flatten(result)
+        leaves = [np.asarray(x) for x in leaves]
+        for k in np.flatnonzero(ranges[:, 1] > ranges[:, 0]):
+            c, (b0, b1) = int(ids[k]), ranges[k, :2]
+            parts = held.setdefault(c, [np.zeros_like(x[k]) for x in leaves])
+            for part, x in zip(parts, leaves):
+                part[b0:b1] = x[k][b0:b1]
+            if ends[k]:
+                tally.add(jax.tree.unflatten(tree, [p[None] for p in held.pop(c)]), np.array([plan.need(c)]))
+
     with interrupt.deferred(), Progress(networks, done_before, desc=tally.kind, unit=unit,
-                                        mode=default_mode(options.progress), every=options.progress_seconds) as bar:
+                                        mode=default_mode(options.progress), every=options.progress_seconds,
+                                        total_work=plan.work(first, 0), initial_work=plan.work(first, 0)
+                                        - plan.work(start, offset)) as bar:
         interrupt.fault("start")
         interrupt.check()
-        while c < stop or pending is not None:
+        while pos[0] < stop or pending is not None:
             nxt = None
-            if c < stop:
-                ids = np.arange(c, c + step, dtype=np.int64)
-                valid = np.where(ids < stop, np.clip(est.samples - ids * est.chunk_size, 0, est.chunk_size), 0)
-                nxt = (ids, valid, engine.run_step(ids, valid))
-                c += step
+            if pos[0] < stop and (pending is None or per_block is not None or plan.mode == "whole"):
+                ids, ranges, counted, after, ends = plan.step(*pos, per_lane)
+                busiest = int((ranges[:, 1] - ranges[:, 0]).reshape(engine.n_devices, per_dev).sum(axis=1).max())
+                nxt = (ids, ranges, counted, after, ends, engine.run_ranges(ids, ranges), time.perf_counter(), busiest)
+                pos = after
             if pending is not None:
-                ids, valid, result = pending
-                tally.add(result, valid)
-                bar.update(int(valid.sum()))
-                done = min(int(ids[-1]) + 1, stop)
+                ids, ranges, counted, after, ends, result, dispatched, busiest = pending
+                # a step starts once the one before it is done; one already done when waited for took
+                # at most the time measured (so the next steps are not made too long)
+                exact = not _ready(result)
+                jax.block_until_ready(result)
+                now = time.perf_counter()
+                if busiest:  # scaled by target / measured: with a fixed cost per step, this tends to the
+                    # size at which a step takes the target time
+                    took = now - (dispatched if last_ready is None else max(dispatched, last_ready))
+                    per_block = max(took, 1e-6) / busiest
+                    per_lane = int(np.clip(round(options.step_seconds / per_block / per_dev), 1,
+                                           min(plan.blocks, 16 * per_lane)))
+                last_ready = now if exact else None
+                fold(pending[:5] + (result,))
+                work = int((np.minimum(ranges[:, 1] * block, [plan.end(int(c)) for c in ids])
+                            - ranges[:, 0] * block).clip(0).sum()) if plan.mode != "whole" else lanes * est.chunk_size
+                bar.update(int(counted.sum()), work=work)
+                done = after[0]  # chunks wholly folded in
                 interrupt.fault("chunk", done)
                 now = time.perf_counter()
                 stop_now = interrupt.requested()
                 if out is not None and (stop_now or now - last_ckpt >= options.checkpoint_seconds or done == stop):
-                    checkpoint.save(out, spec_json, tally.kind, done, elapsed0 + now - t0, tally.state())
+                    part = held.get(after[0], ()) if after[1] else ()
+                    checkpoint.save(out, spec_json, tally.kind, after[0], elapsed0 + now - t0, tally.state(),
+                                    offset=after[1], partial=part, block=block)
                     last_ckpt = now
                     if kill_after and done >= kill_after and done < stop:
                         os.kill(os.getpid(), signal.SIGKILL)
@@ -273,4 +409,4 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
     return PassFacts(
         samples=networks, chunks=stop - first, chunk_size=est.chunk_size, batch_size=block, chunks_per_device=per_dev,
         resumed_from_chunk=start, seconds=elapsed0 + wall,
-        networks_per_second=(networks - done_before) / max(wall, 1e-9))
+        networks_per_second=(networks - done_before) / max(wall, 1e-9), drawn=plan.work(first, 0))

@@ -7,6 +7,13 @@ results in, given how many networks of each chunk count), ``state`` / ``load`` (
 as named arrays, for checkpoints and resume) and ``finalize`` (the result). ``kind`` names the
 job in checkpoints, so a checkpoint is only resumed by the same tally.
 
+A tally with ``slices = True`` takes a step's results whatever part of a chunk each of its lanes
+evaluated: a block that was not evaluated gives zeros, which must add nothing (true of counts, and
+of the census, whose rows of weight 0 are never counted), and ``n_valid`` then gives the networks
+of each lane that count. The pass then draws only the networks asked for (rounded up to a block).
+A tally without it (one whose host state follows chunks, as the readout estimator's does) is
+handed each chunk whole, once all its slices are in (:mod:`counting.engine.run`).
+
 Hit-or-miss (:class:`Hits`) and the census (:class:`CensusTally`) are tallies; an experiment adds
 its own (the llamaizer's counts) instead of editing the pass (:func:`counting.engine.run.run_pass`).
 A tally of exact counts of fixed shapes (hits, histograms) has its host half written once,
@@ -91,6 +98,8 @@ class CountingTally:
     name it holds. :meth:`finalize` gives the one count's array, or a dict of them.
     """
 
+    slices = True  # sums of counts: a block not evaluated (zeros) adds nothing
+
     def __init__(self, kind: str, shapes: Mapping[str, Shape] | None = None):
         self.kind = kind
         self.shapes = None if shapes is None else {k: tuple(s) for k, s in shapes.items()}
@@ -164,6 +173,7 @@ class CensusTally:
     """
 
     MEMORY_FRACTION = 0.125
+    slices = True  # a network of weight 0 (a block not evaluated) is never counted
 
     def __init__(self, n_inputs: int, chunk_size: int, drawn: int, where: Predicate | None = None,
                  exact: bool = False, memory: int | None = None, folder: Path | None = None,

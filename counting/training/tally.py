@@ -96,6 +96,11 @@ class TrainingTally:
         self.inner.add(inner, n_valid)
         self.runs.add(stats, n_valid)
 
+    @property
+    def slices(self) -> bool:
+        """Slices of chunks if ``inner`` takes them (the runs' counts always do)."""
+        return getattr(self.inner, "slices", False)
+
     def state(self) -> dict[str, np.ndarray]:
         return {**self.inner.state(), **self.runs.state()}
 
