@@ -117,7 +117,7 @@ def _largest_divisor(n: int, cap: int) -> int:
     return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
-CPU_BATCH_FLOATS = 2**23  # parameters drawn at once on a CPU by default (small networks batch up to 4096)
+CPU_BATCH_FLOATS = 2**19  # parameters drawn at once on a CPU by default (2 MiB: 256 networks of 3-40-40-1)
 CPU_BATCH_LEAST = 2  # the least default batch: a batch of one takes another matrix product (other roundings)
 
 
