@@ -3,6 +3,10 @@
 * SIGINT and SIGTERM at several moments (before the first chunk, mid-job, while a checkpoint is
   written, during start-up) exit 130 / 143 with one line and leave either no folder or a
   checkpoint whose ``--resume`` ends with exactly the uninterrupted counts.
+* On a network so wide that one chunk takes minutes, a signal stops the job within seconds (a step
+  is bounded in time, a chunk evaluated in slices) with a checkpoint inside the chunk, which
+  resumes to exactly the uninterrupted counts; a second signal stops at once, even while the main
+  thread waits on the device; a job asked for fewer networks than a chunk draws only those.
 * A spec too large for the memory of a device is refused in one line before any work.
 * Progress lines go to stderr when it is not a terminal, and a job that would take days or years says so.
 * The citable line names everything a reader needs, and its reproduce command gives the number again.
@@ -19,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ENV, assert_usage_error, cli, write_spec
@@ -245,3 +250,117 @@ def test_quickstart_citable_line_reproduces_from_a_fresh_clone(tmp_path):
     assert again.returncode == 0, again.stderr
     e = json.loads(again.stdout)
     assert (e["hits"], e["samples"], e["log10_volume"]) == (d["hits"], d["samples"], d["log10_volume"])
+
+
+# 3-500-500-1: about 11 ms a network on one of this project's shared CPU cores, so one chunk of
+# 16,384 takes about three minutes; 1,500 networks on two devices take about 10 s
+WIDE = """
+[model]
+n_inputs = 3
+widths = [500, 500]
+[target]
+name = "majority"
+[estimator]
+samples = 1500
+seed = 5
+"""
+
+
+@pytest.fixture(scope="module")
+def wide_reference(tmp_path_factory):
+    """The uninterrupted hits of WIDE."""
+    d = tmp_path_factory.mktemp("wide")
+    r = cli("--devices", "2", "volume", write_spec(d, WIDE), "--out", d / "out", "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _signal_after_progress(args, signals, cwd, lines: int = 1) -> tuple[subprocess.CompletedProcess, float]:
+    """Run the command line, send ``signals`` (with 0.3 s between them) once ``lines`` progress lines
+    are out; returns the finished process and the seconds from the first signal to its exit."""
+    p = subprocess.Popen([sys.executable, "-m", "counting", *map(str, args), "--progress-seconds", "0.05"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd)
+    seen, err = 0, []
+    while seen < lines:
+        line = p.stderr.readline()
+        assert line, ("the job ended before its progress lines", p.wait(), "".join(err))
+        err.append(line)
+        seen += "networks/s" in line
+    t0 = time.perf_counter()
+    for k, sig in enumerate(signals):
+        if k:
+            time.sleep(0.3)
+        p.send_signal(sig)
+    out, rest = p.communicate(timeout=120)
+    took = time.perf_counter() - t0
+    return subprocess.CompletedProcess(p.args, p.returncode, out, "".join(err) + rest), took
+
+
+@pytest.mark.slow  # a wide network through the command line, stopped twice and resumed (about 60 s)
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_wide_network_stops_within_seconds_inside_a_chunk_and_resumes_exactly(tmp_path, wide_reference, sig,
+                                                                               code):
+    spec = write_spec(tmp_path, WIDE)
+    out = tmp_path / "out"
+    r, took = _signal_after_progress(["--devices", "2", "volume", spec, "--out", out], [sig], tmp_path)
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert took < 10, took
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"counting: stopped by {sig.name}; the work done is checkpointed"), last
+    with np.load(out / "checkpoint.npz") as ck:  # inside chunk 0: the job is 1,500 networks of a 16,384 chunk
+        assert int(ck["next"]) == 0 and 0 < int(ck["slice_offset"]) < 1500
+    resumed = cli("--devices", "1", "volume", spec, "--out", out, "--resume", "--json", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    d = json.loads(resumed.stdout)
+    assert d["hits"] == wide_reference["hits"] and d["samples"] == 1500
+    # the premise: a whole chunk (what a step was before) takes longer than the stop took
+    assert 16384 / wide_reference["diagnostics"]["networks_per_second"] > 2 * took
+
+
+@pytest.mark.slow  # a wide network through the command line (about 20 s)
+def test_a_second_signal_stops_a_wide_network_at_once(tmp_path):
+    """Batches of 512 networks of 3-500-500-1 (about 5 s each here) on one device: after the first
+    step, two SIGINTs 0.3 s apart stop the job before the step in hand (a batch at least) could end."""
+    spec = write_spec(tmp_path, WIDE)
+    r, took = _signal_after_progress(["--devices", "1", "volume", spec, "--out", tmp_path / "out", "--batch-size",
+                                      "512"], [signal.SIGINT, signal.SIGINT], tmp_path)
+    assert r.returncode == 130, (r.returncode, r.stderr)
+    assert took < 2.5, took
+    assert r.stderr.strip().splitlines()[-1].startswith("counting: stopped by SIGINT"), r.stderr
+
+
+_BLOCKED_PROBE = """
+import os, signal, threading, time
+import jax, jax.numpy as jnp, numpy as np
+import counting.interrupt as interrupt
+
+interrupt.install(lambda e: f"stopped by {e.name}")
+slow = jax.jit(lambda x: jax.lax.fori_loop(0, 10**9, lambda i, y: jnp.tanh(y @ y), x))
+
+def signals():
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+with interrupt.deferred():  # a counting loop: the first signal waits for a safe point, the second does not
+    result = slow(jnp.eye(256) / 2)
+    threading.Thread(target=signals).start()
+    np.asarray(result)  # the main thread inside a call into jax for hours, as a tally's add is
+print("still running")
+"""
+
+
+def test_a_second_signal_stops_at_once_while_the_main_thread_waits_on_the_device():
+    r = subprocess.run([sys.executable, "-c", _BLOCKED_PROBE], capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 143, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == "" and r.stderr.splitlines()[-1] == "stopped by SIGTERM", (r.stdout, r.stderr)
+
+
+def test_a_job_asked_for_fewer_networks_than_a_chunk_draws_only_those(tmp_path):
+    """1,000 networks of 3-40-40-1 (chunks of 16,384, batches of 256): 1,024 are drawn, 1,000 counted."""
+    spec = write_spec(tmp_path, "[model]\nn_inputs = 3\nwidths = [40, 40]\n[estimator]\nseed = 2\n")
+    r = cli("--devices", "2", "census", spec, "--out", tmp_path / "c", "--samples", "1000", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    run = json.loads((tmp_path / "c" / "manifest.json").read_text())["run"]
+    assert (run["samples"], run["chunk_size"], run["batch_size"], run["drawn"]) == (1000, 16384, 256, 1024)

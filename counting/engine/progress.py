@@ -3,9 +3,11 @@
 :class:`Progress` shows a ``tqdm.auto`` bar when stderr is a terminal or the job runs in a
 notebook, and otherwise (a batch job whose stderr is a log file) writes one plain line every
 ``every`` seconds: done, total, rate and the time left. In every mode it writes one forecast line
-once the rate is known from a warm-up (the second update onwards, so compilation does not count)
-when the whole job would take longer than ``forecast_seconds``: ``samples = 10**13`` on a CPU says
-it would take years before it has spent a minute. Where the work done differs from what is counted
+once the rate is known from a warm-up (from the first update on, so compilation does not count;
+written once three more updates or five seconds have passed, so that a pass whose first steps
+are short ones has grown its steps) when the whole job would take longer than
+``forecast_seconds``: ``samples = 10**13`` on a CPU says it would take years before it has spent a
+minute. Where the work done differs from what is counted
 (a network drawn but not counted, such as the rest of a last chunk a tally takes whole), the
 caller gives the work too (``total_work``, ``update(n, work=...)``) and the time left follows it.
 
@@ -64,6 +66,7 @@ class Progress:
         self.t0 = self.last = time.perf_counter()
         self.warm: tuple[float, int, int] | None = None  # time, count and work at the first update
         self.forecast_done = False
+        self.updates = 0
         self.bar = (tqdm(total=total, initial=initial, unit=unit[:3], unit_scale=True, desc=desc, leave=False)
                     if mode == "bar" else None)
 
@@ -96,9 +99,10 @@ class Progress:
         self.work += n if work is None else work
         if self.bar is not None:
             self.bar.update(n)
+        self.updates += 1
         if self.warm is None:
             self.warm = (now, self.done, self.work)
-        elif not self.forecast_done:
+        elif not self.forecast_done and (self.updates > 3 or now - self.warm[0] >= 5.0):
             self.forecast_done = True
             rate = self._rate(now)
             left = self._left(now)
