@@ -237,7 +237,7 @@ def _distributed_pass(spec: Spec, tally: Tally, options: RunOptions, source: Sou
                      drawn=drawn)
 
 
-class _Plan:
+class StepPlan:
     """Where each step's lanes go: slices of consecutive blocks of chunks ``first .. stop - 1``, in
     order. ``mode``: ``"slices"`` (the tally takes any slice; the last chunk is drawn up to the last
     network asked for, rounded up to a block), ``"chunks"`` (slices, handed to the tally a whole chunk
@@ -320,7 +320,7 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
     first, stop = (0, total) if chunks is None else (chunks.start, min(chunks.stop, total))
     networks = max(min(stop * est.chunk_size, est.samples) - first * est.chunk_size, 0)
     lanes = engine.n_devices * per_dev
-    plan = _Plan(est.samples, est.chunk_size, block, stop, lanes, _mode(tally))
+    plan = StepPlan(est.samples, est.chunk_size, block, stop, lanes, _mode(tally))
     spec_json = spec.to_json()
     start, offset, elapsed0, held = first, 0, 0.0, {}
     if resuming:

@@ -15,7 +15,7 @@ import pytest
 
 from counting.engine import checkpoint
 from counting.engine.protocols import Reducer
-from counting.engine.run import RunOptions, _Plan, run_pass
+from counting.engine.run import RunOptions, StepPlan, run_pass
 from counting.engine.sharding import Engine
 from counting.engine.tally import CensusTally, Hits
 from counting.spec import parse_spec
@@ -124,14 +124,14 @@ def test_a_tally_without_slices_is_handed_whole_chunks_as_before():
 
 
 def test_plan_of_steps():
-    plan = _Plan(samples=1300, chunk_size=512, block=64, stop=3, lanes=2, mode="slices")
+    plan = StepPlan(samples=1300, chunk_size=512, block=64, stop=3, lanes=2, mode="slices")
     ids, ranges, counted, after, ends = plan.step(0, 448, per_lane=3)
     assert ids.tolist() == [0, 1] and ranges.tolist() == [[7, 8, 448, 512], [0, 3, 0, 192]]
     assert counted.tolist() == [64, 192] and after == (1, 192) and ends.tolist() == [True, False]
     ids, ranges, counted, after, ends = plan.step(2, 0, per_lane=8)  # the last chunk: 276 count, 320 drawn
     assert ranges.tolist() == [[0, 5, 0, 276], [0, 0, 0, 0]] and after == (3, 0)
     assert plan.work(0, 0) == 2 * 512 + 320 and plan.counted(0, 1, 192) == 704
-    whole = _Plan(samples=1300, chunk_size=512, block=64, stop=3, lanes=2, mode="whole")
+    whole = StepPlan(samples=1300, chunk_size=512, block=64, stop=3, lanes=2, mode="whole")
     ids, ranges, counted, after, _ = whole.step(2, 0, per_lane=1)
     assert ids.tolist() == [2, 3] and ranges[:, 1].tolist() == [8, 8] and counted.tolist() == [276, 0]
 
