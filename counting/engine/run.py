@@ -375,13 +375,14 @@ def chunk_pass(spec: Spec, tally: Tally, options: RunOptions = RunOptions(), sou
                 pos = after
             if pending is not None:
                 ids, ranges, counted, after, ends, result, dispatched, busiest = pending
-                # a step starts once the one before it is done; one already done when waited for took
-                # at most the time measured (so the next steps are not made too long)
+                # A step starts once the one before it is done; one already done when waited for took
+                # at most the time measured (so the next steps are not made too long). The next size
+                # is this one scaled by target / measured: with a fixed cost per step, that tends to
+                # the size at which a step takes the target time.
                 exact = not _ready(result)
                 jax.block_until_ready(result)
                 now = time.perf_counter()
-                if busiest:  # scaled by target / measured: with a fixed cost per step, this tends to the
-                    # size at which a step takes the target time
+                if busiest:
                     took = now - (dispatched if last_ready is None else max(dispatched, last_ready))
                     per_block = max(took, 1e-6) / busiest
                     per_lane = int(np.clip(round(options.step_seconds / per_block / per_dev), 1,
