@@ -92,6 +92,7 @@ def class_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict
              "sum_lo": float(np.nansum(size * 10.0 ** classes["ci95_lo"].to_numpy(np.float64))),
              "sum_hi": float(np.nansum(size * 10.0 ** classes["ci95_hi"].to_numpy(np.float64))),
              "smc_classes": int((classes["method"] == "smc").sum()),
+             "readout_classes": int((classes["method"] == "readout").sum()),
              **compare.parity_position(classes, parity_class(n))}
     tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
     return {"classes": tag(classes), "correlations": tag(corr), "partial": tag(partial_),
@@ -106,7 +107,8 @@ def ladder_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dic
            **estimate_columns(e), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
            "cost": e.samples, "cost_unit": e.cost_unit, "seconds": e.seconds,
            "replicates": e.diagnostics.get("replicates", np.nan) if about["method"] != "mc" else np.nan,
-           "reached": e.diagnostics.get("reached", np.nan) if about["method"] != "mc" else np.nan}
+           "reached": e.diagnostics.get("reached", np.nan) if about["method"] != "mc" else np.nan,
+           "khat": e.diagnostics.get("khat", np.nan), "reliable": e.diagnostics.get("reliable")}
     return {"ladder": pd.DataFrame([row])}
 
 
@@ -159,7 +161,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                 out.append(Pass(name, spec, tally, None, {"part": "census", "n": n, "prior": p.name},
                                 counts=partial(census_counts, name)))
                 job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.smc, v.nngp, exp.seed,
-                                ("volumes", n, p.name))
+                                ("volumes", n, p.name), v.readout)
                 about = {"part": "classes", "n": n, "prior": p.name, "model": describe_model(m),
                          "prior_text": describe_prior(p.prior)}
                 out.append(Pass(f"classes:n{n}:{p.name}", Spec(m, p.prior, None, MCSettings(seed=exp.seed)), None,
@@ -171,6 +173,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             m = dataclasses.replace(exp.priors[0].model, n_inputs=n, widths=lad.widths, activation=lad.activation)
             tt = named_truth_table("parity", n)
             for method in lad.methods:
+                if method == "readout" and n not in lad.readout_n:
+                    continue
                 name = f"ladder:n{n}:{method}"
                 about = {"part": "ladder", "n": n, "model": describe_model(m), "method": method}
                 tables = partial(ladder_tables, exp, about)
@@ -179,7 +183,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None, about,
                                     tables=tables, counts=partial(hits_counts, name)))
                     continue
-                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp}[method]  # [ladder.<method>]
+                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp,
+                        "readout": lad.readout}[method]  # [ladder.<method>]
                 s = seeded(part, derived_seed(exp.seed, "ladder", n, method))
                 out.append(Pass(name, Spec(m, prior, None, s), None, None, about, estimator_job(m, prior, tt, s),
                                 tables=tables))
