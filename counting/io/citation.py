@@ -46,6 +46,9 @@ METHODS = {
     "readout": ("conditional Monte Carlo over the hidden layers, the Gaussian readout integrated out (an orthant "
                 "probability per network by randomised QMC), normal interval from the sample variance; Pareto "
                 "k-hat {khat:.2f} (reliable below {khat_threshold:.2f}), largest network {max_share:.1%} of the sum"),
+    "readout_smc": ("tempered SMC over the hidden layers, the Gaussian readout integrated out (orthant probabilities "
+                    "by randomised QMC, fixed shifts while tempering and fresh ones for an unbiased final correction), "
+                    "Student-t interval over {replicates} independent replicates"),
 }
 
 
