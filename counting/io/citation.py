@@ -52,8 +52,15 @@ METHODS = {
 }
 
 
-def reproduce_command(command: str, path: str | Path, options: Sequence[str] = ()) -> str:
-    """The shell-quoted command ``counting COMMAND PATH OPTIONS``, ``PATH`` relative to the working folder."""
+def reproduce_command(command: str, path: str | Path | None, options: Sequence[str] = ()) -> str:
+    """The shell-quoted command ``counting COMMAND PATH OPTIONS``, ``PATH`` relative to the working
+    folder (none for a command that reads no file: ``counting bench``).
+
+    >>> reproduce_command("complexity", None, ["--all", 3, "--out", "results/complexity"])
+    'counting complexity --all 3 --out results/complexity'
+    """
+    if path is None:
+        return shlex.join(["counting", command, *map(str, options)])
     p = Path(path)
     rel = os.path.relpath(p) if p.is_absolute() else str(p)
     return shlex.join(["counting", command, rel, *map(str, options)])
