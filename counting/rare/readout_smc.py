@@ -9,8 +9,9 @@ the readout's own coordinates are carried along but ``L`` does not depend on the
 
     ``pi_b(g) ∝ N(g; 0, I) q(g)^b``,   ``b`` from 0 to 1,   ``Z_b = E[q^b]``,
 
-in stages that keep an effective sample size of ``ess_target`` (:func:`counting.rare.smc.next_beta`
-with the energy ``-log q >= 0``), resampling and moving the population with elliptical slice moves
+in stages that keep an effective sample size of ``ess_target`` times the networks with ``q > 0``
+(:func:`counting.rare.smc.next_beta` with the energy ``-log q >= 0``; a network with ``q = 0``, an
+empty orthant, weighs 0 at every ``b > 0`` and is resampled away at the first stage), resampling and moving the population with elliptical slice moves
 (:func:`counting.rare.kernels.elliptical_slice`: exact for a Gaussian prior times a likelihood,
 no gradient needed, which ``q`` does not offer smoothly), multiplying the mean incremental weights
 into ``Z`` (Del Moral, Doucet & Jasra 2006).
@@ -205,7 +206,9 @@ def step(key: Key[Array, ""], st: ReadoutSMCState, max_stages: Int[Array, ""], p
     """One stage: the next ``b`` (at most 1), the ``log Z`` update, resampling and moves; the run is
     done once ``b = 1``. An inactive state is returned unchanged."""
     energy = jnp.where(jnp.isnan(st.s), jnp.inf, -st.s)
-    new = jnp.minimum(next_beta(energy, st.beta, settings.ess_target), 1.0)
+    # a network with q = 0 weighs 0 at every b > 0: the effective sample size is asked of the others
+    finite = jnp.mean(jnp.isfinite(energy).astype(jnp.float32))
+    new = jnp.minimum(next_beta(energy, st.beta, settings.ess_target * finite), 1.0)
     lw = -(new - st.beta) * energy
     m = jnp.max(lw)
     w = jnp.exp(lw - m)

@@ -78,7 +78,7 @@ def test_agrees_with_plain_conditional_mc_where_both_are_reliable(tt):
 def test_command_line_job_resumes_to_the_same_numbers(tmp_path):
     """A job stopped after its first replicate (a checkpoint per replicate) resumes to the numbers of
     the uninterrupted job; the printout says which estimator and carries the correction's diagnostics."""
-    text = spec_text("n_inputs = 2\nwidths = [3]", 'truth_table = "0x6"',
+    text = spec_text("n_inputs = 2\nwidths = [3]", 'name = "and"',
                      'kind = "readout_smc"\nparticles = 16\nsteps = 1\nslice_shrinks = 2\nreplicates = 3')
     path = write_spec(tmp_path, text)
     r = cli("volume", path, "--out", tmp_path / "a", "--json", "--no-progress")

@@ -173,7 +173,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             m = dataclasses.replace(exp.priors[0].model, n_inputs=n, widths=lad.widths, activation=lad.activation)
             tt = named_truth_table("parity", n)
             for method in lad.methods:
-                if method == "readout" and n not in lad.readout_n:
+                if not lad.runs_at(method, n):
                     continue
                 name = f"ladder:n{n}:{method}"
                 about = {"part": "ladder", "n": n, "model": describe_model(m), "method": method}
@@ -183,8 +183,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None, about,
                                     tables=tables, counts=partial(hits_counts, name)))
                     continue
-                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp,
-                        "readout": lad.readout}[method]  # [ladder.<method>]
+                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp, "readout": lad.readout,
+                        "readout_smc": lad.readout_smc}[method]  # [ladder.<method>]
                 s = seeded(part, derived_seed(exp.seed, "ladder", n, method))
                 out.append(Pass(name, Spec(m, prior, None, s), None, None, about, estimator_job(m, prior, tt, s),
                                 tables=tables))

@@ -15,10 +15,11 @@
 * ``[ladder]``: n-bit parity for each of ``n`` on a ``widths`` network of ``activation`` under the
   first prior's sigmas, by each of ``methods``: ``mc`` with ``samples`` networks, and ``smc``,
   ``subset``, ``nngp`` and ``readout`` with the settings of ``[ladder.smc]``, ``[ladder.subset]``,
-  ``[ladder.nngp]`` and ``[ladder.readout]``; ``readout`` only at the rungs ``readout_n`` (default
-  2..5: on 6- and 7-40-40-1 a network takes a tenth to a quarter of a second on two CPU cores,
-  and in 512 networks at each the readout never reached parity, every orthant empty, so those
-  rungs would give only a bound).
+  ``[ladder.nngp]``, ``[ladder.readout]`` and ``[ladder.readout_smc]``; ``[ladder.rungs]`` may
+  restrict a method to some of the ``n`` (``readout = [2, 3, 4, 5]``, say: on 6- and 7-40-40-1 a
+  network takes a tenth to a quarter of a second on two CPU cores, and in 512 networks at each the
+  readout never reached parity, every orthant empty, so those rungs would give only a bound); a
+  method it does not name runs at every ``n``.
 * ``[reproduction]``: a census of ``samples`` networks of ``n_inputs``-``widths``-1 on each input
   ``encodings`` (``"01"``, ``"pm1"``): rank-frequency and Lempel-Ziv tables.
 
@@ -67,12 +68,12 @@ from typing import ClassVar
 from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints, name_list,
                                               parse_header, parse_part_estimator, table_list, unique)
 from counting.spec.errors import SpecError, check_keys, integer, option_value, section
-from counting.spec.estimator import NNGPSettings, ReadoutSettings, SMCSettings, SubsetSettings
+from counting.spec.estimator import NNGPSettings, ReadoutSettings, ReadoutSMCSettings, SMCSettings, SubsetSettings
 from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
 
 KIND = "simplicity"
-METHODS = ("mc", "smc", "subset", "nngp", "readout")
+METHODS = ("mc", "smc", "subset", "nngp", "readout", "readout_smc")
 DEFAULT_METHODS = ("mc", "smc", "subset", "nngp")
 ENCODINGS = ("pm1", "01")
 MOVED = {"volumes": {"particles": "[volumes.smc]", "steps": "[volumes.smc]", "replicates": "[volumes.smc]",
@@ -118,7 +119,13 @@ class Ladder:
     subset: SubsetSettings = SubsetSettings()
     nngp: NNGPSettings = NNGPSettings()
     readout: ReadoutSettings = ReadoutSettings()
-    readout_n: tuple[int, ...] = (2, 3, 4, 5)  # the rungs the readout method runs at (see the module doc)
+    readout_smc: ReadoutSMCSettings = ReadoutSMCSettings()
+    rungs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # [ladder.rungs]: method -> its n (others: every n)
+
+    def runs_at(self, method: str, n: int) -> bool:
+        """Whether ``method`` runs at rung ``n`` (:attr:`rungs`)."""
+        only = dict(self.rungs).get(method)
+        return only is None or n in only
 
 
 @dataclass(frozen=True)
@@ -186,15 +193,17 @@ def _volumes(t: dict, chunk: int, seed: int) -> Volumes:
 
 
 def _ladder(t: dict, chunk: int, seed: int) -> Ladder:
-    est = _estimators(t, "ladder", ("smc", "subset", "nngp", "readout"), seed)
+    est = _estimators(t, "ladder", ("smc", "subset", "nngp", "readout", "readout_smc"), seed)
     check_keys(t, {f.name for f in dataclasses.fields(Ladder)}, "ladder")
+    rungs = section(t.get("rungs", {}), "ladder.rungs")
+    check_keys(rungs, set(METHODS), "ladder.rungs")
+    rungs = tuple((m, distinct_ints(v, f"ladder.rungs.{m}", 1, 9)) for m, v in rungs.items())
     d = Ladder()
     m = parse_model({"widths": t.get("widths", list(d.widths)), "activation": t.get("activation", d.activation)},
                     "ladder")
     return Ladder(distinct_ints(t.get("n", list(d.n)), "ladder.n", 1, 9), m.widths, m.activation,
                   name_list(t.get("methods", list(d.methods)), "ladder.methods", METHODS),
-                  integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS), **est,
-                  readout_n=distinct_ints(t.get("readout_n", list(d.readout_n)), "ladder.readout_n", 1, 7))
+                  integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS), **est, rungs=rungs)
 
 
 def _reproduction(t: dict, chunk: int) -> Reproduction:
