@@ -74,20 +74,20 @@ def test_agrees_with_plain_conditional_mc_where_both_are_reliable(tt):
     assert a <= d and c <= b, (plain.ci95, tempered.ci95)
 
 
-@pytest.mark.slow  # three command-line runs (a compile each)
+@pytest.mark.slow  # three command-line runs, each compiling the tempered step and the orthant (a minute or more each)
 def test_command_line_job_resumes_to_the_same_numbers(tmp_path):
     """A job stopped after its first replicate (a checkpoint per replicate) resumes to the numbers of
     the uninterrupted job; the printout says which estimator and carries the correction's diagnostics."""
     text = spec_text("n_inputs = 2\nwidths = [3]", 'name = "and"',
                      'kind = "readout_smc"\nparticles = 16\nsteps = 1\nslice_shrinks = 2\nreplicates = 3')
     path = write_spec(tmp_path, text)
-    r = cli("volume", path, "--out", tmp_path / "a", "--json", "--no-progress")
+    r = cli("volume", path, "--out", tmp_path / "a", "--json", "--no-progress", timeout=1200)
     assert r.returncode == 0, r.stderr
     whole = json.loads(r.stdout)
     stopped = cli("volume", path, "--out", tmp_path / "b", "--no-progress",
-                  env_extra={"COUNTING_SIGNAL_AT": "INT@save:1"})
+                  env_extra={"COUNTING_SIGNAL_AT": "INT@save:1"}, timeout=1200)
     assert stopped.returncode != 0 and (tmp_path / "b" / "checkpoint.npz").exists(), stopped.stderr
-    r = cli("volume", path, "--out", tmp_path / "b", "--json", "--no-progress", "--resume")
+    r = cli("volume", path, "--out", tmp_path / "b", "--json", "--no-progress", "--resume", timeout=1200)
     assert r.returncode == 0, r.stderr
     resumed = json.loads(r.stdout)
     assert resumed["diagnostics"]["replicates_log10"] == whole["diagnostics"]["replicates_log10"]
