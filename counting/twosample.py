@@ -12,11 +12,13 @@ function by function. This module asks whether ``p = q`` and how far apart they 
   distribution when the pooled labels are shuffled at the two sample sizes (a multivariate
   hypergeometric draw of ``k_s`` of the ``k_s + k_b`` draws); :func:`permutation_p` its p-value,
   ``(1 + #{null >= observed}) / (1 + rounds)``: exact, whatever the sparsity.
-* :func:`bootstrap_distances` with :func:`basic_interval`: the distances over the pooled cells (a
+* :func:`distance_intervals`: total variation and Hellinger distance over the pooled cells (a
   coarsening: never more than the distances over the functions, so a lower bound on them), bias
-  corrected by the bootstrap (``2 d - mean(d*)``, each census redrawn from its own counts) with
-  the basic interval ``[2 d - q97.5(d*), 2 d - q2.5(d*)]``, which contains the corrected estimate
-  whenever the resamples' mean lies between their 2.5% and 97.5% points.
+  corrected, with intervals that keep their coverage where the distance is near 0 (where a plain
+  bootstrap of a distance does not: measured 54% at distance 0); :func:`basic_interval`, the
+  bootstrap bias-corrected estimate ``2 t - mean(t*)`` with the basic interval
+  ``[2 t - q97.5(t*), 2 t - q2.5(t*)]``, which contains that estimate whenever the resamples' mean
+  lies between their 2.5% and 97.5% points.
 * :func:`ratio_interval`: ``(a / n1) / (c / n2)`` with Katz's log interval
   (:func:`scipy.stats.contingency.relative_risk`); where one count is 0 the ratio is 0 (or
   infinite), the interval starts at 0 (or ends at infinity), and its other end is Katz's after 0.5
@@ -184,20 +186,58 @@ def basic_interval(estimate: float, boot: np.ndarray, conf: float = 0.95, lo: fl
     return clip(2 * estimate - ok.mean()), clip(2 * estimate - q_hi), clip(2 * estimate - q_lo)
 
 
-def bootstrap_distances(rng: np.random.Generator, n_s: np.ndarray, n_b: np.ndarray, cells: np.ndarray,
-                        rounds: int) -> np.ndarray:
-    """``[rounds, 2]``: total variation and Hellinger distance over ``cells`` of resampled censuses,
-    each redrawn as a multinomial of its own counts and size (the nonparametric bootstrap of its draws).
+KAPPA = 2.0  # a cell's difference counts as clearly nonzero beyond KAPPA resampling standard deviations
 
-    >>> cells = np.array([0, 1, 1])
-    >>> boot = bootstrap_distances(np.random.default_rng(0), np.array([60, 25, 15]), np.array([50, 30, 20]), cells, 100)
-    >>> boot.shape
-    (100, 2)
+
+def distance_intervals(rng: np.random.Generator, c_s: np.ndarray, c_b: np.ndarray, rounds: int,
+                       conf: float = 0.95, kappa: float = KAPPA) -> dict[str, float]:
+    """Total variation and Hellinger distance between two censuses over a few cells (counts ``c_s``,
+    ``c_b``: :func:`cell_counts`), each bias corrected, with an interval that holds near 0 too.
+    Each census is resampled ``rounds`` times from its own counts; ``h*`` is a resample's error in
+    the cell differences ``d = q - p``.
+
+    * Total variation ``T = sum |d_i| / 2`` is not differentiable where a ``d_i`` is 0, where the
+      plain bootstrap fails (Fang and Santos 2019). Its error ``T(d + h) - T(d)`` is
+      ``sign(d_i) h_i / 2`` in a cell whose difference is clearly nonzero (``|d_i|`` beyond ``kappa``
+      resampling standard deviations) and lies between ``-|h_i| / 2`` and ``|h_i| / 2`` in any
+      other cell. With ``E_hi`` and ``E_lo`` the resamples' errors taking those ends, the interval
+      is ``[T - q_hi(E_hi), T - q_lo(E_lo)]`` (conservative where cells are ambiguous) and the
+      estimate ``T - mean(E_hi)`` (ambiguous cells taken as equal, their mean ``|h_i|`` removed).
+    * Hellinger ``H = sqrt(sum (sqrt q_i - sqrt p_i)**2 / 2)``: on the squared scale, smooth, the
+      bootstrap bias-corrected ``H**2`` with the basic interval (:func:`basic_interval`), then the
+      square root of each.
+
+    All clipped to [0, 1]; each estimate lies in its interval whenever the resampled errors' mean
+    lies between their ``(1 - conf) / 2`` and ``(1 + conf) / 2`` points. NaN with fewer than two cells.
+    Measured coverage: ``tests/experiments/training/test_statistics.py``.
+
+    >>> d = distance_intervals(np.random.default_rng(0), np.array([600, 300, 124]), np.array([300, 300, 400]), 500)
+    >>> round(d["tv"], 3), d["tv_bc_lo"] <= d["tv_bc"] <= d["tv_bc_hi"], d["hellinger_bc_lo"] > 0
+    (0.286, True, True)
     """
-    cs, cb = cell_counts(n_s, cells), cell_counts(n_b, cells)
-    s = rng.multinomial(int(cs.sum()), shares(cs), size=rounds)
-    b = rng.multinomial(int(cb.sum()), shares(cb), size=rounds)
-    return np.stack([total_variation(s, b), hellinger(s, b)], axis=1)
+    keys = ("tv", "tv_bc", "tv_bc_lo", "tv_bc_hi", "hellinger", "hellinger_bc", "hellinger_bc_lo", "hellinger_bc_hi")
+    c_s, c_b = np.asarray(c_s, np.int64), np.asarray(c_b, np.int64)
+    if len(c_s) < 2 or c_s.sum() == 0 or c_b.sum() == 0:
+        return dict.fromkeys(keys, math.nan)
+    q, p = shares(c_s), shares(c_b)
+    s = shares(rng.multinomial(int(c_s.sum()), q, size=rounds))
+    b = shares(rng.multinomial(int(c_b.sum()), p, size=rounds))
+    a = (1 - conf) / 2
+    d = q - p
+    h = (s - b) - d
+    clear = np.abs(d) > kappa * h.std(axis=0)
+    lin = 0.5 * (np.sign(d[clear]) * h[:, clear]).sum(axis=1)
+    amb = 0.5 * np.abs(h[:, ~clear]).sum(axis=1)
+    tv = 0.5 * float(np.abs(d).sum())
+    clip = lambda x: float(min(max(x, 0.0), 1.0))
+    out = {"tv": tv, "tv_bc": clip(tv - (lin + amb).mean()), "tv_bc_lo": clip(tv - np.quantile(lin + amb, 1 - a)),
+           "tv_bc_hi": clip(tv - np.quantile(lin - amb, a))}
+    h2 = 0.5 * float(((np.sqrt(q) - np.sqrt(p)) ** 2).sum())
+    boot = 0.5 * ((np.sqrt(s) - np.sqrt(b)) ** 2).sum(axis=1)
+    bc, lo, hi = basic_interval(h2, boot, conf, lo=0.0, hi=1.0)
+    out.update({"hellinger": math.sqrt(h2), "hellinger_bc": math.sqrt(bc), "hellinger_bc_lo": math.sqrt(lo),
+                "hellinger_bc_hi": math.sqrt(hi)})
+    return out
 
 
 def ratio_interval(a: int, n1: int, c: int, n2: int, conf: float = 0.95) -> tuple[float, float, float, bool]:

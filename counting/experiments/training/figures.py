@@ -141,10 +141,11 @@ def ratios_figure(ratios: pd.DataFrame, runs: pd.DataFrame | None = None):
             v = d[d["method"] == method].set_index("truth_table").reindex(funcs)
             y = y0 + 0.4 - step / 2 - j * step
             r, lo, hi = (v[k].to_numpy(np.float64) for k in (col, f"{col}_lo", f"{col}_hi"))
-            ok = np.isfinite(r)
-            inner = ok & (r > 0) & np.isfinite(r) & (r < np.inf)
+            ok = ~np.isnan(r)
+            inner = ok & (r > 0) & np.isfinite(r)
             fill = st["color"] if src == "rejection" else "white"
-            rr, ll, hh = _clip(r, x_lo, x_hi), _clip(np.where(lo > 0, lo, x_lo), x_lo, x_hi), _clip(hi, x_lo, x_hi)
+            with np.errstate(invalid="ignore"):
+                rr, ll, hh = _clip(r, x_lo, x_hi), _clip(np.where(lo > 0, lo, x_lo), x_lo, x_hi), _clip(hi, x_lo, x_hi)
             ax.errorbar(rr[inner], y[inner], xerr=[rr[inner] - ll[inner], hh[inner] - rr[inner]], fmt=st["marker"],
                         ms=4.5, color=st["color"], mfc=fill, mew=1.1, elinewidth=0.9, capsize=2,
                         label=f"{st['name']}, P_B by {src}", zorder=3)

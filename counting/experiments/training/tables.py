@@ -168,8 +168,9 @@ def distance_columns(n_s: np.ndarray, n_b: np.ndarray, seed: int, row: int, roun
     than the null: training concentrates on fewer functions than the posterior; stream 3); over the
     pooled cells (:func:`~counting.twosample.pooled_cells`), the G-test (``cells``,
     ``pooled_functions``: how many functions the pooled cell holds, ``g``, ``g_dof``, ``g_p``) and
-    ``tv_cells`` / ``hellinger_cells`` with their bootstrap bias-corrected value (``*_bc``) and basic
-    interval (``*_bc_lo``, ``*_bc_hi``; stream 4), NaN with fewer than two cells.
+    ``tv_cells`` / ``hellinger_cells`` with their bias-corrected value (``*_bc``) and 95% interval
+    (``*_bc_lo``, ``*_bc_hi``; :func:`counting.twosample.distance_intervals`, stream 4), NaN with
+    fewer than two cells.
 
     >>> d = distance_columns(np.array([60, 25, 15]), np.array([50, 30, 20]), 0, 0, 200)
     >>> d["cells"], round(d["tv"], 2), bool(d["tv_p"] > 0.05), d["tv_cells_bc_lo"] <= d["tv_cells_bc"] <= d["tv_cells_bc_hi"]
@@ -185,12 +186,8 @@ def distance_columns(n_s: np.ndarray, n_b: np.ndarray, seed: int, row: int, roun
            "functions_sgd_null": float(null[:, 1].mean()),
            "functions_sgd_p": null_position(float((n_s > 0).sum()), null[:, 1])[1],
            "cells": k, "pooled_functions": pooled, "g": g, "g_dof": dof, "g_p": g_p}
-    cs, cb = ts.cell_counts(n_s, cells), ts.cell_counts(n_b, cells)
-    boot = ts.bootstrap_distances(_row_rng(seed, 4, row), n_s, n_b, cells, rounds)
-    for j, (name, f) in enumerate((("tv_cells", ts.total_variation), ("hellinger_cells", ts.hellinger))):
-        d = float(f(cs, cb)) if k >= 2 else math.nan
-        bc, lo, hi = ts.basic_interval(d, boot[:, j], lo=0.0, hi=1.0)
-        out.update({name: d, f"{name}_bc": bc, f"{name}_bc_lo": lo, f"{name}_bc_hi": hi})
+    d = ts.distance_intervals(_row_rng(seed, 4, row), ts.cell_counts(n_s, cells), ts.cell_counts(n_b, cells), rounds)
+    out.update({k.replace("tv", "tv_cells", 1).replace("hellinger", "hellinger_cells", 1): v for k, v in d.items()})
     return out
 
 
