@@ -80,12 +80,11 @@ def _with_measures(classes: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def class_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """The class volumes of one census: ``classes`` with the measures, the measures' ``correlations``,
-    ``partial`` and ``regression``, and ``volume_checks``."""
+    """The class volumes of one census: ``classes`` with the measures, and ``volume_checks`` (the
+    measures' correlations are made from them at the end: :func:`combine`)."""
     n, prior = about["n"], about["prior"]
     head = {"n": n, "prior": prior, "model": about["model"], "prior_spec": about["prior_text"]}
     classes = _with_measures(result, n)
-    corr, partial_, reg = compare.correlations(classes, boot=1000, seed=derived_seed(exp.seed, "boot", n, prior))
     size = classes["size"].to_numpy(np.float64)
     vol = 10.0 ** classes["log10_volume"].to_numpy(np.float64)
     check = {**head, "sum_volume": float(np.nansum(size * vol)),
@@ -94,9 +93,31 @@ def class_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict
              "smc_classes": int((classes["method"] == "smc").sum()),
              "readout_classes": int((classes["method"] == "readout").sum()),
              **compare.parity_position(classes, parity_class(n))}
-    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
-    return {"classes": tag(classes), "correlations": tag(corr), "partial": tag(partial_),
-            "regression": tag(reg), "volume_checks": pd.DataFrame([check])}
+    return {"classes": _tagged(head, classes), "volume_checks": pd.DataFrame([check])}
+
+
+def _tagged(head: dict, df: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)
+
+
+HEAD = ["n", "prior", "model", "prior_spec"]
+
+
+def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The measures' ``correlations``, ``partial`` and ``regression`` of each (n, prior)'s classes
+    (:func:`counting.experiments.simplicity.compare.correlations`, 1,000 resamples seeded from the
+    experiment's seed, n and prior), made once every class volume is in."""
+    if "classes" not in tables:
+        return tables
+    parts: dict[str, list] = {"correlations": [], "partial": [], "regression": []}
+    for key, classes in tables["classes"].groupby(["n", "prior"], sort=False):
+        n, prior = key
+        head = dict(zip(HEAD, classes[HEAD].iloc[0]))
+        body = classes.drop(columns=HEAD).reset_index(drop=True)
+        out = compare.correlations(body, boot=1000, seed=derived_seed(exp.seed, "boot", int(n), prior))
+        for name, df in zip(parts, out):
+            parts[name].append(_tagged(head, df))
+    return {**tables, **{k: pd.concat(v, ignore_index=True) for k, v in parts.items()}}
 
 
 def ladder_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
@@ -124,7 +145,7 @@ def reproduction_tables(about: dict, result, facts: PassFacts) -> dict[str, pd.D
     summary_row = {**head, "samples": census.samples, "distinct": census.distinct, "seen_at_least_twice": seen_twice,
                    "top_function": top["truth_table"].iloc[0], "top_log10_probability": top["log10_volume"].iloc[0],
                    "spearman_lz_log10p": compare.spearman(lz, np.log10(census.counts), np.ones(len(lz)))}
-    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
+    tag = partial(_tagged, head)
     return {"frequency": tag(freq), "lz": tag(lzt), "top_functions": tag(top),
             "reproduction": pd.DataFrame([summary_row])}
 
@@ -217,4 +238,4 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
     return "\n\n".join(parts)
 
 
-EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary)
+EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary, combine=combine)
