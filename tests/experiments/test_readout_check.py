@@ -27,6 +27,7 @@ from counting.spec.model import MLPSpec, ResMLPSpec
 from counting.spec.prior import ScaledPrior
 
 
+@pytest.mark.slow  # five passes, each compiled: about 30 s on the shared 2-core CPU
 def test_feature_readouts_of_an_mlp_are_its_shared_draws():
     """Same seed and chunk size: every target's histogram equals the shared-draws estimator's."""
     m, prior = MLPSpec(n_inputs=3, widths=(6, 6)), ScaledPrior(sigma_w=1.3, sigma_b=0.7)
@@ -38,7 +39,7 @@ def test_feature_readouts_of_an_mlp_are_its_shared_draws():
         ref = ESTIMATORS["mc"](Problem(m, prior, computes(f, 3)), s, RunOptions(progress=False))
         assert (e.hits, e.samples) == (ref.hits, ref.samples)
         assert e.diagnostics["hits_per_cluster"] == ref.diagnostics["hits_per_cluster"]
-    assert sum(e.hits for e in est[:1]) > 0
+    assert all(e.hits > 0 for e in est)
 
 
 def test_feature_readouts_of_a_resmlp_are_prior_networks():

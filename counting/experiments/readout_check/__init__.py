@@ -34,7 +34,7 @@ range of ``z`` and of the factors); ``readout_check.png`` the figure; ``counts.n
 hit histograms.
 
 Example:
-    >>> from counting.experiments import parse_experiment, run_experiment
+    >>> from counting.experiments import parse_experiment
     >>> exp = parse_experiment('''
     ... [experiment]
     ... kind = "readout-check"
@@ -53,9 +53,11 @@ Example:
     ... ''')
     >>> [p.name for p in passes(exp)]
     ['mlp2:readout', 'mlp2:hit-or-miss']
-    >>> t = run_experiment(exp, progress=False)["check"]
-    >>> t[["model", "target", "overlap"]].values.tolist()
-    [['mlp2', '0x0', True], ['mlp2', '0x8', True]]
+    >>> s = pair_statistics((-2.0, -2.05, -1.95), (-2.1, -2.2, -2.0))    # (log10 V, lower, upper) each
+    >>> s["overlap"], round(s["z"], 2), round(s["p_false_failure"], 4)
+    (True, 1.75, 0.0085)
+
+``run_experiment(exp)`` runs it (tests/experiments/test_readout_check.py runs one on a perceptron).
 """
 
 from __future__ import annotations
