@@ -97,8 +97,11 @@ def width_cost_figure(units: pd.DataFrame, spec=None):
             ax.set_title(f"depth {depth}, target {target}")
             ax.set_xlabel("hidden width W (units per layer)")
             ax.set_ylabel("cost of holding g given f (bits)")
-            # under the panel, so it covers no point (each panel names its own llamas)
-            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+            if ax.get_legend_handles_labels()[0]:  # under the panel, so it covers no point (each names its llamas)
+                ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+            else:
+                ax.text(0.5, 0.5, f"fewer than {MIN_NETWORKS} networks computing f\nat every width",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=9)
     title(fig, "Cost of an unneeded intermediate against width", setting(spec, u["architecture"]))
     caption(fig, "Each curve is one llama g (one per complexity class) in the first hidden layer (solid) or the "
                   "last (dashed): -log2 of the share of the sampled networks computing f (its orbit) whose layer "
