@@ -2,8 +2,8 @@
 
 Every figure of the package is drawn from stored tables (and the run's settings as its manifest
 records them) and is meant to be pasted as it is: a title naming the network, the prior and the
-sample size (:func:`title`), axes labelled with their units, a legend outside the axes
-(:func:`legend_below`, :func:`legend_right`), series told apart by colour *and* marker *and* line
+sample size (:func:`title`), axes labelled with their units, a legend under the panels
+(:func:`legend_below`) and a caption under it (:func:`caption`), series told apart by colour *and* marker *and* line
 style (:func:`series`: seaborn's colour-blind palette), at most three panels a row (:func:`panels`)
 at a width that stays legible when shrunk to a page.
 
@@ -43,7 +43,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from counting.io.files import atomic_write_bytes  # noqa: E402
@@ -61,8 +60,8 @@ _STAMP: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("figure_
 
 
 def series(i: int) -> dict:
-    """The ``i``-th series' colour, marker and line style (each cycles on its own, so two series
-    differ in at least two of them up to 8 series)."""
+    """The ``i``-th series' colour, marker and line style (each cycles on its own: the first 8 series
+    differ in all three)."""
     return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)],
             "ls": LINESTYLES[i % len(LINESTYLES)]}
 
@@ -101,11 +100,6 @@ def legend_below(fig, handles, labels, ncol: int = 3, title_: str | None = None,
     """A legend under the panels, so it covers no data."""
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, y), ncol=ncol, frameon=False,
                title=title_)
-
-
-def legend_right(fig, handles, labels, title_: str | None = None) -> None:
-    """A legend right of the panels, so it covers no data."""
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title=title_)
 
 
 def caption(fig, text: str) -> None:
