@@ -20,7 +20,9 @@ _spec.loader.exec_module(runner)
 NOTEBOOKS = runner.NOTEBOOKS
 
 
-@pytest.mark.slow  # each reruns its experiment small (about 30 to 60 s on two cores); CI runs them in the slow step
+# each reruns its experiment small: 115 to 405 s each on two cores shared at a load of 12, 6.6 CPU-minutes
+# for the four; CI runs them in the slow step
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_small_without_errors_or_warnings(path):
     start = time.monotonic()
