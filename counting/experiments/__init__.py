@@ -36,7 +36,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck', 'readout-check'], got 'llamas'
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ import counting.experiments.llama_rare as llama_rare
 import counting.experiments.llamaizer as llamaizer
 import counting.experiments.rare_crosscheck as rare_crosscheck
 import counting.experiments.readings as readings
+import counting.experiments.readout_check as readout_check
 import counting.experiments.simplicity as simplicity
 import counting.experiments.training as training
 import counting.experiments.base.redraw as redraw
@@ -64,7 +65,7 @@ from counting.spec.errors import SpecError
 EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
                                                                simplicity.EXPERIMENT, training.EXPERIMENT,
                                                                llama_rare.EXPERIMENT, readings.EXPERIMENT,
-                                                               rare_crosscheck.EXPERIMENT)}
+                                                               rare_crosscheck.EXPERIMENT, readout_check.EXPERIMENT)}
 RENAMED = {"readout": "readings"}  # former experiment kinds, named in the error an old file gets
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "figure_folders", "figure_stamp", "load_experiment", "parse_experiment",
