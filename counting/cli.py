@@ -116,9 +116,12 @@ peak float32 rate, then a whole `counting census` process of the same network.""
     "report": """examples:
   counting report results/llamaizer
   counting report results/enumeration --top 5
+  counting report results --figures
 
 prints each manifest's provenance, the citable line of a volume, and the first --top rows of every
-table.""",
+table. With --figures it prints nothing of the tables: it draws the figures of DIR, and of every
+experiment's results folder under it, again from their stored tables (no number changes), each
+stamped with digests of its code and of its tables.""",
     "complexity": """examples:
   counting complexity 0xe8 --n 3
   counting complexity 0x6996 --n 4 --json
@@ -195,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = _sub(sub, "report", "print a results folder as tables")
     r.add_argument("dir", help="a results folder (holding manifest.json)")
     r.add_argument("--top", type=int, default=20, help="rows of each table to print")
+    r.add_argument("--figures", action="store_true",
+                   help="draw the figures of DIR and of every results folder under it again from the stored tables")
     x = _sub(sub, "complexity", "exact complexity measures of a Boolean function, or of every function of N bits")
     x.add_argument("truth_table", nargs="?", help="the function in hex, e.g. 0xe8 (with --n)")
     x.add_argument("--n", type=int, help=f"bits of the truth table (1 to {COMPLEXITY_MAX_BITS})")
@@ -492,6 +497,18 @@ def cmd_report(args) -> int:
     from counting.io.report import render
 
     _positive("--top", args.top)
+    if args.figures:
+        from counting.experiments import figure_folders, redraw_figures
+        from counting.spec.errors import SpecError
+
+        folders = figure_folders(args.dir)
+        if not folders:
+            raise SpecError("dir", "an experiment's results folder with figures, or a folder holding some", args.dir)
+        for folder in folders:
+            kept, unlisted = redraw_figures(folder)
+            left = f" (not drawn: {', '.join(unlisted)}, which its manifest does not list)" if unlisted else ""
+            print(f"{folder}/: {', '.join(kept)}{left}")
+        return 0
     print(render(args.dir, args.top))
     return 0
 

@@ -267,8 +267,9 @@ def headline(check: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_figures(tables: dict[str, pd.DataFrame], out: Path) -> list[str]:
-    """``check.md`` (the headline and the table as text) and ``readout_check.png``."""
+def write_figures(tables: dict[str, pd.DataFrame], out: Path, spec=None) -> list[str]:
+    """``check.md`` (the headline and the table as text) and ``readout_check.png`` (``spec``, the
+    manifest's, is not read)."""
     from counting.experiments.readout_check.figures import check_figure
 
     if "check" not in tables:

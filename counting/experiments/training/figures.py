@@ -236,8 +236,9 @@ def mechanisms_figure(mech: pd.DataFrame):
     return fig
 
 
-def write_figures(tables: dict[str, pd.DataFrame], out: Path) -> list[str]:
-    """Draw the figures into ``out`` (each only with its table); returns the file names."""
+def write_figures(tables: dict[str, pd.DataFrame], out: Path, spec=None) -> list[str]:
+    """Draw the figures into ``out`` (each only with its table; ``spec``, the manifest's, is not read);
+    returns the file names."""
     out, names = Path(out), []
     comp, mech, ratios = tables.get("comparison"), tables.get("mechanisms"), tables.get("ratios")
     if comp is not None and not comp.empty:
