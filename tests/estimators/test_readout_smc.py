@@ -62,8 +62,11 @@ def test_a_run_is_a_function_of_its_key():
 @pytest.mark.slow  # about two minutes on two cores: 2 functions, plain readout and 4 tempered replicates each
 @pytest.mark.parametrize("tt", [0x96, 0x69])
 def test_agrees_with_plain_conditional_mc_where_both_are_reliable(tt):
-    """3-bit parity and its complement on 3-8-1 relu (about 10^-3.5): both 95% intervals overlap."""
-    model = "n_inputs = 3\nwidths = [8]"
+    """3-bit parity and its complement on 3-16-1 relu (about 10^-7.1): both 95% intervals overlap.
+
+    Width 16, not 8: on 3-8-1 the plain estimate's tail index is 0.71 (8,192 draws, seed 1), so
+    it is not one to compare against; on 3-16-1 it is 0.47."""
+    model = "n_inputs = 3\nwidths = [16]"
     spec = parse_spec(spec_text(model, f"truth_table = \"{tt:#x}\""))
     plain = readout.estimate(Problem.of(spec), ReadoutSettings(samples=8192, seed=1))
     assert plain.diagnostics["reliable"]
