@@ -104,6 +104,16 @@ def _function_label(tt: str, role: str) -> str:
     return f"{', '.join(parts)}  {tt}"
 
 
+def _ratio_limits(estimates: pd.Series, widest: float = 1e4) -> tuple[float, float]:
+    """A ratio axis: a decade beyond the finite nonzero estimates on each side, within
+    ``[1 / widest, widest]`` (intervals running past it end at the axis's edge)."""
+    v = estimates[np.isfinite(estimates) & (estimates > 0)]
+    if not len(v):
+        return 1e-2, 1e2
+    lo, hi = 10.0 ** (np.floor(np.log10(min(v.min(), 1.0))) - 1), 10.0 ** (np.ceil(np.log10(max(v.max(), 1.0))) + 1)
+    return max(lo, 1 / widest), min(hi, widest)
+
+
 def _clip(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(np.asarray(v, np.float64), lo, hi)
 
@@ -119,15 +129,12 @@ def ratios_figure(ratios: pd.DataFrame, runs: pd.DataFrame | None = None):
     style = _styles(methods)
     has_readout = "ratio_readout" in ratios and ratios["ratio_readout"].notna().any()
     sources = [("ratio", "rejection")] + ([("ratio_readout", "readout")] if has_readout else [])
-    finite = pd.concat([ratios[[f"{c}_lo", f"{c}_hi", c]].stack() for c, _ in sources])
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    x_lo, x_hi = (10.0 ** np.floor(np.log10(finite.min())) / 3, 10.0 ** np.ceil(np.log10(finite.max())) * 3) \
-        if len(finite) else (1e-3, 1e3)
+    x_lo, x_hi = _ratio_limits(pd.concat([ratios[c] for c, _ in sources]))
     cols = min(len(settings), 2)
     rows = -(-len(settings) // cols)
     n_max = max(len(ratios[(ratios["architecture"] == a) & (ratios["target"] == t) & (ratios["m"] == m)]
                     .drop_duplicates("truth_table")) for a, t, m in settings)
-    height = 0.34 * n_max * max(1, len(methods) * len(sources) / 2) + 1.6
+    height = 0.34 * n_max * max(1, len(methods) * len(sources) / 2) + 2.0
     fig, axes = plt.subplots(rows, cols, figsize=(7.4 * cols, height * rows), squeeze=False)
     slots = [(m, c, src) for m in methods for c, src in sources]
     step = 0.8 / len(slots)
@@ -190,8 +197,8 @@ def _ratios_title(d: pd.DataFrame, runs: pd.DataFrame | None) -> str:
     readout = ""
     if "readout_networks" in d and d["readout_networks"].max() > 0:
         readout = f"; readout {int(d['readout_networks'].max()):,} networks"
-    return (f"{_network(d)}\n{first['target']}, m = {first['m']}: runs fitting S {sizes}; "
-            f"rejection kept {int(first['kept_b']):,}{drawn}{readout}")
+    return (f"{_network(d)}\n{first['target']}, m = {first['m']}; runs fitting S: {sizes}\n"
+            f"P_B: rejection kept {int(first['kept_b']):,}{drawn}{readout}")
 
 
 def _prior_label(d: pd.DataFrame) -> str:

@@ -68,7 +68,7 @@ def test_a_known_difference_is_detected():
     assert tv >= 27 and g >= 27, (tv, g)
 
 
-@pytest.mark.slow  # about 60 s
+@pytest.mark.slow  # 400 seeds three times (a few minutes on 2 shared cores)
 def test_null_rates_and_power_over_many_seeds():
     """400 seeds each. Same distribution: at most 30 rejections per test (expected at most 20;
     false-failure rate P(Binomial(400, 0.05) >= 31) = 0.011). Total variation 0.05: power about
@@ -110,7 +110,7 @@ def test_distance_intervals_cover_zero_and_contain_their_estimates():
     assert tv >= 34 / 40 and hel >= 34 / 40 and inside == 40, (tv, hel, inside)
 
 
-@pytest.mark.slow  # about 90 s
+@pytest.mark.slow  # 200 seeds per distance (one to three minutes each on 2 shared cores)
 @pytest.mark.parametrize("d", [0.0, 0.02, 0.05, 0.1, 0.2])
 def test_distance_intervals_cover_known_distances(d):
     """200 seeds per distance: both intervals cover the true distance over the cells at least 180
