@@ -134,7 +134,7 @@ def ratios_figure(ratios: pd.DataFrame, runs: pd.DataFrame | None = None):
     rows = -(-len(settings) // cols)
     n_max = max(len(ratios[(ratios["architecture"] == a) & (ratios["target"] == t) & (ratios["m"] == m)]
                     .drop_duplicates("truth_table")) for a, t, m in settings)
-    height = 0.34 * n_max * max(1, len(methods) * len(sources) / 2) + 2.0
+    height = 0.11 * n_max * max(2, len(methods) * len(sources)) + 2.0
     fig, axes = plt.subplots(rows, cols, figsize=(7.4 * cols, height * rows), squeeze=False)
     slots = [(m, c, src) for m in methods for c, src in sources]
     step = 0.8 / len(slots)
@@ -159,7 +159,7 @@ def ratios_figure(ratios: pd.DataFrame, runs: pd.DataFrame | None = None):
             for mask, mk in ((ok & (r == 0), "<"), (ok & np.isinf(r), ">")):
                 if mask.any():
                     ax.hlines(y[mask], ll[mask], hh[mask], color=st["color"], lw=0.9)
-                    ax.plot(rr[mask], y[mask], mk, ms=5, color=st["color"], mfc=fill, mew=1.1, ls="none", zorder=3)
+                    ax.plot(rr[mask], y[mask], mk, ms=8, color=st["color"], mfc=fill, mew=1.1, ls="none", zorder=3)
             if src == "readout" and "reliable" in v:
                 bad = inner & (v["reliable"].astype("boolean").fillna(True).to_numpy() == False)  # noqa: E712
                 if bad.any():
