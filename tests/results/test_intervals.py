@@ -37,8 +37,6 @@ ESTIMATES = {
 
 # file relative to results/ -> why it fails (another experiment's, left as it is)
 KNOWN: dict[str, str] = {
-    "training/agreement.parquet": "the committed table predates the training rework (percentile bootstraps; "
-                                  "ratio_lo/ratio_hi around mean_log10_ratio); its rerun replaces it",
     "simplicity/correlations.parquet": "row 60 (n = 4, erf-40-40, avg_sensitivity): spearman -0.968011 lies below "
                                        "its interval [-0.967939, -0.964609] (a bootstrap interval of the simplicity "
                                        "experiment, not changed here)",
@@ -114,8 +112,6 @@ def test_every_interval_contains_its_estimate(rel):
     assert not problems(rel), f"results/{rel}: " + "; ".join(problems(rel))
 
 
-@pytest.mark.xfail(strict=True, reason="the committed results/training predates the training rework; its rerun "
-                                       "names every interval after its estimate")
 def test_the_rule_finds_every_training_interval():
     """The training experiment's tables name each interval after its estimate: none needs ESTIMATES."""
     for rel in [f for f in files() if f.startswith("training/")]:

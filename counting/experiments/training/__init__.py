@@ -70,7 +70,7 @@ def summary(exp: Experiment, tables: dict[str, pd.DataFrame]) -> str:
                                        "log10_volume"] if c in tables["runs"]]]
     parts = ["runs\n" + runs.round(3).to_string(index=False)]
     if "agreement" in tables and not tables["agreement"].empty:
-        a = tables["agreement"][["architecture", "target", "m", "method", "kept_b", "spearman", "spearman_p",
+        a = tables["agreement"][["network", "target", "m", "method", "kept_b", "spearman", "spearman_p",
                                  "mean_log10_ratio", "mean_log10_ratio_p", "tv", "tv_p", "g_p", "tv_cells_bc",
                                  "tv_cells_bc_lo", "tv_cells_bc_hi"]]
         parts.append("P_SGD(f | S) against P_B(f | S): statistics with p-values against P_SGD = P_B, tests, "
@@ -78,7 +78,7 @@ def summary(exp: Experiment, tables: dict[str, pd.DataFrame]) -> str:
     if "ratios" in tables and not tables["ratios"].empty:
         r = tables["ratios"]
         r = r[r["role"].str.contains("target|treacherous")][
-            ["architecture", "target", "m", "method", "role", "n_sgd", "n_b", "ratio", "ratio_lo", "ratio_hi",
+            ["network", "target", "m", "method", "role", "n_sgd", "n_b", "ratio", "ratio_lo", "ratio_hi",
              "ratio_readout", "ratio_readout_lo", "ratio_readout_hi", "reliable"]]
         parts.append("P_SGD(f | S) / P_B(f | S) of the target and the treacherous function (table ratios: "
                      "every function chosen)\n" + r.round(3).to_string(index=False))

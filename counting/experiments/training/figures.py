@@ -59,7 +59,23 @@ def _network(d: pd.DataFrame) -> str:
     return str(d["network"].iloc[0]) if "network" in d else str(d["architecture"].iloc[0])
 
 
-def comparison_figure(comp: pd.DataFrame):
+def _sample_sizes(runs: pd.DataFrame | None, a: str, t: str, m: int) -> str:
+    """One setting's sample sizes from the runs table: trained runs per optimiser that fit S, and the
+    posterior's kept draws of those drawn; empty without the table."""
+    if runs is None or not len(runs):
+        return ""
+    r = runs[(runs["architecture"] == a) & (runs["target"] == t) & (runs["m"] == m)]
+    trained = ", ".join(f"{OPTIMISER_NAMES.get(k, k)} {int(v):,}" for k, v in
+                        zip(r["method"], r["fitted"]) if k != "posterior" and np.isfinite(v))
+    post = r[r["method"] == "posterior"]
+    kept = (f"; P_B: {int(post['kept'].iloc[0]):,} of {int(post['drawn'].iloc[0]):,} draws fit S"
+            if len(post) else "")
+    return f"\nruns fitting S: {trained}{kept}"
+
+
+def comparison_figure(comp: pd.DataFrame, runs: pd.DataFrame | None = None, prior: str = ""):
+    """P_SGD(f | S) against P_B(f | S) for every function both sides saw, one panel per network,
+    target and m (at most three a row), with 95% intervals and the sample sizes in each title."""
     settings = list(dict.fromkeys(zip(comp["architecture"], comp["target"], comp["m"])))
     methods = list(dict.fromkeys(comp["method"]))
     style = _styles(methods)
@@ -81,10 +97,12 @@ def comparison_figure(comp: pd.DataFrame):
             lo = float(np.nanmin(np.r_[d["p_b_lo"][d["p_b_lo"] > 0], d["p_sgd_lo"][d["p_sgd_lo"] > 0], 1.0]))
             ax.plot([lo, 1], [lo, 1], "k--", lw=0.8, label="P_SGD = P_B")
         ax.set(xscale="log", yscale="log", xlabel="P_B(f | S) (posterior, rejection)", ylabel="P_SGD(f | S)")
-        ax.set_title(f"{net}\n{t}, m = {m} (functions both saw)", fontsize=9)
+        ax.set_title(f"{net}\n{t}, m = {m} (functions both saw){_sample_sizes(runs, a, t, m)}", fontsize=8.5)
         ax.legend(fontsize=7, loc="upper left")
     for ax in list(axes.flat)[len(settings):]:
         ax.set_visible(False)
+    fig.suptitle("Trained networks' function frequencies against the posterior's (rejection from the prior)"
+                 + (f"\n{prior}" if prior else ""), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -104,6 +122,16 @@ def _function_label(tt: str, role: str) -> str:
     return f"{', '.join(parts)}  {tt}"
 
 
+def _ratio_limits(estimates: pd.Series, widest: float = 1e4) -> tuple[float, float]:
+    """A ratio axis: a decade beyond the finite nonzero estimates on each side, within
+    ``[1 / widest, widest]`` (intervals running past it end at the axis's edge)."""
+    v = estimates[np.isfinite(estimates) & (estimates > 0)]
+    if not len(v):
+        return 1e-2, 1e2
+    lo, hi = 10.0 ** (np.floor(np.log10(min(v.min(), 1.0))) - 1), 10.0 ** (np.ceil(np.log10(max(v.max(), 1.0))) + 1)
+    return max(lo, 1 / widest), min(hi, widest)
+
+
 def _clip(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(np.asarray(v, np.float64), lo, hi)
 
@@ -119,15 +147,12 @@ def ratios_figure(ratios: pd.DataFrame, runs: pd.DataFrame | None = None):
     style = _styles(methods)
     has_readout = "ratio_readout" in ratios and ratios["ratio_readout"].notna().any()
     sources = [("ratio", "rejection")] + ([("ratio_readout", "readout")] if has_readout else [])
-    finite = pd.concat([ratios[[f"{c}_lo", f"{c}_hi", c]].stack() for c, _ in sources])
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    x_lo, x_hi = (10.0 ** np.floor(np.log10(finite.min())) / 3, 10.0 ** np.ceil(np.log10(finite.max())) * 3) \
-        if len(finite) else (1e-3, 1e3)
+    x_lo, x_hi = _ratio_limits(pd.concat([ratios[c] for c, _ in sources]))
     cols = min(len(settings), 2)
     rows = -(-len(settings) // cols)
     n_max = max(len(ratios[(ratios["architecture"] == a) & (ratios["target"] == t) & (ratios["m"] == m)]
                     .drop_duplicates("truth_table")) for a, t, m in settings)
-    height = 0.34 * n_max * max(1, len(methods) * len(sources) / 2) + 1.6
+    height = 0.11 * n_max * max(2, len(methods) * len(sources)) + 2.0
     fig, axes = plt.subplots(rows, cols, figsize=(7.4 * cols, height * rows), squeeze=False)
     slots = [(m, c, src) for m in methods for c, src in sources]
     step = 0.8 / len(slots)
@@ -152,7 +177,7 @@ def ratios_figure(ratios: pd.DataFrame, runs: pd.DataFrame | None = None):
             for mask, mk in ((ok & (r == 0), "<"), (ok & np.isinf(r), ">")):
                 if mask.any():
                     ax.hlines(y[mask], ll[mask], hh[mask], color=st["color"], lw=0.9)
-                    ax.plot(rr[mask], y[mask], mk, ms=5, color=st["color"], mfc=fill, mew=1.1, ls="none", zorder=3)
+                    ax.plot(rr[mask], y[mask], mk, ms=8, color=st["color"], mfc=fill, mew=1.1, ls="none", zorder=3)
             if src == "readout" and "reliable" in v:
                 bad = inner & (v["reliable"].astype("boolean").fillna(True).to_numpy() == False)  # noqa: E712
                 if bad.any():
@@ -190,8 +215,8 @@ def _ratios_title(d: pd.DataFrame, runs: pd.DataFrame | None) -> str:
     readout = ""
     if "readout_networks" in d and d["readout_networks"].max() > 0:
         readout = f"; readout {int(d['readout_networks'].max()):,} networks"
-    return (f"{_network(d)}\n{first['target']}, m = {first['m']}: runs fitting S {sizes}; "
-            f"rejection kept {int(first['kept_b']):,}{drawn}{readout}")
+    return (f"{_network(d)}\n{first['target']}, m = {first['m']}; runs fitting S: {sizes}\n"
+            f"P_B: rejection kept {int(first['kept_b']):,}{drawn}{readout}")
 
 
 def _prior_label(d: pd.DataFrame) -> str:
@@ -242,7 +267,8 @@ def write_figures(tables: dict[str, pd.DataFrame], out: Path, spec=None) -> list
     out, names = Path(out), []
     comp, mech, ratios = tables.get("comparison"), tables.get("mechanisms"), tables.get("ratios")
     if comp is not None and not comp.empty:
-        names.append(save(comparison_figure(comp), out / "training_vs_posterior.png"))
+        prior = str(ratios["prior"].iloc[0]) if ratios is not None and "prior" in ratios and len(ratios) else ""
+        names.append(save(comparison_figure(comp, tables.get("runs"), prior), out / "training_vs_posterior.png"))
     if ratios is not None and not ratios.empty:
         names.append(save(ratios_figure(ratios, tables.get("runs")), out / "ratios.png"))
     if mech is not None and not mech.empty:

@@ -62,7 +62,7 @@ def test_ratios_defaults_and_readout_passes_follow_their_setting():
     assert with_samples(exp, 64).ratios.readout.samples == 16
 
 
-@pytest.mark.slow  # an experiment of two passes and a readout job (about 60 s on 2 cores)
+@pytest.mark.slow  # an experiment of two passes and a readout job (7 minutes on 2 busy shared cores)
 def test_readout_part_gives_p_b_for_every_chosen_function(tmp_path):
     """The readout's P_B(f | S) of the chosen functions is close to rejection's where rejection keeps
     many draws (3 bits, S of 4 points: about a quarter of the draws kept), and its table says how
