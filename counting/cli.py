@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import counting.interrupt as interrupt
-from counting.io.manifest import package_version
+from counting.io.manifest import package_version, record_reproduce
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,8 +80,9 @@ EXAMPLES = {
   counting volume experiments/quickstart.toml --resume      # after Ctrl-C or a killed job
 
 prints the volume with its 95% interval and a citable line ("cite: ..."); writes volume.parquet
-and manifest.json to --out. Ctrl-C or SIGTERM stops at a safe point (exit 130 / 143) and says
-whether a checkpoint was kept.""",
+and manifest.json to --out. On a folder holding the finished volume of this very spec, made by
+this very code, it prints that stored result instead (saying so; --force recomputes it).
+Ctrl-C or SIGTERM stops at a safe point (exit 130 / 143) and says whether a checkpoint was kept.""",
     "census": """examples:
   counting census experiments/quickstart.toml --top 5
   counting census experiments/quickstart.toml --samples 10000000 --json
@@ -115,9 +116,12 @@ peak float32 rate, then a whole `counting census` process of the same network.""
     "report": """examples:
   counting report results/llamaizer
   counting report results/enumeration --top 5
+  counting report results --figures
 
 prints each manifest's provenance, the citable line of a volume, and the first --top rows of every
-table.""",
+table. With --figures it prints nothing of the tables: it draws the figures of DIR, and of every
+experiment's results folder under it, again from their stored tables (no number changes), each
+stamped with digests of its code and of its tables.""",
     "complexity": """examples:
   counting complexity 0xe8 --n 3
   counting complexity 0x6996 --n 4 --json
@@ -126,7 +130,8 @@ table.""",
 prints every exact complexity measure of one function (Lempel-Ziv, sensitivity, Fourier and GF(2)
 degree, spectral entropy, threshold, formula sizes, circuit depth, and min_weights: the fewest non-zero
 weights and biases of a strict ternary threshold network with at most 4 hidden units); formula sizes,
-circuit depth and min_weights need n <= 4. --all N writes complexity.parquet to --out, one row per function of N <= 4 bits.""",
+circuit depth and min_weights need n <= 4. --all N writes complexity.parquet (one row per function of
+N <= 4 bits) and manifest.json to --out; a finished folder is replaced only with --force.""",
 }
 
 
@@ -193,12 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     r = _sub(sub, "report", "print a results folder as tables")
     r.add_argument("dir", help="a results folder (holding manifest.json)")
     r.add_argument("--top", type=int, default=20, help="rows of each table to print")
+    r.add_argument("--figures", action="store_true",
+                   help="draw the figures of DIR and of every results folder under it again from the stored tables")
     x = _sub(sub, "complexity", "exact complexity measures of a Boolean function, or of every function of N bits")
     x.add_argument("truth_table", nargs="?", help="the function in hex, e.g. 0xe8 (with --n)")
     x.add_argument("--n", type=int, help=f"bits of the truth table (1 to {COMPLEXITY_MAX_BITS})")
     x.add_argument("--json", action="store_true", help="print one JSON object")
     x.add_argument("--all", type=int, metavar="N", help="every function of N <= 4 bits, to --out")
-    x.add_argument("--out", help="folder to write complexity.parquet in (with --all)")
+    x.add_argument("--out", help="folder to write complexity.parquet and manifest.json in (with --all)")
+    x.add_argument("--force", action="store_true", help="replace a finished result in --out")
     return p
 
 
@@ -227,7 +235,7 @@ def _load(args, need_target: bool):
     from counting.engine.run import RunOptions
     from counting.spec.job import load_spec, with_overrides
 
-    spec = load_spec(args.spec, need_target=need_target)
+    spec = _read_spec(args, need_target)
     overrides = {k: v for k, v in (("samples", args.samples), ("seed", args.seed)) if v is not None}
     spec = with_overrides(spec, **overrides)
     _timing_flags(args)
@@ -246,8 +254,43 @@ def _load(args, need_target: bool):
         raise SpecError("--num-processes", "a job of estimator kind 'mc' or 'exact' (a counting pass, split by chunk)",
                         spec.estimator.kind)
     args.saved_in = [out]
-    _record_reproduce(args, args.spec, ("--samples", args.samples), ("--seed", args.seed))
+    _record_reproduce(args, args.spec, ("--samples", args.samples), ("--seed", args.seed), _out_flag(args.out))
     return spec, opts
+
+
+def _toml_tables(path: str) -> set[str]:
+    """The top-level keys of a TOML file (empty when it cannot be read: the parser says why)."""
+    import tomllib
+
+    try:
+        return set(tomllib.loads(Path(path).read_text()))
+    except (OSError, ValueError):
+        return set()
+
+
+def _read_spec(args, need_target: bool):
+    """The spec file; an experiment file given to volume or census is pointed to ``counting run``."""
+    from counting.spec.errors import SpecError
+    from counting.spec.job import load_spec
+
+    try:
+        return load_spec(args.spec, need_target=need_target)
+    except SpecError:
+        if "experiment" in _toml_tables(args.spec):
+            raise SpecError("spec", f"a spec ([model], [prior], [target], [estimator]), not an experiment file "
+                            f"([experiment]): run it with: {shlex.join(['counting', 'run', args.spec])}",
+                            args.spec) from None
+        raise
+
+
+def _out_flag(out: str | None) -> tuple[str, str | None]:
+    """``--out`` as the reproduce command names it: a folder inside the working folder (``results/X``)
+    by its relative path; the default folder (implied by the spec) and one elsewhere (``/tmp/x``, not
+    in a fresh checkout) are left out."""
+    if out is None:
+        return ("--out", None)
+    rel = os.path.relpath(Path(out).resolve())
+    return ("--out", None if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel)
 
 
 def _timing_flags(args) -> None:
@@ -259,10 +302,11 @@ def _timing_flags(args) -> None:
         raise SpecError("--progress-seconds", "a positive number", args.progress_seconds)
 
 
-def _record_reproduce(args, path: str, *options: tuple[str, object]) -> None:
-    """Remember the command that reproduces this job (it goes into the manifest and the citable line)."""
+def _record_reproduce(args, path: str | None, *options: tuple[str, object]) -> None:
+    """Remember the command that reproduces this job (it goes into the manifest and the citable line):
+    the command, its file and the options that change the result, ``--out`` among them where it names
+    a folder inside the working folder."""
     from counting.io.citation import reproduce_command
-    from counting.io.manifest import record_reproduce
 
     flags = [str(x) for flag, value in options if value is not None for x in (flag, value)]
     record_reproduce(reproduce_command(args.command, path, flags))
@@ -273,10 +317,61 @@ def cmd_volume(args) -> int:
     from counting.jobs import volume_job
 
     spec, opts = _load(args, need_target=True)
+    stored = _stored_volume(args, spec, opts)
+    if stored is not None:
+        return stored
     with held(opts.out, opts.cluster, force=args.force, resume=args.resume):
         write_job(opts.out, opts.cluster, "volume", spec.to_dict())
         est = volume_job(spec, options=opts)
     return _print_volume(args, spec, est, opts)
+
+
+def _stored_volume(args, spec, opts) -> int | None:
+    """A finished result of this very spec, made by this very code, in ``--out``: printed as it is
+    stored, with one line saying so (the reproduce command, pasted where the result lies, prints the
+    number instead of a refusal). ``None`` when there is none to print: the job runs, or is refused
+    (a result of another spec names the field that differs; one of other code names both commits)."""
+    from counting.estimators.result import Estimate
+    from counting.io.folders import LOCK, MANIFEST, finished
+    from counting.io.manifest import same_code
+    from counting.spec.errors import SpecError
+
+    out = opts.out
+    if args.force or args.resume or opts.cluster.multi or not finished(out) or (out / LOCK).exists():
+        return None  # a job to run, or to refuse as before (a lock: a job may be replacing the result)
+    try:
+        m = json.loads((out / MANIFEST).read_text())
+        est = Estimate.from_dict(m["result"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # not a volume this can read: refused as any finished folder
+    if m.get("kind") != "volume":
+        return None
+    here = json.loads(json.dumps(spec.to_dict()))
+    if m.get("spec") != here:
+        raise SpecError("--out", f"a folder without a finished result, or with this spec's (it holds another "
+                        f"spec's: {_first_difference(m.get('spec'), here)} differs; --force replaces it, "
+                        "--out NEWDIR writes elsewhere)", str(out))
+    differs = same_code(m)
+    if differs:
+        raise SpecError("--out", f"a folder without a finished result, or with this spec's made by this code (it "
+                        f"holds this spec's result {differs}; --force recomputes it, --out NEWDIR writes "
+                        "elsewhere)", str(out))
+    note = (f"stored result, not recomputed: same spec and code, made {m.get('created', '?')}, in {out}/ "
+            f"(--force recomputes it there, --out NEWDIR elsewhere)")
+    if args.json:
+        sys.stderr.write(f"counting: {note}\n")
+    else:
+        print(note)
+    return _print_volume(args, spec, est, opts)
+
+
+def _first_difference(a, b, where: str = "") -> str:
+    """The first field (``estimator.samples``) in which two spec tables differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{where}.{k}" if where else k)
+    return where or "the spec"
 
 
 def _print_volume(args, spec, est, opts) -> int:
@@ -311,6 +406,7 @@ def _print_census(args, spec, census, facts, opts) -> int:
 def cmd_merge(args) -> int:
     from counting.engine.distributed import Cluster, read_job
     from counting.engine.run import RunOptions
+    from counting.io.files import check_folder
     from counting.io.folders import hold
     from counting.jobs import census_job, volume_job
     from counting.spec.job import spec_from_dict
@@ -318,6 +414,7 @@ def cmd_merge(args) -> int:
     _positive("--top", args.top)
     out = Path(args.dir)
     job = read_job(out)
+    check_folder(out)
     spec = spec_from_dict(job["spec"], need_target=job["command"] == "volume")
     opts = RunOptions(out=out, progress=False, cluster=Cluster(job["processes"], None))
     args.saved_in = [out]
@@ -331,10 +428,18 @@ def cmd_merge(args) -> int:
 def cmd_run(args) -> int:
     from counting.spec.errors import SpecError
     from counting.io.files import check_folder
-    from counting.io.folders import finished, hold
+    from counting.io.folders import finished, hold, remove_empty
     from counting.experiments import check_batch_size, load_experiment, run_experiment, summary, with_samples
 
-    config = load_experiment(args.experiment)
+    try:
+        config = load_experiment(args.experiment)
+    except SpecError:
+        tables = _toml_tables(args.experiment)
+        if tables and tables <= {"model", "prior", "target", "estimator", "training"}:  # a spec's tables only
+            raise SpecError("experiment", "an experiment file ([experiment], ...), not a spec ([model], [target], "
+                            "...): count it with: " + shlex.join(["counting", "volume", args.experiment]) + " (or "
+                            "census)", args.experiment) from None
+        raise
     if args.samples is not None:
         _positive("--samples", args.samples)
         config = with_samples(config, args.samples)
@@ -344,7 +449,10 @@ def cmd_run(args) -> int:
     out = check_folder(Path(args.out) if args.out else Path("runs") / stem)
     work = check_folder(Path(args.work) if args.work else Path("runs") / "work" / stem, "work")
     args.saved_in = [work, out]
-    _record_reproduce(args, args.experiment, ("--samples", args.samples))
+    if finished(out) and not args.force:
+        raise SpecError("--out", f"a folder without a finished result (--force replaces it; counting report {out} "
+                        "shows it)", str(out))
+    _record_reproduce(args, args.experiment, ("--samples", args.samples), _out_flag(args.out))
     from counting.engine.distributed import Cluster
 
     c = args.cluster or Cluster()
@@ -353,13 +461,12 @@ def cmd_run(args) -> int:
             held.enter_context(hold(out, force=args.force))
             held.enter_context(hold(work, force=True, option="work"))
         else:
-            if finished(out) and not args.force:
-                raise SpecError("--out", "a folder without a finished result (--force replaces it)", str(out))
             held.enter_context(hold(work / f"process-{c.index}-of-{c.processes}", force=True, option="work"))
         result = run_experiment(config, out=out, work=work, resume=args.resume,
                                 progress=False if args.no_progress else None, batch_size=args.batch_size,
                                 checkpoint_seconds=args.checkpoint_seconds, progress_seconds=args.progress_seconds,
                                 cluster=c)
+    remove_empty(work)  # the passes' folders, emptied of their checkpoints (and the work folder, if empty)
     print(summary(config, result))
     print(f"tables and figures in {out}/")
     return 0
@@ -374,6 +481,8 @@ def cmd_bench(args) -> int:
         raise SpecError("--seconds", "a positive number", args.seconds)
     if args.out:
         check_folder(Path(args.out))
+        _record_reproduce(args, None, ("--seconds", None if args.seconds == 2.0 else f"{args.seconds:g}"),
+                          _out_flag(args.out))
     rows = run_bench(seconds=args.seconds)
     if args.out:
         write_bench(Path(args.out), rows, args.seconds)
@@ -388,26 +497,40 @@ def cmd_report(args) -> int:
     from counting.io.report import render
 
     _positive("--top", args.top)
+    if args.figures:
+        from counting.experiments import figure_folders, redraw_figures
+        from counting.spec.errors import SpecError
+
+        folders = figure_folders(args.dir)
+        if not folders:
+            raise SpecError("dir", "an experiment's results folder with figures, or a folder holding some", args.dir)
+        for folder in folders:
+            kept, unlisted = redraw_figures(folder)
+            left = f" (not drawn: {', '.join(unlisted)}, which its manifest does not list)" if unlisted else ""
+            print(f"{folder}/: {', '.join(kept)}{left}")
+        return 0
     print(render(args.dir, args.top))
     return 0
 
 
 def cmd_complexity(args) -> int:
     from counting.spec.errors import SpecError
-    from counting.spec.target import parse_truth_table
 
     if (args.truth_table is None) == (args.all is None):
         raise SpecError("truth_table", "exactly one of a truth table or --all N",
                         "both" if args.all is not None else "neither")
     if args.all is not None:
         return _complexity_all(args)
-    if args.out is not None:
-        raise SpecError("--out", "no --out without --all (one function is only printed)", args.out)
+    if args.out is not None or args.force:
+        raise SpecError("--out" if args.out is not None else "--force",
+                        "no --out or --force without --all (one function is only printed)", args.out or True)
     if args.n is None:
-        raise SpecError("--n", f"the bits of the truth table (an integer from 1 to {COMPLEXITY_MAX_BITS}) with a "
-                        "truth table")
+        raise SpecError("--n", f"the number of bits of the truth table {args.truth_table} (an integer from 1 to "
+                        f"{COMPLEXITY_MAX_BITS}{_bits_hint(args.truth_table)})")
     if isinstance(args.n, bool) or not 1 <= args.n <= COMPLEXITY_MAX_BITS:
         raise SpecError("--n", f"an integer from 1 to {COMPLEXITY_MAX_BITS} (the bits of the truth table)", args.n)
+    from counting.spec.target import parse_truth_table
+
     tt = parse_truth_table(args.truth_table, args.n, "truth_table")
     from counting.boolean.complexity import measures
 
@@ -421,9 +544,21 @@ def cmd_complexity(args) -> int:
     return 0
 
 
+def _bits_hint(table: str) -> str:
+    """For a hex truth table, the bits its digits fit: ``'; 0xe8 has 2 hex digits: --n 3'``."""
+    digits = table[2:].replace("_", "") if table.lower().startswith("0x") else ""
+    if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        return ""
+    fits = [n for n in range(1, COMPLEXITY_MAX_BITS + 1) if max(1, 2 ** n // 4) == len(digits)]
+    say = " or ".join(f"--n {n}" for n in fits)
+    return f"; {table} has {len(digits)} hex digit{'s' if len(digits) > 1 else ''}: {say}" if fits else ""
+
+
 def _complexity_all(args) -> int:
     from counting.spec.errors import SpecError
-    from counting.io.files import check_folder, write_parquet
+    from counting.io.files import check_folder, write_json, write_parquet
+    from counting.io.folders import MANIFEST, hold
+    from counting.io.manifest import manifest
 
     if args.n is not None:
         raise SpecError("--n", "no --n with --all N (N is the number of bits)", args.n)
@@ -433,10 +568,17 @@ def _complexity_all(args) -> int:
     if args.out is None:
         raise SpecError("--out", "a folder to write complexity.parquet in (--all needs --out)", None)
     out = check_folder(Path(args.out))
+    args.saved_in = [out]
+    _record_reproduce(args, None, ("--all", args.all), _out_flag(args.out))
     from counting.boolean.complexity import all_measures
 
-    table = all_measures(args.all)
-    write_parquet(out / "complexity.parquet", table)
+    with hold(out, force=args.force):
+        start = time.perf_counter()
+        table = all_measures(args.all)
+        seconds = time.perf_counter() - start
+        write_parquet(out / "complexity.parquet", table)
+        write_json(out / MANIFEST, manifest("complexity", {"n": args.all}, {"functions": len(table),
+                                            "seconds": seconds}, {"seconds": seconds}, ["complexity.parquet"]))
     if args.json:
         print(json.dumps({"n": args.all, "rows": len(table), "out": str(out / "complexity.parquet")}))
         return 0
@@ -531,9 +673,14 @@ def _dispatch(argv: list[str], holder: dict) -> int:
                 traceback.print_exc()
                 _failed(holder, 1)
             raise
-        print(f"counting: {e}; process 0 finishes the job" if args.cluster.coordinator else
-              f"counting: {e}; once every part is written: counting merge DIR (volume, census) or the same "
-              f"command with --num-processes {args.cluster.processes} and no --process-id (run)")
+        if args.cluster.coordinator:
+            print(f"counting: {e}; process 0 finishes the job")
+        elif args.command == "run":
+            print(f"counting: {e}; once every part is written: the same command with --num-processes "
+                  f"{args.cluster.processes} and no --process-id")
+        else:
+            merge = shlex.join(["counting", "merge", str(args.saved_in[0])])
+            print(f"counting: {e}; once every part is written: {merge}")
         return 0
     if interrupt.requested():  # the signal came as the last step finished: the result is whole
         args.completed = True
@@ -557,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         restore()
+        record_reproduce(None)  # this command's, not the next one's (main called again in one process)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -431,7 +432,12 @@ def test_finished_result_is_kept_unless_forced_and_default_folders_differ_by_spe
     assert first.returncode == 0, first.stderr
     folder = Path(json.loads(first.stdout)["out"])
     manifest = (tmp_path / folder / "manifest.json").read_bytes()
-    assert_usage_error(cli("volume", spec, "--no-progress", cwd=tmp_path), "--force")
+    again = cli("volume", spec, "--json", "--no-progress", cwd=tmp_path)  # the same spec: the stored result
+    assert again.returncode == 0 and json.loads(again.stdout)["hits"] == json.loads(first.stdout)["hits"]
+    assert again.stderr.startswith("counting: stored result, not recomputed")
+    line = assert_usage_error(cli("volume", spec, "--no-progress", "--seed", "1", "--out", folder, cwd=tmp_path),
+                              "--force")  # another spec's folder
+    assert "estimator.seed differs" in line
     assert (tmp_path / folder / "manifest.json").read_bytes() == manifest  # untouched
     other = cli("volume", spec, "--json", "--no-progress", "--seed", "1", cwd=tmp_path)
     assert other.returncode == 0 and json.loads(other.stdout)["out"] != str(folder), other.stderr
@@ -463,3 +469,179 @@ def test_a_second_job_on_a_busy_folder_is_refused_and_a_dead_jobs_lock_is_taken_
     assert not (out / ".lock").exists()
     fresh = cli("volume", spec, "--out", tmp_path / "fresh", "--no-progress", "--json")
     assert json.loads(resumed.stdout)["hits"] == json.loads(fresh.stdout)["hits"]
+
+
+# ----------------------------------------------------------------------------- daily use
+def _no_folder_can_be_made_in(place: str) -> bool:
+    try:
+        os.rmdir(os.path.join(place, "counting-probe"))  # never there; if it were, it is gone now
+    except OSError:
+        pass
+    try:
+        os.mkdir(os.path.join(place, "counting-probe"))
+    except OSError:
+        return True
+    os.rmdir(os.path.join(place, "counting-probe"))
+    return False
+
+
+UNUSABLE = "/proc"  # a folder in which no folder can be made, even by root
+needs_unusable = pytest.mark.skipif(not os.path.isdir(UNUSABLE) or not _no_folder_can_be_made_in(UNUSABLE),
+                                    reason="no /proc in which a folder cannot be made")
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@needs_unusable
+@pytest.mark.parametrize("args, flag", [
+    (["volume", "SPEC", "--out", "/proc/counting_out"], "--out"),
+    pytest.param(["census", "SPEC", "--out", "/proc/counting_out"], "--out", marks=pytest.mark.slow),
+    (["run", EXPERIMENTS / "llamaizer.toml", "--work", "/proc/counting_work"], "--work"),
+    pytest.param(["run", EXPERIMENTS / "llamaizer.toml", "--out", "/proc/counting_out"], "--out",
+                 marks=pytest.mark.slow),
+    (["complexity", "--all", "3", "--out", "/proc/counting_cx"], "--out"),  # no jax: about 0.5 s
+    pytest.param(["bench", "--out", "/proc/counting_bench"], "--out", marks=pytest.mark.slow),
+])  # a start-up each (about 2.5 s)
+def test_an_output_path_where_no_folder_can_be_made_is_one_line_before_any_work(tmp_path, args, flag):
+    """``/proc/x`` passes a permission check (root may write anywhere) but no folder can be made
+    there: the command says so in one line naming the flag and the path, status 2, nothing written."""
+    spec = write(tmp_path, SMALL)
+    argv = [spec if a == "SPEC" else a for a in args]
+    line = assert_usage_error(cli(*argv, "--no-progress" if args[0] in ("volume", "census", "run") else "--json",
+                                  cwd=tmp_path), flag)
+    assert "no folder can be made in /proc" in line and "/proc/counting_" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]  # no runs/, no work folder
+
+
+def test_the_printed_reproduce_command_run_where_it_was_printed_gives_the_same_number(tmp_path):
+    """A volume job (made here in the test's process, as ``counting volume q.toml`` makes it: the same
+    folder and manifest), then its cite line's reproduce command pasted in the same folder: the
+    stored result, said in one line, with the same number and the same cite line; the volume line
+    and the cite line give the value with the same significant figures."""
+    from counting.engine.run import RunOptions
+    from counting.io.folders import default_name
+    from counting.io.manifest import record_reproduce
+    from counting.jobs import volume_job
+    from counting.spec import load_spec
+
+    (tmp_path / "q.toml").write_text(SMALL)
+    spec = load_spec(tmp_path / "q.toml", need_target=True)
+    out = tmp_path / "runs" / default_name("q", "volume", spec.to_json())
+    record_reproduce("counting volume q.toml")
+    try:
+        est = volume_job(spec, options=RunOptions(out=out, progress=False))
+    finally:
+        record_reproduce(None)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["reproduce"] == "counting volume q.toml" and m["environment"]["source_sha256"]
+    r = cli(*shlex.split(m["reproduce"])[1:], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("stored result, not recomputed: same spec and code, made ")
+    assert f"in {out.relative_to(tmp_path)}/ (--force recomputes it there, --out NEWDIR elsewhere)" in lines[0]
+    assert f"({est.hits:,} hits / 3,000 networks)" in r.stdout
+    cite = next(ln for ln in lines if ln.startswith("cite: "))
+    assert cite.endswith("reproduce: counting volume q.toml")
+    shown = next(ln for ln in lines if ln.startswith("volume ")).split()[1]
+    assert cite.startswith(f"cite: P(f) = {shown} = ") and shown == f"{est.volume:.3g}"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [out.name]  # nothing else written
+
+
+@pytest.mark.slow  # three CLI runs (about 10 s)
+def test_the_readme_command_then_its_reproduce_command(tmp_path):
+    """The README's first command, then the cite line's reproduce command pasted as printed: the same
+    number, from the stored result; with --json the object is the same and the note goes to stderr.
+    A spec that differs is refused in one line naming the field."""
+    (tmp_path / "q.toml").write_text(SMALL)
+    first = cli("volume", "q.toml", "--no-progress", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    cite = next(ln for ln in first.stdout.splitlines() if ln.startswith("cite: "))
+    again = cli(*shlex.split(cite.split("reproduce: ")[1])[1:], "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    d = json.loads(again.stdout)
+    assert "cite: " + d["citation"] == cite and again.stderr.startswith("counting: stored result, not recomputed")
+    (tmp_path / "q.toml").write_text(SMALL.replace("samples = 3000", "samples = 2000"))
+    line = assert_usage_error(cli("volume", "q.toml", "--out", d["out"], cwd=tmp_path), "--out")
+    assert "estimator.samples differs" in line
+
+
+def test_complexity_all_writes_a_manifest_refuses_a_finished_folder_and_report_reads_it(tmp_path, capsys):
+    """In this process (complexity sets up no devices): the table and a manifest with the reproduce
+    command; a second run is refused unless --force; counting report prints the folder."""
+    from counting.cli import main
+
+    out = tmp_path / "cx"
+    assert main(["complexity", "--all", "2", "--out", str(out)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kind"] == "complexity" and m["files"] == ["complexity.parquet"] and m["environment"]["git"]
+    assert m["reproduce"] == shlex.join(["counting", "complexity", "--all", "2", "--out", os.path.relpath(out)]) or \
+        m["reproduce"] == "counting complexity --all 2"  # --out named only inside the working folder
+    assert len(pd.read_parquet(out / "complexity.parquet")) == 16
+    capsys.readouterr()
+    assert main(["complexity", "--all", "2", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"counting: error: --out: expected a folder without a finished result (--force replaces it), got '{out}'"]
+    assert main(["complexity", "--all", "2", "--out", str(out), "--force"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--top", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("complexity: ") and "complexity.parquet (16 rows)" in shown
+
+
+def test_complexity_without_n_says_which_n_the_table_fits():
+    line = assert_usage_error(cli("complexity", "0xe8"), "--n")
+    assert line.endswith("(an integer from 1 to 12; 0xe8 has 2 hex digits: --n 3)")
+
+
+def test_a_misspelt_key_names_the_nearest_known_one(tmp_path):
+    spec = write(tmp_path, "[model]\nn_inputs = 3\nwidht = [8]\n[target]\nname = 'and'\n")
+    line = assert_usage_error(cli("volume", spec, "--out", tmp_path / "out"), "model.widht")
+    assert "(did you mean 'widths'?)" in line and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command, file, other", [
+    ("volume", EXPERIMENTS / "llamaizer.toml", "counting run"),
+    pytest.param("census", EXPERIMENTS / "llamaizer.toml", "counting run", marks=pytest.mark.slow),
+    pytest.param("run", EXPERIMENTS / "quickstart.toml", "counting volume", marks=pytest.mark.slow),
+])  # a start-up each (about 2.5 s)
+def test_a_file_given_to_the_wrong_command_points_to_the_right_one(tmp_path, command, file, other):
+    line = assert_usage_error(cli(command, file, "--out", tmp_path / "out"),
+                              "experiment" if command == "run" else "spec")
+    assert f"{other} {file}" in line and not (tmp_path / "out").exists()
+
+
+def test_a_part_written_by_one_of_several_processes_names_the_merge_command_with_its_folder(tmp_path):
+    out = tmp_path / "q"
+    r = cli("volume", write(tmp_path, SMALL), "--out", out, "--num-processes", "2", "--process-id", "1",
+            "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith(f"once every part is written: counting merge {out}"), r.stdout
+
+
+def test_help_and_argument_errors_do_not_import_jax():
+    """``counting --help``, ``counting volume --help`` and a missing argument answer before jax loads
+    (a process each, about 0.3 s)."""
+    probe = ("import runpy, sys\nsys.argv = ['counting', *sys.argv[1:]]\ntry:\n"
+             "    runpy.run_module('counting.cli', run_name='__main__')\nexcept SystemExit as e:\n"
+             "    print('exit', e.code, 'jax' in sys.modules, file=sys.stderr)\n")
+    for args, code in ((["--help"], 0), (["volume", "--help"], 0), (["volume"], 2), (["complexity", "0xe8"], 2)):
+        r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=ENV, timeout=60)
+        assert r.stderr.splitlines()[-1] == f"exit {code} False", (args, r.stderr)
+
+
+@pytest.mark.slow  # a small experiment run (about 10 s)
+def test_a_finished_run_leaves_no_empty_folders_in_work(tmp_path):
+    """The work folder exists beforehand (as when a run is resumed): once the run has finished, its
+    passes' emptied checkpoint folders and the work folder itself are gone; a file of the user's is kept."""
+    exp = tmp_path / "tiny.toml"
+    exp.write_text("[experiment]\nn_inputs = 3\nsamples = 512\nchunk_size = 512\nseed = 5\n[prior]\n"
+                   "kind = 'gaussian'\n[[architecture]]\nname = 'w4'\nwidths = [4]\nactivation = 'relu'\n"
+                   "[[target]]\nname = 'and01'\ntruth_table = '0x88'\n[[family]]\nname = 'ignored'\n"
+                   "kind = 'ignored_bits'\n")
+    for keep in (False, True):
+        work = tmp_path / f"work-{keep}"
+        work.mkdir()
+        if keep:
+            (work / "notes.txt").write_text("mine")
+        r = cli("run", exp, "--out", tmp_path / f"out-{keep}", "--work", work, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert (sorted(p.name for p in work.rglob("*")) == ["notes.txt"]) if keep else not work.exists()

@@ -228,9 +228,9 @@ def test_citable_line_and_its_reproduce_command(tmp_path):
     # counting report prints the same line
     report = cli("report", d["out"], cwd=tmp_path)
     assert report.returncode == 0 and f"cite: {cite}" in report.stdout.splitlines()
-    # and the plain output carries it too
+    # and the plain output carries it too, its reproduce command naming the folder given inside the working folder
     plain = cli("volume", "q.toml", "--seed", "4", "--no-progress", "--out", "plain", cwd=tmp_path)
-    assert f"cite: {cite}" in plain.stdout.splitlines()
+    assert f"cite: {cite} --out plain" in plain.stdout.splitlines()
 
 
 @pytest.mark.slow  # a local clone and two quickstart runs (about 20 s)

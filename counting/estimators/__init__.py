@@ -13,6 +13,7 @@ module here, one settings class in :mod:`counting.spec.estimator`, and one line 
 * ``smc``: tempered sequential Monte Carlo (:mod:`~counting.estimators.smc`, from :mod:`counting.rare`);
 * ``nngp``: the infinite-width limit (:mod:`~counting.estimators.nngp`, from :mod:`counting.analytic`);
 * ``readout``: hidden layers drawn, the Gaussian readout integrated out (:mod:`~counting.estimators.readout`).
+* ``readout_smc``: the readout integrated out, tempered over the hidden layers (:mod:`~counting.estimators.readout_smc`).
 
 Example:
     >>> from counting.spec import parse_spec
@@ -32,6 +33,7 @@ import counting.estimators.exact as exact
 import counting.estimators.mc as mc
 import counting.estimators.nngp as nngp
 import counting.estimators.readout as readout
+import counting.estimators.readout_smc as readout_smc
 import counting.estimators.smc as smc
 import counting.estimators.subset as subset
 from counting.estimators.problem import Problem
@@ -47,6 +49,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "smc": smc.estimate,
     "nngp": nngp.estimate,
     "readout": readout.estimate,
+    "readout_smc": readout_smc.estimate,
 }
 
 

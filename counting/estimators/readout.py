@@ -101,13 +101,13 @@ def check_readout(problem: Problem, settings: ReadoutSettings, need_target: bool
     """A one-line error, before any work, where the readout cannot be integrated out."""
     supporting(problem.model, "readout_features", "a linear readout of named features to integrate out")
     if problem.prior.kind != "gaussian":
-        raise SpecError("prior.kind", "'gaussian' for estimator 'readout' (the readout is integrated out as a "
-                        "Gaussian)", problem.prior.kind)
+        raise SpecError("prior.kind", f"'gaussian' for estimator {settings.kind!r} (the readout is integrated out "
+                        "as a Gaussian)", problem.prior.kind)
     if need_target and problem.target is None:
-        raise SpecError("estimator.kind", "an estimator other than 'readout' for a condition other than "
+        raise SpecError("estimator.kind", f"an estimator other than {settings.kind!r} for a condition other than "
                         "\"computes the target\"", settings.kind)
     if problem.n_inputs > MAX_INPUTS:
-        raise SpecError("model.n_inputs", f"at most {MAX_INPUTS} for estimator 'readout'", problem.n_inputs)
+        raise SpecError("model.n_inputs", f"at most {MAX_INPUTS} for estimator {settings.kind!r}", problem.n_inputs)
 
 
 def readout_covariance(features: Float[Array, "B F P"], prior: PriorSpec) -> Float[Array, "B P P"]:

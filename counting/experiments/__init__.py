@@ -4,13 +4,15 @@
 else is that kind's. This module is what the command line calls: :func:`load_experiment` /
 :func:`parse_experiment` (a validated config, or a one-line
 :class:`~counting.spec.errors.SpecError`), :func:`with_samples` (a smaller or larger run),
-:func:`check_batch_size`, :func:`run_experiment` and :func:`summary`.
+:func:`check_batch_size`, :func:`run_experiment` and :func:`summary`; and :func:`redraw_figures`
+(what ``counting report DIR --figures`` calls): the figures of stored results folders drawn again
+from their tables (:mod:`counting.experiments.base.redraw`).
 
 Adding an experiment kind means one subpackage whose ``EXPERIMENT`` is a
 :class:`counting.experiments.base.run.Kind` (its name; ``from_dict`` giving a config dataclass with a
 ``kind`` class attribute; ``with_samples``, ``chunk_sizes``, ``passes``, each pass with its own
 :class:`~counting.engine.tally.Tally` and its own ``tables`` and ``counts`` functions;
-``write_figures``, ``summary``; optionally ``combine``, tables made from several passes' tables,
+``write_figures`` (from the stored tables and the manifest's ``spec``), ``summary``; optionally ``combine``, tables made from several passes' tables,
 and ``manifest_config``) and one line in :data:`EXPERIMENTS`; work folders, resume, the writer and
 the share columns are :mod:`counting.experiments.base`'s.
 
@@ -34,11 +36,13 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck', 'readout-check'], got 'llamas'
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,20 +53,23 @@ import counting.experiments.llama_rare as llama_rare
 import counting.experiments.llamaizer as llamaizer
 import counting.experiments.rare_crosscheck as rare_crosscheck
 import counting.experiments.readings as readings
+import counting.experiments.readout_check as readout_check
 import counting.experiments.simplicity as simplicity
 import counting.experiments.training as training
+import counting.experiments.base.redraw as redraw
 import counting.experiments.base.run as runner
 from counting.experiments.base.config import DEFAULT_KIND, experiment_kind, experiment_table, read_file, read_toml
+from counting.io.files import atomic_write_bytes
 from counting.spec.errors import SpecError
 
 EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
                                                                simplicity.EXPERIMENT, training.EXPERIMENT,
                                                                llama_rare.EXPERIMENT, readings.EXPERIMENT,
-                                                               rare_crosscheck.EXPERIMENT)}
+                                                               rare_crosscheck.EXPERIMENT, readout_check.EXPERIMENT)}
 RENAMED = {"readout": "readings"}  # former experiment kinds, named in the error an old file gets
 
-__all__ = ["EXPERIMENTS", "check_batch_size", "load_experiment", "parse_experiment", "run_experiment", "summary",
-           "with_samples"]
+__all__ = ["EXPERIMENTS", "check_batch_size", "figure_folders", "figure_stamp", "load_experiment", "parse_experiment",
+           "redraw_figures", "run_experiment", "summary", "with_samples"]
 
 
 def kind_of(config: Any) -> runner.Kind:
@@ -117,3 +124,55 @@ def run_experiment(config: Any, out: str | Path | None = None, work: str | Path 
 def summary(config: Any, result: dict[str, pd.DataFrame]) -> str:
     """What ``counting run`` prints: for the llamaizer, the volumes with 3 decimals."""
     return kind_of(config).summary(config, result)
+
+
+def _figure_manifest(folder: Path) -> dict | None:
+    """The manifest of ``folder`` when it is an experiment's results folder with figures, else None."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return None
+    m = json.loads(path.read_text())
+    files = m.get("files") or []
+    if m.get("kind") not in EXPERIMENTS or not any(str(f).endswith(".png") for f in files):
+        return None
+    return m
+
+
+def figure_folders(root: str | Path) -> list[Path]:
+    """``root`` and every folder under it that holds an experiment's results with figures (its
+    ``manifest.json`` names an experiment kind and lists a ``.png``), sorted."""
+    root = Path(root)
+    found = [p.parent for p in sorted(root.rglob("manifest.json")) if _figure_manifest(p.parent) is not None]
+    return sorted(set(found))
+
+
+def _tables(m: dict) -> list[str]:
+    return [str(f)[: -len(".parquet")] for f in m.get("files", []) if str(f).endswith(".parquet")]
+
+
+def figure_stamp(folder: str | Path) -> dict[str, str]:
+    """What every figure of a results folder carries when the current code drew it from the folder's
+    tables (:func:`counting.experiments.base.redraw.stamp`)."""
+    m = _figure_manifest(Path(folder))
+    if m is None:
+        raise SpecError("dir", "an experiment's results folder with figures (manifest.json listing a .png)",
+                        str(folder))
+    return redraw.stamp(EXPERIMENTS[m["kind"]].write_figures, folder, _tables(m), m.get("spec"))
+
+
+def redraw_figures(folder: str | Path) -> tuple[list[str], list[str]]:
+    """Draw the figures of a stored results folder again from its tables and its manifest's ``spec``
+    (no number changes; nothing but the figures is written). Only the files the manifest lists are
+    replaced: returns their names, and the names of those the current code draws that the manifest
+    does not list (left out: the folder was written by other code and wants a new run)."""
+    folder = Path(folder)
+    m = _figure_manifest(folder)
+    if m is None:
+        raise SpecError("dir", "an experiment's results folder with figures (manifest.json listing a .png)",
+                        str(folder))
+    with tempfile.TemporaryDirectory() as tmp:
+        names = redraw.draw(EXPERIMENTS[m["kind"]].write_figures, folder, _tables(m), m.get("spec"), out=tmp)
+        kept = [n for n in names if n in m["files"]]
+        for name in kept:
+            atomic_write_bytes(folder / name, (Path(tmp) / name).read_bytes())
+    return kept, [n for n in names if n not in m["files"]]

@@ -46,11 +46,21 @@ METHODS = {
     "readout": ("conditional Monte Carlo over the hidden layers, the Gaussian readout integrated out (an orthant "
                 "probability per network by randomised QMC), normal interval from the sample variance; Pareto "
                 "k-hat {khat:.2f} (reliable below {khat_threshold:.2f}), largest network {max_share:.1%} of the sum"),
+    "readout_smc": ("tempered SMC over the hidden layers, the Gaussian readout integrated out (orthant probabilities "
+                    "by randomised QMC, fixed shifts while tempering and fresh ones for an unbiased final correction), "
+                    "Student-t interval over {replicates} independent replicates"),
 }
 
 
-def reproduce_command(command: str, path: str | Path, options: Sequence[str] = ()) -> str:
-    """The shell-quoted command ``counting COMMAND PATH OPTIONS``, ``PATH`` relative to the working folder."""
+def reproduce_command(command: str, path: str | Path | None, options: Sequence[str] = ()) -> str:
+    """The shell-quoted command ``counting COMMAND PATH OPTIONS``, ``PATH`` relative to the working
+    folder (none for a command that reads no file: ``counting bench``).
+
+    >>> reproduce_command("complexity", None, ["--all", 3, "--out", "results/complexity"])
+    'counting complexity --all 3 --out results/complexity'
+    """
+    if path is None:
+        return shlex.join(["counting", command, *map(str, options)])
     p = Path(path)
     rel = os.path.relpath(p) if p.is_absolute() else str(p)
     return shlex.join(["counting", command, rel, *map(str, options)])

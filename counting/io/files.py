@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,18 +55,25 @@ def atomic_write_bytes(path: str | Path, data: bytes, during: Callable[[], None]
 
 def check_folder(path: str | Path, option: str = "out") -> Path:
     """Refuse, before any work, a results folder that cannot be written: ``path`` must be a folder or
-    not exist yet, and its nearest existing ancestor a writable folder (one-line ``OptionError``
-    naming ``option``, the caller's name for the folder)."""
+    not exist yet, and its nearest existing ancestor a folder in which a folder can be made (tried:
+    a hidden folder is created there and removed again, so read-only file systems, ``/proc`` and
+    the like are caught, not only missing permissions). A one-line ``OptionError`` naming
+    ``option``, the caller's name for the folder."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OptionError(option, "a folder (this is a file)", str(path))
     probe = path
-    while not probe.exists():
+    while not os.path.exists(probe) and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
         raise OptionError(option, f"a path whose parent is a folder ({probe} is a file)", str(path))
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OptionError(option, f"a writable folder ({probe} is not writable)", str(path))
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".counting-probe-", dir=probe))
+    except OSError as e:
+        raise OptionError(option, f"a writable folder (no folder can be made in {probe}: {e.strerror})",
+                          str(path)) from None
     return path
 
 

@@ -104,7 +104,10 @@ def hold(out: str | Path, *, force: bool = False, resume: bool = False, option: 
 
     with interrupt.on_stop(release):  # a signal that stops the job at once releases the folder too
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # a path no check could foresee (a full disk, a folder removed meanwhile)
+                raise OptionError(option, f"a folder that can be made ({e.strerror})", str(out)) from None
             taken.append(_acquire(out, option))
             if finished(out) and resume:
                 raise OptionError("resume", "a folder holding an unfinished job's checkpoint (this one holds a "
@@ -114,6 +117,28 @@ def hold(out: str | Path, *, force: bool = False, resume: bool = False, option: 
             yield out
         finally:
             release()
+
+
+def remove_empty(folder: str | Path) -> None:
+    """Remove the empty folders under ``folder``, deepest first, and ``folder`` itself if it is then
+    empty (what a finished run leaves of its work folder once its checkpoints are cleared); a folder
+    holding any file is kept, and nothing else is touched.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "work"
+    >>> (d / "a" / "b").mkdir(parents=True); (d / "c").mkdir(); (d / "c" / "kept.txt").write_text("x")
+    1
+    >>> remove_empty(d); sorted(p.name for p in d.rglob("*"))
+    ['c', 'kept.txt']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty, or gone meanwhile
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def holds_files(folder: Path) -> bool:

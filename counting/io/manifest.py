@@ -2,8 +2,11 @@
 
 It records what ran (the command, the spec or experiment config with only the settings that
 applied), with what (package version, git commit and whether the tree was dirty, Python, jax and
-jaxlib versions, backend, device kind and count, process count), the key implementation, the run's
-facts and the files written.
+jaxlib versions, backend, device kind and count, process count, and the SHA-256 of the package's
+source, ``source_sha256``), the key implementation, the run's facts and the files written, and
+``reproduce``: the command that makes the folder again, naming the folder itself where it lies in
+the working folder (the command line records it; a script of ``experiments/`` records its own
+command line). :func:`same_code` tells whether a manifest was written by this very code.
 
 Example:
     >>> m = manifest("volume", {"estimator": {"kind": "mc", "seed": 3, "key_impl": "threefry2x32"}},
@@ -15,8 +18,10 @@ Example:
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.metadata
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +49,42 @@ def git_commit() -> dict:
         return {"commit": None, "dirty": None}
 
 
+def source_sha256() -> str:
+    """SHA-256 of the package's source (every ``.py`` file under ``counting/``, by relative path and
+    content): which code made a result, exactly, dirty trees included."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted(package.rglob("*.py")):
+        h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def same_code(m: dict) -> str:
+    """``""`` when the manifest ``m`` was written by this very code (the same package version and
+    source, by :func:`source_sha256` where the manifest records it, else the same commit with neither
+    tree dirty); otherwise what differs, in words.
+
+    >>> same_code({"counting_version": "0.0.0"}).startswith("made by counting 0.0.0 at commit unknown")
+    True
+    """
+    env = m.get("environment") or {}
+    recorded = env.get("git") or {}
+    here = git_commit()
+    version = m.get("counting_version")
+    if version == package_version():
+        if env.get("source_sha256"):
+            if env["source_sha256"] == source_sha256():
+                return ""
+        elif recorded.get("commit") and recorded.get("commit") == here["commit"] and recorded.get("dirty") is False \
+                and here["dirty"] is False:
+            return ""
+    made = (recorded.get("commit") or "unknown")[:10] + (" with uncommitted changes" if recorded.get("dirty") else "")
+    this = (here["commit"] or "unknown")[:10] + (" with uncommitted changes" if here["dirty"] else "")
+    if made == this:  # the same commit, other uncommitted changes (or none recorded)
+        return f"made by counting {version} at commit {made}, from other source than this"
+    return f"made by counting {version} at commit {made}" + ("" if this.startswith("unknown") else f"; this is {this}")
+
+
 def package_version() -> str:
     """The installed version of this package (``"unknown"`` when run from a bare source tree)."""
     try:
@@ -68,6 +109,7 @@ def environment() -> dict:
         "device_count": len(devs),
         "process_count": jax.process_count(),
         "git": git_commit(),
+        "source_sha256": source_sha256(),
     }
 
 
@@ -79,6 +121,26 @@ def record_reproduce(command: str | None) -> None:
     """The shell command that reproduces this process's results (the command line records it; it goes
     into every manifest written afterwards as ``reproduce``)."""
     _Invocation.reproduce = command
+
+
+def script_reproduce(argv: list[str] | None = None) -> str | None:
+    """The reproduce command of a script of this checkout's ``experiments/`` (``python
+    experiments/rare_bench.py --out results/bench``) when one is running (``argv``: ``sys.argv``);
+    ``None`` otherwise (the command line records its own).
+
+    >>> root = Path(__file__).resolve().parents[2]
+    >>> script_reproduce([str(root / "experiments" / "x.py"), "--out", "results/x"])
+    'python experiments/x.py --out results/x'
+    >>> script_reproduce(["-c"]) is None
+    True
+    """
+    argv = sys.argv if argv is None else argv
+    if not argv or not argv[0].endswith(".py"):
+        return None
+    script = Path(argv[0]).resolve()
+    if script.parent != Path(__file__).resolve().parents[2] / "experiments":
+        return None
+    return shlex.join(["python", f"experiments/{script.name}", *argv[1:]])
 
 
 def _drawn_in(est: dict) -> str:
@@ -96,7 +158,7 @@ def manifest(kind: str, spec_dict: dict, run: dict, timings: dict, files: list[s
         "counting_version": package_version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
-        **({"reproduce": _Invocation.reproduce} if _Invocation.reproduce else {}),
+        **({"reproduce": reproduce} if (reproduce := _Invocation.reproduce or script_reproduce()) else {}),
         "spec": spec_dict,
         "seed": est.get("seed"),
         # the generator the draws came from: the counter-based sampler ignores key_impl

@@ -2,9 +2,11 @@
 
 A results folder holds one or more manifests (``manifest.json``, ``manifest_cpu.json``,
 ``bench_manifest.json``, ...), each listing the files it describes. The report prints, per
-manifest, one line of provenance (kind, seed, networks, devices, commit, when, the command), for a
-volume the citable line (:mod:`counting.io.citation`), and then each file: parquet tables as markdown (the first ``top`` rows), array archives by name and
-shape, figures and notes by name.
+manifest, one line of provenance (kind, seed, networks, devices, commit, when, the command as run
+and the command that reproduces the folder), for a volume the citable line
+(:mod:`counting.io.citation`), and then each file: parquet tables as markdown (the first ``top``
+rows), array archives by name and shape, figures and notes by name. Tables that no manifest lists
+are printed too, and a subfolder holding a manifest of its own is rendered in full under its name.
 
 It also holds what the command line prints of a job's result (:func:`volume_text`,
 :func:`census_text`, :func:`complexity_lines`): the command line only parses, dispatches and prints.
@@ -72,6 +74,8 @@ def provenance(m: dict) -> str:
         parts.append(f"created {m['created']}")
     if m.get("command"):
         parts.append(f"command: {m['command']}")
+    if m.get("reproduce"):
+        parts.append(f"reproduce: {m['reproduce']}")
     return ", ".join([parts[0] + " " + parts[1]] + parts[2:]) if len(parts) > 1 else parts[0]
 
 
@@ -118,10 +122,20 @@ def render(folder: str | Path, top: int = 20) -> str:
             lines.append("")
             lines.append(render_file(folder / name, top))
         blocks.append("\n".join(lines))
-    others = sorted(p.name for p in folder.iterdir()
+    others = sorted(p for p in folder.iterdir()
                     if p.is_file() and p.name not in listed and p not in found and not p.name.startswith("."))
-    if others:
-        blocks.append("also in this folder: " + ", ".join(others))
+    tables = [p for p in others if p.suffix in (".parquet", ".npz")]  # every table, listed by a manifest or not
+    if tables:
+        shown = [render_file(p, top) for p in tables]
+        blocks.append("\n\n".join(["in this folder, not listed by a manifest:", *shown]))
+    rest = [p.name for p in others if p not in tables]
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    rest += [f"{p.name}/" for p in subfolders if not manifests(p)]
+    if rest:
+        blocks.append("also in this folder: " + ", ".join(rest))
+    for sub in subfolders:  # a results folder inside this one: rendered in full, under its name
+        if manifests(sub):
+            blocks.append(f"== {sub.name}/ ==\n" + render(sub, top))
     return "\n\n".join(blocks)
 
 
@@ -146,12 +160,12 @@ def volume_lines(spec, est: Estimate, out) -> list[str]:
     elif est.case == "bound":
         lines.append(f"volume: no hits in {est.samples:,} networks; 95% upper bound 10^{_fmt(est.ci95[1])}"
                      f" = {10 ** est.ci95[1]:.3g}")
-    elif est.counts_hits:
-        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({est.hits:,} hits / "
+    elif est.counts_hits:  # three significant figures, as the citable line gives the value
+        lines.append(f"volume {est.volume:.3g} = 10^{_fmt(est.log10_volume)}, {ci}  ({est.hits:,} hits / "
                      f"{est.samples:,} networks)")
     else:
         unit = est.cost_unit.replace("_", " ")
-        lines.append(f"volume {est.volume:.4g} = 10^{_fmt(est.log10_volume)}, {ci}  ({k}, {est.samples:,} {unit})")
+        lines.append(f"volume {est.volume:.3g} = 10^{_fmt(est.log10_volume)}, {ci}  ({k}, {est.samples:,} {unit})")
     if "khat" in est.diagnostics:  # a mean of heavy-tailed terms: how far it is trusted
         d = est.diagnostics
         lines.append(f"Pareto k-hat {d['khat']:.2f} (reliable below {d['khat_threshold']:.2f}), largest network "

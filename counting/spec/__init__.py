@@ -10,13 +10,36 @@ Example:
     ('resmlp', 3, '0x96', 'mc')
 """
 
+import importlib
+
 from counting.spec.errors import SpecError
-from counting.spec.estimator import (ESTIMATOR_KINDS, SETTINGS, EstimatorSettings, ExactSettings, MCSettings,
-                                     NNGPSettings, SMCSettings, SubsetSettings, parse_estimator)
-from counting.spec.job import Spec, check_compatible, load_spec, parse_spec, sampling_spec, spec_from_dict, with_overrides
-from counting.spec.model import ACTIVATIONS, FlaxSpec, MLPSpec, ModelSpec, ResMLPSpec, parse_model
-from counting.spec.prior import DiscretePrior, PriorSpec, ScaledPrior, parse_prior
-from counting.spec.target import Target, parse_target, parse_truth_table
+
+# The public names and the modules that define them, loaded on first use (PEP 562): the command line
+# imports counting.spec.errors for its one-line errors, and must not load jax (through the model and
+# target parsers) before ``--help`` or a bad flag is answered.
+_HOMES = {
+    **dict.fromkeys(["ESTIMATOR_KINDS", "SETTINGS", "EstimatorSettings", "ExactSettings", "MCSettings",
+                     "NNGPSettings", "SMCSettings", "SubsetSettings", "parse_estimator"], "counting.spec.estimator"),
+    **dict.fromkeys(["Spec", "check_compatible", "load_spec", "parse_spec", "sampling_spec", "spec_from_dict",
+                     "with_overrides"], "counting.spec.job"),
+    **dict.fromkeys(["ACTIVATIONS", "FlaxSpec", "MLPSpec", "ModelSpec", "ResMLPSpec", "parse_model"],
+                    "counting.spec.model"),
+    **dict.fromkeys(["DiscretePrior", "PriorSpec", "ScaledPrior", "parse_prior"], "counting.spec.prior"),
+    **dict.fromkeys(["Target", "parse_target", "parse_truth_table"], "counting.spec.target"),
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'counting.spec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_HOMES))
+
 
 __all__ = ["ACTIVATIONS", "ESTIMATOR_KINDS", "SETTINGS", "DiscretePrior", "EstimatorSettings", "ExactSettings",
            "FlaxSpec", "MCSettings", "MLPSpec", "ModelSpec", "NNGPSettings", "PriorSpec", "ResMLPSpec",

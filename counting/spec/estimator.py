@@ -9,6 +9,7 @@ spec both take them from these dataclasses.
 * ``smc`` (:class:`SMCSettings`): tempered sequential Monte Carlo, replicated.
 * ``nngp`` (:class:`NNGPSettings`): the infinite-width Gaussian-process limit.
 * ``readout`` (:class:`ReadoutSettings`): hidden layers drawn, the Gaussian readout integrated out.
+* ``readout_smc`` (:class:`ReadoutSMCSettings`): the readout integrated out, tempered over the hidden layers.
 
 Example:
     >>> parse_estimator({"kind": "smc", "particles": 200})
@@ -28,7 +29,7 @@ from typing import Any, Callable
 
 from counting.spec.errors import SpecError, check_keys, choice, flag, integer, kind_of, number
 
-ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp", "readout")
+ESTIMATOR_KINDS = ("mc", "exact", "subset", "smc", "nngp", "readout", "readout_smc")
 KEY_IMPLS = ("threefry2x32",)
 SAMPLERS = ("threefry", "fused")  # the first is the default, left out of settings_dict
 FUSED_KERNELS = ("off", "pallas", "interpret")  # likewise
@@ -145,9 +146,36 @@ class ReadoutSettings:
     kind: str = field(default="readout", init=False)
 
 
-EstimatorSettings = MCSettings | ExactSettings | SubsetSettings | SMCSettings | NNGPSettings | ReadoutSettings
+@dataclass(frozen=True)
+class ReadoutSMCSettings:
+    """Tempered SMC over the hidden layers with the readout integrated out: ``particles`` networks'
+    hidden layers tempered by ``P(f | hidden)^beta`` from ``beta = 0`` to 1 in stages keeping an
+    effective sample size of ``ess_target``, ``steps`` elliptical slice moves per stage (at most
+    ``slice_shrinks`` points each); ``P(f | hidden)`` by randomised QMC (``n_qmc`` points, ``shifts``
+    shifts, Botev's tilt if ``tilt``) with one fixed set of shifts during the tempering and fresh
+    ones for the final correction; ``replicates`` runs of at most ``max_stages`` stages
+    (:mod:`counting.rare.readout_smc`)."""
+
+    particles: int = 256
+    steps: int = 5
+    slice_shrinks: int = 8
+    ess_target: float = 0.5
+    replicates: int = 4
+    max_stages: int = 200
+    n_qmc: int = 256
+    shifts: int = 4
+    tilt: bool = True
+    seed: int = 0
+    key_impl: str = "threefry2x32"
+    batch_replicates: int = 0  # as for smc (counting.rare.drive)
+    kind: str = field(default="readout_smc", init=False)
+
+
+EstimatorSettings = (MCSettings | ExactSettings | SubsetSettings | SMCSettings | NNGPSettings | ReadoutSettings
+                     | ReadoutSMCSettings)
 SETTINGS: dict[str, type] = {"mc": MCSettings, "exact": ExactSettings, "subset": SubsetSettings,
-                             "smc": SMCSettings, "nngp": NNGPSettings, "readout": ReadoutSettings}
+                             "smc": SMCSettings, "nngp": NNGPSettings, "readout": ReadoutSettings,
+                             "readout_smc": ReadoutSMCSettings}
 
 
 def _seed(v: Any, f: str) -> int:
@@ -205,6 +233,10 @@ _CHECKS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
                 "block_size": lambda v, f: integer(v, f, 1, MAX_CHUNK),
                 "key_impl": _key_impl, "n_qmc": _lattice_size,
                 "shifts": lambda v, f: integer(v, f, 2, 1024), "tilt": flag},
+    "readout_smc": {"particles": _at_least(10), "steps": _at_least(1), "slice_shrinks": _at_least(1),
+                    "ess_target": _open_unit(0.0, 1.0), "replicates": _at_least(2), "max_stages": _at_least(1),
+                    "n_qmc": _lattice_size, "shifts": lambda v, f: integer(v, f, 2, 1024), "tilt": flag,
+                    "seed": _seed, "key_impl": _key_impl, "batch_replicates": _at_least(0)},
 }
 
 
@@ -253,7 +285,7 @@ def parse_estimator(t: dict, where: str = "estimator") -> EstimatorSettings:
         settings = dataclasses.replace(settings, block_size=math.gcd(settings.chunk_size, settings.block_size))
     if kind == "readout" and settings.chunk_size % settings.block_size:
         raise SpecError(f"{where}.block_size", f"a divisor of chunk_size = {settings.chunk_size}", settings.block_size)
-    if kind in ("smc", "subset") and settings.batch_replicates > settings.replicates:
+    if kind in ("smc", "subset", "readout_smc") and settings.batch_replicates > settings.replicates:
         raise SpecError(f"{where}.batch_replicates", f"at most replicates = {settings.replicates}",
                         settings.batch_replicates)
     if kind == "mc" and settings.fused_kernel != FUSED_KERNELS[0] and settings.sampler != "fused":

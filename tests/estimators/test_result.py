@@ -85,8 +85,8 @@ LINES = {
     "exact_zero": "volume 0 = 10^null exactly (0 of 81 configurations)",
     "smc": "volume 6.31e-06 = 10^-5.200, 95% CI 10^[-5.500, -5.000]  (smc, 123,456 network evaluations)",
     "smc_unreached": "volume 0 = 10^null, 95% CI 10^[null, null]  (smc, 5,000 network evaluations)",
-    "subset": "volume 0.0005012 = 10^-3.300, 95% CI 10^[-3.600, -3.100]  (subset, 99,999 network evaluations)",
-    "nngp": "volume 0.003162 = 10^-2.500, 95% CI 10^[-2.510, -2.490]  (nngp, 65,536 integrand evaluations)",
+    "subset": "volume 0.000501 = 10^-3.300, 95% CI 10^[-3.600, -3.100]  (subset, 99,999 network evaluations)",
+    "nngp": "volume 0.00316 = 10^-2.500, 95% CI 10^[-2.510, -2.490]  (nngp, 65,536 integrand evaluations)",
 }
 CITED = {
     "mc": ("P(f) = 0.316 = 10^-0.500 (95% CI 10^[-0.542, -0.461])", "1,000 networks, 316 hits"),

@@ -43,7 +43,7 @@ def toy_kind(calls, fail):
                               counts=partial(counts, "job"))]
 
     return base_run.Kind("toy", from_dict=None, with_samples=None, chunk_sizes=lambda c: {"chunk": 1024},
-                         passes=passes, write_figures=lambda tables, out: [], summary=lambda c, t: "",
+                         passes=passes, write_figures=lambda tables, out, spec=None: [], summary=lambda c, t: "",
                          manifest_config=lambda c: {"config": c, "estimator": {"seed": 0}})
 
 

@@ -16,7 +16,7 @@ from counting.experiments import parse_experiment, run_experiment
 from counting.experiments.simplicity import compare, zipf
 from counting.experiments.simplicity.classes import class_volumes
 from counting.experiments.simplicity.jobs import class_job
-from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
+from counting.spec.estimator import NNGPSettings, ReadoutSettings, SMCSettings, SubsetSettings
 from counting.spec.job import sampling_spec
 from counting.spec.model import MLPSpec
 from counting.spec.errors import SpecError
@@ -222,6 +222,25 @@ def test_a_class_estimated_by_smc_publishes_its_smc_volume_not_the_census_fracti
     np.testing.assert_array_equal(census["volume"], census["count"] / (census["size"] * 72))
     np.testing.assert_array_equal(census["census_volume"], census["volume"])
     np.testing.assert_allclose(census["volume"], 10.0 ** census["log10_volume"], rtol=1e-12)
+
+
+def test_a_rare_class_with_a_reliable_readout_estimate_publishes_it_and_it_meets_smc():
+    """As above on relu 2-4-1 with ``[volumes.readout]``: the rare class 0x3 gets both SMC and the
+    readout estimate; the readout one is reliable here (k-hat below threshold), so it is published,
+    and the two methods' 95% intervals overlap (each misses with probability about 0.05: a false
+    failure below 0.1). Census classes carry no readout columns' values."""
+    c = Census.from_rows(np.array([[0x8]] * 40 + [[0x6]] * 2 + [[0x0]] * 30, np.uint32), n_inputs=2)
+    m = MLPSpec(n_inputs=2, widths=(4,), activation="relu")
+    job = class_job(FinishedCensus(c), m, ScaledPrior(), 1, 0, SMCSettings(particles=100, steps=2, replicates=4,
+                    max_stages=30), NNGPSettings(n_qmc=256, replicates=4), 0, ("test",),
+                    ReadoutSettings(samples=2048))
+    t = job(RunOptions(progress=False))[0].set_index("representative")
+    assert t["method"].to_dict() == {"0x0": "census", "0x1": "census", "0x3": "readout", "0x6": "census"}
+    r = t.loc["0x3"]
+    assert bool(r["readout_reliable"]) and r["log10_volume"] == r["readout_log10_volume"]
+    assert r["volume"] == 10.0 ** r["log10_volume"]
+    assert r["readout_ci95_lo"] <= r["smc_ci95_hi"] and r["smc_ci95_lo"] <= r["readout_ci95_hi"]
+    assert t.loc[["0x0", "0x1", "0x6"], "readout_log10_volume"].isna().all()
 
 
 @pytest.mark.slow  # about a minute: SMC on the rare classes

@@ -320,7 +320,7 @@ def test_training_experiment_tables_add_up_and_repeat(tmp_path):
 
     exp = parse_experiment(EXPERIMENT)
     t = run_experiment(exp, out=tmp_path / "out", progress=False)
-    assert set(t) == {"functions", "runs", "comparison", "agreement"}
+    assert set(t) == {"functions", "runs", "comparison", "agreement", "ratios"}
     runs = t["runs"].set_index("method")
     f = t["functions"]
     for method in ("posterior", "adam"):
@@ -331,7 +331,7 @@ def test_training_experiment_tables_add_up_and_repeat(tmp_path):
     post = dict(zip(f.loc[f["method"] == "posterior", "truth_table"], f.loc[f["method"] == "posterior", "count"]))
     assert dict(zip(c["truth_table"], c["n_b"])) == {k: post.get(k, 0) for k in c["truth_table"]}
     assert c["n_sgd"].sum() == runs.loc["adam", "kept"] and np.isclose(c["p_b"].sum(), 1.0)
-    assert (tmp_path / "out" / "training_vs_posterior.png").exists()
+    assert (tmp_path / "out" / "training_vs_posterior.png").exists() and (tmp_path / "out" / "ratios.png").exists()
     again = run_experiment(exp, progress=False)
     assert again["functions"].equals(t["functions"]) and again["agreement"].equals(t["agreement"])
 

@@ -6,6 +6,8 @@
   and a volume's columns (the point, log10 and its 95% interval);
 * :mod:`~counting.experiments.base.work`: one checkpoint subfolder per counting pass under ``work``;
 * :mod:`~counting.experiments.base.writer`: tables, raw counts, figures and the manifest, atomically;
+* :mod:`~counting.experiments.base.redraw`: figures drawn from a results folder's stored tables, each
+  stamped with digests of its code and of its tables;
 * :mod:`~counting.experiments.base.run`: the :class:`~counting.experiments.base.run.Kind` protocol an
   experiment implements, and the loop that runs its passes and writes its results.
 

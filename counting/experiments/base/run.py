@@ -101,7 +101,8 @@ class Kind:
     ``with_samples(config, samples)`` (every pass with ``samples`` networks, per-pass overrides
     dropped), ``chunk_sizes(config)`` (each pass's chunk size, named, e.g.
     ``experiment.chunk_size``), ``passes(config)`` (each with a fresh tally and its own tables and
-    counts), ``write_figures(tables, out)`` (file names), ``summary(config, tables)`` (what the
+    counts), ``write_figures(tables, out, spec)`` (the figures drawn from the stored tables and the
+    manifest's ``spec``; file names), ``summary(config, tables)`` (what the
     command line prints), ``combine(config, tables)`` (tables made from several passes' tables) and
     ``manifest_config(config)`` (the config as the manifest's ``spec`` records it)."""
 
@@ -110,7 +111,7 @@ class Kind:
     with_samples: Callable[[Any, int], Any]
     chunk_sizes: Callable[[Any], dict[str, int]]
     passes: Callable[[Any], Sequence[Pass]]
-    write_figures: Callable[[dict[str, pd.DataFrame], Path], list[str]]
+    write_figures: Callable[[dict[str, pd.DataFrame], Path, Any], list[str]]
     summary: Callable[[Any, dict[str, pd.DataFrame]], str]
     combine: Callable[[Any, dict[str, pd.DataFrame]], dict[str, pd.DataFrame]] = keep_tables
     manifest_config: Callable[[Any], dict] = experiment_manifest

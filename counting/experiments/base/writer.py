@@ -1,7 +1,8 @@
 """The results folder of an experiment: tables, raw counts, figures and a manifest, all atomic.
 
 ``out`` receives ``counts.npz`` (every exact count, named ``<pass>|<...>``), one parquet file per
-table, the experiment's figures and ``manifest.json`` (the config, the run facts of every pass,
+table, the experiment's figures (drawn from those files: :mod:`counting.experiments.base.redraw`) and
+``manifest.json`` (the config, the run facts of every pass,
 the software and the files), each through :mod:`counting.io.files` so that no reader ever sees a
 half-written file.
 
@@ -17,16 +18,14 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from counting.experiments.base.redraw import Figures, draw
 from counting.io.files import write_json, write_npz, write_parquet
 from counting.io.manifest import manifest
-
-# Draws the experiment's figures from its tables into a folder; returns the file names.
-Figures = Callable[[dict[str, pd.DataFrame], Path], list[str]]
 
 
 def run_facts(passes: Mapping[str, dict]) -> dict:
@@ -40,7 +39,9 @@ def write_results(out: str | Path, kind: str, config: dict, tables: Mapping[str,
                   figures: Figures | None = None) -> dict:
     """Write everything into ``out``; returns the manifest. ``config``: the experiment as the
     manifest's ``spec`` records it (its ``estimator`` gives the seed and key implementation),
-    ``passes``: each pass's facts (:meth:`counting.engine.run.PassFacts.as_dict`)."""
+    ``passes``: each pass's facts (:meth:`counting.engine.run.PassFacts.as_dict`). The figures are
+    drawn from the tables as written and the config as the manifest records it
+    (:func:`counting.experiments.base.redraw.draw`), as ``counting report DIR --figures`` redraws them."""
     out = Path(out)
     write_npz(out / "counts.npz", dict(counts))
     files = ["counts.npz"]
@@ -48,7 +49,7 @@ def write_results(out: str | Path, kind: str, config: dict, tables: Mapping[str,
         write_parquet(out / f"{name}.parquet", df)
         files.append(f"{name}.parquet")
     if figures is not None:
-        files += figures(dict(tables), out)
+        files += draw(figures, out, list(tables), config)
     run = run_facts(passes)
     m = manifest(kind, config, run, {"seconds": run["seconds"]}, files)
     write_json(out / "manifest.json", m)

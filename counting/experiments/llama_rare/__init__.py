@@ -201,7 +201,7 @@ def combine(exp: Experiment, parts: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
     return {"volumes": volumes, "costs": costs}
 
 
-def write_figures(result: dict[str, pd.DataFrame], out) -> list[str]:
+def write_figures(result: dict[str, pd.DataFrame], out, spec=None) -> list[str]:
     """The tables as text, ``llama_rare.md`` (no figure: a few numbers per width)."""
     atomic_write_bytes(out / REPORT, tables.markdown(result["volumes"], result["costs"]).encode())
     return [REPORT]

@@ -128,18 +128,19 @@ def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.Da
     return {**tables, "crossing": crossing} if not crossing.empty else tables
 
 
-def write_figures(result: dict[str, pd.DataFrame], out) -> list[str]:
+def write_figures(result: dict[str, pd.DataFrame], out, spec=None) -> list[str]:
     """The figures (file names returned): :func:`counting.experiments.llamaizer.figures.write_figures`'s
     three and, with a width sweep, :mod:`~counting.experiments.llamaizer.width_figures`'; then the three
-    show only the width-32 architectures (a panel for each of many architectures would not be read)."""
-    names = write_width_figures(result, out)
+    show only the width-32 architectures (a panel for each of many architectures would not be read).
+    ``spec``: the run's settings as the manifest records them (the figures' titles)."""
+    names = write_width_figures(result, out, spec)
     if names:
         widths = result["units"].groupby("architecture")["width"].agg(["min", "max"])
         keep = set(widths.index[(widths["min"] == 32) & (widths["max"] == 32)])
         if not keep:
             return names
         result = {k: v[v["architecture"].isin(keep)] if "architecture" in v else v for k, v in result.items()}
-    return figures.write_figures(result, out) + names
+    return figures.write_figures(result, out, spec) + names
 
 
 def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:

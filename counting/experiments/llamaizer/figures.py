@@ -4,8 +4,9 @@
 * :func:`share_figure`: the share of the target's volume holding some llama as the family grows;
 * :func:`discard_figure`: built in layer 1 and discarded by the last hidden layer, against kept.
 
-Every figure is titled, every axis labelled with its unit, and a caption under the axes says
-what each point is and what its interval is: the exact 95% Clopper-Pearson interval of a share
+Every figure is titled with the networks, the prior and the number of networks drawn (from the
+run's settings as the manifest records them, ``spec``), every axis labelled with its unit, the legend
+sits under the panels, and a caption under it says what each point is and what its interval is: the exact 95% Clopper-Pearson interval of a share
 ``k / n`` among the ``n`` sampled networks computing the target (a point when enumerated), which
 :func:`counting.experiments.base.shares.share_columns` computes. Llamas are named by a formula
 (:func:`llama_label`), never by their hex truth table. Colours are seaborn's colour-blind palette,
@@ -27,22 +28,18 @@ Example:
 from __future__ import annotations
 
 import functools
-import textwrap
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from counting.boolean.formula import formula
-from counting.io.figures import save  # also selects the Agg backend
+from counting.io.figures import (MARKERS, PALETTE, caption, count_text, legend_below, plt, prior_text, save, styled,
+                                 title)
 
-MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 2, 1, 2, 1, 2)))
-CAPTION_WIDTH = 160  # characters per caption line (font size 8) at a figure width of 10 inches
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,14 +52,32 @@ def llama_label(truth_table: str) -> str:
 
 
 def _palette(k: int) -> list:
-    return sns.color_palette("colorblind", max(k, 1))
+    return [PALETTE[i % len(PALETTE)] for i in range(max(k, 1))]
 
 
-def caption(fig, text: str) -> None:
-    """``text`` under the axes, wrapped to the figure's width."""
-    width = int(CAPTION_WIDTH * fig.get_figwidth() / 10)
-    paras = [textwrap.fill(p, width) for p in text.split("\n")]
-    fig.text(0.01, 0.0, "\n".join(paras), ha="left", va="top", fontsize=8, wrap=False)
+def setting(spec, architectures) -> str:
+    """The networks, the prior and the networks drawn, in words, for the named ``architectures`` (the
+    manifest's ``spec``; without it, only the architectures' names)."""
+    archs = list(dict.fromkeys(architectures))
+    exp = (spec or {}).get("experiment") or {}
+    if not exp:
+        return "networks " + ", ".join(archs)
+    listed = {a.get("name"): a for a in exp.get("architectures", [])}
+    acts = sorted({listed[a].get("activation", "relu") for a in archs if a in listed}) or ["relu"]
+    est = exp.get("estimator")
+    kind = est.get("kind") if isinstance(est, dict) else est
+    head = f"{exp.get('n_inputs', '?')}-input {'/'.join(acts)} MLPs, {prior_text(exp.get('prior'))}; "
+    if kind == "exact":
+        return head + "every configuration of the prior enumerated (shares exact)"
+    drawn = {a: listed[a].get("samples") or exp.get("samples") for a in archs if a in listed}
+    if not drawn:
+        return head + "networks " + ", ".join(archs)
+    if len(set(drawn.values())) == 1:
+        return head + f"{count_text(next(iter(drawn.values())))} networks drawn for each architecture"
+    if len(drawn) <= 3:
+        return head + "networks drawn: " + ", ".join(f"{count_text(v)} for {a}" for a, v in drawn.items())
+    return head + (f"from {count_text(max(drawn.values()))} to {count_text(min(drawn.values()))} networks drawn per "
+                   "architecture (fewer for the wider ones)")
 
 
 def _interval_words(lo: pd.Series, hi: pd.Series) -> str:
@@ -98,7 +113,8 @@ def _families_words(cost: pd.DataFrame) -> str:
             if parts else "")
 
 
-def cost_figure(cost: pd.DataFrame):
+@styled
+def cost_figure(cost: pd.DataFrame, spec=None):
     """Constraint cost in bits of each llama against its Fourier degree, one panel per
     architecture and target, one colour and marker per hidden layer; open markers were never seen
     (drawn at the lower end of their cost's interval)."""
@@ -106,8 +122,8 @@ def cost_figure(cost: pd.DataFrame):
     df = layered[np.isfinite(layered["cost_bits_lo"])].copy()
     # panels for every architecture and target, even one with no finite cost (never hit, say)
     rows, cols = sorted(layered["architecture"].unique()) or ["-"], sorted(layered["target"].unique()) or ["-"]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(5.2 * len(cols), 3.9 * len(rows)), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(10.5 if len(cols) > 1 else 6.0, 3.9 * len(rows)),
+                             squeeze=False, sharey=True)
     layers = sorted(df["layer"].unique(), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
     pal = dict(zip(layers, _palette(len(layers))))
     mark = {lay: MARKERS[k % len(MARKERS)] for k, lay in enumerate(layers)}
@@ -139,9 +155,8 @@ def cost_figure(cost: pd.DataFrame):
                     continue
                 last_y = r["cost_bits"]
                 ax.annotate(llama_label(r["llama"]), (d + shift, r["cost_bits"]), xytext=(-5, -1),
-                            textcoords="offset points", ha="right", va="center", fontsize=7)
-            ax.set_title(_panel_title(a, t, layered[(layered["architecture"] == a) & (layered["target"] == t)]),
-                         fontsize=9)
+                            textcoords="offset points", ha="right", va="center", fontsize=8)
+            ax.set_title(_panel_title(a, t, layered[(layered["architecture"] == a) & (layered["target"] == t)]))
             ax.set_xlabel("Fourier degree of the llama g")
             if degrees:
                 ax.set_xticks(degrees)
@@ -152,12 +167,10 @@ def cost_figure(cost: pd.DataFrame):
     handles = [Line2D([], [], ls="none", marker=mark[lay], color=pal[lay], mec="black", mew=0.3, ms=6,
                       label=f"layer {lay}") for lay in layers]
     handles.append(Line2D([], [], ls="none", marker="o", mfc="white", mec="grey", ms=6,
-                          label="open marker: never seen\n(at the lower end of\nthe cost's interval)"))
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.93), fontsize=8, frameon=False,
-               title="hidden layer holding g", title_fontsize=8)
-    fig.suptitle("What a llama costs: bits of f's volume given up for a hidden layer to also hold llama g",
-                 fontsize=11)
-    fig.tight_layout()
+                          label="open marker: never seen (at the lower end of the cost's interval)"))
+    legend_below(fig, handles, [h.get_label() for h in handles], ncol=3, title_="hidden layer holding g")
+    title(fig, "What a llama costs: bits of f's volume given up for a hidden layer to also hold llama g",
+          setting(spec, rows))
     caption(fig, "Each point is one llama g (a function the target f does not need; its unit's sign pattern "
                   "may be g or not g) in one hidden layer; layers are spread sideways around each degree. "
                   "Cost = -log2 of the share of the networks computing f whose layer also holds g. "
@@ -180,11 +193,18 @@ def _log_ticks(ax, kmax: int) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
-def share_figure(share: pd.DataFrame):
+@styled
+def share_figure(share: pd.DataFrame, spec=None):
     """Llamaizer share of f's volume as the family grows, against the naive count ``K/(K+1)``."""
     df = share[share["layer"] == "any"]
     fams = sorted(df["family"].unique()) or ["-"]
-    fig, axes = plt.subplots(1, len(fams), figsize=(4.4 * len(fams), 3.8), squeeze=False, sharey=True)
+    cols = min(len(fams), 3)
+    rows_ = -(-len(fams) // cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(10.5 if cols > 1 else 6.0, 3.8 * rows_), squeeze=False,
+                             sharey=True)
+    for ax in list(axes.flat)[len(fams):]:
+        ax.set_visible(False)
+    axes = np.array(list(axes.flat)[:len(fams)]).reshape(1, -1)
     keys = sorted({(a, t) for a, t in zip(df["architecture"], df["target"])})
     pal = dict(zip(keys, _palette(len(keys))))
     style = {key: (MARKERS[k % len(MARKERS)], LINESTYLES[k % len(LINESTYLES)]) for k, key in enumerate(keys)}
@@ -206,7 +226,7 @@ def share_figure(share: pd.DataFrame):
             _log_ticks(ax, int(k.max()))
         ax.set_ylim(-0.02, 1.02)
         ax.grid(lw=0.4, alpha=0.5)
-        ax.set_title(f"llama family {fam}", fontsize=9)
+        ax.set_title(f"llama family {fam}")
         ax.set_xlabel("K: the family's first K llamas (log scale)")
         seen = sub["share"].to_numpy(float)
         seen = seen[np.isfinite(seen)]
@@ -215,13 +235,11 @@ def share_figure(share: pd.DataFrame):
             ax.text(0.5, 0.18, f"no network computing its target held any\nof these llamas: share 0 "
                     f"(95% upper end\nat most {top:.1g}), all curves on the axis", transform=ax.transAxes,
                     ha="center", va="center", fontsize=8, bbox=dict(fc="white", ec="grey", lw=0.5))
-    axes[0, 0].set_ylabel("share of V(f) holding at least one\nof the first K llamas  (fraction, 0 to 1)")
+    axes[0, 0].set_ylabel("share of V(f) holding at least one\nof the first K llamas (fraction, 0 to 1)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize=8, frameon=False,
-               title="network, target", title_fontsize=8)
-    fig.suptitle("Llamaizer share: how much of f's volume holds at least one of K llamas in some hidden layer, "
-                 "against the naive count K/(K+1)", fontsize=11)
-    fig.tight_layout()
+    legend_below(fig, handles, labels, ncol=3, title_="network, target")
+    title(fig, "Llamaizer share: how much of f's volume holds at least one of K llamas in some hidden layer, "
+          "against the naive count K/(K+1)", setting(spec, [a for a, _ in keys]))
     caption(fig, "Each curve: the share of the networks computing f in which some hidden layer holds at least "
                   "one of the family's first K llamas (in the family's order). The dashed black curve is the "
                   "naive count, one direct solution against K llamaizer solutions. If the family were every "
@@ -230,12 +248,14 @@ def share_figure(share: pd.DataFrame):
     return fig
 
 
-def discard_figure(discard: pd.DataFrame, top: int = 12):
+@styled
+def discard_figure(discard: pd.DataFrame, top: int = 12, spec=None):
     """For the llamas most often held at layer 1: share of f's volume that builds the llama in
     layer 1 and discards it (absent from the last hidden layer) versus builds and keeps it."""
     keys = sorted({(a, t) for a, t in zip(discard["architecture"], discard["target"])})
     rows, cols = sorted({a for a, _ in keys}) or ["-"], sorted({t for _, t in keys}) or ["-"]
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(5.4 * len(cols), 0.26 * top * len(rows) + 1.3 * len(rows)),
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(10.5 if len(cols) > 1 else 6.0,
+                                                            0.26 * top * len(rows) + 1.3 * len(rows)),
                              squeeze=False, sharex=True)
     pal = _palette(2)
     what = {"discard": ("built in layer 1, dropped by the last hidden layer", pal[1], "o", -0.17),
@@ -257,7 +277,7 @@ def discard_figure(discard: pd.DataFrame, top: int = 12):
                                                 initial=0), 1e-3))
             ax.grid(axis="x", lw=0.4, alpha=0.5)
             last = f" (last hidden layer {int(panel['last_layer'].iloc[0])})" if len(panel) else ""
-            ax.set_title(f"{a} network{last}, target {t}\n({_n_f(panel)} networks computing it)", fontsize=9)
+            ax.set_title(f"{a} network{last}, target {t}\n({_n_f(panel)} networks computing it)")
             if not len(s):
                 ax.text(0.5, 0.5, "no llama held in layer 1", transform=ax.transAxes, ha="center", fontsize=8)
             if i == len(rows) - 1:
@@ -266,10 +286,8 @@ def discard_figure(discard: pd.DataFrame, top: int = 12):
                 ax.set_ylabel(f"llama g (the {top} most often\nbuilt in layer 1)")
     handles = [Line2D([], [], ls="none", marker=m, color=c, mec="black", mew=0.3, ms=6, label=lab)
                for lab, c, m, _ in what.values()]
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize=8, frameon=False,
-               title="share of V(f) in which g is", title_fontsize=8)
-    fig.suptitle("Build then discard, or build and keep: where the llamas held in layer 1 go", fontsize=11)
-    fig.tight_layout()
+    legend_below(fig, handles, [h.get_label() for h in handles], ncol=2, title_="share of V(f) in which g is")
+    title(fig, "Build then discard, or build and keep: where the llamas held in layer 1 go", setting(spec, rows))
     caption(fig, "For each llama g that hidden layer 1 holds in some network computing f (at most the "
                   f"{top} held most often, most often first), the share of those networks in which layer 1 "
                   "holds g and the last hidden layer does not (circles), and in which both do (squares). "
@@ -278,9 +296,9 @@ def discard_figure(discard: pd.DataFrame, top: int = 12):
     return fig
 
 
-def write_figures(result: dict[str, pd.DataFrame], out: Path) -> list[str]:
+def write_figures(result: dict[str, pd.DataFrame], out: Path, spec=None) -> list[str]:
     """Write the experiment's three figures into ``out``; returns their file names."""
     out = Path(out)
-    return [save(cost_figure(result["cost"]), out / "cost.png"),
-            save(share_figure(result["share"]), out / "share.png"),
-            save(discard_figure(result["discard"]), out / "discard.png")]
+    return [save(cost_figure(result["cost"], spec), out / "cost.png"),
+            save(share_figure(result["share"], spec), out / "share.png"),
+            save(discard_figure(result["discard"], spec=spec), out / "discard.png")]

@@ -7,7 +7,8 @@
 * :func:`width_share_figure`: the share of the target's volume holding some llama of a family
   against the naive count, per width.
 
-Each figure has a title, labelled axes and a caption saying what each point and interval is.
+Each figure has a title naming the networks, the prior and the networks drawn, labelled axes,
+legends outside the panels and a caption saying what each point and interval is.
 
 Example:
     >>> import pandas as pd
@@ -26,15 +27,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
+from matplotlib.lines import Line2D
 
 from counting.experiments.base.shares import cost_bits
-from counting.experiments.llamaizer.figures import caption, llama_label
+from counting.experiments.llamaizer.figures import llama_label, setting
 from counting.experiments.llamaizer.width import sweeps
-from counting.io.figures import save
+from counting.io.figures import MARKERS, PALETTE, caption, legend_below, plt, save, series, styled, title
 
 MIN_NETWORKS = 10  # cells with fewer networks computing f are left out of the cost figure
 
@@ -59,19 +59,20 @@ def _cost(share: pd.Series) -> np.ndarray:
     return cost_bits(share.to_numpy(float))
 
 
-def width_cost_figure(units: pd.DataFrame):
+@styled
+def width_cost_figure(units: pd.DataFrame, spec=None):
     """Cost in bits, ``-log2`` of the share of the target's networks whose layer holds the llama,
     against the width, for the :func:`representatives` in the first and last hidden layer."""
     u = sweeps(units)
     depths, targets = sorted(u["depth"].unique()), list(dict.fromkeys(u["target"]))
-    fig, axes = plt.subplots(len(depths), len(targets), figsize=(5 * len(targets), 3.8 * len(depths)),
-                             squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(depths), len(targets), figsize=(10.5 if len(targets) > 1 else 6.0,
+                                                                  4.6 * len(depths)), squeeze=False, sharex=True)
     for i, depth in enumerate(depths):
         for j, target in enumerate(targets):
             ax = axes[i][j]
             d = u[(u["depth"] == depth) & (u["target"] == target)]
             llamas = representatives(d)
-            colours = sns.color_palette("colorblind", max(len(llamas), 1))
+            colours = [PALETTE[k % len(PALETTE)] for k in range(max(len(llamas), 1))]
             for k, g in enumerate(llamas):
                 for layer, style in ((1, "-"), (int(d["layer"].max()), "--")):
                     s = d[(d["llama"] == g) & (d["layer"] == layer) & (d["n_f"] >= MIN_NETWORKS)].sort_values("width")
@@ -81,24 +82,31 @@ def width_cost_figure(units: pd.DataFrame):
                     seen = np.isfinite(c)
                     w = s["width"].to_numpy()
                     label = f"{llama_label(g)}, layer {layer}"
+                    mark = MARKERS[k % len(MARKERS)]
                     if seen.any():
                         hi_f = np.where(np.isfinite(hi), hi, c)
-                        ax.errorbar(w[seen], c[seen], yerr=[c[seen] - lo[seen], hi_f[seen] - c[seen]], fmt="o",
-                                    ls=style, color=colours[k], ms=4, capsize=2, lw=1, label=label)
+                        ax.errorbar(w[seen], c[seen], yerr=[c[seen] - lo[seen], hi_f[seen] - c[seen]], fmt=mark,
+                                    ls=style, color=colours[k], ms=5, capsize=2, lw=1.2, mec="black", mew=0.3,
+                                    label=label)
                         label = None
-                    ax.plot(w[~seen], lo[~seen], "^", mfc="none", color=colours[k], ms=6, label=label)
+                    ax.plot(w[~seen], lo[~seen], mark, ls="none", mfc="white", mec=colours[k], mew=1.3, ms=6,
+                            label=label)
             ax.axhline(1.0, color="grey", lw=0.8, ls=":")
             ax.set_xscale("log", base=2)
+            ax.tick_params(labelbottom=True)
             ax.set_title(f"depth {depth}, target {target}")
             ax.set_xlabel("hidden width W (units per layer)")
             ax.set_ylabel("cost of holding g given f (bits)")
-            ax.legend(fontsize=7)
-    fig.suptitle("Cost of an unneeded intermediate against width")
-    fig.tight_layout()
+            if ax.get_legend_handles_labels()[0]:  # under the panel, so it covers no point (each names its llamas)
+                ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+            else:
+                ax.text(0.5, 0.5, f"fewer than {MIN_NETWORKS} networks computing f\nat every width",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=9)
+    title(fig, "Cost of an unneeded intermediate against width", setting(spec, u["architecture"]))
     caption(fig, "Each curve is one llama g (one per complexity class) in the first hidden layer (solid) or the "
                   "last (dashed): -log2 of the share of the sampled networks computing f (its orbit) whose layer "
                   "has a unit with sign pattern g or not g; the line joins the widths where some network held g. "
-                  "Error bars: exact 95% Clopper-Pearson interval of that share; open triangles: never seen, "
+                  "Error bars: exact 95% Clopper-Pearson interval of that share; open markers: never seen, "
                   "drawn at the one-sided 95% lower bound of the cost (it falls as fewer networks compute f, not "
                   "as the llama gets cheaper; a llama that is not a threshold function is never held in layer "
                   "1). Widths with fewer than 10 networks computing f are left out. Dotted line: one bit (the "
@@ -106,31 +114,37 @@ def width_cost_figure(units: pd.DataFrame):
     return fig
 
 
-def independence_figure(units: pd.DataFrame):
+@styled
+def independence_figure(units: pd.DataFrame, spec=None):
     """Measured over predicted chance of holding, given the target (top) and under the prior (bottom)."""
     u = sweeps(units)
     depths = sorted(u["depth"].unique())
-    fig, axes = plt.subplots(2, len(depths), figsize=(6 * len(depths), 8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(2, len(depths), figsize=(10.5 if len(depths) > 1 else 6.0, 8), squeeze=False,
+                             sharey=True)
+    all_layers = sorted(u["layer"].unique())
     for j, depth in enumerate(depths):
         d = u[u["depth"] == depth]
         layers = sorted(d["layer"].unique())
-        colours = sns.color_palette("colorblind", len(layers))
         for i, (prefix, what) in enumerate((("", "among networks computing f"), ("prior_", "among all networks"))):
             ax = axes[i][j]
-            for k, layer in enumerate(layers):
+            for layer in layers:
+                st = series(all_layers.index(layer))
                 s = d[(d["layer"] == layer) & (d[prefix + "holds"] > 0) & (d[prefix + "predicted"] > 0)]
                 ok = s[prefix + "agrees"].astype(bool).to_numpy()
                 x, y = s[prefix + "predicted"].to_numpy(), (s[prefix + "holds"] / s[prefix + "predicted"]).to_numpy()
-                ax.scatter(x[ok], y[ok], s=8, color=colours[k], alpha=0.5, label=f"layer {layer}")
-                ax.scatter(x[~ok], y[~ok], s=16, facecolors="none", edgecolors=colours[k])
+                ax.plot(x[ok], y[ok], st["marker"], ls="none", ms=3.5, color=st["color"], alpha=0.6, mew=0)
+                ax.plot(x[~ok], y[~ok], st["marker"], ls="none", ms=5, mfc="none", mec=st["color"], mew=1.0)
             ax.axhline(1.0, color="grey", lw=0.8, ls=":")
             ax.set_xscale("log")
             ax.set_title(f"depth {depth}, {what}")
             ax.set_xlabel("predicted chance 1 - (1 - p_unit)^W")
             ax.set_ylabel("measured share holding g / predicted")
-            ax.legend(fontsize=7)
-    fig.suptitle("Do the units of a layer hold llamas independently?")
-    fig.tight_layout()
+    handles = [Line2D([], [], ls="none", marker=series(k)["marker"], color=series(k)["color"], ms=6,
+                      label=f"layer {layer}") for k, layer in enumerate(all_layers)]
+    handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec="0.3", ms=6,
+                          label="open: intervals do not overlap"))
+    legend_below(fig, handles, [h.get_label() for h in handles], ncol=len(handles))
+    title(fig, "Do the units of a layer hold llamas independently?", setting(spec, u["architecture"]))
     caption(fig, "Each point is one llama, layer, width and target (top: among the sampled networks computing f; "
                  "bottom: among all sampled networks). x: what independent units would give, 1 - (1 - p_unit)^W with "
                  "p_unit the share of the layer's units holding g (sign pattern g or not g); y: the measured share of "
@@ -141,45 +155,54 @@ def independence_figure(units: pd.DataFrame):
     return fig
 
 
-def width_share_figure(share: pd.DataFrame, units: pd.DataFrame):
+@styled
+def width_share_figure(share: pd.DataFrame, units: pd.DataFrame, spec=None):
     """The share of f's volume in which some hidden layer holds some member of the whole family, per width."""
     arch = sweeps(units).drop_duplicates("architecture").set_index("architecture")[["depth", "width"]]
     s = share[(share["layer"] == "any") & share["architecture"].isin(arch.index)]
     s = s[s["K"] == s.groupby(["architecture", "target", "family"])["K"].transform("max")]
     s = s.join(arch, on="architecture")
     depths, targets = sorted(s["depth"].unique()), list(dict.fromkeys(s["target"]))
-    fig, axes = plt.subplots(len(depths), len(targets), figsize=(5 * len(targets), 3.8 * len(depths)),
+    fig, axes = plt.subplots(len(depths), len(targets), figsize=(10.5 if len(targets) > 1 else 6.0,
+                                                                  3.8 * len(depths)),
                              squeeze=False, sharex=True, sharey=True)
+    families = list(dict.fromkeys(s["family"]))
     for i, depth in enumerate(depths):
         for j, target in enumerate(targets):
             ax = axes[i][j]
             d = s[(s["depth"] == depth) & (s["target"] == target)]
-            fams = list(dict.fromkeys(d["family"]))
-            colours = sns.color_palette("colorblind", max(len(fams), 1))
-            for k, fam in enumerate(fams):
+            for fam in dict.fromkeys(d["family"]):
+                st = series(families.index(fam))
                 f = d[d["family"] == fam].sort_values("width")
                 ax.errorbar(f["width"], f["share"], yerr=[f["share"] - f["share_lo"], f["share_hi"] - f["share"]],
-                            fmt="o-", color=colours[k], ms=4, capsize=2, lw=1, label=f"{fam} (K = {f['K'].iloc[0]})")
-                ax.plot(f["width"], f["naive_share"], ls=":", color=colours[k], lw=1)
+                            fmt=st["marker"], ls="-", color=st["color"], ms=5, capsize=2, lw=1.2, mec="black",
+                            mew=0.3)
+                ax.plot(f["width"], f["naive_share"], ls=":", color=st["color"], lw=1.4)
             ax.set_xscale("log", base=2)
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"depth {depth}, target {target}")
-            ax.set_xlabel("hidden width W")
+            ax.set_xlabel("hidden width W (units per layer)")
             ax.set_ylabel("share of f's volume with a llama")
-            ax.legend(fontsize=7)
-    fig.suptitle("Llamaizer share against width, and the naive count")
-    fig.tight_layout()
+    handles = []
+    for k, fam in enumerate(families):
+        ks = " or ".join(str(v) for v in sorted(set(s.loc[s["family"] == fam, "K"])))
+        st = series(k)
+        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], mec="black", mew=0.3,
+                              label=f"{fam} (K = {ks})"))
+    handles.append(Line2D([], [], color="0.3", ls=":", lw=1.4, label="naive count K/(K+1), in the family's colour"))
+    legend_below(fig, handles, [h.get_label() for h in handles], ncol=2)
+    title(fig, "Llamaizer share against width, and the naive count", setting(spec, s["architecture"]))
     caption(fig, "Each solid curve: the share of the sampled networks computing f in which some hidden layer holds "
                   "at least one of the family's K llamas, with its exact 95% Clopper-Pearson interval; dotted: the "
                   "naive count K/(K+1) of the same family.")
     return fig
 
 
-def write_width_figures(result: dict[str, pd.DataFrame], out: Path) -> list[str]:
+def write_width_figures(result: dict[str, pd.DataFrame], out: Path, spec=None) -> list[str]:
     """The three width figures into ``out`` (file names returned); none without a width sweep."""
     if "units" not in result or sweeps(result["units"]).empty:
         return []
     out = Path(out)
-    return [save(width_cost_figure(result["units"]), out / "width_cost.png"),
-            save(independence_figure(result["units"]), out / "independence.png"),
-            save(width_share_figure(result["share"], result["units"]), out / "width_share.png")]
+    return [save(width_cost_figure(result["units"], spec), out / "width_cost.png"),
+            save(independence_figure(result["units"], spec), out / "independence.png"),
+            save(width_share_figure(result["share"], result["units"], spec), out / "width_share.png")]

@@ -125,7 +125,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
     return tuple(out)
 
 
-def write_figures(tables: dict[str, pd.DataFrame], out: Path) -> list[str]:
+def write_figures(tables: dict[str, pd.DataFrame], out: Path, spec=None) -> list[str]:
     """``crosscheck.md``: the table as text."""
     atomic_write_bytes(Path(out) / "crosscheck.md", (tables["crosscheck"].to_string(index=False) + "\n").encode())
     return ["crosscheck.md"]

@@ -104,7 +104,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
     return tuple(out)
 
 
-def write_figures(tables: dict[str, pd.DataFrame], out) -> list[str]:
+def write_figures(tables: dict[str, pd.DataFrame], out, spec=None) -> list[str]:
     """No figure: the table is read in ``notebooks/llamaizer.ipynb``."""
     return []
 

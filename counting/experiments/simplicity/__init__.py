@@ -80,22 +80,44 @@ def _with_measures(classes: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def class_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """The class volumes of one census: ``classes`` with the measures, the measures' ``correlations``,
-    ``partial`` and ``regression``, and ``volume_checks``."""
+    """The class volumes of one census: ``classes`` with the measures, and ``volume_checks`` (the
+    measures' correlations are made from them at the end: :func:`combine`)."""
     n, prior = about["n"], about["prior"]
     head = {"n": n, "prior": prior, "model": about["model"], "prior_spec": about["prior_text"]}
     classes = _with_measures(result, n)
-    corr, partial_, reg = compare.correlations(classes, boot=1000, seed=derived_seed(exp.seed, "boot", n, prior))
     size = classes["size"].to_numpy(np.float64)
     vol = 10.0 ** classes["log10_volume"].to_numpy(np.float64)
     check = {**head, "sum_volume": float(np.nansum(size * vol)),
              "sum_lo": float(np.nansum(size * 10.0 ** classes["ci95_lo"].to_numpy(np.float64))),
              "sum_hi": float(np.nansum(size * 10.0 ** classes["ci95_hi"].to_numpy(np.float64))),
              "smc_classes": int((classes["method"] == "smc").sum()),
+             "readout_classes": int((classes["method"] == "readout").sum()),
              **compare.parity_position(classes, parity_class(n))}
-    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
-    return {"classes": tag(classes), "correlations": tag(corr), "partial": tag(partial_),
-            "regression": tag(reg), "volume_checks": pd.DataFrame([check])}
+    return {"classes": _tagged(head, classes), "volume_checks": pd.DataFrame([check])}
+
+
+def _tagged(head: dict, df: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)
+
+
+HEAD = ["n", "prior", "model", "prior_spec"]
+
+
+def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The measures' ``correlations``, ``partial`` and ``regression`` of each (n, prior)'s classes
+    (:func:`counting.experiments.simplicity.compare.correlations`, 1,000 resamples seeded from the
+    experiment's seed, n and prior), made once every class volume is in."""
+    if "classes" not in tables:
+        return tables
+    parts: dict[str, list] = {"correlations": [], "partial": [], "regression": []}
+    for key, classes in tables["classes"].groupby(["n", "prior"], sort=False):
+        n, prior = key
+        head = dict(zip(HEAD, classes[HEAD].iloc[0]))
+        body = classes.drop(columns=HEAD).reset_index(drop=True)
+        out = compare.correlations(body, boot=1000, seed=derived_seed(exp.seed, "boot", int(n), prior))
+        for name, df in zip(parts, out):
+            parts[name].append(_tagged(head, df))
+    return {**tables, **{k: pd.concat(v, ignore_index=True) for k, v in parts.items()}}
 
 
 def ladder_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
@@ -106,7 +128,8 @@ def ladder_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dic
            **estimate_columns(e), "upper_bound_only": bool(e.one_sided_upper_bound or e.log10_volume is None),
            "cost": e.samples, "cost_unit": e.cost_unit, "seconds": e.seconds,
            "replicates": e.diagnostics.get("replicates", np.nan) if about["method"] != "mc" else np.nan,
-           "reached": e.diagnostics.get("reached", np.nan) if about["method"] != "mc" else np.nan}
+           "reached": e.diagnostics.get("reached", np.nan) if about["method"] != "mc" else np.nan,
+           "khat": e.diagnostics.get("khat", np.nan), "reliable": e.diagnostics.get("reliable")}
     return {"ladder": pd.DataFrame([row])}
 
 
@@ -122,7 +145,7 @@ def reproduction_tables(about: dict, result, facts: PassFacts) -> dict[str, pd.D
     summary_row = {**head, "samples": census.samples, "distinct": census.distinct, "seen_at_least_twice": seen_twice,
                    "top_function": top["truth_table"].iloc[0], "top_log10_probability": top["log10_volume"].iloc[0],
                    "spearman_lz_log10p": compare.spearman(lz, np.log10(census.counts), np.ones(len(lz)))}
-    tag = lambda df: pd.concat([pd.DataFrame([head] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
+    tag = partial(_tagged, head)
     return {"frequency": tag(freq), "lz": tag(lzt), "top_functions": tag(top),
             "reproduction": pd.DataFrame([summary_row])}
 
@@ -159,7 +182,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                 out.append(Pass(name, spec, tally, None, {"part": "census", "n": n, "prior": p.name},
                                 counts=partial(census_counts, name)))
                 job = class_job(tally, m, p.prior, v.min_hits, v.crosscheck, v.smc, v.nngp, exp.seed,
-                                ("volumes", n, p.name))
+                                ("volumes", n, p.name), v.readout)
                 about = {"part": "classes", "n": n, "prior": p.name, "model": describe_model(m),
                          "prior_text": describe_prior(p.prior)}
                 out.append(Pass(f"classes:n{n}:{p.name}", Spec(m, p.prior, None, MCSettings(seed=exp.seed)), None,
@@ -171,6 +194,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
             m = dataclasses.replace(exp.priors[0].model, n_inputs=n, widths=lad.widths, activation=lad.activation)
             tt = named_truth_table("parity", n)
             for method in lad.methods:
+                if not lad.runs_at(method, n):
+                    continue
                 name = f"ladder:n{n}:{method}"
                 about = {"part": "ladder", "n": n, "model": describe_model(m), "method": method}
                 tables = partial(ladder_tables, exp, about)
@@ -179,7 +204,8 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     out.append(Pass(name, spec, Hits(computes(tt, n), f"{KIND}:ladder:{tag}"), None, about,
                                     tables=tables, counts=partial(hits_counts, name)))
                     continue
-                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp}[method]  # [ladder.<method>]
+                part = {"smc": lad.smc, "subset": lad.subset, "nngp": lad.nngp, "readout": lad.readout,
+                        "readout_smc": lad.readout_smc}[method]  # [ladder.<method>]
                 s = seeded(part, derived_seed(exp.seed, "ladder", n, method))
                 out.append(Pass(name, Spec(m, prior, None, s), None, None, about, estimator_job(m, prior, tt, s),
                                 tables=tables))
@@ -212,4 +238,4 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
     return "\n\n".join(parts)
 
 
-EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary)
+EXPERIMENT = Kind(KIND, from_dict, with_samples, chunk_sizes, passes, write_figures, summary, combine=combine)

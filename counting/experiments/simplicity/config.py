@@ -8,18 +8,22 @@
 
 * ``[volumes]``: for each ``n_inputs`` (3, 4) and prior, a census of ``samples`` networks, pooled
   over NPN classes; classes with fewer than ``min_hits`` pooled hits get tempered SMC
-  (``[volumes.smc]``), and so do the ``crosscheck`` rarest classes above it, to compare both
-  methods where both apply; every class gets its infinite-width value (``[volumes.nngp]``) where
-  the activation has one (relu, erf).
+  (``[volumes.smc]``) and, with ``[volumes.readout]``, the readout-integrated estimate (published
+  where its diagnostics call it reliable, else SMC's), and so do the ``crosscheck`` rarest classes
+  above it, to compare the methods where all apply; every class gets its infinite-width value
+  (``[volumes.nngp]``) where the activation has one (relu, erf).
 * ``[ladder]``: n-bit parity for each of ``n`` on a ``widths`` network of ``activation`` under the
   first prior's sigmas, by each of ``methods``: ``mc`` with ``samples`` networks, and ``smc``,
-  ``subset`` and ``nngp`` with the settings of ``[ladder.smc]``, ``[ladder.subset]`` and
-  ``[ladder.nngp]``.
+  ``subset``, ``nngp`` and ``readout`` with the settings of ``[ladder.smc]``, ``[ladder.subset]``,
+  ``[ladder.nngp]``, ``[ladder.readout]`` and ``[ladder.readout_smc]``; ``[ladder.rungs]`` may
+  restrict a method to some of the ``n`` (``readout = [2, 3, 4, 5]``, say: on 6- and 7-40-40-1 a
+  network takes a tenth to a quarter of a second on two CPU cores, and in 512 networks at each the
+  readout never reached parity, every orthant empty, so those rungs would give only a bound); a
+  method it does not name runs at every ``n``.
 * ``[reproduction]``: a census of ``samples`` networks of ``n_inputs``-``widths``-1 on each input
   ``encodings`` (``"01"``, ``"pm1"``): rank-frequency and Lempel-Ziv tables.
 
-Each of ``[volumes.smc]``, ``[volumes.nngp]``, ``[ladder.smc]``, ``[ladder.subset]`` and
-``[ladder.nngp]`` is a job's ``[estimator]`` table of that kind (``kind`` may be left out), read by
+Each of ``[volumes.smc]``, ``[volumes.nngp]``, ``[volumes.readout]`` and ``[ladder.<method>]`` is a job's ``[estimator]`` table of that kind (``kind`` may be left out), read by
 :func:`counting.spec.estimator.parse_estimator` with its fields, bounds and defaults, but without a
 ``seed``: each estimate's seed is derived from the experiment's
 (:func:`counting.experiments.simplicity.jobs.derived_seed`). These settings were once keys of
@@ -64,12 +68,13 @@ from typing import ClassVar
 from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_digest, distinct_ints, name_list,
                                               parse_header, parse_part_estimator, table_list, unique)
 from counting.spec.errors import SpecError, check_keys, integer, option_value, section
-from counting.spec.estimator import NNGPSettings, SMCSettings, SubsetSettings
+from counting.spec.estimator import NNGPSettings, ReadoutSettings, ReadoutSMCSettings, SMCSettings, SubsetSettings
 from counting.spec.model import MLPSpec, parse_model
 from counting.spec.prior import PriorSpec, parse_prior
 
 KIND = "simplicity"
-METHODS = ("mc", "smc", "subset", "nngp")
+METHODS = ("mc", "smc", "subset", "nngp", "readout", "readout_smc")
+DEFAULT_METHODS = ("mc", "smc", "subset", "nngp")
 ENCODINGS = ("pm1", "01")
 MOVED = {"volumes": {"particles": "[volumes.smc]", "steps": "[volumes.smc]", "replicates": "[volumes.smc]",
                      "max_stages": "[volumes.smc]", "nngp_qmc": "[volumes.nngp] (as n_qmc)"},
@@ -98,6 +103,7 @@ class Volumes:
     crosscheck: int = 2
     smc: SMCSettings = SMCSettings()  # [volumes.smc]: the rare classes (each its own derived seed)
     nngp: NNGPSettings = NNGPSettings()  # [volumes.nngp]: every class's infinite-width value
+    readout: ReadoutSettings | None = None  # [volumes.readout]: the rare classes, readout integrated out
 
 
 @dataclass(frozen=True)
@@ -107,11 +113,19 @@ class Ladder:
     n: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
     widths: tuple[int, ...] = (40, 40)
     activation: str = "relu"
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     samples: int = 16_777_216
-    smc: SMCSettings = SMCSettings()  # [ladder.smc], [ladder.subset], [ladder.nngp]: each rung's derived seed
+    smc: SMCSettings = SMCSettings()  # [ladder.<method>]: each rung's derived seed
     subset: SubsetSettings = SubsetSettings()
     nngp: NNGPSettings = NNGPSettings()
+    readout: ReadoutSettings = ReadoutSettings()
+    readout_smc: ReadoutSMCSettings = ReadoutSMCSettings()
+    rungs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # [ladder.rungs]: method -> its n (others: every n)
+
+    def runs_at(self, method: str, n: int) -> bool:
+        """Whether ``method`` runs at rung ``n`` (:attr:`rungs`)."""
+        only = dict(self.rungs).get(method)
+        return only is None or n in only
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,8 @@ def _estimators(t: dict, where: str, kinds: tuple[str, ...], seed: int) -> dict:
 
 def _volumes(t: dict, chunk: int, seed: int) -> Volumes:
     est = _estimators(t, "volumes", ("smc", "nngp"), seed)
+    if "readout" in t:
+        est["readout"] = parse_part_estimator(t["readout"], "volumes.readout", ("readout",), seed)
     check_keys(t, {f.name for f in dataclasses.fields(Volumes)}, "volumes")
     d = Volumes()
     return Volumes(distinct_ints(t.get("n_inputs", list(d.n_inputs)), "volumes.n_inputs", 2, 4),
@@ -177,14 +193,17 @@ def _volumes(t: dict, chunk: int, seed: int) -> Volumes:
 
 
 def _ladder(t: dict, chunk: int, seed: int) -> Ladder:
-    est = _estimators(t, "ladder", ("smc", "subset", "nngp"), seed)
+    est = _estimators(t, "ladder", ("smc", "subset", "nngp", "readout", "readout_smc"), seed)
     check_keys(t, {f.name for f in dataclasses.fields(Ladder)}, "ladder")
+    rungs = section(t.get("rungs", {}), "ladder.rungs")
+    check_keys(rungs, set(METHODS), "ladder.rungs")
+    rungs = tuple((m, distinct_ints(v, f"ladder.rungs.{m}", 1, 9)) for m, v in rungs.items())
     d = Ladder()
     m = parse_model({"widths": t.get("widths", list(d.widths)), "activation": t.get("activation", d.activation)},
                     "ladder")
     return Ladder(distinct_ints(t.get("n", list(d.n)), "ladder.n", 1, 9), m.widths, m.activation,
                   name_list(t.get("methods", list(d.methods)), "ladder.methods", METHODS),
-                  integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS), **est)
+                  integer(t.get("samples", d.samples), "ladder.samples", 1, chunk * MAX_CHUNKS), **est, rungs=rungs)
 
 
 def _reproduction(t: dict, chunk: int) -> Reproduction:

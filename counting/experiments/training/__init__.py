@@ -5,7 +5,8 @@ and training-set size m (:mod:`~counting.experiments.training.config`), a poster
 rejection and one trained census per optimiser (:mod:`~counting.experiments.training.plan`), each
 over the networks agreeing with the target on S; then the tables
 (:mod:`~counting.experiments.training.tables`: ``functions``, ``runs``, ``comparison``,
-``agreement``; with ``[mechanisms]``, ``mechanisms``) and the figures
+``agreement``, ``ratios``; with ``[ratios.readout]``, ``readout``, from one readout job per setting,
+:mod:`~counting.experiments.training.readout`; with ``[mechanisms]``, ``mechanisms``) and the figures
 (:mod:`~counting.experiments.training.figures`).
 
 Example:
@@ -37,7 +38,7 @@ from counting.experiments.base.run import Kind
 from counting.experiments.training import tables as tb
 from counting.experiments.training.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.training.figures import write_figures
-from counting.experiments.training.plan import passes
+from counting.experiments.training.plan import passes, setting_sets
 
 __all__ = ["EXPERIMENT", "KIND", "Experiment", "chunk_sizes", "combine", "from_dict", "passes", "summary",
            "with_samples", "write_figures"]
@@ -48,15 +49,19 @@ def chunk_sizes(exp: Experiment) -> dict[str, int]:
 
 
 def combine(exp: Experiment, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The passes' tables with ``comparison`` and ``agreement`` (both methods of a setting side by
-    side; none for an experiment of mechanisms alone) and ``mechanisms``."""
+    """The passes' tables with ``comparison``, ``agreement`` and ``ratios`` (both methods of a
+    setting side by side, each setting's network named by :func:`~counting.experiments.training.plan.network_label`;
+    none for an experiment of mechanisms alone) and ``mechanisms``."""
     out = {k: v for k, v in tables.items() if k != "mechanism_counts"}
     if "mechanism_counts" in tables:
         out["mechanisms"] = tb.mechanisms(tables["mechanism_counts"])
     if "functions" not in tables:
         return out
+    sets = setting_sets(exp)
     comp = tb.comparison(tables["functions"])
-    return {**out, "comparison": comp, "agreement": tb.agreement(comp, seed=exp.seed)}
+    comp.insert(1, "network", comp["architecture"].map(dict(zip(sets["architecture"], sets["network"]))))
+    return {**out, "comparison": comp, "agreement": tb.agreement(comp, seed=exp.seed),
+            "ratios": tb.ratios(comp, sets, tables.get("readout"), exp.ratios.top)}
 
 
 def summary(exp: Experiment, tables: dict[str, pd.DataFrame]) -> str:
@@ -65,9 +70,18 @@ def summary(exp: Experiment, tables: dict[str, pd.DataFrame]) -> str:
                                        "log10_volume"] if c in tables["runs"]]]
     parts = ["runs\n" + runs.round(3).to_string(index=False)]
     if "agreement" in tables and not tables["agreement"].empty:
-        a = tables["agreement"][["target", "m", "method", "common", "spearman", "spearman_lo", "spearman_hi",
-                                 "mean_log10_ratio", "ratio_lo", "ratio_hi"]]
-        parts.append("P_SGD(f | S) against P_B(f | S), over the functions both saw\n" + a.round(3).to_string(index=False))
+        a = tables["agreement"][["network", "target", "m", "method", "kept_b", "spearman", "spearman_p",
+                                 "mean_log10_ratio", "mean_log10_ratio_p", "tv", "tv_p", "g_p", "tv_cells_bc",
+                                 "tv_cells_bc_lo", "tv_cells_bc_hi"]]
+        parts.append("P_SGD(f | S) against P_B(f | S): statistics with p-values against P_SGD = P_B, tests, "
+                     "distance over pooled cells\n" + a.round(3).to_string(index=False))
+    if "ratios" in tables and not tables["ratios"].empty:
+        r = tables["ratios"]
+        r = r[r["role"].str.contains("target|treacherous")][
+            ["network", "target", "m", "method", "role", "n_sgd", "n_b", "ratio", "ratio_lo", "ratio_hi",
+             "ratio_readout", "ratio_readout_lo", "ratio_readout_hi", "reliable"]]
+        parts.append("P_SGD(f | S) / P_B(f | S) of the target and the treacherous function (table ratios: "
+                     "every function chosen)\n" + r.round(3).to_string(index=False))
     if "mechanisms" in tables and not tables["mechanisms"].empty:
         m = tables["mechanisms"]
         m = m[~m["mechanism"].str.startswith("llama ")]  # the families and routes; every llama is in the table

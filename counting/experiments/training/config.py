@@ -30,6 +30,14 @@ settings of ``[mechanisms.routes.estimator]``, a job's ``[estimator]`` table of 
 seeded by the experiment's seed, as the depth experiment's ``[routes.estimator]``; those settings
 were once keys of ``[mechanisms.routes]``, and such a file is refused in one line naming the table).
 
+An optional ``[ratios]`` table (:class:`Ratios`) sets the function-level ratios P_SGD(f | S) /
+P_B(f | S) (table ``ratios``): ``top`` (each census's most frequent functions, besides the target
+and the treacherous function; default 5) and ``[ratios.readout]``, a job's ``[estimator]`` table
+of ``kind = "readout"`` (:class:`~counting.spec.estimator.ReadoutSettings`, seeded from the
+experiment's seed; off without it): per setting, one readout pass giving P_B(f | S) as
+V(f) / V(agrees on S) for those functions, where rejection keeps few draws. It needs the Gaussian
+prior and architectures with a linear readout.
+
 With ``[mechanisms]``, ``[[architecture]]`` and ``[[target]]`` may be left out: the experiment is
 then its mechanisms alone (``experiments/training-mechanisms.toml``).
 
@@ -70,8 +78,9 @@ from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_di
 from counting.experiments.llamaizer.config import MAX_INPUTS as LLAMA_INPUTS
 from counting.experiments.llamaizer.config import Family, hidden_layers, llama_targets, parse_families
 from counting.mechanisms.routes import DECOMPOSITIONS
+from counting.models import supporting
 from counting.spec.errors import SpecError, check_keys, choice, flag, integer, option_value, section
-from counting.spec.estimator import MAX_CHUNK, SMCSettings
+from counting.spec.estimator import MAX_CHUNK, ReadoutSettings, SMCSettings
 from counting.spec.model import ACTIVATIONS, MAX_INPUTS, parse_model
 from counting.spec.prior import CONTINUOUS_PRIORS, parse_prior
 from counting.spec.target import Target
@@ -117,6 +126,15 @@ class Mechanisms:
 
 
 @dataclass(frozen=True)
+class Ratios:
+    """The ``[ratios]`` table: how many of each census's most frequent functions the ``ratios`` table
+    takes, and the readout estimator of P_B(f | S) (``None``: rejection alone)."""
+
+    top: int = 5
+    readout: ReadoutSettings | None = None
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated training experiment (the tables as given; the specs are built per pass)."""
 
@@ -133,6 +151,7 @@ class Experiment:
     targets: tuple[dict, ...]
     optimizers: tuple[dict, ...]
     mechanisms: Mechanisms | None = None
+    ratios: Ratios = Ratios()
     kind: ClassVar[str] = KIND
 
     def to_dict(self) -> dict:
@@ -202,9 +221,27 @@ def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict], c
     return Mechanisms(opt, samples, prior_samples, chunk, llamas, routes)
 
 
+def ratios_from_dict(t: dict, prior: dict, archs: list[dict], n: int, seed: int) -> Ratios:
+    """Validate ``[ratios]`` (``archs``: the experiment's ``[[architecture]]`` tables, already checked)."""
+    t = section(t, "ratios")
+    check_keys(t, {"top", "readout"}, "ratios")
+    top = integer(t.get("top", Ratios.top), "ratios.top", 1, 1000)
+    if "readout" not in t:
+        return Ratios(top)
+    readout = parse_part_estimator(t["readout"], "ratios.readout", ("readout",), seed)
+    if parse_prior(prior).kind != "gaussian":
+        raise SpecError("ratios.readout", "a gaussian [prior] (the readout is integrated out as a Gaussian)",
+                        parse_prior(prior).kind)
+    for i, a in enumerate(archs):
+        supporting(parse_model({**a, "n_inputs": n}, f"architecture[{i}]"), "readout_features",
+                   f"a linear readout to integrate out ([ratios.readout]; architecture[{i}])")
+    return Ratios(top, readout)
+
+
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
-    check_keys(d, {"experiment", "prior", "architecture", "target", "optimizer", "mechanisms"}, "experiment file")
+    check_keys(d, {"experiment", "prior", "architecture", "target", "optimizer", "mechanisms", "ratios"},
+               "experiment file")
     h = parse_header(d, KIND, name, n_inputs=(3, 1, MAX_INPUTS),
                      extra={"samples", "posterior_samples", "m", "train_seed"})
     e, n, chunk, seed = experiment_table(d), h.n_inputs, h.chunk_size, h.seed
@@ -231,14 +268,16 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
                                 "no training set in an [[optimizer]] (the experiment's m and train_seed give S)")
         parse_training({**{k: v for k, v in o.items() if k != "name"}, "m": 0}, n, f"optimizer[{i}]")
     mech = mechanisms_from_dict(d["mechanisms"], n, dict(prior), opts, chunk, seed) if "mechanisms" in d else None
+    ratios = ratios_from_dict(d["ratios"], dict(prior), archs, n, seed) if "ratios" in d else Ratios()
     return Experiment(h.name, n, samples, post, chunk, seed, m, train_seed, dict(prior), tuple(map(dict, archs)),
-                      tuple(map(dict, targets)), tuple(map(dict, opts)), mech)
+                      tuple(map(dict, targets)), tuple(map(dict, opts)), mech, ratios)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` trained networks per setting (``--samples``) and the posterior's
     draws scaled by the same factor (at least ``samples``), so a small run is small throughout
-    (the mechanisms' trained and prior draws too, and their SMC replicates, at least 2)."""
+    (the mechanisms' trained and prior draws too, and their SMC replicates, at least 2; the ratios'
+    readout networks, at least 2)."""
     samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     post = max(samples, min(exp.chunk_size * MAX_CHUNKS, exp.posterior_samples * samples // exp.samples))
     mech = exp.mechanisms
@@ -250,4 +289,9 @@ def with_samples(exp: Experiment, samples: int) -> Experiment:
             reps = max(2, min(s.replicates, s.replicates * samples // exp.samples))
             s = dataclasses.replace(s, replicates=reps, batch_replicates=min(s.batch_replicates, reps))
             mech = dataclasses.replace(mech, routes=dataclasses.replace(mech.routes, estimator=s))
-    return dataclasses.replace(exp, samples=samples, posterior_samples=post, mechanisms=mech)
+    ratios = exp.ratios
+    if ratios.readout is not None:  # the same factor for the readout's networks, at least 2
+        r = ratios.readout
+        ratios = dataclasses.replace(ratios, readout=dataclasses.replace(
+            r, samples=max(2, r.samples * samples // exp.samples)))
+    return dataclasses.replace(exp, samples=samples, posterior_samples=post, mechanisms=mech, ratios=ratios)

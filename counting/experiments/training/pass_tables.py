@@ -7,7 +7,9 @@ describes (``about``: its setting, model, target and method; its tally's plans o
 * a ``[mechanisms]`` pass counted by llamas: :func:`llama_mechanism_tables` and :func:`llama_mechanism_counts`;
 * one counted by routes: :func:`route_mechanism_tables` and :func:`route_mechanism_counts`;
 * a rare route's prior side by tempered SMC: :func:`smc_mechanism_tables` (counts:
-  :func:`counting.experiments.depth.rare.route_record_counts`).
+  :func:`counting.experiments.depth.rare.route_record_counts`);
+* a setting's readout job (:mod:`~counting.experiments.training.readout`): :func:`readout_tables`
+  (no counts: its volumes are in the table).
 
 A trained pass's result is ``(counts, training facts)``; a prior pass's the counts alone.
 
@@ -110,3 +112,11 @@ def smc_mechanism_tables(about: dict, result: Replicates, facts: PassFacts, *, m
                 "replicates": len(result.runs), "log10_volume": vol["log10_volume"],
                 "log10_volume_lo": vol["ci95_lo"], "log10_volume_hi": vol["ci95_hi"]})
     return {"mechanism_counts": rows, "runs": pd.DataFrame([row])}
+
+
+def readout_tables(about: dict, result: pd.DataFrame, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A readout job's ``readout`` rows, with the setting's columns first."""
+    out = result.copy()
+    for k in reversed(("architecture", "model", "target", "m")):
+        out.insert(0, k, about[k])
+    return {"readout": out}

@@ -59,6 +59,7 @@ from functools import partial
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from counting.boolean.tables import to_hex
 from counting.engine.tally import CensusTally
@@ -70,12 +71,15 @@ from counting.experiments.depth.tally import RouteTally
 from counting.experiments.llamaizer.plan import TargetPlan, plan_target
 from counting.experiments.llamaizer.tally import LlamaizerTally
 import counting.experiments.training.pass_tables as pt
+import counting.experiments.training.readout as rd
 from counting.experiments.training.config import KIND, Experiment, target_table
+from counting.experiments.training.tables import treacherous
 from counting.mechanisms.routes import DECOMPOSITIONS, Decomposition
 from counting.models import describe_model
 from counting.spec.estimator import SMCSettings
 from counting.spec.job import Spec, spec_from_dict
-from counting.training.data import agrees_on_set
+from counting.spec.prior import describe_prior
+from counting.training.data import agrees_on_set, training_points
 from counting.training.source import trained_source
 from counting.training.tally import TrainingTally
 
@@ -214,13 +218,41 @@ def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:
     return tuple(out)
 
 
+def network_label(exp: Experiment, architecture: int) -> str:
+    """How tables and figures name ``[[architecture]]`` number ``architecture``: its citation
+    description (``'5-40-40-1 relu MLP'``), never the ``a0`` of the passes' names.
+
+    >>> from counting.experiments.base.config import read_toml
+    >>> from counting.experiments.training.config import from_dict
+    >>> exp = from_dict(read_toml(MECHANISMS_DEMO.replace("m = [4]", "m = [4]\\nn_inputs = 5")), "demo")
+    >>> network_label(exp, 0)
+    '5-8-1 relu MLP'
+    """
+    spec = setting_spec(exp, exp.architectures[architecture], exp.targets[0], exp.m[0], None)
+    return describe_model(spec.model, "citation")
+
+
+def readout_pass(exp: Experiment, a: int, arch: dict, target: dict, m: int, censuses: dict[str, Pass]) -> Pass:
+    """One setting's readout job (:mod:`~counting.experiments.training.readout`), after its censuses
+    (``censuses``: method to pass, the posterior first)."""
+    spec = setting_spec(exp, arch, target, m, None)
+    settings = rd.seeded(exp.ratios.readout, exp.seed, f"a{a}", target["name"], m)
+    results = {k: p.tally.finalize for k, p in censuses.items()}
+    about = {"architecture": f"a{a}", "model": describe_model(spec.model), "target": target["name"], "m": m,
+             "method": "readout"}
+    return Pass(f"readout:a{a}:{target['name']}:m{m}", Spec(spec.model, spec.prior, spec.target, settings), None,
+                None, about, rd.readout_job(spec, settings, results, exp.ratios.top),
+                tables=partial(pt.readout_tables, about))
+
+
 def passes(exp: Experiment) -> tuple[Pass, ...]:
-    """Every pass, in order: per architecture, target and m, the posterior then each optimiser;
-    then the ``[mechanisms]`` passes, if any."""
+    """Every pass, in order: per architecture, target and m, the posterior then each optimiser (then,
+    with ``[ratios.readout]``, the setting's readout job); then the ``[mechanisms]`` passes, if any."""
     out = []
     for a, arch in enumerate(exp.architectures):
         for target in exp.targets:
             for m in exp.m:
+                censuses = {}
                 for opt in (None, *exp.optimizers):
                     spec = setting_spec(exp, arch, target, m, opt)
                     method = "posterior" if opt is None else opt["name"]
@@ -228,11 +260,39 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     about = {"architecture": f"a{a}", "model": describe_model(spec.model), "target": target["name"],
                              "m": m, "method": method}
                     name = f"{method}:a{a}:{target['name']}:m{m}"
-                    out.append(Pass(name, spec, tally if opt is None else TrainedCensus(tally), trained_source(spec),
-                                    about, tables=partial(pt.census_tables, about),
-                                    counts=partial(pt.census_counts, name)))
+                    censuses[method] = Pass(name, spec, tally if opt is None else TrainedCensus(tally),
+                                            trained_source(spec), about, tables=partial(pt.census_tables, about),
+                                            counts=partial(pt.census_counts, name))
+                out += censuses.values()
+                if exp.ratios.readout is not None:
+                    out.append(readout_pass(exp, a, arch, target, m, censuses))
     return tuple(out) + mechanism_passes(exp)
 
 
+def setting_sets(exp: Experiment) -> pd.DataFrame:
+    """Per architecture, target and m: the network's name (:func:`network_label`), the prior, the
+    target's truth table, S (its points, space-separated) and the treacherous function (hex).
+
+    >>> from counting.experiments.base.config import read_toml
+    >>> from counting.experiments.training.config import from_dict
+    >>> exp = from_dict(read_toml(MECHANISMS_DEMO.replace("m = [4]", "m = [4]\\nn_inputs = 3")), "demo")
+    >>> setting_sets(exp)[["network", "target_table", "S", "treacherous_table"]].values.tolist()
+    [['3-8-1 relu MLP', '0xe8', '1 3 5 6', '0x7d']]
+    """
+    rows = []
+    for a, arch in enumerate(exp.architectures):
+        for target in exp.targets:
+            for m in exp.m:
+                spec = setting_spec(exp, arch, target, m, None)
+                n, tt = exp.n_inputs, spec.target.truth_table
+                points = training_points(spec.training, n)
+                rows.append({"architecture": f"a{a}", "target": target["name"], "m": m,
+                             "network": network_label(exp, a), "prior": describe_prior(spec.prior),
+                             "target_table": to_hex(tt, n),
+                             "S": " ".join(map(str, points)),
+                             "treacherous_table": to_hex(treacherous(tt, points, n), n)})
+    return pd.DataFrame(rows)
+
+
 __all__ = ["KIND", "TrainedCensus", "TrainedMechanisms", "mechanism_pass", "mechanism_passes", "mechanism_spec",
-           "passes", "rare_prior_pass", "setting_spec", "smc_settings"]
+           "network_label", "passes", "rare_prior_pass", "readout_pass", "setting_sets", "setting_spec", "smc_settings"]

@@ -7,13 +7,19 @@
   S and their mean steps.
 * ``comparison`` (:func:`comparison`): per architecture, target, m and optimiser, every function
   either method kept, with ``p_sgd`` and ``p_b`` (0 where unseen) and their intervals.
-* ``agreement`` (:func:`agreement`): per optimiser setting, over the functions both methods saw:
-  Spearman's rank correlation of P_SGD(f | S) and P_B(f | S), and the mean of
-  ``log10(P_SGD / P_B)``, each with a 95% parametric-bootstrap interval (both censuses redrawn as
-  multinomials of their own counts, ``BOOTSTRAP`` times, from ``numpy``'s PCG64 seeded by the
-  experiment's seed). These are percentile intervals of a statistic of two noisy censuses: a
-  resample adds its own noise to the counts, which lowers a rank correlation, so the interval may
-  lie below the point estimate when the censuses are small; more samples narrow both.
+* ``agreement`` (:func:`agreement`): per optimiser setting, is P_SGD(f | S) the distribution
+  P_B(f | S)? Spearman's rho and the mean ``log10(P_SGD / P_B)`` over the functions both saw, each
+  next to its null (both censuses drawn from the pooled one at the observed sizes) with a p-value,
+  and bias corrected with a basic bootstrap interval; the permutation test on the total variation
+  distance over the functions (``tv_p``) and the G-test of homogeneity over pooled cells
+  (``g_p``); and the total variation and Hellinger distances over those cells, bias corrected,
+  with basic bootstrap intervals (:mod:`counting.twosample`). All from ``numpy``'s PCG64 seeded
+  by the experiment's seed, per row and stream.
+* ``ratios`` (:func:`ratios`): per setting and optimiser, P_SGD(f | S) / P_B(f | S) with 95%
+  intervals for the target, the treacherous function (the target on S, its complement off S:
+  :func:`treacherous`) and each census's most frequent functions (:func:`chosen_functions`); with
+  a ``readout`` table (the readout jobs, :func:`readout_rows`), P_B(f | S) also as
+  V(f) / V(agrees on S) with the readout integrated out, where rejection keeps few draws.
 * ``mechanisms`` (:func:`mechanisms`, with ``[mechanisms]``): per setting, target and mechanism
   (a llama ``g`` held at hidden layer ``l`` or in any; any llama of a family; a route: ``chain``,
   ``tree`` (taken, whatever else), ``both``, ``chain only``, ``tree only``, ``neither``), the share
@@ -38,8 +44,10 @@ Example:
     >>> c[["truth_table", "n_sgd", "n_b"]].values.tolist()
     [['0x1', 60, 50], ['0x2', 25, 30], ['0x3', 15, 20]]
     >>> a = agreement(c, seed=0, rounds=50)
-    >>> float(a["spearman"][0]), bool(a["spearman_lo"][0] <= a["spearman"][0] <= a["spearman_hi"][0])
+    >>> float(a["spearman"][0]), bool(a["spearman_bc_lo"][0] <= a["spearman_bc"][0] <= a["spearman_bc_hi"][0])
     (1.0, True)
+    >>> a[["cells", "g_dof"]].values.tolist(), bool(a["tv_p"][0] > 0.05), bool(a["g_p"][0] > 0.05)
+    ([[3, 2]], True, True)
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ from counting.experiments.llamaizer.tally import TargetCounts
 from counting.mechanisms.routes import Decomposition
 from counting.rare.conditional import t_interval
 from counting.stats import clopper_pearson_many
+import counting.twosample as ts
 
 BOOTSTRAP = 1000
 SETTING = ["architecture", "target", "m"]
@@ -145,32 +154,224 @@ def null_position(observed: float, null: np.ndarray) -> tuple[float, float]:
     return float(np.median(null)), float(min(p, 1.0))
 
 
+def _row_rng(seed: int, stream: int, row: int) -> np.random.Generator:
+    """The PCG64 generator of one stream of one row (``[seed, stream, row]``): a row's numbers do not
+    depend on the other rows."""
+    return np.random.default_rng([seed, stream, row])
+
+
+def distance_columns(n_s: np.ndarray, n_b: np.ndarray, seed: int, row: int, rounds: int) -> dict:
+    """The distance columns of one ``agreement`` row (:mod:`counting.twosample`): over the functions,
+    ``tv`` (total variation) with its permutation null's mean ``tv_null`` and p-value ``tv_p``, and
+    the permutation null's mean number of distinct functions in the trained census,
+    ``functions_sgd_null``, with the observed number's two-sided p-value ``functions_sgd_p`` (fewer
+    than the null: training concentrates on fewer functions than the posterior; stream 3); over the
+    pooled cells (:func:`~counting.twosample.pooled_cells`), the G-test (``cells``,
+    ``pooled_functions``: how many functions the pooled cell holds, ``g``, ``g_dof``, ``g_p``) and
+    ``tv_cells`` / ``hellinger_cells`` with their bias-corrected value (``*_bc``) and 95% interval
+    (``*_bc_lo``, ``*_bc_hi``; :func:`counting.twosample.distance_intervals`, stream 4), NaN with
+    fewer than two cells.
+
+    >>> d = distance_columns(np.array([60, 25, 15]), np.array([50, 30, 20]), 0, 0, 200)
+    >>> d["cells"], round(d["tv"], 2), bool(d["tv_p"] > 0.05), d["tv_cells_bc_lo"] <= d["tv_cells_bc"] <= d["tv_cells_bc_hi"]
+    (3, 0.1, True, True)
+    """
+    tv = float(ts.total_variation(n_s, n_b))
+    null = ts.permutation_null(_row_rng(seed, 3, row), n_s, n_b, rounds)
+    g, dof, g_p, k = ts.homogeneity_g(n_s, n_b)
+    cells = ts.pooled_cells(n_s, n_b)
+    last = cells == cells.max() if len(cells) else cells
+    pooled = int(last.sum()) if k and last.sum() > 1 else 0
+    out = {"tv": tv, "tv_null": float(null[:, 0].mean()), "tv_p": ts.permutation_p(tv, null[:, 0]),
+           "functions_sgd_null": float(null[:, 1].mean()),
+           "functions_sgd_p": null_position(float((n_s > 0).sum()), null[:, 1])[1],
+           "cells": k, "pooled_functions": pooled, "g": g, "g_dof": dof, "g_p": g_p}
+    d = ts.distance_intervals(_row_rng(seed, 4, row), ts.cell_counts(n_s, cells), ts.cell_counts(n_b, cells), rounds)
+    out.update({k.replace("tv", "tv_cells", 1).replace("hellinger", "hellinger_cells", 1): v for k, v in d.items()})
+    return out
+
+
 def agreement(comp: pd.DataFrame, seed: int = 0, rounds: int = BOOTSTRAP) -> pd.DataFrame:
-    """One row per setting and optimiser: :func:`statistics` with 95% bootstrap intervals, and each
-    statistic's null (:func:`null_statistics`: both samples from the pooled census at the two
-    sizes, ``rounds`` times from PCG64 seeded by ``[seed, 1]``) as its median and the observed
-    value's two-sided p-value (:func:`null_position`): ``spearman_null``, ``spearman_p``,
-    ``ratio_null``, ``ratio_p``. Only a departure from the null says training and the prior differ."""
+    """One row per setting and optimiser: is P_SGD(f | S) the same distribution as P_B(f | S)?
+
+    * ``spearman`` and ``mean_log10_ratio`` (:func:`statistics`, over the functions both saw), each
+      next to its null (:func:`null_statistics`: both censuses drawn from the pooled one at the two
+      sizes, ``rounds`` times) as its median ``*_null`` and the observed value's two-sided p-value
+      ``*_p`` (:func:`null_position`); and its bootstrap bias-corrected value ``*_bc`` with the basic
+      interval ``*_bc_lo`` / ``*_bc_hi`` (:func:`counting.twosample.basic_interval`; each census
+      redrawn from its own counts, ``rounds`` times; rho clipped to [-1, 1]); NaN where the
+      statistic is undefined (fewer than two common functions, or a constant share), and so are its
+      interval and p-value. Both statistics are biased at these sizes (a small census sees only the
+      functions it over-samples): their nulls, not zero or one, are the reference.
+    * the distances and tests of :func:`distance_columns`: ``tv_p`` (permutation) and ``g_p``
+      (G-test over pooled cells) test ``P_SGD = P_B``; ``tv_cells_bc`` and ``hellinger_cells_bc``
+      with their intervals measure how far apart the two are over the pooled cells (a lower bound
+      on the distance over the functions).
+
+    Row ``i`` (in the table's order) draws from PCG64 generators seeded ``[seed, stream, i]``:
+    stream 1 the null, 2 the bootstrap of rho and the ratio, 3 the permutations, 4 the bootstrap of the
+    distances over cells."""
     rows = []
-    rng = np.random.default_rng(seed)
-    null_rng = np.random.default_rng([seed, 1])
     keys = [c for c in SETTING + ["method"] if c in comp]
-    for setting, d in comp.groupby(keys, sort=False):
+    extra = [c for c in ("network",) if c in comp]
+    for i, (setting, d) in enumerate(comp.groupby(keys, sort=False)):
         n_s, n_b = d["n_sgd"].to_numpy(), d["n_b"].to_numpy()
+        ks, kb = int(n_s.sum()), int(n_b.sum())
         rho, ratio, common = statistics(n_s, n_b)
-        boot = np.array([statistics(rng.multinomial(n_s.sum(), n_s / max(n_s.sum(), 1)),
-                                    rng.multinomial(n_b.sum(), n_b / max(n_b.sum(), 1)))[:2] for _ in range(rounds)])
-        lo, hi = (np.nanpercentile(boot, q, axis=0) if np.isfinite(boot).any() else (np.nan, np.nan)
-                  for q in (2.5, 97.5))
-        rows.append({**dict(zip(keys, setting)), "functions_sgd": int((n_s > 0).sum()),
-                     "functions_b": int((n_b > 0).sum()), "common": common, "spearman": rho,
-                     "spearman_lo": lo[0] if np.ndim(lo) else lo, "spearman_hi": hi[0] if np.ndim(hi) else hi,
-                     "mean_log10_ratio": ratio, "ratio_lo": lo[1] if np.ndim(lo) else lo,
-                     "ratio_hi": hi[1] if np.ndim(hi) else hi})
-        null = null_statistics(null_rng, n_s, n_b, rounds)
-        (rows[-1]["spearman_null"], rows[-1]["spearman_p"]), (rows[-1]["ratio_null"], rows[-1]["ratio_p"]) = (
-            null_position(rho, null[:, 0]), null_position(ratio, null[:, 1]))
+        row = {**dict(zip(keys, setting)), **{c: d[c].iloc[0] for c in extra}, "kept_sgd": ks, "kept_b": kb,
+               "functions_sgd": int((n_s > 0).sum()), "functions_b": int((n_b > 0).sum()), "common": common}
+        null = null_statistics(_row_rng(seed, 1, i), n_s, n_b, rounds)
+        rng = _row_rng(seed, 2, i)
+        boot = np.array([statistics(rng.multinomial(ks, n_s / max(ks, 1)), rng.multinomial(kb, n_b / max(kb, 1)))[:2]
+                         for _ in range(rounds)])
+        for j, (name, obs, lim) in enumerate((("spearman", rho, 1.0), ("mean_log10_ratio", ratio, math.inf))):
+            med, p = null_position(obs, null[:, j])
+            bc, lo, hi = ts.basic_interval(obs, boot[:, j], lo=-lim, hi=lim)
+            row.update({name: obs, f"{name}_null": med, f"{name}_p": p, f"{name}_bc": bc, f"{name}_bc_lo": lo,
+                        f"{name}_bc_hi": hi})
+        row.update(distance_columns(n_s, n_b, seed, i, rounds))
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+TOP = 5  # the ratios table's most frequent functions per census
+READOUT_LEVEL = 0.975  # each readout volume's interval in the quotient V(f) / V(agrees on S): together at least 95%
+
+
+def treacherous(target: int, points: Sequence[int], n: int) -> int:
+    """The function that is ``target`` on ``points`` (S) and its complement everywhere else.
+
+    >>> hex(treacherous(0b1000, [0, 3], 2))   # and on 2 bits, S = {0, 3}: flip points 1 and 2
+    '0xe'
+    """
+    off = ((1 << 2**n) - 1) & ~sum(1 << int(p) for p in points)
+    return int(target) ^ off
+
+
+def chosen_functions(counts: Mapping[str, pd.Series], target: str, treacherous_table: str, top: int = TOP
+                     ) -> dict[str, str]:
+    """The functions of the ``ratios`` table with their roles: the target, the treacherous function,
+    and each census's ``top`` most frequent (``counts``: method to counts by truth table; ties broken
+    by truth table), in that order, roles joined by ``+``.
+
+    >>> c = {"posterior": pd.Series({"0x1": 5, "0x2": 9}), "adam": pd.Series({"0x3": 7, "0x2": 7})}
+    >>> chosen_functions(c, "0x1", "0x4", top=1)
+    {'0x1': 'target', '0x4': 'treacherous', '0x2': 'top posterior+top adam'}
+    """
+    roles: dict[str, list[str]] = {target: ["target"]}
+    roles.setdefault(treacherous_table, []).append("treacherous")
+    for method, n in counts.items():
+        n = n[n > 0].sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+        for tt in n.index[:top]:
+            roles.setdefault(tt, []).append(f"top {method}")
+    return {tt: "+".join(r) for tt, r in roles.items()}
+
+
+def readout_rows(about: dict, tables: Sequence[str], points: Sequence[str], estimates: Sequence) -> pd.DataFrame:
+    """A readout job's ``readout`` rows: per volume (``points``: ``"all"`` for V(f), ``"S"`` for
+    V(agrees with the target on S)), the estimate (log10, its 95% interval), its relative standard
+    error, k-hat and whether it is reliable (k-hat below its threshold), with the warning where not."""
+    rows = [{**about, "truth_table": tt, "points": pts, "networks": e.samples, "log10_volume": e.log10_volume,
+             "ci95_lo": e.ci95[0], "ci95_hi": e.ci95[1], "rel_se": e.diagnostics["rel_se"],
+             "khat": e.diagnostics["khat"], "khat_threshold": e.diagnostics["khat_threshold"],
+             "reliable": bool(e.diagnostics["reliable"]), "warning": e.diagnostics.get("warning", "")}
+            for tt, pts, e in zip(tables, points, estimates)]
+    return pd.DataFrame(rows).astype({"log10_volume": "float64", "ci95_lo": "float64", "ci95_hi": "float64"})
+
+
+def readout_share(f: pd.Series, s: pd.Series, level: float = READOUT_LEVEL) -> tuple[float, float, float]:
+    """P_B(f | S) = V(f) / V(agrees on S) from two ``readout`` rows, with the conservative quotient of
+    their ``level`` normal intervals (:func:`counting.twosample.quotient_interval`: at level 0.975
+    each, at least 95%), capped at 1; NaN where V(f) has no estimate.
+
+    >>> f = pd.Series({"log10_volume": -3.0, "rel_se": 0.1}); s = pd.Series({"log10_volume": -1.0, "rel_se": 0.05})
+    >>> [round(x, 5) for x in readout_share(f, s)]
+    [0.01, 0.00698, 0.01379]
+    """
+    z = stats.norm.ppf(0.5 + level / 2)
+    if not (np.isfinite(f["log10_volume"]) and np.isfinite(s["log10_volume"])):
+        return math.nan, math.nan, math.nan
+    ends = [(v, v * max(0.0, 1 - z * r), v * (1 + z * r))
+            for v, r in ((10.0 ** f["log10_volume"], f["rel_se"]), (10.0 ** s["log10_volume"], s["rel_se"]))]
+    p, lo, hi = ts.quotient_interval(*ends[0], *ends[1])
+    return float(min(p, 1.0)), float(min(lo, 1.0)), float(min(hi, 1.0))
+
+
+def _readout_columns(readout: pd.DataFrame | None, tt: str, p_sgd: tuple[float, float, float]) -> dict:
+    """The readout columns of one ``ratios`` row (NaN, and ``reliable`` missing, without a readout)."""
+    nan = {"p_b_readout": math.nan, "p_b_readout_lo": math.nan, "p_b_readout_hi": math.nan,
+           "ratio_readout": math.nan, "ratio_readout_lo": math.nan, "ratio_readout_hi": math.nan,
+           "readout_networks": 0, "readout_khat": math.nan, "reliable": pd.NA}
+    if readout is None or tt not in set(readout.loc[readout["points"] == "all", "truth_table"]):
+        return nan
+    f = readout[(readout["points"] == "all") & (readout["truth_table"] == tt)].iloc[0]
+    s = readout[readout["points"] == "S"].iloc[0]
+    pb = readout_share(f, s)
+    r = ts.mover_ratio(*p_sgd, *pb) if np.isfinite(pb[0]) else (math.nan,) * 3
+    return {"p_b_readout": pb[0], "p_b_readout_lo": pb[1], "p_b_readout_hi": pb[2], "ratio_readout": r[0],
+            "ratio_readout_lo": r[1], "ratio_readout_hi": r[2], "readout_networks": int(f["networks"]),
+            "readout_khat": float(np.nanmax([f["khat"], s["khat"]])),
+            "reliable": bool(f["reliable"] and s["reliable"])}
+
+
+def ratios(comp: pd.DataFrame, sets: pd.DataFrame, readout: pd.DataFrame | None = None, top: int = TOP
+           ) -> pd.DataFrame:
+    """P_SGD(f | S) / P_B(f | S) for the functions of :func:`chosen_functions`, per setting and optimiser.
+
+    ``sets``: per setting (``architecture``, ``target``, ``m``) the ``target_table`` and
+    ``treacherous_table`` (hex), and the ``network``, ``prior`` and ``S`` the rows repeat where
+    given (:func:`counting.experiments.training.plan.setting_sets`). Columns: ``role``, the counts and shares with their 95%
+    Clopper-Pearson intervals (``p_sgd*`` of ``kept_sgd`` runs, ``p_b*`` of ``kept_b`` posterior
+    draws), and ``ratio`` with Katz's log interval (:func:`counting.twosample.ratio_interval`;
+    ``zero_rule``: a count was 0, so the interval is one-sided, its finite end after adding 0.5 to
+    both counts). With ``readout`` (the readout jobs' table): ``p_b_readout`` = V(f) / V(agrees on
+    S) with the conservative quotient of the two volumes' 97.5% intervals (:func:`readout_share`,
+    at least 95%), and ``ratio_readout`` = P_SGD / that, its interval by MOVER on the log scale
+    (:func:`counting.twosample.mover_ratio`) from P_SGD's Clopper-Pearson interval and that one;
+    ``reliable``: both volumes' k-hat below their threshold (:mod:`counting.estimators.readout`;
+    ``readout_khat`` the larger), missing without a readout.
+
+    Example:
+        >>> c = pd.DataFrame({"architecture": "a0", "target": "t", "m": 4, "method": "adam",
+        ...                   "truth_table": ["0x1", "0x2"], "n_sgd": [60, 40], "n_b": [50, 0]})
+        >>> sets = pd.DataFrame({"architecture": ["a0"], "target": ["t"], "m": [4], "target_table": ["0x1"],
+        ...                      "treacherous_table": ["0x3"]})
+        >>> r = ratios(c, sets, top=1)
+        >>> r[["truth_table", "role", "n_sgd", "n_b", "ratio", "zero_rule"]].values.tolist()
+        [['0x1', 'target+top posterior+top adam', 60, 50, 0.6, False], ['0x3', 'treacherous', 0, 0, nan, False]]
+    """
+    rows = []
+    keys = [c for c in SETTING if c in comp]
+    info = sets.set_index(keys)
+    extra = [c for c in ("network", "prior", "S") if c in info]
+    for setting, df in comp.groupby(keys, sort=False):
+        about = dict(zip(keys, setting))
+        meta = info.loc[setting]
+        post = df.drop_duplicates("truth_table").set_index("truth_table")["n_b"]
+        per = {m: d.set_index("truth_table")["n_sgd"] for m, d in df.groupby("method", sort=False)}
+        chosen = chosen_functions({"posterior": post, **per}, meta["target_table"], meta["treacherous_table"], top)
+        rd = None
+        if readout is not None and len(readout):
+            sel = np.logical_and.reduce([readout[k] == v for k, v in about.items()])
+            rd = readout[sel] if sel.any() else None
+        for method, d in df.groupby("method", sort=False):
+            d = d.set_index("truth_table")
+            ks, kb = int(d["n_sgd"].sum()), int(post.sum())
+            for tt, role in chosen.items():
+                a = int(d["n_sgd"].get(tt, 0))
+                c = int(post.get(tt, 0))
+                (s_lo, s_hi), (b_lo, b_hi) = _interval(np.array([a]), ks), _interval(np.array([c]), kb)
+                r, lo, hi, zero = ts.ratio_interval(a, ks, c, kb)
+                p_sgd = (a / max(ks, 1), float(s_lo[0]), float(s_hi[0]))
+                rows.append({**about, **{k: meta[k] for k in extra}, "method": method, "truth_table": tt,
+                             "role": role, "n_sgd": a, "kept_sgd": ks, "p_sgd": p_sgd[0], "p_sgd_lo": p_sgd[1],
+                             "p_sgd_hi": p_sgd[2], "n_b": c, "kept_b": kb, "p_b": c / max(kb, 1),
+                             "p_b_lo": float(b_lo[0]), "p_b_hi": float(b_hi[0]), "ratio": r, "ratio_lo": lo,
+                             "ratio_hi": hi, "zero_rule": zero, **_readout_columns(rd, tt, p_sgd)})
+    out = pd.DataFrame(rows)
+    if "reliable" in out:
+        out["reliable"] = out["reliable"].astype("boolean")
+    return out
 
 
 MECHANISM_KEYS = ["setting", "target", "mechanism", "layer"]

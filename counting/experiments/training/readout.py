@@ -1,0 +1,89 @@
+"""The training experiment's readout part: P_B(f | S) with the readout integrated out.
+
+Rejection keeps the prior draws that agree with the target on S, about V(agrees on S) of them
+(12 of 1,048,576 for 5-bit majority at m = 16 on a 5-40-40-1 MLP), too few to give P_B(f | S) for
+any one function. With ``[ratios.readout]`` each setting gets one more pass after its censuses, a
+job (:func:`readout_job`): it reads the posterior and trained censuses just counted, picks the
+``ratios`` table's functions from them (:func:`~counting.experiments.training.tables.chosen_functions`:
+the target, the treacherous function and each census's most frequent), and estimates, from one
+pass over the same hidden layers (:func:`counting.estimators.readout.estimate_many`), V(agrees
+with the target on S) and V(f) for each of them. The ``ratios`` table divides them
+(:func:`~counting.experiments.training.tables.readout_share`).
+
+Seeds: each setting's readout pass is seeded by :func:`readout_seed` (a hash of the experiment's
+seed and the setting), so no two settings share hidden draws.
+
+Example:
+    >>> readout_seed(0, "a0", "majority", 16) == readout_seed(0, "a0", "majority", 16) != readout_seed(0, "a1", "majority", 16)
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from counting.boolean.tables import to_hex
+from counting.engine.run import PassFacts, RunOptions
+from counting.estimators.problem import Problem
+from counting.estimators.readout import ReadoutTarget, estimate_many
+import counting.experiments.training.tables as tb
+from counting.experiments.simplicity.jobs import derived_seed
+from counting.spec.estimator import ReadoutSettings
+from counting.spec.job import Spec
+from counting.training.data import training_points
+
+
+def readout_seed(seed: int, architecture: str, target: str, m: int) -> int:
+    """The readout pass's seed of one setting (:func:`counting.experiments.simplicity.jobs.derived_seed`)."""
+    return derived_seed(seed, "training-readout", architecture, target, m)
+
+
+def census_counts(result: Any) -> pd.Series:
+    """A posterior or trained census's counts by truth table (hex), from its tally's result."""
+    census = result[0] if isinstance(result, tuple) else result
+    f = census.frame()
+    return pd.Series(f["count"].to_numpy(), index=f["truth_table"].to_numpy())
+
+
+def readout_targets(spec: Spec, chosen: Sequence[str]) -> list[ReadoutTarget]:
+    """V(agrees with the target on S) first, then V(f) of each chosen function (hex truth tables).
+
+    >>> from counting.spec.job import spec_from_dict
+    >>> spec = spec_from_dict({"model": {"n_inputs": 2, "widths": [4]}, "target": {"name": "and"},
+    ...                        "training": {"m": 2, "train_seed": 0, "posterior": True}})
+    >>> [(t.truth_table, t.points) for t in readout_targets(spec, ["0x8", "0x9"])]
+    [(8, (1, 3)), (8, None), (9, None)]
+    """
+    points = tuple(int(p) for p in training_points(spec.training, spec.model.n_inputs))
+    return [ReadoutTarget(spec.target.truth_table, points=points)] + [ReadoutTarget(int(h, 16)) for h in chosen]
+
+
+def readout_job(spec: Spec, settings: ReadoutSettings, censuses: Mapping[str, Callable[[], Any]], top: int
+                ) -> Callable[[RunOptions], tuple[pd.DataFrame, PassFacts]]:
+    """One setting's readout pass as a job: ``spec`` the posterior pass's (its model, prior, target
+    and S), ``censuses`` each method's finished census (``posterior`` first; a function giving the
+    tally's result, read when the job runs, after those passes). Its result is the ``readout``
+    rows (:func:`~counting.experiments.training.tables.readout_rows`, without the setting's columns)."""
+    n = spec.model.n_inputs
+
+    def job(options: RunOptions) -> tuple[pd.DataFrame, PassFacts]:
+        tt = spec.target.truth_table
+        points = training_points(spec.training, n)
+        counts = {method: census_counts(result()) for method, result in censuses.items()}
+        chosen = list(tb.chosen_functions(counts, to_hex(tt, n), to_hex(tb.treacherous(tt, points, n), n), top))
+        est = estimate_many(Problem.of(spec), readout_targets(spec, chosen), settings, options)
+        rows = tb.readout_rows({}, [to_hex(tt, n)] + chosen, ["S"] + ["all"] * len(chosen), est)
+        d = est[0].diagnostics
+        facts = PassFacts(est[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
+                          int(d["resumed_from_chunk"]), est[0].seconds, float(d["networks_per_second"]))
+        return rows, facts
+
+    return job
+
+
+def seeded(settings: ReadoutSettings, seed: int, architecture: str, target: str, m: int) -> ReadoutSettings:
+    """``[ratios.readout]`` with one setting's seed (:func:`readout_seed`)."""
+    return dataclasses.replace(settings, seed=readout_seed(seed, architecture, target, m))
