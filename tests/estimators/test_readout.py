@@ -38,7 +38,7 @@ def spec_text(model: str, target: str = 'name = "and"', estimator: str = 'kind =
     return f"[model]\n{model}\n[target]\n{target}\n[estimator]\n{estimator}\n"
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", [2, pytest.param(3, marks=pytest.mark.slow)])  # n = 3: 104 functions (about 80 s on busy cores)
 def test_perceptron_volumes_equal_the_exact_ones(n):
     """No hidden layer: P(f | hidden) is the volume itself, one orthant probability (2-bit AND = 1/24)."""
     spec = parse_spec(spec_text(f"n_inputs = {n}\nwidths = []"))
@@ -112,6 +112,7 @@ def test_same_numbers_whatever_the_devices_and_interruptions(tmp_path):
         assert runs[k]["diagnostics"]["khat"] == runs["1"]["diagnostics"]["khat"]
 
 
+@pytest.mark.slow  # two processes' parts and a whole run (about 40 s on two busy cores)
 def test_merged_parts_give_the_whole_state():
     """A job split into parts (chunk ranges) merges to the state of the whole (chunk arrays joined in
     order, the largest terms merged)."""
@@ -158,6 +159,7 @@ def test_refusals():
         ESTIMATORS["readout"](Problem.of(spec), spec.estimator, RunOptions())
 
 
+@pytest.mark.slow  # about 110 s on two busy cores
 def test_mechanisms_and_subsets_agree_with_hit_or_miss_on_the_same_hidden_layers():
     """"Computes f and layer 1 holds g" as E[1{holds g} P(f | hidden)], and "agrees with f on S" as an
     orthant over S alone, against shared-draws hit-or-miss of the same conditions on the same hidden

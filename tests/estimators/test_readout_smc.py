@@ -34,6 +34,7 @@ def spec_text(model: str, target: str, estimator: str = 'kind = "readout_smc"') 
     return f"[model]\n{model}\n[target]\n{target}\n[estimator]\n{estimator}\n"
 
 
+@pytest.mark.slow  # three compiles (about 70 s each on two busy cores); the module's doctest checks 2-bit AND by default
 def test_perceptron_volumes_equal_the_exact_ones():
     """No hidden layer: one stage (every network has the same P(f | hidden)) and the correction's
     fresh shifts give the orthant probability itself; three 2-bit threshold functions' exact volumes

@@ -224,6 +224,7 @@ def test_a_class_estimated_by_smc_publishes_its_smc_volume_not_the_census_fracti
     np.testing.assert_allclose(census["volume"], 10.0 ** census["log10_volume"], rtol=1e-12)
 
 
+@pytest.mark.slow  # a readout pass and SMC replicates (about 50 s on two busy cores)
 def test_a_rare_class_with_a_reliable_readout_estimate_publishes_it_and_it_meets_smc():
     """As above on relu 2-4-1 with ``[volumes.readout]``: the rare class 0x3 gets both SMC and the
     readout estimate; the readout one is reliable here (k-hat below threshold), so it is published,
