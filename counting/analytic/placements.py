@@ -15,6 +15,14 @@ along an edge is strict (a gate never shares a block with a gate it reads). What
 many hidden units a gate uses, whether a block has room for the gates placed in it, or how likely
 a prior is to build any of them; a placement count is a multiplicity, not a volume.
 
+Other *rules* (:class:`Rule`, :data:`RULES`) mirror the choices the measurement makes
+(:mod:`counting.mechanisms.routes`): ``embedding`` lets the gates that read only inputs sit in
+block 0 as well (the measured stages include the embedding, which can hold a threshold function
+of the inputs); ``shared`` lets a gate share a block with a gate it reads (the measurement's
+"same stage": a block's stream reads its own hidden units); ``output=False`` leaves the output
+gates (those no gate reads) to the readout, uncounted (the measurement searches only the
+intermediates, never the readout). :data:`BLOCKS`, the default, is the rule above.
+
 Two shapes of ``2j + 1`` gates are compared: the *chain* (``chain(2j + 1)``, depth ``2j + 1``),
 with ``C(L, 2j + 1)`` placements, and the *tree* (``tree(j)``: two chains of ``j`` gates feeding
 one combiner, depth ``j + 1``), with ``sum_{m=j}^{L-1} C(m, j)**2`` placements (``m`` blocks lie
@@ -30,6 +38,10 @@ Example:
     (14, 4, Fraction(7, 2))
     >>> parity_decompositions(4)
     Decompositions(chain=12, tree=3)
+    >>> [placements(tree(1), 4, RULES[r]) for r in ("blocks", "embedding", "shared", "embedding+shared")]
+    [14, 30, 30, 54]
+    >>> [placements(chain(3), 4, RULES[r]) for r in ("blocks", "embedding", "shared", "embedding+shared")]
+    [4, 10, 20, 30]
 """
 
 from __future__ import annotations
@@ -157,20 +169,85 @@ def tree(j: int) -> Circuit:
     return Circuit.from_reads(reads)
 
 
+class Rule(NamedTuple):
+    """Which maps ``gate -> block`` a placement count counts (see the module docstring).
+
+    ``embedding``: gates reading no gate may also sit in block 0 (the embedding); ``shared``: a gate
+    may sit in the block of a gate it reads (order along a read is ``<=``, not ``<``); ``output``:
+    the output gates (read by no gate) take a block (``False``: they sit in the readout and are
+    not counted). Every other gate sits in ``1..L``."""
+
+    embedding: bool = False
+    shared: bool = False
+    output: bool = True
+
+    @property
+    def name(self) -> str:
+        parts = [n for n, on in (("embedding", self.embedding), ("shared", self.shared)) if on]
+        parts += [] if self.output else ["readout"]
+        return "+".join(parts) or "blocks"
+
+
+BLOCKS = Rule()
+"""Every gate, the output gate included, in blocks ``1..L``, strictly after the gates it reads."""
+RULES = {r.name: r for r in (Rule(e, sh, o) for o in (True, False) for e in (False, True) for sh in (False, True))}
+"""Every combination of the three choices, by name: ``blocks``, ``shared``, ``embedding``,
+``embedding+shared``, then the same with ``+readout`` (``readout`` alone for output in the readout)."""
+
+
 def _check_blocks(L: int) -> None:
     if L < 0:
         raise ValueError(f"placements: L (number of blocks) must be >= 0, got {L}")
 
 
-def placements_brute_force(circuit: Circuit, L: int) -> int:
-    """Placement count by enumerating all ``L**n`` maps ``gate -> block`` and keeping the valid ones.
+def placements_brute_force(circuit: Circuit, L: int, rule: Rule = BLOCKS) -> int:
+    """Placement count by enumerating all maps ``gate -> block in {0..L}`` and keeping those the
+    rule allows (block 0 only for a gate reading no gate, under ``rule.embedding``; every read
+    ``<`` or, under ``rule.shared``, ``<=``; output gates dropped first unless ``rule.output``).
 
-    The reference for :func:`placements`; only for small ``L**n_gates``.
+    The reference for :func:`placements`; only for small ``(L + 1)**n_gates``.
     """
     _check_blocks(L)
+    circuit = circuit if rule.output else without_outputs(circuit)
     index = {g: i for i, g in enumerate(circuit.gates)}
     edges = [(index[x], i) for i, r in enumerate(circuit.reads) for x in r]
-    return sum(all(p[u] < p[v] for u, v in edges) for p in itertools.product(range(1, L + 1), repeat=circuit.n_gates))
+    low = [0 if rule.embedding and not r else 1 for r in circuit.reads]
+    before = (lambda a, b: a <= b) if rule.shared else (lambda a, b: a < b)
+    return sum(all(p[i] >= low[i] for i in range(len(p))) and all(before(p[u], p[v]) for u, v in edges)
+               for p in itertools.product(range(0, L + 1), repeat=circuit.n_gates))
+
+
+def without_outputs(circuit: Circuit) -> Circuit:
+    """The circuit less its output gates (those no gate reads)."""
+    read = {x for r in circuit.reads for x in r}
+    keep = [i for i, g in enumerate(circuit.gates) if g in read]
+    return Circuit(tuple(circuit.gates[i] for i in keep), tuple(circuit.reads[i] for i in keep))
+
+
+def _placements_by_blocks(circuit: Circuit, L: int, rule: Rule) -> int:
+    """Exact count under any rule: DP over the blocks in order (``0`` first under
+    ``rule.embedding``), the state the set of gates placed so far; each block adds any set of
+    gates whose reads are all placed before it (or, under ``rule.shared``, placed or added with it)."""
+    n = circuit.n_gates
+    index = {g: i for i, g in enumerate(circuit.gates)}
+    need = [sum(1 << index[x] for x in r) for r in circuit.reads]
+    sources = sum(1 << i for i in range(n) if not need[i])
+    full = (1 << n) - 1
+    counts = {0: 1}
+    for block in range(0 if rule.embedding else 1, L + 1):
+        nxt: dict[int, int] = {}
+        for done, c in counts.items():
+            rest = full & ~done & (sources if block == 0 else full)
+            sub = rest
+            while True:
+                have = done | sub if rule.shared else done
+                if all(need[i] & have == need[i] for i in range(n) if sub >> i & 1):
+                    nxt[done | sub] = nxt.get(done | sub, 0) + c
+                if not sub:
+                    break
+                sub = (sub - 1) & rest
+        counts = nxt
+    return counts.get(full, 0)
 
 
 def _components(circuit: Circuit) -> list[Circuit]:
@@ -240,16 +317,20 @@ def level_counts(circuit: Circuit) -> tuple[int, ...]:
     return total
 
 
-def placements(circuit: Circuit, L: int) -> int:
+def placements(circuit: Circuit, L: int, rule: Rule = BLOCKS) -> int:
     """Exact placement count of ``circuit`` in ``L`` blocks (Python integer).
 
-    Number of maps ``gate -> block in {1..L}`` strictly increasing along every read: every gate,
-    the output gate included, takes a block; the embedding and the readout take none. Gates are
-    distinct; gates with no read path between them may share a block. Zero when ``L`` is below the
-    circuit's depth; 1 for the empty circuit. Uses :func:`level_counts` (cached per circuit), fast for
-    any DAG of a dozen gates and any ``L``.
+    By default (:data:`BLOCKS`) the number of maps ``gate -> block in {1..L}`` strictly increasing
+    along every read: every gate, the output gate included, takes a block; the embedding and the
+    readout take none. Gates are distinct; gates with no read path between them may share a block.
+    Zero when ``L`` is below the circuit's depth; 1 for the empty circuit. Uses :func:`level_counts`
+    (cached per circuit), fast for any DAG of a dozen gates and any ``L``. Another ``rule``
+    (:class:`Rule`) is counted block by block (:func:`_placements_by_blocks`, ``4**n_gates * L``
+    steps at most).
     """
     _check_blocks(L)
+    if rule != BLOCKS:
+        return _placements_by_blocks(circuit if rule.output else without_outputs(circuit), L, rule)
     return sum(e * math.comb(L, k) for k, e in enumerate(level_counts(circuit)))
 
 

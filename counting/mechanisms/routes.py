@@ -17,10 +17,26 @@ The sites searched are exactly those of the stages: for a residual MLP ``embed``
 for an MLP ``layer{l}`` (hidden layer ``l``'s pre-activations). The readout (``output``) is not
 searched. Only the first stage holding an intermediate is kept.
 
-Order is not required: a network takes an alternative when each of its intermediates is held at
-some stage, whatever the stages (a chain's triple may sit at an earlier stage than its pair, or
-at the same one). A placement (:func:`placement`, :func:`placement_codes`) is the alternative's
-stages sorted, so it does not say which intermediate sits where.
+By default order is not required: a network takes an alternative when each of its intermediates
+is held at some stage, whatever the stages (a chain's triple may sit at an earlier stage than its
+pair, or at the same one). A placement (:func:`placement`, :func:`placement_codes`) is the
+alternative's stages sorted, so it does not say which intermediate sits where.
+
+The *ordered* readings (:data:`ORDERS`, :func:`order_levels`) compare, for each read of a route
+(:attr:`Route.reads`: a chain's triple reads its pair; a tree's two pairs read nothing of each
+other), where the two intermediates are *first* held. The sites of a network are computed in one
+order (:func:`site_order`; residual MLP: ``embed``, ``block1``, ``stream1``, ``block2``, ...,
+each site a function of the sites before it, ``stream{k}`` of ``block{k}`` too). With ``p`` the
+read intermediate (the pair) and ``t`` the reader (the triple), an alternative is taken
+
+* ``"any"``: whatever the sites (the default, as above);
+* ``"weak"``: with ``stage(p) <= stage(t)`` (the same stage allowed);
+* ``"ordered"``: with ``site(p) < site(t)``: the triple first appears at a site computed after the
+  pair's first site, so it could have read it (same stage only as ``block{k}`` then ``stream{k}``);
+* ``"strict"``: with ``stage(p) < stage(t)``.
+
+Each implies the one before. Only the first site of each intermediate is kept, so a triple first
+built before its pair and built again later is read as out of order.
 
 Example:
     >>> d = DECOMPOSITIONS["parity4"]
@@ -35,6 +51,9 @@ Example:
     >>> first = np.array([[1, 2, 9, 9], [9, 9, 9, 9]])      # stages of intermediates g0..g3 (9: never)
     >>> takes(first, ((0, 1), (2, 3)), never=9).tolist()      # alternative (g0, g1) or (g2, g3)
     [True, False]
+    >>> first = np.array([[1, 2], [2, 1], [2, 2]])           # pair (g0) and triple (g1): stages
+    >>> [takes(first, ((0, 1),), 9, ((0, 1),), order).tolist() for order in ("any", "weak", "strict")]
+    [[True, True, True], [True, False, True], [True, False, False]]
     >>> from counting.spec import ResMLPSpec
     >>> stages(ResMLPSpec(depth=2)), never(ResMLPSpec(depth=2))
     ((('embed',), ('block1', 'stream1'), ('block2', 'stream2')), 3)
@@ -48,7 +67,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Int
+from jaxtyping import Array, ArrayLike, Bool, Int
 
 from counting.analytic.placements import Circuit, chain as chain_circuit, tree as tree_circuit
 from counting.boolean.tables import canonical, from_function
@@ -59,25 +78,38 @@ from counting.models.layers import Architecture, Forward
 from counting.spec.model import ModelSpec
 
 CLASSES = ("both", "first only", "second only", "neither")
+ORDERS = ("any", "weak", "ordered", "strict")
+"""The readings of a route's order, weakest first; :func:`order_levels` gives level ``i + 1`` for the
+``i``-th when that is the strongest reading under which the route is taken (0: not taken)."""
+LEVELS = len(ORDERS) + 1
 
 
 @dataclass(frozen=True)
 class Route:
     """One way to compute a target: ``alternatives`` (each a tuple of intermediate truth tables, all
-    of which a solution builds), the gates it takes and its depth in gates, and ``circuit``: one
+    of which a solution builds), the gates it takes and its depth in gates, ``circuit``: one
     alternative's gates as a DAG (:class:`~counting.analytic.placements.Circuit`), whose
-    placement count in ``L`` blocks the measured volumes are set against."""
+    placement count in ``L`` blocks the measured volumes are set against, and ``reads``: pairs
+    ``(i, j)`` of positions in an alternative where intermediate ``j`` reads intermediate ``i``
+    (what the ordered readings of :data:`ORDERS` compare; none for a tree's two pairs)."""
 
     name: str
     alternatives: tuple[tuple[int, ...], ...]
     gates: int
     depth: int
     circuit: Circuit
+    reads: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if (self.circuit.n_gates, self.circuit.depth) != (self.gates, self.depth):
             raise ValueError(f"route {self.name!r}: circuit of {self.circuit.n_gates} gates and depth "
                              f"{self.circuit.depth}, expected {self.gates} and {self.depth}")
+        k = len(self.alternatives[0])
+        if any(not (0 <= i < k and 0 <= j < k and i != j) for i, j in self.reads):
+            raise ValueError(f"route {self.name!r}: reads {self.reads} outside an alternative of {k}")
+        k = len(self.alternatives[0])
+        if any(not (0 <= i < k and 0 <= j < k and i != j) for i, j in self.reads):
+            raise ValueError(f"route {self.name!r}: reads {self.reads} outside an alternative of {k}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,7 @@ class Decomposition:
 # the chain of (x0&x1)^(x2&x3) through (a&b)^c, which needs a fourth gate c&~d beside it.
 CHAIN3, TREE3 = chain_circuit(3), tree_circuit(1)
 CHAIN4 = Circuit.from_reads({"ab": (), "ab^c": ("ab",), "c&~d": (), "out": ("ab^c", "c&~d")})
+CHAIN_READS = ((0, 1),)  # a chain's second intermediate reads its first
 
 
 def _table(fn, n: int) -> int:
@@ -134,7 +167,7 @@ def parity4() -> Decomposition:
     tree ``(a^b)^(c^d)`` (two disjoint pairs: 3 pairings); three XOR gates either way."""
     chain, tree = _chain_and_tree(_parity)
     return Decomposition("parity4", 4, _parity(range(4), 4),
-                         (Route("chain", chain, 3, 3, CHAIN3), Route("tree", tree, 3, 2, TREE3)),
+                         (Route("chain", chain, 3, 3, CHAIN3, CHAIN_READS), Route("tree", tree, 3, 2, TREE3)),
                          "x0^x1^x2^x3: a chain of three XORs against a tree of three XORs")
 
 
@@ -144,7 +177,7 @@ def and4() -> Decomposition:
     the contrast of a target whose decompositions are not needed."""
     chain, tree = _chain_and_tree(_and)
     return Decomposition("and4", 4, _and(range(4), 4),
-                         (Route("chain", chain, 3, 3, CHAIN3), Route("tree", tree, 3, 2, TREE3)),
+                         (Route("chain", chain, 3, 3, CHAIN3, CHAIN_READS), Route("tree", tree, 3, 2, TREE3)),
                          "x0&x1&x2&x3: a chain of three ANDs against a tree of three ANDs")
 
 
@@ -157,7 +190,7 @@ def xor_and() -> Decomposition:
     chain = tuple((a, _table(lambda b, i=i: (b[i] ^ (b[2] & b[3])) == 1, n)) for i in (0, 1))
     tree = ((_parity((0, 1), n), a),)
     return Decomposition("xor_and", n, target,
-                         (Route("chain", chain, 3, 3, CHAIN3), Route("tree", tree, 3, 2, TREE3)),
+                         (Route("chain", chain, 3, 3, CHAIN3, CHAIN_READS), Route("tree", tree, 3, 2, TREE3)),
                          "x0^x1^(x2&x3): a chain through (x2&x3)^xi against a tree through x0^x1")
 
 
@@ -172,7 +205,7 @@ def and_xor_and() -> Decomposition:
                   for p in pairs for c in range(4) if c not in p)
     tree = ((_and((0, 1), n), _and((2, 3), n)),)
     return Decomposition("and_xor_and", n, target,
-                         (Route("chain", chain, 4, 3, CHAIN4), Route("tree", tree, 3, 2, TREE3)),
+                         (Route("chain", chain, 4, 3, CHAIN4, CHAIN_READS), Route("tree", tree, 3, 2, TREE3)),
                          "(x0&x1)^(x2&x3): a tree of three gates against a chain of four")
 
 
@@ -202,34 +235,83 @@ def never(model: ModelSpec) -> int:
     return first_stage(model) + len(stages(model))
 
 
-def first_stages(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n: int) -> Int[Array, "B G"]:
-    """For each network and intermediate, the first stage whose sites hold it (:func:`never` if none).
+def site_order(model: ModelSpec) -> tuple[tuple[str, int], ...]:
+    """Every searched site with its stage, in the order the network computes them (each site a
+    function of the sites before it): :func:`stages` flattened."""
+    offset = first_stage(model)
+    return tuple((site, s + offset) for s, sites in enumerate(stages(model)) for site in sites)
+
+
+def site_stages(model: ModelSpec) -> np.ndarray:
+    """The stage of each position of :func:`site_order`, then :func:`never` for "no site"."""
+    return np.asarray([st for _, st in site_order(model)] + [never(model)], np.int32)
+
+
+def first_sites(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n: int) -> Int[Array, "B G"]:
+    """For each network and intermediate, the position in :func:`site_order` of the first site
+    holding it (``len(site_order(model))`` if none).
 
     Held at a site: some unit there has the intermediate's sign pattern or its negation (canonical
     patterns compared, :func:`~counting.mechanisms.sites.canonical_units`); the sites are those of
     :func:`stages` (never the readout)."""
     g = jnp.asarray(np.asarray([canonical(t, n) for t in intermediates], np.uint32))
-    offset = first_stage(model)
+    order = site_order(model)
     first = None
-    for s, sites in reversed(list(enumerate(stages(model)))):
-        held = None
-        for site in sites:
-            units = canonical_units(fwd.sites[site], n)[..., 0]  # one word: n <= 5
-            h = jnp.any(units[:, :, None] == g[None, None, :], axis=1)
-            held = h if held is None else held | h
-        here = jnp.int32(s + offset)
-        first = jnp.where(held, here, jnp.int32(never(model)) if first is None else first)
+    for p, (site, _) in reversed(list(enumerate(order))):
+        units = canonical_units(fwd.sites[site], n)[..., 0]  # one word: n <= 5
+        held = jnp.any(units[:, :, None] == g[None, None, :], axis=1)
+        first = jnp.where(held, jnp.int32(p), jnp.int32(len(order)) if first is None else first)
     return first
 
 
-def takes(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) -> np.ndarray:
-    """Whether each network takes some alternative (every intermediate column of it held at some
-    stage, in any order: the stages of an alternative's intermediates are not compared)."""
-    first = np.asarray(first)
-    out = np.zeros(first.shape[0], bool)
+def first_stages(fwd: Forward, model: ModelSpec, intermediates: Sequence[int], n: int) -> Int[Array, "B G"]:
+    """For each network and intermediate, the first stage whose sites hold it (:func:`never` if none):
+    the stage of its :func:`first_sites`."""
+    return jnp.asarray(site_stages(model))[first_sites(fwd, model, intermediates, n)]
+
+
+def order_levels(first: Int[ArrayLike, "B G"], alternatives: Sequence[Sequence[int]], reads: Sequence[tuple[int, int]],
+                 never: int, stage_of: np.ndarray | None = None) -> Int[Array, "B"]:
+    """Per network, the strongest reading of :data:`ORDERS` under which it takes some alternative,
+    as a level: 0 not taken, ``ORDERS.index(order) + 1`` otherwise (on the device).
+
+    ``first``: each intermediate column's first site (its position in :func:`site_order`; ``never``:
+    held nowhere), ``stage_of``: the stage of each position and of ``never`` (:func:`site_stages`).
+    Without ``stage_of``, ``first`` holds stages, each stage one site (``"ordered"`` is then
+    ``"strict"``). ``reads``: the route's ``(i, j)``, ``j`` reading ``i`` (positions in an
+    alternative). An alternative taken with no read has the top level."""
+    first = jnp.asarray(first)
+    stage = first if stage_of is None else jnp.asarray(stage_of)[first]
+    top = jnp.int32(len(ORDERS))
+    best = jnp.zeros(first.shape[:1], jnp.int32)
     for alt in alternatives:
-        out |= np.all(first[:, list(alt)] < never, axis=1)
-    return out
+        alt = list(alt)
+        level = jnp.where(jnp.all(first[:, alt] < never, axis=1), top, jnp.int32(0))
+        for i, j in reads:
+            si, sj = stage[:, alt[i]], stage[:, alt[j]]
+            pi, pj = first[:, alt[i]], first[:, alt[j]]
+            this = jnp.select([si < sj, pi < pj, si <= sj], [jnp.int32(4), jnp.int32(3), jnp.int32(2)], jnp.int32(1))
+            level = jnp.minimum(level, this)
+        best = jnp.maximum(best, level)
+    return best
+
+
+def takes(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int,
+          reads: Sequence[tuple[int, int]] = (), order: str = "any", stage_of: np.ndarray | None = None) -> np.ndarray:
+    """Whether each network takes some alternative: every intermediate column of it held at some
+    stage, in any order (``order="any"``: the stages of an alternative's intermediates are not
+    compared), or under another reading of :data:`ORDERS` (:func:`order_levels`, with ``reads`` and
+    ``stage_of`` as there)."""
+    first = np.asarray(first)
+    if order == "any":
+        out = np.zeros(first.shape[0], bool)
+        for alt in alternatives:
+            out |= np.all(first[:, list(alt)] < never, axis=1)
+        return out
+    if order not in ORDERS:
+        raise ValueError(f"order: expected one of {ORDERS}, got {order!r}")
+    level = np.asarray(order_levels(first, alternatives, reads, never, stage_of))
+    return level >= ORDERS.index(order) + 1
 
 
 def placement(first: np.ndarray, alternatives: Sequence[Sequence[int]], never: int) -> np.ndarray:
@@ -271,18 +353,21 @@ def decode_placement(code: int, never: int) -> tuple[int, int] | None:
     return code % (never + 1), code // (never + 1)
 
 
-def route_class(first: np.ndarray, d: Decomposition, never: int) -> np.ndarray:
+def route_class(first: np.ndarray, d: Decomposition, never: int, order: str = "any",
+                stage_of: np.ndarray | None = None) -> np.ndarray:
     """Per network, one of :data:`CLASSES` (``first`` / ``second``: ``d.routes[0]`` / ``routes[1]``),
-    each route taken as :func:`takes` reads it (every intermediate held somewhere, in any order)."""
-    a = takes(first, d.columns(d.routes[0]), never)
-    b = takes(first, d.columns(d.routes[1]), never)
+    each route taken as :func:`takes` reads it (by default every intermediate held somewhere, in
+    any order; ``order`` and ``stage_of`` as in :func:`takes`, each route with its own reads)."""
+    a = takes(first, d.columns(d.routes[0]), never, d.routes[0].reads, order, stage_of)
+    b = takes(first, d.columns(d.routes[1]), never, d.routes[1].reads, order, stage_of)
     return np.select([a & b, a, b], list(CLASSES[:3]), CLASSES[3])
 
 
 def route_condition(d: Decomposition, route: Route, model: ModelSpec) -> Condition:
     """"The network takes this route": any alternative whose every intermediate some site holds
     (a :class:`~counting.mechanisms.predicates.Condition`, so rare-event estimators climb it).
-    The sites are those of :func:`stages`; as in :func:`takes`, the intermediates may be held in any order."""
+    The sites are those of :func:`stages`; as in :func:`takes` by default, the intermediates may be
+    held in any order (the ordered readings are read from :func:`first_sites`, not climbed)."""
     sites = [s for st in stages(model) for s in st]
     held = {g: any_of(*[holds(s, g, d.n) for s in sites]) for g in d.intermediates}
     return any_of(*[all_of(*[held[canonical(g, d.n)] for g in alt]) for alt in route.alternatives])

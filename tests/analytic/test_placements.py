@@ -248,3 +248,54 @@ def test_placement_table():
             assert r == pytest.approx((2 * L - 1) / (L - 2), rel=1e-15)
     big = placements.placement_table([64], j=20)
     assert big.tree[0] == placements.tree_placements(64, 20)  # exact beyond int64
+
+
+# --- placement rules (embedding as block 0, shared blocks along a read, output in the readout) ---
+
+SMALL = [chain(1), chain(2), chain(3), tree(0), tree(1), tree(2),
+         Circuit.from_reads({"ab": (), "ab^c": ("ab",), "c&~d": (), "out": ("ab^c", "c&~d")}),
+         Circuit.from_reads({"a": (), "b": ("a",), "c": ("a",), "d": ("b", "c")})]
+
+
+@pytest.mark.parametrize("name", list(placements.RULES))
+def test_every_rule_brute_force_equals_the_block_dp(name):
+    rule = placements.RULES[name]
+    for c in SMALL:
+        for L in range(0, 5 if c.n_gates > 4 else 6):
+            assert placements.placements(c, L, rule) == placements.placements_brute_force(c, L, rule), (name, c, L)
+
+
+def test_rules_are_every_combination_and_the_default_is_unchanged():
+    assert len(placements.RULES) == 8 and placements.RULES["blocks"] == placements.BLOCKS
+    assert {r.name for r in placements.RULES.values()} == set(placements.RULES)
+    for c in SMALL:
+        for L in range(0, 7):
+            assert placements.placements(c, L) == placements.placements(c, L, placements.BLOCKS)
+            # the default counted by the other method too
+            assert placements._placements_by_blocks(c, L, placements.BLOCKS) == placements.placements(c, L)
+
+
+def test_rules_by_hand_on_the_chain_and_tree_of_three_gates():
+    R = placements.RULES
+    for L in range(0, 10):
+        # embedding, strict: gates reading a gate cannot sit in block 0 anyway: L + 1 blocks
+        assert placements.placements(chain(3), L, R["embedding"]) == math.comb(L + 1, 3)
+        assert placements.placements(tree(1), L, R["embedding"]) == placements.tree_placements(L + 1, 1)
+        # shared: weakly increasing chains are multisets; the tree's combiner at m, its two pairs <= m
+        assert placements.placements(chain(3), L, R["shared"]) == math.comb(L + 2, 3)
+        assert placements.placements(tree(1), L, R["shared"]) == sum(m * m for m in range(1, L + 1))
+        # output in the readout: a pair then a triple; two free pairs
+        assert placements.placements(chain(3), L, R["readout"]) == math.comb(L, 2)
+        assert placements.placements(tree(1), L, R["readout"]) == L * L
+        assert placements.placements(tree(1), L, R["embedding+readout"]) == (L + 1) ** 2
+    # 4 blocks, summed over 3 trees and 12 chains: 0.875 under the default rule
+    ratios = {n: Fraction(3 * placements.placements(tree(1), 4, r), 12 * placements.placements(chain(3), 4, r))
+              for n, r in R.items()}
+    assert ratios["blocks"] == Fraction(7, 8) and ratios["embedding"] == Fraction(3, 4)
+    assert ratios["shared"] == Fraction(3, 8) and ratios["embedding+shared"] == Fraction(9, 20)
+
+
+def test_without_outputs_drops_the_gates_nothing_reads():
+    assert placements.without_outputs(tree(1)).gates == ("a1", "b1")
+    assert placements.without_outputs(chain(3)) == chain(2)
+    assert placements.without_outputs(chain(1)).n_gates == 0

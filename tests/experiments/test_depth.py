@@ -335,3 +335,60 @@ def test_placement_codes_decode_to_placement():
         d = decode_placement(int(c), 5)
         assert (d is None and (w == 5).all()) or tuple(w) == d
     assert (codes == 35).any() and (codes < 35).any()  # both taken and not taken occur
+
+
+# --- the ordered readings of the chain ---
+
+def test_order_tally_agrees_with_a_direct_classification():
+    """A route pass with ``order=True``: ``hist`` is the same as without it; the ``order`` histogram
+    read under "any" gives the classes of ``hist``, and under each reading the classes of
+    :func:`route_class` on the same networks (first sites read directly)."""
+    from counting.engine.priors import sample_params
+    from counting.experiments.depth.tables import classes_from_order
+    from counting.mechanisms.routes import ORDERS, first_sites, route_class, site_order, site_stages
+    m = square_model("resmlp", 4, 3, 6)
+    d = DECOMPOSITIONS["and4"]
+    spec = sampling_spec(m, parse_prior({}), 4096, seed=2, chunk_size=1024)
+    plain, ordered = RouteTally(m, [d], "t"), RouteTally(m, [d], "t", order=True)
+    run_pass(spec, plain, RunOptions(progress=False))
+    run_pass(spec, ordered, RunOptions(progress=False))
+    got = ordered.finalize()
+    assert (got["hist"] == plain.finalize()).all()
+    prior_hist, prior_order = got["hist"][0, 1], got["order"][0, 1]
+    assert classes_from_order(prior_order, "any") == classes_from_joint(prior_hist, never(m))
+    assert classes_from_order(got["order"][0, 0], "any") == classes_from_joint(got["hist"][0, 0], never(m))
+    # the readings nest, and some networks tell them apart
+    chain = [sum(classes_from_order(prior_order, r)[c] for c in ("both", "chain only")) for r in ORDERS]
+    assert chain == sorted(chain, reverse=True) and chain[0] > chain[-1] > 0, chain
+    # direct: prior networks of the same model, classified one reading at a time
+    params = sample_params(jax.random.key(5), m, parse_prior({}), batch=2048)
+    fwd = forward(m, params, jnp.asarray(cube(4)))
+    sites = np.asarray(first_sites(fwd, m, d.intermediates, 4))
+    from counting.experiments.depth.tally import route_codes
+    _, levels = route_codes(fwd, m, d)
+    hist = np.bincount(np.asarray(levels), minlength=25)
+    names = {"both": "both", "first only": "chain only", "second only": "tree only", "neither": "neither"}
+    for r in ORDERS:
+        cls = route_class(sites, d, len(site_order(m)), r, site_stages(m))
+        direct = {names[c]: int((cls == c).sum()) for c in names}
+        assert classes_from_order(hist, r) == direct, r
+
+
+def test_route_rows_give_the_ordered_ratio_beside_the_unordered_one():
+    from counting.experiments.depth.tables import LEVEL_NAMES, route_rows
+    d = DECOMPOSITIONS["and4"]
+    order = np.zeros((5, 5), np.int64)
+    order[4, 0], order[1, 0], order[2, 0], order[0, 4], order[4, 4], order[0, 0] = 30, 10, 10, 20, 5, 25
+    counts = {"both": 5, "chain only": 50, "tree only": 20, "neither": 25}
+    row = route_rows(d, {"depth": 4}, 5, "mc", counts, None, {}, 100, order.ravel())
+    assert row["takes_chain"] == 0.55 and row["takes_chain_ordered"] == row["takes_chain_strict"] == 0.35
+    assert row["takes_chain_weak"] == 0.45 and row["takes_tree_ordered"] == row["takes_tree"] == 0.25
+    assert row["ratio_tree_chain_ordered"] == pytest.approx(0.25 / 0.35)
+    assert (row["ratio_ordered_lo"], row["ratio_ordered_hi"]) == ratio_interval(np.array([5, 30, 20, 45]))
+    assert row["ratio_ordered_lo"] < row["ratio_tree_chain_ordered"] < row["ratio_ordered_hi"]
+    assert [row[k] for k in LEVEL_NAMES] == pytest.approx([10 / 55, 10 / 55, 0, 35 / 55])
+    # SMC: per-replicate shares, Student-t intervals, the ratio's the quotient of the two intervals
+    per = np.array([[0.05, 0.5, 0.2, 0.25]] * 2)
+    row = route_rows(d, {"depth": 4}, 5, "smc", counts, per, {}, 100, order.ravel(), [order.ravel()] * 2)
+    assert row["takes_chain_ordered"] == pytest.approx(0.35) and row["takes_chain"] == pytest.approx(0.55)
+    assert row["ratio_tree_chain_ordered"] == pytest.approx(0.25 / 0.35)

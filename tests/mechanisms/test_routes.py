@@ -132,3 +132,61 @@ def test_placement_picks_the_earliest_finished_alternative():
     assert placement(first, alts, 9).tolist() == [[1, 2], [9, 9], [1, 1]]
     assert takes(first, alts, 9).tolist() == [True, False, True]
     assert list(itertools.chain(*placement(first[:0], alts, 9))) == []
+
+
+# --- ordered readings ---
+
+def test_order_levels_on_hand_made_stages():
+    """Columns: pair, triple (one chain alternative whose triple reads its pair); stages only, so
+    "ordered" and "strict" coincide."""
+    from counting.mechanisms.routes import ORDERS, order_levels
+    first = np.array([[1, 2],   # pair before triple: every reading
+                      [2, 1],   # triple before pair: only "any"
+                      [2, 2],   # same stage: "weak" but not ordered
+                      [0, 9],   # triple never held: not taken
+                      [0, 0]])  # both in the embedding: "weak"
+    lv = np.asarray(order_levels(first, ((0, 1),), ((0, 1),), 9)).tolist()
+    assert lv == [4, 1, 2, 0, 2]
+    want = {"any": [True, True, True, False, True], "weak": [True, False, True, False, True],
+            "ordered": [True, False, False, False, False], "strict": [True, False, False, False, False]}
+    for order in ORDERS:
+        assert takes(first, ((0, 1),), 9, ((0, 1),), order).tolist() == want[order], order
+    assert takes(first, ((0, 1),), 9).tolist() == want["any"]
+    # no reads (a tree's pairs): taken means the top level
+    assert np.asarray(order_levels(first, ((0, 1),), (), 9)).tolist() == [4, 4, 4, 0, 4]
+    # several alternatives: the strongest reading over them
+    first = np.array([[2, 1, 1, 3], [2, 1, 9, 3]])
+    assert np.asarray(order_levels(first, ((0, 1), (2, 3)), ((0, 1),), 9)).tolist() == [4, 1]
+    with pytest.raises(ValueError, match="order"):
+        takes(first, ((0, 1),), 9, ((0, 1),), "sorted")
+
+
+def test_order_levels_on_sites_tell_a_block_from_the_stream_after_it():
+    """Residual MLP of 2 blocks: sites embed, block1, stream1, block2, stream2 (positions 0..4,
+    stages 0, 1, 1, 2, 2; 5 = never). The same stage is in order when the pair is in the block's
+    units and the triple in the stream after them (the stream reads those units), not the reverse."""
+    from counting.mechanisms.routes import order_levels, site_order, site_stages
+    model = ResMLPSpec(n_inputs=4, width=4, depth=2, hidden=4)
+    assert [s for s, _ in site_order(model)] == ["embed", "block1", "stream1", "block2", "stream2"]
+    stage_of = site_stages(model)
+    assert stage_of.tolist() == [0, 1, 1, 2, 2, 3]
+    first = np.array([[1, 2], [2, 1], [1, 1], [0, 3], [3, 0], [2, 3]])
+    lv = np.asarray(order_levels(first, ((0, 1),), ((0, 1),), 5, stage_of)).tolist()
+    assert lv == [3, 2, 2, 4, 1, 4]
+    d = DECOMPOSITIONS["and4"]
+    assert d.routes[0].reads == ((0, 1),) and d.routes[1].reads == ()
+
+
+@pytest.mark.parametrize("depth, blocks", [(3, (1, 2, 3)), (4, (1, 3, 4))])
+def test_a_hand_built_chain_is_taken_in_order(depth, blocks):
+    """The hand-built chain computes its pair in one block and its triple in a later one: the chain
+    under every ordered reading, its first sites those blocks' (the stream after each)."""
+    from counting.mechanisms.routes import ORDERS, first_sites, site_order, site_stages
+    model, params = parity_chain(depth=depth, blocks=blocks)
+    d, first, fwd = _stages_of(model, params)
+    sites = np.asarray(first_sites(fwd, model, d.intermediates, N))
+    stage_of = site_stages(model)
+    assert (stage_of[sites] == first).all()
+    nv, ns = never(model), len(site_order(model))
+    for order in ORDERS:
+        assert route_class(sites, d, ns, order, stage_of).tolist() == ["first only"], order

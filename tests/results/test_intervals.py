@@ -26,6 +26,9 @@ RESULTS = ROOT / "results"
 # (file relative to results/, interval's lower column) -> its estimate, where no naming rule finds it
 ESTIMATES = {
     ("depth/routes.parquet", "ratio_lo"): "ratio_tree_chain",
+    ("depth/routes.parquet", "ratio_ordered_lo"): "ratio_tree_chain_ordered",
+    ("depth/routes.parquet", "ratio_strict_lo"): "ratio_tree_chain_strict",
+    ("depth/routes.parquet", "ratio_weak_lo"): "ratio_tree_chain_weak",
     ("depth-rare/routes.parquet", "ratio_lo"): "ratio_tree_chain",
     ("depth-crosscheck/routes.parquet", "ratio_lo"): "ratio_tree_chain",
     ("llama-rare/costs.parquet", "ci95_lo"): "cost_bits",

@@ -7,8 +7,8 @@ An experiment kind (:class:`counting.experiments.base.run.Kind`) with three opti
   ``rare-bias:<target>:<model>``: the same by tempered SMC for the targets too rare to hit.
 * ``lesions:<model>``: used blocks and longest used path of residual MLPs, for all networks and
   for each target's solutions (hit-or-miss over the prior, every block and edge lesioned).
-* ``routes:<model>``: how the solutions of each decomposition take its routes and where their
-  intermediates sit (hit-or-miss), and ``rare:<decomposition>:<model>``: the same from tempered
+* ``routes:<model>``: how the solutions of each decomposition take its routes (in any order and
+  under the ordered readings) and where their intermediates sit (hit-or-miss), and ``rare:<decomposition>:<model>``: the same from tempered
   SMC populations for targets too rare to hit, with their volume.
 
 Example:
@@ -90,34 +90,45 @@ def lesion_pass_tables(exp: Experiment, about: dict, result, facts: PassFacts) -
 
 
 def route_tables(model, tally: RouteTally, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """A hit-or-miss route pass: one ``routes`` row and the ``placements`` rows per decomposition."""
+    """A hit-or-miss route pass: one ``routes`` row, the ``placements`` rows and the
+    ``placement_rules`` rows per decomposition."""
     nv, about = never(model), row_about(about)
-    routes, places = [], []
-    for d, (joint, prior) in zip(tally.decompositions, result):
+    routes, places, rules = [], [], []
+    for d, (joint, prior), (order, order_prior) in zip(tally.decompositions, result["hist"], result["order"]):
         vol = tb.volume_columns(int(joint.sum()), facts.samples)
-        row = tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol, facts.samples)
-        routes.append({**row, **tb.prior_columns(tb.classes_from_joint(prior, nv))})
+        row = tb.route_rows(d, about, nv, "mc", tb.classes_from_joint(joint, nv), None, vol, facts.samples, order)
+        routes.append({**row, **tb.prior_columns(tb.classes_from_joint(prior, nv)), **tb.order_prior_columns(order_prior)})
         places += tb.placement_rows(d, about, nv, "mc", joint, samples=facts.samples)
-    return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places)}
+        rules += tb.placement_rule_rows(d, row)
+    return {"routes": pd.DataFrame(routes), "placements": pd.DataFrame(places), "placement_rules": pd.DataFrame(rules)}
 
 
 def rare_route_tables(model, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
-    """An SMC route pass: its decomposition's ``routes`` row and ``placements`` from the replicates'
-    last populations."""
+    """An SMC route pass: its decomposition's ``routes`` row, ``placements`` and ``placement_rules``
+    from the replicates' last populations."""
     nv, d = never(model), DECOMPOSITIONS[about["decomposition"]]
     runs = result.runs
     per, joint = [], np.zeros(len(runs[0].joint), np.int64)
+    order, per_order = np.zeros(len(runs[0].order), np.int64), []
     for run in runs:
         j = np.asarray(run.joint, np.int64)
         joint += j
+        order += np.asarray(run.order, np.int64)
         c = tb.classes_from_joint(j, nv)
         per.append(np.array([c[k] for k in tb.CLASS_NAMES], np.float64) / run.solutions if run.solutions
                    else np.full(4, np.nan))
+        per_order.append(np.asarray(run.order, np.int64))
     row = tb.route_rows(d, row_about(about), nv, "smc", tb.classes_from_joint(joint, nv), np.array(per),
-                        tb.smc_volume_columns([r.log_p for r in runs]), facts.samples)
+                        tb.smc_volume_columns([r.log_p for r in runs]), facts.samples, order, per_order)
     row["replicates"] = len(runs)
     places = tb.placement_rows(d, row_about(about), nv, "smc", joint, volume=row["volume"])
-    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places)}
+    return {"routes": pd.DataFrame([row]), "placements": pd.DataFrame(places),
+            "placement_rules": pd.DataFrame(tb.placement_rule_rows(d, row))}
+
+
+def route_counts(name: str, result) -> dict[str, np.ndarray]:
+    """A hit-or-miss route pass's counts for ``counts.npz``: ``<pass>|hist`` and ``<pass>|order``."""
+    return {f"{name}|hist": np.asarray(result["hist"]), f"{name}|order": np.asarray(result["order"])}
 
 
 def tally_counts(name: str, label: str, result) -> dict[str, np.ndarray]:
@@ -166,9 +177,9 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                 m = square_model("resmlp", n, L, w, r.activation)
                 spec = sampling_spec(m, exp.prior, r.samples, seed=exp.seed, chunk_size=exp.chunk_size)
                 about, name = {"part": "routes", **_about(m)}, f"routes:{model_name(m)}"
-                tally = RouteTally(m, decs, f"{KIND}:routes:{tag}")
+                tally = RouteTally(m, decs, f"{KIND}:routes+order:{tag}", order=True)
                 out.append(Pass(name, spec, tally, None, about, tables=partial(route_tables, m, tally, about),
-                                counts=partial(tally_counts, name, "hist")))
+                                counts=partial(route_counts, name)))
         for dname in r.rare:
             for w in r.rare_widths or r.widths:
                 for L in r.rare_depths or r.depths:
@@ -197,7 +208,8 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
         parts.append("lesions\n" + s.round(3).to_string(index=False))
     if "routes" in result:
         r = result["routes"][["decomposition", "width", "depth", "method", "solutions", "log10_volume", "takes_chain",
-                              "takes_tree", "ratio_tree_chain", "ratio_lo", "ratio_hi", "placement_ratio"]]
+                              "takes_tree", "ratio_tree_chain", "ratio_lo", "ratio_hi", "takes_chain_ordered",
+                              "ratio_tree_chain_ordered", "placement_ratio"]]
         parts.append("routes\n" + r.round(3).to_string(index=False))
     return "\n\n".join(parts)
 

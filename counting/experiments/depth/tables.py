@@ -16,8 +16,15 @@
   :mod:`counting.analytic.placements` next to it.
   Hit-or-miss rows also give the baseline among all networks drawn (``takes_chain_prior``,
   ``takes_tree_prior``): a route's intermediates may be built whatever the network computes.
+  Beside the unordered reading, the chain under the ordered readings (:data:`READINGS`:
+  ``takes_chain_ordered``, ``ratio_tree_chain_ordered`` with ``ratio_ordered_lo`` / ``_hi``, and
+  the same for ``_strict`` and ``_weak``), and how the chain's solutions split by order
+  (:data:`LEVEL_NAMES`).
 * ``placements``: among the solutions taking a route, the share at each (first stage, last stage)
   of its two intermediates, and the volume of the target computed with the route at that placement.
+* ``placement_rules``: per ``routes`` row and placement rule
+  (:data:`counting.analytic.placements.RULES`), the predicted ratio tree / chain (one circuit and
+  summed over alternatives) beside the measured ones.
 
 Intervals. Hit-or-miss shares: Clopper-Pearson. Their ratio: the 2.5% and 97.5% points of the
 ratio under the Jeffreys posterior ``Dirichlet(counts + 1/2)`` of the four classes (20,000 draws
@@ -44,11 +51,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from counting.analytic.placements import placements
+from counting.analytic.placements import BLOCKS, RULES, Rule, placements
 from counting.boolean.tables import to_hex
 from counting.experiments.base.shares import share_columns, volume_columns
 from counting.mechanisms.lesions import path_length_pmf
-from counting.mechanisms.routes import Decomposition, decode_placement
+from counting.mechanisms.routes import LEVELS, ORDERS, Decomposition, decode_placement
 from counting.rare.conditional import t_interval
 from counting.estimators.replicated import method_diagnostics, replicates_estimate
 from counting.estimators.result import VOLUME_COLUMNS, Estimate
@@ -124,68 +131,163 @@ def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple
     return pd.DataFrame(rows), pd.DataFrame(summary)
 
 
-def placement_columns(d: Decomposition, depth: int) -> dict:
+def placement_columns(d: Decomposition, depth: int, rule: Rule = BLOCKS, counts: bool = False) -> dict:
     """Placement counts of the two routes' circuits in ``depth`` blocks, tree (route 1) over chain
     (route 0): for one circuit of each shape, and summed over every alternative of each route
     (each count times the route's number of alternatives; NaN where the deeper circuit does not fit).
 
-    The rule is :func:`counting.analytic.placements.placements`: every gate of the circuit (the
-    output gate included) in blocks ``1..depth``, never the embedding, each strictly after the gates
-    it reads. The measured routes differ from it: their stages include the embedding (stage 0) and
-    need no order between intermediates (:func:`counting.mechanisms.routes.takes`)."""
+    The rule is :func:`counting.analytic.placements.placements`'s ``rule``; by default
+    (:data:`~counting.analytic.placements.BLOCKS`) every gate of the circuit (the output gate
+    included) in blocks ``1..depth``, never the embedding, each strictly after the gates it reads.
+    The measured routes differ from it: their stages include the embedding (stage 0) and need no
+    order between intermediates (:func:`counting.mechanisms.routes.takes`); the other rules
+    (:data:`~counting.analytic.placements.RULES`) mirror those choices. With ``counts`` the counts
+    of one circuit are given too (``placements_chain``, ``placements_tree``)."""
     chain, tree = d.routes
-    c, t = placements(chain.circuit, depth), placements(tree.circuit, depth)
+    c, t = placements(chain.circuit, depth, rule), placements(tree.circuit, depth, rule)
+    out = {"placements_chain": c, "placements_tree": t} if counts else {}
     if c == 0 or t == 0:
-        return {"placement_ratio": math.nan, "placement_ratio_all": math.nan}
-    return {"placement_ratio": t / c, "placement_ratio_all": len(tree.alternatives) * t / (len(chain.alternatives) * c)}
+        return {**out, "placement_ratio": math.nan, "placement_ratio_all": math.nan}
+    return {**out, "placement_ratio": t / c,
+            "placement_ratio_all": len(tree.alternatives) * t / (len(chain.alternatives) * c)}
 
 
-def route_rows(d: Decomposition, about: dict, never: int, method: str, class_counts: dict[str, int],
-               per_replicate: np.ndarray | None, volume: dict, samples: int) -> dict:
-    """One ``routes`` row. ``per_replicate``: SMC class shares ``[R, 4]`` (``None`` for hit-or-miss)."""
-    counts = np.array([class_counts[c] for c in CLASS_NAMES], np.int64)
+READINGS = {"ordered": "ordered", "strict": "strict", "weak": "weak"}
+"""The ordered readings of the chain reported beside the unordered one: column suffix -> reading of
+:data:`counting.mechanisms.routes.ORDERS`. ``_ordered`` (the triple first held at a site computed
+after its pair's first site) is the headline; ``_strict`` (a stage strictly after) and ``_weak``
+(the same stage allowed) bracket it."""
+LEVEL_NAMES = ("chain_triple_earlier", "chain_same_stage_unread", "chain_same_stage_read", "chain_pair_earlier")
+"""Among the solutions taking the chain (in any order), the share whose strongest reading is each
+level of :func:`counting.mechanisms.routes.order_levels`: the triple at an earlier stage than its
+pair in every alternative taken; at the same stage, the triple's site not after the pair's; at the
+same stage, the pair in a block's units and the triple in the stream after them; the pair at an
+earlier stage."""
+
+
+def classes_from_order(order: np.ndarray, reading: str) -> dict[str, int]:
+    """The four class counts of a joint order-level histogram (``level(chain) * LEVELS +
+    level(tree)``), each route taken when its level reaches ``reading`` (one of
+    :data:`counting.mechanisms.routes.ORDERS`)."""
+    a = np.asarray(order, np.int64).reshape(LEVELS, LEVELS)
+    k = ORDERS.index(reading) + 1
+    return {"both": int(a[k:, k:].sum()), "chain only": int(a[k:, :k].sum()),
+            "tree only": int(a[:k, k:].sum()), "neither": int(a[:k, :k].sum())}
+
+
+def chain_level_shares(order: np.ndarray) -> dict[str, float]:
+    """:data:`LEVEL_NAMES`: how the solutions taking the chain in any order split by level."""
+    a = np.asarray(order, np.int64).reshape(LEVELS, LEVELS).sum(axis=1)[1:]
+    n = int(a.sum())
+    return {name: (int(k) / n if n else math.nan) for name, k in zip(LEVEL_NAMES, a)}
+
+
+def _reading_columns(counts: np.ndarray, per_replicate: np.ndarray | None, suffix: str = "",
+                     classes: bool = False) -> dict:
+    """The shares taking each route (``takes_chain``, ``takes_tree``, with ``classes`` the four class
+    shares too), each with its interval, and ``ratio_tree_chain`` with ``ratio_lo`` / ``ratio_hi``,
+    from class counts (hit-or-miss) or from per-replicate class shares ``[R, 4]`` (SMC); every
+    name but the class shares' ends in ``suffix`` (the ratio's ends: ``ratio{suffix}_lo``)."""
     n = int(counts.sum())
-    row = {"decomposition": d.name, **about, "method": method, "samples": samples, "solutions": n, **volume}
+    row = {}
     takes = {"chain": counts[0] + counts[1], "tree": counts[0] + counts[2]}
     if per_replicate is None:
-        for c, k in zip(CLASS_NAMES, counts):
+        for c, k in zip(CLASS_NAMES, counts) if classes else ():
             s = share_columns([k], n, exact=False)
             row.update({f"{c}": float(s["share"][0]), f"{c}_lo": float(s["share_lo"][0]),
                         f"{c}_hi": float(s["share_hi"][0])})
         for r, k in takes.items():
             s = share_columns([k], n, exact=False)
-            row.update({f"takes_{r}": float(s["share"][0]), f"takes_{r}_lo": float(s["share_lo"][0]),
-                        f"takes_{r}_hi": float(s["share_hi"][0])})
+            row.update({f"takes_{r}{suffix}": float(s["share"][0]), f"takes_{r}{suffix}_lo": float(s["share_lo"][0]),
+                        f"takes_{r}{suffix}_hi": float(s["share_hi"][0])})
         lo, hi = ratio_interval(counts) if n else (math.nan, math.nan)
     else:
         per = per_replicate[np.isfinite(per_replicate[:, 0])]
-        cols = {c: per[:, i] for i, c in enumerate(CLASS_NAMES)}
-        cols["takes_chain"], cols["takes_tree"] = per[:, 0] + per[:, 1], per[:, 0] + per[:, 2]
+        cols = {c: per[:, i] for i, c in enumerate(CLASS_NAMES)} if classes else {}
+        cols[f"takes_chain{suffix}"], cols[f"takes_tree{suffix}"] = per[:, 0] + per[:, 1], per[:, 0] + per[:, 2]
         for c, v in cols.items():
             lo_, hi_ = t_interval(v) if len(v) else (math.nan, math.nan)
             row.update({c: float(v.mean()) if len(v) else math.nan, f"{c}_lo": lo_, f"{c}_hi": hi_})
-        if not (row["takes_chain_hi"] > 0):  # no replicate saw the chain: no ratio to bound
+        if not (row[f"takes_chain{suffix}_hi"] > 0):  # no replicate saw the chain: no ratio to bound
             lo, hi = math.nan, math.nan
         else:
-            lo = row["takes_tree_lo"] / row["takes_chain_hi"]
-            hi = row["takes_tree_hi"] / row["takes_chain_lo"] if row["takes_chain_lo"] > 0 else math.inf
+            lo = row[f"takes_tree{suffix}_lo"] / row[f"takes_chain{suffix}_hi"]
+            hi = (row[f"takes_tree{suffix}_hi"] / row[f"takes_chain{suffix}_lo"] if row[f"takes_chain{suffix}_lo"] > 0
+                  else math.inf)
+    tc, tt = row[f"takes_chain{suffix}"], row[f"takes_tree{suffix}"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = row["takes_tree"] / row["takes_chain"] if row["takes_chain"] > 0 else (
-            math.inf if row["takes_tree"] > 0 else math.nan)
-    row.update({"ratio_tree_chain": ratio, "ratio_lo": lo, "ratio_hi": hi, **placement_columns(d, about["depth"])})
+        ratio = tt / tc if tc > 0 else (math.inf if tt > 0 else math.nan)
+    row.update({f"ratio_tree_chain{suffix}": ratio, f"ratio{suffix}_lo": lo, f"ratio{suffix}_hi": hi})
     return row
 
 
-def prior_columns(class_counts: dict[str, int]) -> dict:
+def _shares(c: dict[str, int]) -> np.ndarray:
+    n = sum(c.values())
+    return np.array([c[k] for k in CLASS_NAMES], np.float64) / n if n else np.full(4, np.nan)
+
+
+def route_rows(d: Decomposition, about: dict, never: int, method: str, class_counts: dict[str, int],
+               per_replicate: np.ndarray | None, volume: dict, samples: int, order: np.ndarray | None = None,
+               per_replicate_order: Sequence[np.ndarray] | None = None) -> dict:
+    """One ``routes`` row. ``per_replicate``: SMC class shares ``[R, 4]`` (``None`` for hit-or-miss).
+
+    With ``order`` (the solutions' joint order-level histogram, :class:`~counting.experiments.depth.tally.RouteTally`'s
+    ``order``; for SMC with each replicate's, ``per_replicate_order``) the row also gives, for each
+    reading of :data:`READINGS`, ``takes_chain_<reading>``, ``takes_tree_<reading>`` and
+    ``ratio_tree_chain_<reading>`` with ``ratio_<reading>_lo`` / ``_hi`` (the same intervals as the
+    unordered ratio), and :data:`LEVEL_NAMES`."""
+    counts = np.array([class_counts[c] for c in CLASS_NAMES], np.int64)
+    n = int(counts.sum())
+    row = {"decomposition": d.name, **about, "method": method, "samples": samples, "solutions": n, **volume}
+    row.update(_reading_columns(counts, per_replicate, classes=True))
+    row.update(placement_columns(d, about["depth"]))
+    if order is not None:
+        for suffix, reading in READINGS.items():
+            c = classes_from_order(order, reading)
+            per = None
+            if per_replicate is not None:
+                per = np.array([_shares(classes_from_order(o, reading)) for o in per_replicate_order])
+            row.update(_reading_columns(np.array([c[k] for k in CLASS_NAMES], np.int64), per, f"_{suffix}"))
+        row.update(chain_level_shares(order))
+    return row
+
+
+def prior_columns(class_counts: dict[str, int], suffix: str = "") -> dict:
     """The baseline among all networks drawn: the shares taking each route, with Clopper-Pearson
-    intervals (``takes_chain_prior``, ``takes_tree_prior`` and their ``_lo`` / ``_hi``)."""
+    intervals (``takes_chain_prior``, ``takes_tree_prior`` and their ``_lo`` / ``_hi``; with a
+    ``suffix``, ``takes_chain{suffix}_prior``: the classes of an ordered reading)."""
     n = sum(class_counts.values())
     out = {}
     for r, k in (("chain", class_counts["both"] + class_counts["chain only"]),
                  ("tree", class_counts["both"] + class_counts["tree only"])):
         s = share_columns([k], n, exact=False)
-        out.update({f"takes_{r}_prior": float(s["share"][0]), f"takes_{r}_prior_lo": float(s["share_lo"][0]),
-                    f"takes_{r}_prior_hi": float(s["share_hi"][0])})
+        out.update({f"takes_{r}{suffix}_prior": float(s["share"][0]), f"takes_{r}{suffix}_prior_lo": float(s["share_lo"][0]),
+                    f"takes_{r}{suffix}_prior_hi": float(s["share_hi"][0])})
+    return out
+
+
+def order_prior_columns(order: np.ndarray) -> dict:
+    """:func:`prior_columns` of the chain under each reading of :data:`READINGS` among all networks
+    drawn (``takes_chain_ordered_prior`` and so on; the tree's are the unordered ones)."""
+    out = {}
+    for suffix, reading in READINGS.items():
+        cols = prior_columns(classes_from_order(order, reading), f"_{suffix}")
+        out.update({k: v for k, v in cols.items() if k.startswith("takes_chain")})
+    return out
+
+
+def placement_rule_rows(d: Decomposition, row: dict) -> list[dict]:
+    """``placement_rules`` rows of one ``routes`` row: for each rule of
+    :data:`counting.analytic.placements.RULES`, the two routes' placement counts in the row's
+    depth and their ratio tree / chain, for one circuit and summed over
+    every alternative, beside the measured ratios (unordered and under each ordered reading)."""
+    measured = {k: row[k] for k in row if k.startswith("ratio_tree_chain")}
+    keep = {k: row[k] for k in ("decomposition", "model", "depth", "width", "params", "method")}
+    out = []
+    for name, rule in RULES.items():
+        cols = placement_columns(d, row["depth"], rule, counts=True)
+        out.append({**keep, "rule": name, "embedding": rule.embedding, "shared": rule.shared,
+                    "output": rule.output, **cols, **measured})
     return out
 
 

@@ -13,7 +13,10 @@ one int64 array, stored in checkpoints under ``hits`` or ``hist``.
   (:func:`counting.mechanisms.routes.placement_codes`), ``[2, C * C]`` over
   ``code(route 0) * C + code(route 1)``, ``C = (never + 1)**2``: row 0 among the networks computing
   its target, row 1 among all networks (the baseline: how often a network builds a route's
-  intermediates whatever it computes).
+  intermediates whatever it computes). With ``order=True`` (the depth experiment's routes) it
+  also counts ``order``, ``[2, LEVELS**2]`` per decomposition over ``level(route 0) * LEVELS +
+  level(route 1)`` (:func:`counting.mechanisms.routes.order_levels`: the strongest ordered reading
+  under which each route is taken), the same two rows; ``hist`` is then unchanged.
 
 Example:
     >>> import jax
@@ -39,7 +42,8 @@ from counting.engine.protocols import Reducer
 from counting.engine.tally import CountingTally
 from counting.mechanisms.lesions import longest_used_path, used_blocks
 from counting.mechanisms.predicates import truth_tables
-from counting.mechanisms.routes import Decomposition, first_stages, never, placement_codes
+from counting.mechanisms.routes import (LEVELS, Decomposition, first_sites, never, order_levels, placement_codes,
+                                        site_stages)
 from counting.models import supporting
 from counting.models.layers import Forward
 from counting.spec.model import ModelSpec, ResMLPSpec
@@ -87,13 +91,22 @@ class LesionTally(CountingTally):
         return Reducer(self.reduce, needs_params=True)
 
 
-def joint_codes(fwd: Forward, model: ModelSpec, d: Decomposition):
-    """Per network, ``code(route 0) * C + code(route 1)`` (see the module docstring)."""
-    first = first_stages(fwd, model, d.intermediates, d.n)
-    nv = never(model)
+def route_codes(fwd: Forward, model: ModelSpec, d: Decomposition):
+    """Per network, the joint placement code ``code(route 0) * C + code(route 1)`` (see the module
+    docstring) and the joint order code ``level(route 0) * LEVELS + level(route 1)``."""
+    sites = first_sites(fwd, model, d.intermediates, d.n)
+    stage_of = site_stages(model)
+    first = jnp.asarray(stage_of)[sites]
+    nv, ns = never(model), len(stage_of) - 1
     a = placement_codes(first, d.columns(d.routes[0]), nv)
     b = placement_codes(first, d.columns(d.routes[1]), nv)
-    return a * (nv + 1) ** 2 + b
+    la, lb = (order_levels(sites, d.columns(r), r.reads, ns, stage_of) for r in d.routes)
+    return a * (nv + 1) ** 2 + b, la * LEVELS + lb
+
+
+def joint_codes(fwd: Forward, model: ModelSpec, d: Decomposition):
+    """Per network, ``code(route 0) * C + code(route 1)`` (see the module docstring)."""
+    return route_codes(fwd, model, d)[0]
 
 
 def joint_size(model: ModelSpec) -> int:
@@ -103,18 +116,25 @@ def joint_size(model: ModelSpec) -> int:
 
 class RouteTally(CountingTally):
     """For each decomposition, the joint placement histogram of its two routes among its solutions
-    and among all networks."""
+    and among all networks (``hist``), and with ``order=True`` the joint histogram of their order
+    levels too (``order``; :meth:`finalize` then gives both by name)."""
 
-    def __init__(self, model: ModelSpec, decompositions: Sequence[Decomposition], kind: str):
-        self.model, self.decompositions = model, tuple(decompositions)
+    def __init__(self, model: ModelSpec, decompositions: Sequence[Decomposition], kind: str, order: bool = False):
+        self.model, self.decompositions, self.order = model, tuple(decompositions), order
         self.size = joint_size(model)
-        super().__init__(kind, {"hist": (len(self.decompositions), 2, self.size)})
+        shapes = {"hist": (len(self.decompositions), 2, self.size)}
+        if order:
+            shapes["order"] = (len(self.decompositions), 2, LEVELS ** 2)
+        super().__init__(kind, shapes)
 
     def reduce(self, fwd: Forward, valid):
         t = truth_tables(fwd)[:, 0]
-        rows = []
+        rows, orders = [], []
         for d in self.decompositions:
-            codes = joint_codes(fwd, self.model, d)
-            rows.append(jnp.stack([_one_hot_sum(codes, valid & (t == jnp.uint32(d.target)), self.size),
-                                   _one_hot_sum(codes, valid, self.size)]))
-        return jnp.stack(rows)
+            codes, levels = route_codes(fwd, self.model, d)
+            mine = valid & (t == jnp.uint32(d.target))
+            rows.append(jnp.stack([_one_hot_sum(codes, mine, self.size), _one_hot_sum(codes, valid, self.size)]))
+            orders.append(jnp.stack([_one_hot_sum(levels, mine, LEVELS ** 2), _one_hot_sum(levels, valid, LEVELS ** 2)]))
+        if not self.order:
+            return jnp.stack(rows)
+        return {"hist": jnp.stack(rows), "order": jnp.stack(orders)}
