@@ -29,7 +29,7 @@ agrees on S. This module samples it, for one network, prior, target and S, in th
 Each draw is a function (its truth table), its number of errors off S, and its weight. Besides
 them a run gives, per replicate, ``V(f*)`` and ``V(f_T)`` (``f_T``: ``f*`` on S, its complement off
 S) by the same importance weights, ``Z_1 * mean_i L_f(h_i) / q_S(h_i)`` with ``L_f`` the orthant over
-the whole cube (:func:`counting.rare.readout_smc.readout_log_p`: a Rao-Blackwellised estimate,
+the whole cube (:func:`counting.analytic.orthant_batched.log_orthant_keys` on ``Phi Phi^T``: a Rao-Blackwellised estimate,
 far below what the draws' frequencies resolve), so ``P_B(f | S)`` is the ratio
 ``V(f) / V(agrees on S)`` of two estimates from the same population
 (:func:`ratio_interval`).
@@ -60,19 +60,18 @@ from typing import NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jaxtyping import Array, Float, Key
 from scipy import stats
 from scipy.special import logsumexp
 
-from counting.analytic.orthant_batched import network_keys, orthant_draws_keys
+from counting.analytic.orthant_batched import log_orthant_keys, network_keys, orthant_draws_keys
 from counting.boolean.tables import pack, rows_to_hex, signs_of, treacherous
 from counting.engine.priors import unflatten
 from counting.models import forward, model_inputs, supporting
 from counting.rare.coordinates import gaussian_to_params
 from counting.rare.conditional import t_interval  # noqa: F401  (re-exported for the tables)
-from counting.rare.drive import on_device, on_host
-from counting.rare.readout_smc import (READOUT_SMC, ReadoutSMCState, readout_log_p, readout_problem,
-                                       static_settings, surrogate)
+from counting.rare.readout_smc import READOUT_SMC, ReadoutProblem, ReadoutSMCState, readout_log_p_at, static_settings
 from counting.spec.estimator import ReadoutSMCSettings
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
@@ -130,40 +129,42 @@ def conditional_outputs(key: Key[Array, ""], phi: Float[Array, "N D"], on: np.nd
 
 
 @functools.lru_cache(maxsize=16)
-def compiled_draws(model: ModelSpec, prior: PriorSpec, truth_table: int, points: tuple[int, ...], draws: int,
-                   n_qmc: int, shifts: int, tilt: bool):
-    """The jitted map from one replicate's key and population ``(g [N, P], log q_S [N])`` to its
-    draws (log weights, packed truth tables, errors off S) and the whole-cube ``log L_f`` of the
-    target and the treacherous function."""
-    n = model.n_inputs
-    on = np.asarray(points, np.int64)
-    off = np.setdiff1d(np.arange(2**n), on)
-    signs = jnp.asarray(signs_of(truth_table, n))
-    bits = jnp.asarray(signs > 0)
-    whole = [readout_log_p(model, prior, tt, None, n_qmc, shifts, tilt)
-             for tt in (truth_table, treacherous(truth_table, points, n))]
+def compiled_draws(model: ModelSpec, prior: PriorSpec, m: int, draws: int, n_qmc: int, shifts: int, tilt: bool):
+    """The jitted map from one replicate's key, population ``(g [N, P], log q_S [N])``, the points
+    of S and off S (``on [m]``, ``off [N - m]``: traced, so one compilation serves every S of a size)
+    and the signs of the target and the treacherous function on the cube (``[2, N]``) to its draws
+    (log weights, packed truth tables, errors off S) and the whole-cube ``log L_f - log q_S`` of
+    both functions."""
 
-    def run(key, g, log_q):
+    def run(key, g, log_q, on, off, signs):
         k0 = jax.random.fold_in(key, 0)
         phi = readout_basis(model, prior, g)  # [N_h, N, D]
         nets = g.shape[0]
         keys = network_keys(jax.random.fold_in(k0, DRAWS), nets)
-        if len(on):
-            cov = jnp.einsum("bpd,bqd->bpq", phi[:, on], phi[:, on])
-            ghk = orthant_draws_keys(jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys), cov,
-                                     jnp.broadcast_to(signs[on], (nets, len(on))), draws, tilt)
+        bits = signs[0] > 0
+        if m:
+            ps = phi[:, on]
+            ghk = orthant_draws_keys(jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys),
+                                     jnp.einsum("bpd,bqd->bpq", ps, ps),
+                                     jnp.broadcast_to(signs[0][on], (nets, m)), draws, tilt)
             log_w, z_s = ghk.log_w, ghk.y
         else:
             log_w, z_s = jnp.zeros((nets, draws)), jnp.zeros((nets, draws, 0))
         y = jax.vmap(lambda k, p, z: conditional_outputs(jax.random.fold_in(k, 1), p, on, z))(keys, phi, z_s)
         out = (y > 0).at[:, :, on].set(bits[on])  # f* on S by construction
         errors = jnp.sum(out[:, :, off] != bits[off], axis=-1)
-        log_w = jnp.where(jnp.isfinite(log_q)[:, None], log_w - log_q[:, None], -jnp.inf)
-        lf = [lp(network_keys(jax.random.fold_in(k0, ORTHANTS + t), nets), g) for t, lp in enumerate(whole)]
-        lf = [jnp.where(jnp.isfinite(log_q), v - log_q, -jnp.inf) for v in lf]
+        ok = jnp.isfinite(log_q)
+        log_w = jnp.where(ok[:, None], log_w - log_q[:, None], -jnp.inf)
+        cov = jnp.einsum("bpd,bqd->bpq", phi, phi)
+        lf = []
+        for t in range(2):
+            o = log_orthant_keys(network_keys(jax.random.fold_in(k0, ORTHANTS + t), nets), cov,
+                                 jnp.broadcast_to(signs[t], cov.shape[:2]), n_qmc, shifts, tilt)
+            lp = jnp.where(jnp.isnan(o.log_p), -jnp.inf, o.log_p)
+            lf.append(jnp.where(ok, lp - log_q, -jnp.inf))
         return log_w, pack(out), errors, lf[0], lf[1]
 
-    return jax.jit(jax.vmap(run))
+    return jax.jit(jax.vmap(run, in_axes=(0, 0, 0, None, None, None)))
 
 
 def weighted_ess(log_w: np.ndarray) -> float:
@@ -182,14 +183,39 @@ def log_mean(log_terms: np.ndarray) -> float:
     return float(logsumexp(log_terms) - math.log(log_terms.size))
 
 
+@functools.lru_cache(maxsize=16)
+def compiled_population(model: ModelSpec, prior: PriorSpec, m: int, settings: ReadoutSMCSettings):
+    """The jitted tempered SMC of every replicate of a batch to ``b = 1`` (or ``max_stages``) on "agrees
+    with the signs ``signs_on [m]`` on the points ``on [m]``": :data:`counting.rare.readout_smc.READOUT_SMC`'s
+    init and step in a ``lax.while_loop``, as :func:`counting.rare.drive.on_device` runs them, but
+    with the points and signs traced (the drivers take the problem as a static argument, which
+    would compile the run again for every S)."""
+    from counting.engine.priors import scale_vector
+
+    n_params = int(scale_vector(model, prior).shape[0])
+    log_p_at = readout_log_p_at(model, prior, settings.n_qmc, settings.shifts, settings.tilt)
+
+    def run(keys, limit, on, signs_on):
+        problem = ReadoutProblem(lambda k, g: log_p_at(k, g, on, signs_on), n_params, m)
+
+        def one(k):
+            return lax.while_loop(lambda st: READOUT_SMC.active(st, limit),
+                                  lambda st: READOUT_SMC.step(k, st, limit, problem, settings),
+                                  READOUT_SMC.init(k, problem, settings))
+
+        return jax.vmap(one)(keys)
+
+    return jax.jit(run)
+
+
 def population(keys: Key[Array, "R"], model: ModelSpec, prior: PriorSpec, truth_table: int,
-               points: tuple[int, ...], settings: ReadoutSMCSettings, device: bool) -> ReadoutSMCState:
+               points: tuple[int, ...], settings: ReadoutSMCSettings) -> ReadoutSMCState:
     """Each replicate's final population: the tempered SMC on "agrees on S", or (``m = 0``) the prior."""
+    n = model.n_inputs
     if points:
-        problem = readout_problem(model, prior, int(truth_table), points, settings.n_qmc, settings.shifts,
-                                  settings.tilt)
-        drive = on_device if device else on_host
-        return drive(READOUT_SMC, keys, settings.max_stages, problem, static_settings(settings))
+        run = compiled_population(model, prior, len(points), static_settings(settings))
+        on = jnp.asarray(np.asarray(points, np.int32))
+        return run(keys, jnp.int32(settings.max_stages), on, jnp.asarray(signs_of(truth_table, n)[list(points)]))
     from counting.engine.priors import scale_vector
 
     p = int(scale_vector(model, prior).shape[0])
@@ -201,17 +227,19 @@ def population(keys: Key[Array, "R"], model: ModelSpec, prior: PriorSpec, truth_
 
 
 def posterior_runs(keys: Key[Array, "R"], model: ModelSpec, prior: PriorSpec, truth_table: int,
-                   points: Sequence[int], settings: ReadoutSMCSettings, draws: int = 4, *,
-                   device: bool = False) -> list[PosteriorRun]:
+                   points: Sequence[int], settings: ReadoutSMCSettings, draws: int = 4) -> list[PosteriorRun]:
     """One :class:`PosteriorRun` per key: the posterior given agreement with ``truth_table`` on
     ``points`` (module docstring), ``settings.particles`` networks of ``draws`` readouts each."""
     points = tuple(sorted(int(p) for p in points))
     n = model.n_inputs
-    st = population(keys, model, prior, truth_table, points, settings, device)
-    fn = compiled_draws(model, prior, int(truth_table), points, int(draws), settings.n_qmc, settings.shifts,
-                        settings.tilt)
+    st = population(keys, model, prior, truth_table, points, settings)
+    fn = compiled_draws(model, prior, len(points), int(draws), settings.n_qmc, settings.shifts, settings.tilt)
     log_q = st.s if points else jnp.zeros(st.s.shape, st.s.dtype)
-    log_w, packed, errors, lf, lt = (np.asarray(a) for a in fn(keys, st.g, log_q))
+    on = np.asarray(points, np.int32)
+    off = np.setdiff1d(np.arange(2**n), on).astype(np.int32)
+    signs = np.stack([signs_of(truth_table, n), signs_of(treacherous(truth_table, points, n), n)])
+    log_w, packed, errors, lf, lt = (np.asarray(a) for a in fn(keys, st.g, log_q, jnp.asarray(on), jnp.asarray(off),
+                                                               jnp.asarray(signs)))
     done = np.asarray(st.done) & (np.asarray(st.beta) >= 1.0)
     stages, beta = np.asarray(st.stage) - 1, np.asarray(st.beta, np.float64)
     acc, log_z = np.asarray(st.acceptance, np.float64), np.asarray(st.log_z, np.float64)
