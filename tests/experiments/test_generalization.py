@@ -93,7 +93,7 @@ def tables_of(folder) -> dict[str, pd.DataFrame]:
             for k in ("posterior", "training", "errors", "top_functions", "comparison")}
 
 
-@pytest.mark.slow  # end to end through the command line, four runs (about 4 minutes on two busy cores)
+@pytest.mark.slow  # end to end through the command line, four runs (378 s on two busy cores)
 def test_run_is_identical_at_two_batch_sizes_and_when_resumed(tmp_path):
     """The same tables (every column but the seconds) from a plain run, a run at another batch size,
     and a run interrupted at its first checkpoint and resumed."""

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ def accuracy_figure(t: pd.DataFrame, path: Path, spec: dict | None) -> str:
                         ls="none", marker=s["marker"], color=s["color"], ms=4, capsize=2, alpha=0.8)
             mean = e.groupby("m", sort=True)["accuracy"].mean()
             ax.plot(mean.index / e["N"].iloc[0], mean.to_numpy(), color=s["color"], ls=s["ls"], lw=1.3)
-        ax.set_title(f"{net}, {target}")
+        ax.set_title(textwrap.fill(f"{net}, {target}", 44), fontsize=9)
         ax.set_xlabel("m / N (share of the cube in S)")
         ax.set_ylabel("expected accuracy off S")
         ax.set_ylim(-0.02, 1.02)
@@ -116,7 +117,7 @@ def probability_figure(t: pd.DataFrame, path: Path, spec: dict | None) -> str:
                             mfc=s["color"] if filled else "white", alpha=0.8)
                 mean = f.groupby("m", sort=True)[col].mean()
                 ax.plot(mean.index / f["N"].iloc[0], mean.to_numpy(), color=s["color"], ls=ls, lw=1.2)
-        ax.set_title(f"{net}, {target}")
+        ax.set_title(textwrap.fill(f"{net}, {target}", 44), fontsize=9)
         ax.set_xlabel("m / N (share of the cube in S)")
         ax.set_ylabel("log10 P(f | S)")
         ax.grid(alpha=0.3)
