@@ -48,7 +48,7 @@ def widened(est: float, lo: float, hi: float, factor: float = 2.0) -> tuple[floa
     return est - factor * (est - lo), est + factor * (hi - est)
 
 
-@pytest.mark.slow  # 67 s on two busy cores (compilation mostly)
+@pytest.mark.slow  # 67 to 110 s on two busy cores (compilation mostly)
 def test_perceptron_posterior_is_an_exact_orthant_ratio():
     """No hidden layer: P_B(f | S) = V(f) / sum of V(g) over g agreeing on S, with exact perceptron
     volumes. Checked: P_B(f* | S) and P_B(f_T | S) from the whole-cube orthants (each inside its 95%
@@ -84,7 +84,7 @@ def test_perceptron_posterior_is_an_exact_orthant_ratio():
     assert abs(errs.mean() - exact_err) <= t * errs.std(ddof=1) / math.sqrt(len(errs))
 
 
-@pytest.mark.slow  # 90 s on two busy cores (compilation mostly)
+@pytest.mark.slow  # 90 to 171 s on two busy cores (compilation mostly)
 def test_whole_cube_and_empty_set():
     """m = N: P_B(f* | S) = 1 exactly, every draw is f*, no error off S (an identity, no false
     failure). m = 0: the population is the prior, P_B(f*) is V(f*): against the readout estimator's
@@ -120,7 +120,7 @@ def rejection(model, target: int, S, networks: int, seed: int) -> tuple[dict[str
     return counts, networks
 
 
-@pytest.mark.slow  # about 3 minutes on two busy cores (150 s the posterior, 27 s the rejection)
+@pytest.mark.slow  # 186 to 287 s on two busy cores (the posterior most of it, 27 s the rejection)
 def test_against_rejection_on_a_hidden_layer():
     """A 3-8-1 relu MLP, majority, S = 4 points (V(agrees on S) about 10^-1.49): rejection from
     2^21 prior networks keeps about 68,000. Each of its eight most frequent functions' share of the
