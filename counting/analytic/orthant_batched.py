@@ -224,13 +224,21 @@ def prioritised_cholesky(corr: Float[Array, "d d"], tol: float) -> tuple[Float[A
     b_j]`` for the pivots so far) and the smallest ``b_i`` becomes pivot ``k``. When none has
     ``v_i > tol`` the step does nothing (column ``k`` of ``L`` stays 0), so ``L``'s first ``rank``
     columns are the factor and its rows past ``rank`` the dependent variables. The order of ``w``
-    itself is irrelevant to the probability, so the permutation is not returned.
+    itself is irrelevant to the probability; :func:`pivoted_cholesky` also returns it (for draws).
     """
+    L, rank, _ = pivoted_cholesky(corr, tol)
+    return L, rank
+
+
+def pivoted_cholesky(corr: Float[Array, "d d"], tol: float
+                     ) -> tuple[Float[Array, "d d"], Int[Array, ""], Int[Array, "d"]]:
+    """:func:`prioritised_cholesky` with the permutation: ``(L, rank, perm)``, row ``j`` of ``L``
+    being variable ``perm[j]`` of ``corr``."""
     d = corr.shape[0]
     idx = jnp.arange(d)
 
     def step(k, state):
-        c, L, y, rank = state
+        c, L, y, rank, perm = state
         v = jnp.diagonal(c) - jnp.sum(L * L, axis=1)
         ok = (idx >= k) & (v > tol)
         active = jnp.any(ok)
@@ -243,18 +251,32 @@ def prioritised_cholesky(corr: Float[Array, "d d"], tol: float) -> tuple[Float[A
         col = jnp.where((idx > k) & active, col, 0.0).at[k].set(jnp.where(active, lkk, 0.0))
         L = L.at[:, k].set(col)
         y = y.at[k].set(jnp.where(active, expected_truncated(b[i]), 0.0))
-        return c, L, y, rank + active.astype(rank.dtype)
+        return c, L, y, rank + active.astype(rank.dtype), perm[swap]
 
     zeros = jnp.zeros_like(corr)
     # initial carries made *_like the inputs, so that under shard_map they vary over the same axes
-    _, L, _, rank = lax.fori_loop(0, d, step, (corr, zeros, zeros[0], jnp.zeros_like(corr[0, 0], jnp.int32)))
-    return L, rank
+    rank0 = jnp.zeros_like(corr[0, 0], jnp.int32)
+    _, L, _, rank, perm = lax.fori_loop(0, d, step, (corr, zeros, zeros[0], rank0, idx + rank0))
+    return L, rank, perm
+
+
+def sov_factor(corr: Float[Array, "d d"], rank_tol: float, coef_tol: float
+               ) -> tuple[Float[Array, "d d"], Int[Array, ""], Int[Array, "d"]]:
+    """``corr``'s pivoted factor with coefficients below ``coef_tol`` of their row's largest set to
+    0 (rounding noise), its rank and its permutation (:func:`pivoted_cholesky`)."""
+    L, rank, perm = pivoted_cholesky(corr, rank_tol)
+    L = jnp.where(jnp.abs(L) > coef_tol * jnp.max(jnp.abs(L), axis=1, keepdims=True), L, 0.0)
+    return L, rank, perm
 
 
 def sov_plan(corr: Float[Array, "d d"], rank_tol: float, coef_tol: float) -> SovPlans:
     """One network's plan: factor ``corr`` and give each row to the last pivot it depends on."""
-    L, rank = prioritised_cholesky(corr, rank_tol)
-    L = jnp.where(jnp.abs(L) > coef_tol * jnp.max(jnp.abs(L), axis=1, keepdims=True), L, 0.0)
+    L, rank, _ = sov_factor(corr, rank_tol, coef_tol)
+    return plan_of(L, rank)
+
+
+def plan_of(L: Float[Array, "d d"], rank: Int[Array, ""]) -> SovPlans:
+    """The plan of a pruned pivoted factor (:func:`sov_factor`)."""
     d = L.shape[0]
     cols = jnp.arange(d)
     owner = jnp.max(jnp.where(L != 0, cols[None, :], -1), axis=1)
@@ -340,22 +362,78 @@ def sov_log_integrand(A: Float[Array, "d d"], owner: Int[Array, "d"], upper: Boo
     tilt ``mu``, step ``k`` draws ``z_k = mu_k + W``, ``W`` truncated to the limits less ``mu_k``, and
     adds the log likelihood ratio ``mu_k^2 / 2 - mu_k z_k`` (any ``mu`` leaves the mean unchanged).
     """
+    return sov_walk(A, owner, upper, mu, u)[0]
+
+
+def sov_walk(A: Float[Array, "d d"], owner: Int[Array, "d"], upper: Bool[Array, "d"], mu: Float[Array, "d"],
+             u: Float[Array, "P d"], draws: bool = False) -> tuple[Float[Array, "P"], Float[Array, "P d"] | None]:
+    """:func:`sov_log_integrand`, and with ``draws`` the pivots' draws ``z [P, d]`` too (``None``
+    without): ``w = L z`` is then a draw of ``N(0, C)`` restricted to ``w < 0``, weighted by the
+    integrand (a self-normalised importance sample of the truncated Gaussian)."""
     d = A.shape[0]
     inf = jnp.asarray(jnp.inf, A.dtype)
 
     def step(k, state):
-        t, logf = state
+        t, logf = state[0], state[1]
         mine = owner == k
         hi = jnp.min(jnp.where(mine & upper, t, inf), axis=1)
         lo = jnp.max(jnp.where(mine & ~upper, t, -inf), axis=1)
         m = mu[k]
         logp, w = truncated_step(lo - m, hi - m, u[:, k])
         z = m + w
-        return t + z[:, None] * A[:, k][None, :], logf + logp + m * (0.5 * m - z)
+        out = (t + z[:, None] * A[:, k][None, :], logf + logp + m * (0.5 * m - z))
+        return out + (state[2].at[:, k].set(z),) if draws else out
 
     t0 = jnp.zeros_like(u, A.dtype) + jnp.zeros_like(A[0, 0])  # varying as u and A do under shard_map
-    _, logf = lax.fori_loop(0, d, step, (t0, t0[:, 0]))
-    return logf
+    init = (t0, t0[:, 0]) + ((t0,) if draws else ())
+    out = lax.fori_loop(0, d, step, init)
+    return out[1], (out[2] if draws else None)
+
+
+class OrthantDraws(NamedTuple):
+    """Weighted draws of ``y ~ N(0, K)`` restricted to the orthant ``signs_i y_i > 0``, per network:
+    ``log_w [B, N]`` each draw's log weight (the separation-of-variables integrand: its mean over the
+    draws is an unbiased estimate of the orthant probability, and the draws weighted by it are a
+    self-normalised importance sample of the truncated Gaussian), ``y [B, N, d]`` the draws in the
+    order of ``K`` (a draw of weight 0 is meaningless)."""
+
+    log_w: Float[Array, "B N"]
+    y: Float[Array, "B N d"]
+
+
+def orthant_draws_keys(keys: Key[Array, "B"], cov: Float[Array, "B d d"], signs: Float[Array, "B d"], draws: int,
+                       tilt: bool = True) -> OrthantDraws:
+    """``draws`` independent weighted draws per network of ``N(0, cov[b])`` restricted to the orthant of
+    ``signs[b]`` (:class:`OrthantDraws`), network ``b``'s from ``keys[b]`` alone: the plan, tilt and
+    separation of variables of :func:`log_orthant_keys` (singular covariances included), driven by
+    independent uniforms instead of lattice points, and the pivots' draws mapped back to ``y``
+    (``y = -s sd w``, ``w`` the pivoted factor times the draws, put back in ``cov``'s order).
+
+    >>> import jax, jax.numpy as jnp
+    >>> cov = jnp.array([[[1.0, 0.5], [0.5, 1.0]]])
+    >>> out = orthant_draws_keys(jax.random.split(jax.random.key(0), 1), cov, jnp.array([[1.0, -1.0]]), 4096)
+    >>> bool((out.y[0, :, 0] > 0).all() & (out.y[0, :, 1] < 0).all())     # every draw in the orthant
+    True
+    >>> round(float(jnp.exp(out.log_w[0]).mean()), 2)                    # 1/4 - asin(1/2) / (2 pi) = 1/6
+    0.17
+    """
+    wide = cov.dtype == jnp.float64
+    rank_tol, coef_tol = (RANK_TOL_F64, COEF_TOL_F64) if wide else (RANK_TOL, COEF_TOL)
+    d = cov.shape[-1]
+
+    def one(key, c, sg):
+        L, rank, perm = sov_factor(correlation(c, sg), rank_tol, coef_tol)
+        plan = plan_of(L, rank)
+        mu = minimax_tilt(plan.A, rank == d) if tilt else jnp.zeros(d, c.dtype)
+        eps = jnp.finfo(c.dtype).epsneg
+        u = jnp.clip(jax.random.uniform(key, (draws, d), c.dtype), eps, 1.0 - eps)
+        logf, z = sov_walk(plan.A, plan.owner, plan.upper, mu, u, draws=True)
+        w = jnp.zeros_like(z).at[:, perm].set(z @ L.T)  # pivoted row j is variable perm[j]
+        s = jnp.where(sg > 0, 1.0, -1.0).astype(c.dtype)
+        return logf, -s * jnp.sqrt(jnp.diagonal(c)) * w
+
+    log_w, y = jax.vmap(one)(keys, cov, signs)
+    return OrthantDraws(log_w, y)
 
 
 @lru_cache(maxsize=None)

@@ -142,6 +142,16 @@ def canonical(tt: int, n: int) -> int:
     return tt ^ full_table(n) if tt & 1 else tt
 
 
+def treacherous(target: int, points, n: int) -> int:
+    """The function that is ``target`` on ``points`` (S) and its complement everywhere else.
+
+    >>> hex(treacherous(0b1000, [0, 3], 2))   # and on 2 bits, S = {0, 3}: flip points 1 and 2
+    '0xe'
+    """
+    off = full_table(n) & ~sum(1 << int(p) for p in points)
+    return int(target) ^ off
+
+
 def to_bits(tt: int, n: int) -> np.ndarray:
     """The truth table as an int64 array of ``2**n`` zeros and ones, point ``i`` at index ``i``."""
     check_table(tt, n)

@@ -49,6 +49,7 @@ from typing import Any
 import pandas as pd
 
 import counting.experiments.depth as depth
+import counting.experiments.generalization as generalization
 import counting.experiments.llama_rare as llama_rare
 import counting.experiments.llamaizer as llamaizer
 import counting.experiments.rare_crosscheck as rare_crosscheck
@@ -65,7 +66,8 @@ from counting.spec.errors import SpecError
 EXPERIMENTS: dict[str, runner.Kind] = {k.name: k for k in (llamaizer.EXPERIMENT, depth.EXPERIMENT,
                                                                simplicity.EXPERIMENT, training.EXPERIMENT,
                                                                llama_rare.EXPERIMENT, readings.EXPERIMENT,
-                                                               rare_crosscheck.EXPERIMENT, readout_check.EXPERIMENT)}
+                                                               rare_crosscheck.EXPERIMENT, readout_check.EXPERIMENT,
+                                                               generalization.EXPERIMENT)}
 RENAMED = {"readout": "readings"}  # former experiment kinds, named in the error an old file gets
 
 __all__ = ["EXPERIMENTS", "check_batch_size", "figure_folders", "figure_stamp", "load_experiment", "parse_experiment",

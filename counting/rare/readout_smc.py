@@ -99,18 +99,26 @@ def readout_log_p(model: ModelSpec, prior: PriorSpec, truth_table: int, points: 
     """``log_p(keys, g)``: each network's ``log P(readout agrees with truth_table on points | hidden)``
     by randomised QMC (:func:`counting.analytic.orthant_batched.log_orthant_keys`), a NaN read as
     ``-inf`` (a network the orthant computation fails on is never reached)."""
+    n = model.n_inputs
+    sel = None if points is None else np.asarray(points)
+    signs = jnp.asarray(signs_of(truth_table, n)[np.arange(2**n) if sel is None else sel].astype(np.float32))
+    log_p_at = readout_log_p_at(model, prior, n_qmc, shifts, tilt)
+    return lambda keys, g: log_p_at(keys, g, sel, signs)
+
+
+def readout_log_p_at(model: ModelSpec, prior: PriorSpec, n_qmc: int, shifts: int, tilt: bool) -> Callable:
+    """``log_p(keys, g, sel, signs)``: :func:`readout_log_p` with the points (``sel``: indices, or
+    ``None`` for the whole cube) and their signs as arguments, which may be traced (one compiled
+    function then serves every set of points of a size)."""
     from counting.estimators.readout import readout_covariance  # the covariance lives with the estimator
 
     arch = supporting(model, "readout_features", "a linear readout of named features to integrate out")
-    n = model.n_inputs
     x = jnp.asarray(model_inputs(model))
-    sel = np.arange(2**n) if points is None else np.asarray(points)
-    signs = jnp.asarray(signs_of(truth_table, n)[sel].astype(np.float32))
 
-    def log_p(keys: Key[Array, "B"], g: Float[Array, "B P"]) -> Float[Array, "B"]:
+    def log_p(keys: Key[Array, "B"], g: Float[Array, "B P"], sel, signs: Float[Array, "m"]) -> Float[Array, "B"]:
         fwd = forward(model, unflatten(model, gaussian_to_params(g, model, prior)), x)
         cov = readout_covariance(arch.readout_features(model, fwd, x), prior)
-        if points is not None:
+        if sel is not None:
             cov = cov[:, sel][:, :, sel]
         out = log_orthant_keys(keys, cov, jnp.broadcast_to(signs, cov.shape[:2]), n_qmc, shifts, tilt)
         return jnp.where(jnp.isnan(out.log_p), -jnp.inf, out.log_p)

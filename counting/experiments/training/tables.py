@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from counting.boolean.tables import to_hex
+from counting.boolean.tables import to_hex, treacherous
 from counting.experiments.base.shares import share_columns
 from counting.experiments.depth.tables import CLASS_NAMES, classes_from_joint
 from counting.experiments.llamaizer.plan import TargetPlan
@@ -236,16 +236,6 @@ def agreement(comp: pd.DataFrame, seed: int = 0, rounds: int = BOOTSTRAP) -> pd.
 
 TOP = 5  # the ratios table's most frequent functions per census
 READOUT_LEVEL = 0.975  # each readout volume's interval in the quotient V(f) / V(agrees on S): together at least 95%
-
-
-def treacherous(target: int, points: Sequence[int], n: int) -> int:
-    """The function that is ``target`` on ``points`` (S) and its complement everywhere else.
-
-    >>> hex(treacherous(0b1000, [0, 3], 2))   # and on 2 bits, S = {0, 3}: flip points 1 and 2
-    '0xe'
-    """
-    off = ((1 << 2**n) - 1) & ~sum(1 << int(p) for p in points)
-    return int(target) ^ off
 
 
 def chosen_functions(counts: Mapping[str, pd.Series], target: str, treacherous_table: str, top: int = TOP

@@ -1,0 +1,238 @@
+"""The generalization experiment's tables: the three counts side by side, with intervals.
+
+Per setting (cube size, network, target, m, draw of S), three methods:
+
+* ``functions`` (the function count): every function that fits S equally likely, so
+  ``P(f* | S) = P(f_T | S) = 2^-(N - m)`` and each point off S is wrong with probability 1/2 (the
+  error off S is Binomial(N - m, 1/2) / (N - m)); exact numbers, no interval needed (``lo = hi``).
+* ``parameters`` (the prior conditioned on S, :mod:`counting.rare.readout_posterior`): the
+  posterior job's replicates. ``P_B(f* | S)`` and ``P_B(f_T | S)`` are ratios of readout volumes on
+  the same population with a delta-method t-interval over replicates
+  (:func:`~counting.rare.readout_posterior.ratio_interval`), with the largest Pareto k-hat of their
+  terms and ``reliable`` (below :func:`counting.tails.khat_threshold` of the networks per
+  replicate). Every other number (the share of the draws on ``f*``, the error off S's mean and
+  quantiles, the error histogram, the top functions' shares) is the mean over replicates of each
+  replicate's self-normalised weighted value, with a 95% Student-t interval over replicates
+  (:func:`counting.rare.conditional.t_interval`, clipped to [0, 1]); the estimate is always inside it.
+* ``training (<optimiser>)``: the trained runs that fit S. Shares (``P_SGD(f* | S)``, ``P_SGD(f_T |
+  S)``, the top functions', the error histogram's) with Clopper-Pearson intervals; the mean error
+  with a Student-t interval; quantiles with the distribution-free order-statistic interval (the
+  ranks a Binomial(runs, q) puts 95% between, widened to contain the estimate).
+
+Tables: ``posterior`` and ``training`` (one row per pass), ``errors`` (the error histogram off S
+per setting and method), ``top_functions`` (each method's most frequent functions) and
+``comparison`` (the long table the figures read: per setting and method the expected accuracy off
+S and ``log10 P(f* | S)``, ``log10 P(f_T | S)``, each with its interval).
+
+Example:
+    >>> order_interval(np.array([0.0, 0.1, 0.1, 0.2, 0.5]), 0.5)
+    (0.1, 0.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from counting.boolean.tables import to_bits, to_hex, treacherous
+from counting.engine.run import PassFacts
+from counting.rare.conditional import t_interval
+from counting.rare.readout_posterior import PosteriorRun, function_shares, ratio_interval, weighted_quantile
+from counting.rare.replicates import combine_replicates
+from counting.spec.estimator import ReadoutSMCSettings
+from counting.stats import clopper_pearson, clopper_pearson_many
+from counting.tails import khat_threshold
+
+QUANTILES = (0.1, 0.5, 0.9)
+TOP = 10
+LOG10_2 = math.log10(2)
+SETTING = ["n_inputs", "architecture", "network", "prior", "target", "function", "target_table", "m", "N", "draw",
+           "S", "treacherous_table"]
+
+
+def setting_columns(about: dict) -> dict:
+    """The columns naming a setting, from a pass's ``about``."""
+    n, points = about["n_inputs"], about["S"]
+    tt = about["target_table"]
+    return {"n_inputs": n, "architecture": about["architecture"], "network": about["network"],
+            "prior": about["prior"], "target": about["target"], "function": about["function"],
+            "target_table": to_hex(tt, n), "m": about["m"], "N": 2**n, "draw": about["draw"],
+            "S": " ".join(map(str, points)), "treacherous_table": to_hex(treacherous(tt, points, n), n)}
+
+
+def error_fraction(errors: np.ndarray, off: int) -> np.ndarray:
+    """Errors off S as a fraction of the ``off`` points (0 where S is the whole cube)."""
+    return np.asarray(errors, np.float64) / max(off, 1)
+
+
+def order_interval(values: np.ndarray, q: float, conf: float = 0.95) -> tuple[float, float, float]:
+    """The lower ``q``-quantile of ``values`` and its distribution-free interval: the order statistics
+    at the ranks Binomial(len, q) puts ``conf`` between (widened, if need be, to hold the estimate)."""
+    v = np.sort(np.asarray(values, np.float64))
+    k = len(v)
+    if k == 0:
+        return math.nan, math.nan, math.nan
+    est = float(v[min(max(math.ceil(q * k) - 1, 0), k - 1)])
+    lo_rank = int(stats.binom.ppf((1 - conf) / 2, k, q))
+    hi_rank = int(stats.binom.ppf(1 - (1 - conf) / 2, k, q))
+    lo, hi = float(v[max(lo_rank - 1, 0)]), float(v[min(hi_rank, k - 1)])
+    return est, min(lo, est), max(hi, est)
+
+
+def with_interval(row: dict, name: str, value: tuple[float, float, float]) -> None:
+    row[name], row[f"{name}_lo"], row[f"{name}_hi"] = (float(x) for x in value)
+
+
+def replicate_value(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean over replicates with the 95% t-interval (clipped to [0, 1])."""
+    v = np.asarray(values, np.float64)
+    lo, hi = t_interval(v)
+    return float(v.mean()), min(lo, float(v.mean())), max(hi, float(v.mean()))
+
+
+# ----------------------------------------------------------------------------- the posterior
+def posterior_tables(about: dict, runs: Sequence[PosteriorRun], facts: PassFacts, *, settings: ReadoutSMCSettings,
+                     readouts: int) -> dict[str, pd.DataFrame]:
+    """The ``posterior`` row, and its ``errors`` and ``top_functions`` rows."""
+    s = setting_columns(about)
+    off = s["N"] - s["m"]
+    row: dict[str, Any] = {**s, "method": about["method"], "replicates": len(runs), "particles": settings.particles,
+                           "readouts": readouts, "draws": len(runs) * settings.particles * readouts,
+                           "mean_stages": float(np.mean([r.stages for r in runs])),
+                           "reached": int(sum(r.beta >= 1.0 for r in runs)),
+                           "acceptance": float(np.mean([r.acceptance for r in runs])),
+                           "min_ess": float(min(r.ess for r in runs)), "seconds": facts.seconds}
+    v, ci = combine_replicates([r.log_v_set for r in runs])
+    row.update({"log10_v_set": v, "log10_v_set_lo": ci[0], "log10_v_set_hi": ci[1]})
+    thr = khat_threshold(settings.particles)
+    for name, attr in (("target", "log_v_target"), ("treacherous", "log_v_treacherous")):
+        with_interval(row, f"log10_p_{name}", ratio_interval([getattr(r, attr) for r in runs],
+                                                              [r.log_v_set for r in runs]))
+        k = max((getattr(r, f"khat_{name}") for r in runs), key=lambda x: -math.inf if math.isnan(x) else x)
+        row[f"khat_{name}"] = float(k)
+        row[f"reliable_{name}"] = bool(off == 0 or (np.isfinite(k) and k < thr))
+    shares = [function_shares(r) for r in runs]
+    target_hex, treach_hex = s["target_table"], s["treacherous_table"]
+    with_interval(row, "share_target", replicate_value([d.get(target_hex, 0.0) for d in shares]))
+    with_interval(row, "share_treacherous", replicate_value([d.get(treach_hex, 0.0) for d in shares]))
+    errs = [(error_fraction(r.errors, off), np.asarray(r.weights)) for r in runs]
+    with_interval(row, "error", replicate_value([float(np.dot(w, e)) for e, w in errs]))
+    for q in QUANTILES:
+        with_interval(row, f"error_q{int(100 * q)}", replicate_value([weighted_quantile(e, w, q) for e, w in errs]))
+    pooled: dict[str, float] = {}
+    for d in shares:
+        for f, w in d.items():
+            pooled[f] = pooled.get(f, 0.0) + w / len(shares)
+    top = sorted(pooled, key=lambda f: (-pooled[f], f))[:TOP]
+    row["distinct_functions"] = sum(1 for w in pooled.values() if w > 0)
+    row["top_function"] = top[0] if top else None
+    with_interval(row, "top1_share", replicate_value([d.get(top[0], 0.0) for d in shares]))
+    with_interval(row, "top10_share", replicate_value([sum(d.get(f, 0.0) for f in top) for d in shares]))
+    hist = [np.bincount(np.asarray(r.errors, np.int64), weights=np.asarray(r.weights), minlength=off + 1)[:off + 1]
+            for r in runs]
+    err_rows = []
+    for k in range(off + 1):
+        e = {**s, "method": about["method"], "errors": k, "error": k / max(off, 1)}
+        with_interval(e, "share", replicate_value([h[k] for h in hist]))
+        err_rows.append(e)
+    top_rows = []
+    for rank, f in enumerate(top):
+        t = {**s, "method": about["method"], "rank": rank + 1, "truth_table": f,
+             "errors_off_s": int(np.sum(to_bits(int(f, 16), s["n_inputs"]) != to_bits(int(target_hex, 16),
+                                                                                        s["n_inputs"])))}
+        with_interval(t, "share", replicate_value([d.get(f, 0.0) for d in shares]))
+        top_rows.append(t)
+    return {"posterior": pd.DataFrame([row]), "errors": pd.DataFrame(err_rows), "top_functions": pd.DataFrame(top_rows)}
+
+
+# ----------------------------------------------------------------------------- training
+def training_tables(about: dict, result: Any, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The ``training`` row of a trained census, and its ``errors`` and ``top_functions`` rows."""
+    census, runs = result
+    s = setting_columns(about)
+    n, off = s["n_inputs"], s["N"] - s["m"]
+    frame = census.frame()
+    tables = frame["truth_table"].to_numpy()
+    counts = frame["count"].to_numpy().astype(np.int64)
+    kept = int(counts.sum())
+    target_bits = to_bits(int(s["target_table"], 16), n)
+    errors = np.array([int(np.sum(to_bits(int(h, 16), n) != target_bits)) for h in tables], np.int64)
+    row: dict[str, Any] = {**s, "method": about["method"], **runs.as_dict(), "kept": kept, "seconds": facts.seconds}
+
+    def share(k: int) -> tuple[float, float, float]:
+        if kept == 0:
+            return math.nan, math.nan, math.nan
+        lo, hi = clopper_pearson(int(k), kept)
+        return k / kept, lo, hi
+
+    by = dict(zip(tables, counts))
+    for name, h in (("target", s["target_table"]), ("treacherous", s["treacherous_table"])):
+        p = share(by.get(h, 0))
+        with_interval(row, f"share_{name}", p)
+        row[f"log10_p_{name}"] = math.log10(p[0]) if p[0] > 0 else -math.inf
+        row[f"log10_p_{name}_lo"] = math.log10(p[1]) if p[1] > 0 else -math.inf
+        row[f"log10_p_{name}_hi"] = math.log10(p[2]) if p[2] > 0 else -math.inf
+    per_run = np.repeat(error_fraction(errors, off), counts)
+    if kept:
+        mean = float(per_run.mean())
+        half = float(stats.t.ppf(0.975, kept - 1) * per_run.std(ddof=1) / math.sqrt(kept)) if kept > 1 else math.nan
+        with_interval(row, "error", (mean, max(mean - half, 0.0), min(mean + half, 1.0)))
+    else:
+        with_interval(row, "error", (math.nan,) * 3)
+    for q in QUANTILES:
+        with_interval(row, f"error_q{int(100 * q)}", order_interval(per_run, q))
+    order = np.lexsort((tables, -counts))[:TOP]
+    row["distinct_functions"] = int(len(tables))
+    row["top_function"] = tables[order[0]] if len(order) else None
+    with_interval(row, "top1_share", share(counts[order[0]] if len(order) else 0))
+    with_interval(row, "top10_share", share(counts[order].sum() if len(order) else 0))
+    hist = np.bincount(errors, weights=counts, minlength=off + 1)[:off + 1] if kept else np.zeros(off + 1)
+    lo, hi = clopper_pearson_many(hist.astype(np.int64), kept) if kept else (hist * np.nan, hist * np.nan)
+    err_rows = [{**s, "method": about["method"], "errors": k, "error": k / max(off, 1),
+                 "share": hist[k] / kept if kept else math.nan, "share_lo": lo[k], "share_hi": hi[k]}
+                for k in range(off + 1)]
+    top_rows = []
+    for rank, i in enumerate(order):
+        t = {**s, "method": about["method"], "rank": rank + 1, "truth_table": tables[i], "errors_off_s": int(errors[i])}
+        with_interval(t, "share", share(counts[i]))
+        top_rows.append(t)
+    return {"training": pd.DataFrame([row]), "errors": pd.DataFrame(err_rows), "top_functions": pd.DataFrame(top_rows)}
+
+
+# ----------------------------------------------------------------------------- the three side by side
+def function_count_rows(posterior: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The function count's ``comparison`` and ``errors`` rows for every setting of ``posterior``."""
+    comp, errs = [], []
+    for _, p in posterior.iterrows():
+        s = {c: p[c] for c in SETTING}
+        off = int(p["N"] - p["m"])
+        log_p = -off * LOG10_2
+        acc = 1.0 if off == 0 else 0.5
+        comp.append({**s, "method": "functions", "accuracy": acc, "accuracy_lo": acc, "accuracy_hi": acc,
+                     **{f"log10_p_{k}{e}": log_p for k in ("target", "treacherous") for e in ("", "_lo", "_hi")}})
+        pmf = stats.binom.pmf(np.arange(off + 1), off, 0.5)
+        errs += [{**s, "method": "functions", "errors": k, "error": k / max(off, 1), "share": float(pmf[k]),
+                  "share_lo": float(pmf[k]), "share_hi": float(pmf[k])} for k in range(off + 1)]
+    return pd.DataFrame(comp), pd.DataFrame(errs)
+
+
+def comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per setting and method: the expected accuracy off S (1 - mean error) and log10 of P(f* | S)
+    and P(f_T | S), each with its interval (the figures' table)."""
+    post = tables["posterior"]
+    fc, _ = function_count_rows(post)
+    parts = [fc]
+    cols = [f"log10_p_{k}{e}" for k in ("target", "treacherous") for e in ("", "_lo", "_hi")]
+    for name in ("posterior", "training"):
+        if name not in tables or tables[name].empty:
+            continue
+        t = tables[name]
+        d = t[SETTING + ["method"] + cols].copy()
+        d["accuracy"], d["accuracy_lo"], d["accuracy_hi"] = 1 - t["error"], 1 - t["error_hi"], 1 - t["error_lo"]
+        parts.append(d)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["n_inputs", "architecture", "target", "m", "draw"], kind="stable", ignore_index=True)
