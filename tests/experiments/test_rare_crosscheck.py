@@ -46,6 +46,7 @@ samples = 32768
 """
 
 
+@pytest.mark.slow  # every estimator of the list end to end (about 32 s on busy cores)
 def test_crosscheck_kind_on_a_known_volume():
     """Every method's interval holds log10(1/24), the exact volume of 2-bit AND on a perceptron; the
     rare-event methods run the target's 4 replicates, each method its own seed."""

@@ -42,6 +42,7 @@ def test_feature_readouts_of_an_mlp_are_its_shared_draws():
     assert all(e.hits > 0 for e in est)
 
 
+@pytest.mark.slow  # about 21 s on busy cores
 def test_feature_readouts_of_a_resmlp_are_prior_networks():
     """Each (hidden draw, readout) pair computes what the residual MLP with those parameters computes."""
     m = ResMLPSpec(n_inputs=3, width=5, depth=2, hidden=4)
@@ -111,6 +112,7 @@ targets = ["0x0", "0x8", "0x1"]
 """
 
 
+@pytest.mark.slow  # the kind end to end (about 34 s on busy cores)
 def test_kind_on_a_perceptron():
     """A perceptron's readout integrates out every parameter: the exact volume (1/24 for AND, for
     AND of the negations likewise), which hit-or-miss's interval holds."""

@@ -155,6 +155,7 @@ def _brute_force_3_2_1(f: int, g: int) -> tuple[int, int]:
     return int(np.sum(is_f & held)), int(np.sum(is_f))
 
 
+@pytest.mark.slow  # SMC replicates on a site condition (about 27 s on busy cores)
 def test_rare_event_estimator_climbs_a_site_condition():
     """Subset simulation on "computes majority and layer 1 holds x0 AND x1 AND x2" agrees with
     hit-or-miss (2e5 networks) within their 99.9% intervals (false failure well under 1e-2)."""

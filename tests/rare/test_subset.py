@@ -89,6 +89,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.slow  # an interrupted and a whole run (about 17 s on busy cores)
 def test_subset_resumes_from_a_checkpoint_to_the_same_estimate(tmp_path, monkeypatch):
     """A job stopped after replicate 2 (of 4) refuses to be restarted over, and resumes to exactly
     the estimate of an uninterrupted run."""
@@ -192,6 +193,7 @@ def test_subset_interval_coverage_over_200_runs():
     assert covered >= 180
 
 
+@pytest.mark.slow  # several runs (about 16 s on busy cores)
 def test_runs_of_one_target_with_new_seeds_compile_once():
     """A fresh spec of the same target (only the seed differs) finds the compiled problem of the
     first: before, every run compiled its own and kept it, and a long job or test session ran out

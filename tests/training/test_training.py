@@ -186,6 +186,7 @@ def test_no_training_reproduces_the_prior_census_bit_for_bit(prior, section):
     assert facts.steps == 0 and facts.runs == 1024
 
 
+@pytest.mark.slow  # a resumed run at another batch size (about 30 s on busy cores)
 def test_same_counts_with_another_batch_size_after_a_resume(part_reference, tmp_path):
     ref, ref_facts = part_reference
     assert 0 < ref_facts.fitted < ref_facts.runs  # some runs fit S, some not
