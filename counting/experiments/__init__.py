@@ -36,7 +36,7 @@ Example:
     >>> parse_experiment('[experiment]\\nkind = "llamas"')
     Traceback (most recent call last):
     ...
-    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck', 'readout-check'], got 'llamas'
+    counting.spec.errors.SpecError: experiment.kind: expected one of ['llamaizer', 'depth', 'simplicity', 'training', 'llama-rare', 'readings', 'rare-crosscheck', 'readout-check', 'generalization'], got 'llamas'
 """
 
 from __future__ import annotations
