@@ -126,3 +126,52 @@ def cluster_interval(hist: np.ndarray, conf: float = 0.95) -> tuple[float, float
         return (0.0, -math.expm1(math.log(1.0 - conf) / max(n_clusters, 1))) if total == 0 else (math.nan, math.nan)
     _, lo, hi = cluster_moments_interval(total, total_sq, n_clusters, r, conf)
     return float(lo), float(hi)
+
+
+# Sample sizes for a precision in decades: how many draws a 95% interval of +-``half_width`` decades
+# needs, from a pilot's relative standard error (a mean of i.i.d. terms) or from Clopper-Pearson at a
+# known volume (hit-or-miss).
+
+
+def rel_se_for_decades(half_width: float = 0.1, conf: float = 0.95) -> float:
+    """The relative standard error whose normal ``conf`` interval is ``+-half_width`` decades to first
+    order (``log10(mean)`` moves by ``rel_se / ln 10`` per standard error): ``half_width ln 10 / z``.
+
+    Example:
+        >>> round(rel_se_for_decades(0.1), 4)      # 0.1 ln 10 / 1.96
+        0.1175
+    """
+    return half_width * math.log(10) / float(stats.norm.ppf(0.5 + conf / 2))
+
+
+def samples_for_rel_se(n: int, rel_se: float, target: float) -> int:
+    """Draws a mean needs for a relative standard error ``target``, from ``rel_se`` measured at ``n``
+    draws (the standard error falls as ``1/sqrt(n)``): ``ceil(n (rel_se / target)^2)``.
+
+    Example:
+        >>> samples_for_rel_se(1000, 0.2, 0.1)
+        4000
+    """
+    if n <= 0 or not rel_se >= 0 or not target > 0:
+        raise ValueError(f"expected n > 0, rel_se >= 0 and target > 0, got n={n}, rel_se={rel_se}, target={target}")
+    return max(1, math.ceil(n * (rel_se / target) ** 2 * (1 - 1e-12)))
+
+
+def hit_or_miss_samples(volume: float, width: float = 0.2, conf: float = 0.95, step: float = 1.05) -> int:
+    """The smallest ``n`` on the grid ``n_k = step^k / volume`` whose Clopper-Pearson interval at the
+    expected ``round(volume n)`` hits (at least 1) is narrower than ``width`` decades: what hit-or-miss
+    needs to measure ``volume`` that precisely.
+
+    Example:
+        >>> n = hit_or_miss_samples(1e-3)      # about 77 hits: 1.96 / sqrt(77) is +-0.1 decade
+        >>> 7e4 < n < 8e4
+        True
+    """
+    if not 0 < volume < 1:
+        raise ValueError(f"volume: expected 0 < volume < 1, got {volume}")
+    n = 1.0 / volume
+    while True:
+        lo, hi = clopper_pearson(max(1, round(volume * n)), int(n), conf)
+        if lo > 0 and math.log10(hi) - math.log10(lo) < width:
+            return int(n)
+        n *= step
