@@ -182,7 +182,8 @@ def test_several_models_run_to_the_exact_perceptron_volumes_and_draw_the_width_f
 
 
 def test_the_width_figure_draws_every_panel_and_marks_unreliable_points(tmp_path):
-    """One panel per (n, target); a point marked not reliable is drawn open and named in the legend."""
+    """One panel per (n, target) of the networks with a hidden layer; a point marked not reliable is
+    drawn open and named in the legend."""
     rows = []
     for n, target in ((4, "parity"), (5, "parity")):
         for w in (40, 160):
@@ -193,6 +194,7 @@ def test_the_width_figure_draws_every_panel_and_marks_unreliable_points(tmp_path
                      {"target": target, "method": "nngp", "estimator": "nngp", "log10_volume": -3.05 * n,
                       "ci95_lo": -3.06 * n, "ci95_hi": -3.04 * n, "evaluations": 0, "model": f"w{w}-{n}",
                       "n_inputs": n, "width": w, "architecture": f"{n}-{w}-{w}-1 mlp, relu", "reliable": None}]
+    rows.append({**rows[0], "model": "perceptron", "width": 0, "target": "and"})  # no hidden width: left out
     fig = figure_of(pd.DataFrame(rows), {"kind": "gaussian"})
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["4-bit parity", "5-bit parity"]

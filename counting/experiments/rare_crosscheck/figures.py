@@ -1,7 +1,7 @@
 """The cross-check's figure over several networks, drawn from its ``crosscheck`` table.
 
 ``width.png`` (the ``[[model]]`` form): one panel per (``n_inputs``, target), log10 V against the
-hidden width (log axis) by every method but the infinite-width one, each with its 95% interval as
+hidden width (log axis; a network without a hidden layer is left out) by every method but the infinite-width one, each with its 95% interval as
 an error bar and its own colour, marker and line style (:func:`counting.io.figures.series`); a
 method's point is open where the estimate is marked not reliable (the readout's Pareto k-hat above
 its threshold) and a downward triangle at the bound where hit-or-miss saw no hit. The ``nngp``
@@ -59,7 +59,7 @@ def _span(values) -> str:
 @styled
 def figure_of(t: pd.DataFrame, prior: dict | None = None):
     """The width figure of the several-model ``crosscheck`` table ``t`` (not yet saved)."""
-    t = t.copy()
+    t = t[pd.to_numeric(t["width"], errors="coerce") > 0].copy()  # only a hidden width has a place on the axis
     t["n_inputs"] = t["n_inputs"].astype(int)
     groups = list(dict.fromkeys(zip(t["n_inputs"], t["target"])))
     methods = list(dict.fromkeys(t.loc[t["estimator"] != NNGP, "method"]))
@@ -67,7 +67,7 @@ def figure_of(t: pd.DataFrame, prior: dict | None = None):
     handles: dict[str, object] = {}
     flagged = bounded = False
     for ax, (n, target) in zip(axes, groups):
-        g = t[(t["n_inputs"] == n) & (t["target"] == target) & (t["width"] > 0)]
+        g = t[(t["n_inputs"] == n) & (t["target"] == target)]
         line = g[g["estimator"] == NNGP].dropna(subset=["log10_volume"])
         if not line.empty:
             v, lo, hi = line["log10_volume"].mean(), line["ci95_lo"].min(), line["ci95_hi"].max()
@@ -115,15 +115,19 @@ def figure_of(t: pd.DataFrame, prior: dict | None = None):
     if bounded:
         lines.append(Line2D([], [], ls="none", marker="v", color="grey"))
         labels.append("no hit: one-sided 95% upper bound")
+    if not groups:
+        axes[0].set_visible(True)
+        axes[0].axis("off")
+        axes[0].text(0.5, 0.5, "no network with a hidden width", ha="center", va="center")
     legend_below(fig, lines, labels, ncol=2)
     shapes = "; ".join(dict.fromkeys(shape(a) for a in t["architecture"]))
     evals = t.loc[t["estimator"] != NNGP, "evaluations"]
     title(fig, "Finite width against the infinite-width (NNGP) limit: log10 V(f) against the hidden width",
-          f"{shapes} networks, n = {_ints(t['n_inputs'])}, W = {_ints(t.loc[t['width'] > 0, 'width'])}; "
-          f"{prior_text(prior)}; {_span(evals)} evaluations a point")
+          f"{shapes} networks, n = {_ints(t['n_inputs'])}, W = {_ints(t['width'])}; "
+          f"{prior_text(prior)}; {_span(evals) if len(evals) else 'no'} evaluations a point")
     caption(fig, "Error bars: 95% intervals (normal, from the sample variance, for the readout estimator, whose "
                  "interval is too narrow where it is marked not reliable). Points of different methods at one width "
-                 "are shifted sideways to stay apart.")
+                 "are shifted sideways to stay apart. Networks without a hidden layer are left out.")
     return fig
 
 
