@@ -10,7 +10,7 @@ from exact_perceptron import perceptron_volumes
 
 from counting.estimators import Estimate
 from counting.experiments import parse_experiment, run_experiment
-from counting.experiments.rare_crosscheck import passes, with_samples
+from counting.experiments.rare_crosscheck import chunk_sizes, passes, with_samples
 from counting.experiments.rare_crosscheck.config import settings_for
 from counting.experiments.rare_crosscheck.figures import figure_of, width_figure
 from counting.io.figures import read_stamp
@@ -143,6 +143,8 @@ def test_several_models_resolve_targets_per_model_and_take_their_overrides():
                                              "w4:and:nngp"]
     assert [m.override for m in with_samples(exp, 16384).models] == [{}, {}, {}]  # --samples: one size everywhere
     assert "models" in exp.to_dict() and "models" not in parse_experiment(CONFIG).to_dict()
+    smaller = parse_experiment(SEVERAL.replace("samples = 65536", "samples = 65536\nchunk_size = 8192"))
+    assert chunk_sizes(smaller) == {"method[0].estimator.chunk_size": 16384, "model[1].override.chunk_size": 8192}
 
 
 def test_the_single_model_form_keeps_its_passes_and_columns():
