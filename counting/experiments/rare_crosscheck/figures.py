@@ -126,7 +126,8 @@ def figure_of(t: pd.DataFrame, prior: dict | None = None):
           f"{shapes} networks, n = {_ints(t['n_inputs'])}, W = {_ints(t['width'])}; "
           f"{prior_text(prior)}; {_span(evals) if len(evals) else 'no'} evaluations a point")
     caption(fig, "Error bars: 95% intervals (normal, from the sample variance, for the readout estimator, whose "
-                 "interval is too narrow where it is marked not reliable). Points of different methods at one width "
+                 "interval is too narrow where it is marked not reliable; where that interval reaches volume 0 it has "
+                 "no lower end, and no bar below the point). Points of different methods at one width "
                  "are shifted sideways to stay apart. Networks without a hidden layer are left out.")
     return fig
 
