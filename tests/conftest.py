@@ -22,6 +22,7 @@ os.environ["JAX_DEBUG_KEY_REUSE"] = "true"  # also inherited by CLI subprocesses
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 jax.config.update("jax_debug_key_reuse", True)
@@ -78,3 +79,19 @@ def and3_spec(sigma_b: float, extra: str = ""):
 def hit_or_miss(spec, condition=None):
     """The ``mc`` estimate of ``condition`` (default: the spec's target) under the spec's settings."""
     return mc.estimate(Problem.of(spec, condition), spec.estimator, RunOptions(progress=False))
+
+
+# Docstring examples that compile for tens of seconds (the readout estimators' tempered runs and
+# weighted draws): the default run leaves them out, and tests/test_examples.py runs them in the
+# slow step, whose files CI runs one per process.
+SLOW_EXAMPLES = ("counting.estimators.readout_smc", "counting.rare.readout_smc", "counting.rare.readout_posterior",
+                 "counting.analytic.orthant_batched.orthant_draws_keys")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Leave out the docstring examples of :data:`SLOW_EXAMPLES` (run by tests/test_examples.py)."""
+    slow = [i for i in items if isinstance(i, pytest.DoctestItem) and i.name in SLOW_EXAMPLES]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [i for i in items if i not in slow]

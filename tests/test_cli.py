@@ -203,6 +203,7 @@ def test_volume_json_and_results_folder(tmp_path):
     assert int(v["hits"][0]) == d["hits"] and int(v["samples"][0]) == 3000 and v["target"][0] == "0xe8"
 
 
+@pytest.mark.slow  # a command-line job with a large count (about 11 s)
 def test_volume_zero_hits_gives_null_and_one_sided_bound(tmp_path):
     # 3-bit parity (0x96) is not linearly separable: no perceptron computes it
     samples = 2500
@@ -396,7 +397,8 @@ def test_a_library_error_names_its_option_and_the_command_line_prints_the_flag(t
     assert (str(e.value), error_line(e.value, "merge")) == (f"out: {said}", f"counting: error: DIR: {said}")
 
 
-@pytest.mark.parametrize("command", ["volume", pytest.param("census", marks=pytest.mark.slow), "run",
+@pytest.mark.parametrize("command", ["volume", pytest.param("census", marks=pytest.mark.slow),
+                                     pytest.param("run", marks=pytest.mark.slow),
                                      pytest.param("bench", marks=pytest.mark.slow)])  # a start-up each, about 2.5 s
 def test_out_that_cannot_be_a_folder_is_refused_before_any_work(tmp_path, command):
     """A results path under a file, or (bench) an existing file: one line, status 2, nothing computed
@@ -609,6 +611,7 @@ def test_a_file_given_to_the_wrong_command_points_to_the_right_one(tmp_path, com
     assert f"{other} {file}" in line and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a part job through the command line (about 6 s)
 def test_a_part_written_by_one_of_several_processes_names_the_merge_command_with_its_folder(tmp_path):
     out = tmp_path / "q"
     r = cli("volume", write(tmp_path, SMALL), "--out", out, "--num-processes", "2", "--process-id", "1",

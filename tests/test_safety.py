@@ -75,7 +75,8 @@ def test_signal_before_the_first_chunk_leaves_nothing(tmp_path):
         assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("sig, moment, code", [("TERM", "chunk:4", 143), ("INT", "save:6", 130)])
+@pytest.mark.parametrize("sig, moment, code", [pytest.param("TERM", "chunk:4", 143, marks=pytest.mark.slow),
+                                              ("INT", "save:6", 130)])  # a job and its resume each, ~12 s
 def test_signal_mid_job_leaves_a_checkpoint_that_resumes_to_the_same_counts(tmp_path, reference, sig, moment,
                                                                              code):
     spec = write_spec(tmp_path, SMALL)

@@ -211,6 +211,7 @@ def test_every_function_of_4_bits():
 
 # --- command line ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # two command-line start-ups (about 9 s)
 def test_cli_one_function_readable_and_json():
     r = cli("complexity", "0xe8", "--n", "3")
     assert r.returncode == 0, r.stderr

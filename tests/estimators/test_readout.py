@@ -53,6 +53,7 @@ def test_perceptron_volumes_equal_the_exact_ones(n):
         assert abs(ests[tables.index(0x8)].volume * 24 - 1) < 1e-3
 
 
+@pytest.mark.slow  # a compile of its own (about 7 s)
 def test_non_threshold_function_on_a_perceptron_is_a_bound():
     """XOR is not a threshold function: every sampled covariance has rank 3 < 4 points and the
     sign pattern is infeasible, so every P(f | hidden) is exactly 0 and the report is a bound."""

@@ -339,6 +339,7 @@ def test_placement_codes_decode_to_placement():
 
 # --- the ordered readings of the chain ---
 
+@pytest.mark.slow  # a counting pass and its direct classification (about 12 s)
 def test_order_tally_agrees_with_a_direct_classification():
     """A route pass with ``order=True``: ``hist`` is the same as without it; the ``order`` histogram
     read under "any" gives the classes of ``hist``, and under each reading the classes of

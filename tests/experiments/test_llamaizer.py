@@ -221,6 +221,7 @@ def test_exact_volume_is_the_orbit_count_over_its_size(exact_tables):
             assert row.ci95_lo == row.ci95_hi == pytest.approx(np.log10(n_f / row.samples))
 
 
+@pytest.mark.slow  # a sampled pass beside the exact one (about 11 s)
 def test_sampled_shares_match_the_exact_ones(exact_tables):
     """Hit-or-miss sampling of the same ternary prior (2**18 networks per architecture): every
     share's exact interval, Bonferroni-corrected over all cells to a 1% family-wise level, holds

@@ -97,8 +97,8 @@ def test_the_estimator_runs_batches_stops_and_resumes_to_the_same_estimate(tmp_p
 
 # the subset case compiles both loops again (20 s): slow; test_a_subset_batch_follows_the_host_path_level_for_level
 # ties subset's two drivers in the default run
-@pytest.mark.parametrize("method,settings", [(tempered.SMC, SMALL), pytest.param(
-    splitting.SUBSET, SubsetSettings(particles=200, steps=3), marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method,settings", [pytest.param(tempered.SMC, SMALL, marks=pytest.mark.slow), pytest.param(
+    splitting.SUBSET, SubsetSettings(particles=200, steps=3), marks=pytest.mark.slow)])  # SMC's case: both loops, ~20 s
 def test_host_and_device_drivers_give_the_same_runs(method, settings):
     """One step, two loops: for the same batch of keys the host loop and the device loop end in
     the same states, bit for bit (every field: population, scores, log Z or log p, b, step size,
@@ -116,6 +116,7 @@ def test_host_and_device_drivers_give_the_same_runs(method, settings):
     assert alone == (smc_runs if method is tempered.SMC else subset_runs)(replicate_keys(5, 1, 1), AND3, settings)[0]
 
 
+@pytest.mark.slow  # the host path's estimate beside a batch of one: two compiles (about 10 s)
 def test_the_default_host_path_estimate_is_the_batch_of_one():
     """``batch_replicates = 0`` (each replicate stepped from the host) and ``= 1`` (one replicate per
     device call): the same estimate."""

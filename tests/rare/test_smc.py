@@ -27,7 +27,8 @@ from exact_perceptron import perceptron_volumes
 
 
 @pytest.mark.parametrize("sigma_b,kernel", [pytest.param(0.1, "hmc", marks=pytest.mark.slow), (0.1, "mala"),
-                                            pytest.param(1e-3, "hmc", marks=pytest.mark.slow), (1e-4, "hmc")])  # slow ones: 4-5 s each
+                                            pytest.param(1e-3, "hmc", marks=pytest.mark.slow),
+                                            pytest.param(1e-4, "hmc", marks=pytest.mark.slow)])  # slow ones: 4-5 s each
 def test_smc_matches_exact_perceptron_tail(sigma_b, kernel):
     exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
     r = smc.smc_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, particles=500, steps=5)

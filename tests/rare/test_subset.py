@@ -39,7 +39,7 @@ from exact_perceptron import perceptron_volumes
 # 1e-3 in the slow step (about 3.5 s): 0.1 and the deeper 1e-4 stay in the default run
 @pytest.mark.parametrize("sigma_b,kernel", [pytest.param(0.1, "elliptical_slice", marks=pytest.mark.slow), (0.1, "pcn"),
                                             pytest.param(1e-3, "elliptical_slice", marks=pytest.mark.slow),  # slow ones: 4 s each
-                                            (1e-4, "elliptical_slice")])
+                                            pytest.param(1e-4, "elliptical_slice", marks=pytest.mark.slow)])  # ~7 s
 def test_subset_matches_exact_perceptron_tail(sigma_b, kernel):
     exact = math.log10(perceptron_volumes(3, 1.0, sigma_b)[0x80])
     r = subset.subset_volume(and3_spec(sigma_b), kernel=kernel, replicates=10, particles=1000)
