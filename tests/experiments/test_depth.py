@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import cli
-from counting.analytic.placements import placement_ratio
+from counting.analytic.placements import RULES, placement_ratio
 from counting.boolean.cube import cube
 from counting.engine.enumeration import Enumeration, enumerated_spec, enumeration_plan
 from counting.engine.priors import unflatten
@@ -236,7 +236,8 @@ replicates = 3
 def test_tables_hold_what_the_parts_promise():
     exp = parse_experiment(CONFIG)
     t = run_experiment(exp, progress=False)
-    assert sorted(t) == ["bias", "lesion_summary", "lesions", "placements", "routes"]
+    assert sorted(t) == ["bias", "lesion_summary", "lesions", "placement_rules", "placements", "routes"]
+    assert len(t["placement_rules"]) == len(RULES) * len(t["routes"])  # every rule for every routes row
     assert t["bias"]["hits"].sum() > 0 and set(t["bias"]["model"]) == {"mlp", "resmlp"}
     smc = t["bias"][t["bias"]["method"] == "smc"]
     assert list(smc["target"]) == ["dictator"] * 2 and (smc["replicates"] == 2).all()
