@@ -93,10 +93,14 @@ def kinds_with(feature: str) -> tuple[str, ...]:
 
 def supporting(model: ModelSpec | str, feature: str, why: str) -> Architecture:
     """The architecture of ``model``, which must have ``feature`` (``why`` says who needs it): a one-line
-    :class:`~counting.spec.SpecError` naming ``model.kind`` and the kinds that have it otherwise."""
+    :class:`~counting.spec.SpecError` naming ``model.kind`` and the kinds that have it otherwise, or
+    the architecture's own where this model of the kind lacks it (``check_feature``: a flax module
+    must end in the readout ``Dense`` to have ``readout_features``)."""
     arch = architecture(model)
     if not has(arch, feature):
         raise SpecError("model.kind", f"{' or '.join(map(repr, kinds_with(feature)))} ({why})", arch.kind)
+    if arch.check_feature is not None and not isinstance(model, str):
+        arch.check_feature(model, feature)
     return arch
 
 

@@ -29,10 +29,14 @@ class ParamSlot(NamedTuple):
 
 
 class Forward(NamedTuple):
-    """Outputs ``[B, points]`` and named sites ``{name: [B, units, points]}`` of a batch of networks."""
+    """Outputs ``[B, points]`` and named sites ``{name: [B, units, points]}`` of a batch of networks,
+    and ``features`` ``[B, F, points]``, what the output is a linear readout of, where the forward
+    captures it without naming it a site (a flax module's readout ``Dense`` input; ``None`` for the
+    architectures whose ``readout_features`` derive it from the sites)."""
 
     output: Float[Array, "B points"]
     sites: dict[str, Float[Array, "B units points"]]
+    features: Float[Array, "B F points"] | None = None
 
 
 class Architecture(NamedTuple):
@@ -55,6 +59,10 @@ class Architecture(NamedTuple):
       readout of (``output = w . features + b``, with ``w`` and ``b`` the last two slots of the
       layout, ``output.w`` of fan-in ``F`` and ``output.b``), from a forward's sites and the inputs
       ``x``; what :mod:`counting.estimators.readout` integrates the readout out over.
+    * ``check_feature(model, feature)``: a one-line :class:`~counting.spec.SpecError` where this
+      model lacks a feature that its kind has (a flax module whose output is not the output of its
+      last ``Dense`` has no ``readout_features``); :func:`counting.models.supporting` asks it, once
+      the kind has the feature.
     """
 
     kind: str
@@ -70,6 +78,7 @@ class Architecture(NamedTuple):
     residual: bool = False
     shared_readouts: bool = False
     readout_features: Callable[[Any, Forward, Any], Any] | None = None
+    check_feature: Callable[[Any, str], None] | None = None
 
 
 def dense(name: str, fan_in: int, fan_out: int) -> list[ParamSlot]:

@@ -6,13 +6,17 @@ the same outputs and sites for the same parameter values, the same counts under 
 (census, volume, exact enumeration, rare-event scores), and, from independent seeds, census counts
 that a chi-square test cannot tell apart. A user's module gets the fan-in rule of the layout
 (kernels: all dimensions but the last; biases and 1-d leaves: none), Dense sites by module path,
-and one-line errors naming the field for every way the named module can fail.
+and one-line errors naming the field for every way the named module can fail. The readout
+estimators take a module whose output is its last Dense's: its features are that Dense's input (the
+flax MLP's are the native MLP's, and so are its readout volumes), and a module with anything after
+its last Dense is refused in one line.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pickle
 from pathlib import Path
 
@@ -28,10 +32,13 @@ from scipy import stats
 import counting.spec
 from counting.engine.priors import scale_vector, unflatten
 from counting.engine.run import RunOptions
+from counting.estimators import ESTIMATORS, Problem, readout
 from counting.jobs import census_job, volume_job
 from counting.mechanisms.predicates import computes
-from counting.models import forward, model_inputs, n_params, param_layout
+from counting.models import forward, model_inputs, n_params, param_layout, supporting
 from counting.rare.coordinates import GaussianProblem
+from counting.rare.readout_posterior import readout_basis
+from counting.rare.readout_smc import readout_log_p
 from counting.spec import MLPSpec, ScaledPrior, SpecError, parse_spec, spec_from_dict
 from counting.spec.job import load_spec
 from counting.spec.model import Args, FlaxSpec, parse_model
@@ -292,6 +299,144 @@ def test_example_spec_is_the_quickstart_network_in_flax():
     assert spec.model == flax_mlp((40, 40))
     quick = load_spec(ROOT / "experiments" / "quickstart.toml")
     assert (spec.prior, spec.target, spec.estimator) == (quick.prior, quick.target, quick.estimator)
+
+
+# --- the readout estimators: a module whose output is its last Dense's -----------------------------
+
+def features_of(spec, params, x):
+    fwd = forward(spec, params, x)
+    return fwd, supporting(spec, "readout_features", "a linear readout").readout_features(spec, fwd, x)
+
+
+@pytest.mark.parametrize("widths", [(), (6, 4)])
+def test_readout_features_are_the_native_features_under_the_native_readout_prior(widths):
+    f, m = flax_mlp(widths, "tanh"), MLPSpec(n_inputs=3, widths=widths, activation="tanh")
+    flat = jax.random.normal(jax.random.key(7), (5, n_params(m)))
+    x = model_inputs(m)
+    (fwd, got), (_, want) = features_of(f, unflatten(f, flat), x), features_of(m, unflatten(m, flat), x)
+    fan = widths[-1] if widths else 3
+    assert got.shape == want.shape == (5, fan, 8)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    if not widths:  # a perceptron reads the inputs themselves
+        np.testing.assert_array_equal(got, want)
+    assert sorted(fwd.sites) == sorted(forward(m, unflatten(m, flat), x).sites)  # the features are no site
+    # the posterior draws its readouts from the same features (flat read as Gaussian coordinates)
+    np.testing.assert_allclose(readout_basis(f, ScaledPrior(), flat), readout_basis(m, ScaledPrior(), flat),
+                               rtol=1e-5, atol=1e-6)
+    # the readout's prior is the one its covariance assumes: weights N(0, sigma_w^2 / F), bias N(0, sigma_b^2)
+    kernel, bias = param_layout(f)[-2:]
+    assert (kernel.shape, kernel.fan_in, bias.shape, bias.fan_in) == ((fan, 1), fan, (1,), None)
+    np.testing.assert_allclose(scale_vector(f, ScaledPrior("gaussian", 2.0, 0.5))[-fan - 1:],
+                               [2.0 / math.sqrt(fan)] * fan + [0.5], rtol=1e-6)
+
+
+def test_a_users_module_ending_in_a_dense_reads_that_dense_input():
+    spec = FlaxSpec(here("Custom"), Args(), n_inputs=4)
+    params = unflatten(spec, jax.random.normal(jax.random.key(0), (3, n_params(spec))))
+    fwd, feats = features_of(spec, params, model_inputs(spec))
+    np.testing.assert_array_equal(feats, fwd.sites["Block_0/Dense_0:1"])  # Block's output, which Dense_0 reads
+    w, b = params["Dense_0/kernel"][:, :, 0], params["Dense_0/bias"]
+    np.testing.assert_allclose(jnp.einsum("bfp,bf->bp", feats, w) + b, fwd.output, rtol=1e-5, atol=1e-6)
+
+
+class ReluReadout(nn.Module):
+    """A nonlinearity after the last Dense: the output is not a linear readout."""
+
+    @nn.compact
+    def __call__(self, x):
+        h = jnp.tanh(nn.Dense(4)(x))
+        return nn.relu(nn.Dense(1)(h))[:, 0]
+
+
+class NoBiasReadout(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(1, use_bias=False)(jnp.tanh(nn.Dense(4)(x)))[:, 0]
+
+
+class ReadTwice(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        h, out = jnp.tanh(nn.Dense(3)(x)), nn.Dense(1)
+        return (out(h) + out(h * h))[:, 0]
+
+
+class Linear(nn.Module):
+    """A Dense's parameters, but not a Dense."""
+
+    @nn.compact
+    def __call__(self, x):
+        return x @ self.param("kernel", nn.initializers.normal(), (x.shape[1], 1)) + self.param(
+            "bias", nn.initializers.zeros, (1,))
+
+
+class OwnReadout(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return Linear()(jnp.tanh(nn.Dense(3)(x)))[:, 0]
+
+
+READOUT_REFUSED = {  # module: the words of its one-line refusal
+    "ReluReadout": "expected a module whose output is its readout Dense 'Dense_1''s output, nothing applied after it",
+    "NoBiasReadout": "expected a module whose last two parameters are the kernel [F, 1] and bias [1] of one "
+                     "flax.linen.Dense",
+    "ReadTwice": "expected a module whose readout Dense 'Dense_1' is called once",
+    "OwnReadout": "expected a module whose readout 'Linear_0' (its last two parameters) is a flax.linen.Dense",
+}
+
+
+@pytest.mark.parametrize("kind,module", [("readout", m) for m in sorted(READOUT_REFUSED)]
+                         + [("readout_smc", "ReluReadout")])
+def test_readout_estimators_refuse_a_module_not_ending_in_its_readout_in_one_line(kind, module):
+    model = f'kind = "flax"\nn_inputs = 2\nmodule = "{here(module)}"'
+    spec = parse_spec(spec_text(model, f'kind = "{kind}"', '[target]\nname = "and"'))
+    problem = Problem.of(spec)
+    for run in (lambda: readout.check_readout(problem, spec.estimator),  # the estimators' check before any work
+                lambda: ESTIMATORS[kind](problem, spec.estimator, QUIET)):
+        with pytest.raises(SpecError) as e:
+            run()
+        msg = str(e.value)
+        assert msg.startswith("model.module: ") and READOUT_REFUSED[module] in msg, msg
+        assert here(module) in msg and "\n" not in msg
+
+
+def readout_volumes(model: str, estimator: str, targets) -> list:
+    spec = parse_spec(spec_text(model, estimator, '[target]\nname = "majority"'))
+    return [(e.log10_volume, e.ci95) for e in readout.estimate_many(Problem.of(spec), targets, spec.estimator, QUIET)]
+
+
+@pytest.mark.slow  # two readout passes, one compile each (77 s on 2 cores under a load of 11; the features test runs by default)
+def test_readout_volumes_of_the_flax_perceptron_are_the_native_ones_bit_for_bit():
+    est = 'kind = "readout"\nsamples = 16\nchunk_size = 16\nseed = 2'
+    flax = FLAX_8.replace("[8]", "[]").replace("n_inputs = 3", "n_inputs = 2")
+    native = NATIVE_8.replace("[8]", "[]").replace("n_inputs = 3", "n_inputs = 2")
+    got, want = readout_volumes(flax, est, (0x8, 0xE)), readout_volumes(native, est, (0x8, 0xE))
+    assert got == want and all(v is not None for v, _ in got)
+
+
+@pytest.mark.slow  # two readout passes, one compile each (103 s on 2 cores under a load of 11)
+def test_readout_volumes_of_the_flax_mlp_are_the_native_ones():
+    # The same seed draws the same hidden layers; the features agree to float rounding (the flax
+    # Dense multiplies in another order), so the volumes agree to a few parts in 1e6 of a decade.
+    est = 'kind = "readout"\nsamples = 256\nchunk_size = 256\nseed = 3'
+    flax, native = FLAX_8.replace("[8]", "[8, 8]"), NATIVE_8.replace("[8]", "[8, 8]")
+    got, want = readout_volumes(flax, est, (0xE8, 0x80)), readout_volumes(native, est, (0xE8, 0x80))
+    for (v, (lo, hi)), (v0, (lo0, hi0)) in zip(got, want):
+        assert v == pytest.approx(v0, abs=1e-4) and lo == pytest.approx(lo0, abs=1e-4)
+        assert hi == pytest.approx(hi0, abs=1e-4)
+    assert abs(got[0][0] - got[1][0]) > 0.1  # two different volumes, each matched
+
+
+@pytest.mark.slow  # two compiles of the orthant's tilted QMC (70 s on 2 cores under a load of 11)
+def test_readout_smc_problem_is_the_native_problem():
+    # readout_smc (and the posterior's draws) see a model only through log P(f | hidden) of its coordinates
+    f, m = flax_mlp((5,)), MLPSpec(n_inputs=3, widths=(5,))
+    g = jax.random.normal(jax.random.key(3), (16, n_params(m)))
+    keys = jax.random.split(jax.random.key(4), 16)
+    lf, lm = (jax.jit(readout_log_p(s, ScaledPrior(), 0xE8, None, 64, 2, True))(keys, g) for s in (f, m))
+    finite = np.isfinite(lm)  # an infeasible sign pattern has log P = -inf in both
+    assert finite.sum() >= 12 and np.array_equal(np.isfinite(lf), finite)
+    np.testing.assert_allclose(lf[finite], lm[finite], rtol=1e-4)
 
 
 # --- through the command line ----------------------------------------------------------------------
