@@ -178,9 +178,10 @@ def fake_about(tt: int, points, n: int = 3) -> dict:
             "target_table": tt, "m": len(points), "draw": 0, "S": tuple(points), "method": "rejection"}
 
 
-def test_rejection_with_no_draw_kept_is_nan_and_one_draw_has_no_interval():
-    """kept = 0: every share, probability and error NaN (no interval); kept = 1: the mean error with
-    NaN ends, P(f* | S) an honest Clopper-Pearson interval."""
+def test_rejection_with_no_draw_kept_is_nan_and_few_draws_get_wide_intervals():
+    """kept = 0: every share, probability and error NaN (no interval); kept = 1: the mean error and
+    P(f* | S) with Clopper-Pearson's intervals for one draw, not a point; draws that all agree do
+    not give a zero-wide interval either."""
     about = fake_about(0x80, [0, 7])  # AND on 3 bits: 0 at point 0, 1 at point 7
     tables = np.array([[0x00], [0xFF], [0x01]], np.uint32)  # none is 0 at point 0 and 1 at point 7
     r = tb.rejection_row(about, tables, np.array([5, 3, 2]), 10)
@@ -190,12 +191,18 @@ def test_rejection_with_no_draw_kept_is_nan_and_one_draw_has_no_interval():
     assert r["log10_v_set"] == -math.inf and r["log10_v_set_hi"] < 0
     one = tb.rejection_row(about, np.vstack([tables, [[0x80]]]).astype(np.uint32), np.array([5, 3, 2, 1]), 11)
     assert one["kept"] == 1 and one["hits_target"] == 1 and one["error"] == 0.0
-    assert math.isnan(one["error_lo"]) and math.isnan(one["error_hi"])
+    assert one["error_lo"] == 0.0 and one["error_hi"] == pytest.approx(0.95)
     assert one["share_target"] == 1.0 and one["share_target_lo"] == pytest.approx(0.025)
     assert one["log10_p_treacherous"] == -math.inf and one["log10_p_treacherous_hi"] == pytest.approx(math.log10(0.95))
+    alike = tb.rejection_row(about, np.array([[0x80], [0x82]], np.uint32), np.array([0, 40]), 40)  # 40 draws, 1 error of 6
+    assert alike["kept"] == 40 and alike["error"] == pytest.approx(1 / 6)
+    assert alike["error_lo"] < 1 / 6 - 0.05 and alike["error_hi"] > 1 / 6 + 0.05
+    whole = tb.rejection_row(fake_about(0x80, range(8)), np.array([[0x80]], np.uint32), np.array([7]), 7)
+    assert (whole["error"], whole["error_lo"], whole["error_hi"]) == (0.0, 0.0, 0.0)  # m = N: no point off S
 
 
 def test_rejection_intervals_hold_their_estimates_on_random_censuses():
+    """Every interval of every rejection row holds its estimate (few kept draws and many)."""
     rng = np.random.default_rng(1)
     for _ in range(20):
         k = int(rng.integers(1, 40))

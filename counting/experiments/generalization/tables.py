@@ -22,9 +22,9 @@ Per setting (cube size, network, target, m, draw of S), four methods:
   functions that agree with f* on S (:func:`rejection_row`): the posterior P_B(f | S) by plain
   rejection. ``kept`` draws; ``P_rej(f* | S)`` and ``P_rej(f_T | S)`` as hits / kept with
   Clopper-Pearson intervals (one-sided upper bound with no hit, so a lower end of ``-inf`` in
-  log10); the error off S as the mean over the kept draws with a Student-t interval over draws, its
-  quantiles as training's. With no draw kept every number is NaN; with one, the mean has no interval
-  (NaN ends).
+  log10); the error off S as the mean over the kept draws with a Student-t interval over draws
+  (:func:`weighted_mean_interval`: with fewer than 30 draws, or all alike, the binomial interval of a
+  mean of values in [0, 1]), its quantiles as training's. With no draw kept every number is NaN.
 
 Tables: ``posterior`` and ``training`` (one row per pass), ``rejection`` (one row per setting),
 ``errors`` (the error histogram off S per setting and method, for the function count, the
@@ -243,18 +243,41 @@ def log10_share(p: tuple[float, float, float]) -> tuple[float, float, float]:
     return tuple(math.log10(x) if x > 0 else (math.nan if math.isnan(x) else -math.inf) for x in p)
 
 
+T_MIN_DRAWS = 30  # below this many draws (or with every draw alike) the mean error gets the binomial interval
+
+
+def bounded_mean_interval(mean: float, k: int, conf: float = 0.95) -> tuple[float, float]:
+    """A ``conf`` interval for the mean of ``k`` draws of values in [0, 1]: Clopper-Pearson's for
+    ``k * mean`` hits out of ``k`` (the beta quantiles at non-integer hits; one-sided with none).
+    Draws in [0, 1] of a given mean spread at most as much as Bernoulli draws, so it is the wider.
+
+    >>> [round(x, 3) for x in bounded_mean_interval(0.0, 2)]
+    [0.0, 0.776]
+    """
+    x, alpha = k * mean, 1 - conf
+    if x <= 0:
+        return 0.0, -math.expm1(math.log(alpha) / k)
+    lo = float(stats.beta.ppf(alpha / 2, x, k - x + 1))
+    hi = 1.0 if x >= k else float(stats.beta.ppf(1 - alpha / 2, x + 1, k - x))
+    return lo, hi
+
+
 def weighted_mean_interval(values: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
-    """The mean of ``values`` each seen ``counts`` times, with its 95% Student-t interval over the
-    draws (clipped to [0, 1]; NaN ends with one draw, all NaN with none)."""
+    """The mean of ``values`` (in [0, 1]) each seen ``counts`` times, with a 95% interval over the
+    draws: Student-t (clipped to [0, 1]) from :data:`T_MIN_DRAWS` draws on while they differ, else
+    :func:`bounded_mean_interval` (a t-interval is zero-wide when the few draws agree); all NaN with
+    no draw. The interval always holds the mean."""
     k = int(counts.sum())
     if k == 0:
         return math.nan, math.nan, math.nan
     mean = float(np.dot(counts, values) / k)
-    if k == 1:
-        return mean, math.nan, math.nan
-    sd = math.sqrt(float(np.dot(counts, (values - mean) ** 2)) / (k - 1))
-    half = float(stats.t.ppf(0.975, k - 1)) * sd / math.sqrt(k)
-    return mean, max(mean - half, 0.0), min(mean + half, 1.0)
+    sd = math.sqrt(float(np.dot(counts, (values - mean) ** 2)) / (k - 1)) if k > 1 else 0.0
+    if k < T_MIN_DRAWS or sd == 0:
+        lo, hi = bounded_mean_interval(mean, k)
+    else:
+        half = float(stats.t.ppf(0.975, k - 1)) * sd / math.sqrt(k)
+        lo, hi = mean - half, mean + half
+    return mean, min(max(lo, 0.0), mean), max(min(hi, 1.0), mean)
 
 
 def rejection_row(about: dict, tables: np.ndarray, counts: np.ndarray, drawn: int) -> dict:
@@ -273,7 +296,8 @@ def rejection_row(about: dict, tables: np.ndarray, counts: np.ndarray, drawn: in
         with_interval(row, f"share_{name}", p)
         with_interval(row, f"log10_p_{name}", log10_share(p))
     frac = error_fraction(e, off)
-    with_interval(row, "error", weighted_mean_interval(frac, c))
+    exact = off == 0 and kept > 0  # S is the whole cube: no point off S, no error
+    with_interval(row, "error", (0.0, 0.0, 0.0) if exact else weighted_mean_interval(frac, c))
     per_draw = np.repeat(frac, c)
     for q in QUANTILES:
         with_interval(row, f"error_q{int(100 * q)}", order_interval(per_draw, q))
