@@ -14,19 +14,28 @@ label) and a ``function``: ``"dictator"`` (``x0``), ``"and"``, ``"or"``, ``"majo
 or ``"random"`` (every bit a fair coin from ``seed``): :func:`target_table`. ``[posterior]`` is a
 job's ``[estimator]`` of kind ``readout_smc`` without ``seed`` (each setting's seed is derived from
 the experiment's). ``[[optimizer]]`` as the training experiment's (``name`` and a job's
-``[training]`` fields other than S).
+``[training]`` fields other than S). ``[rejection]`` (optional): ``samples`` (networks of one plain
+prior census per cube size and network, default ``2^20``; ``0``: no rejection count) and
+``chunk_size`` (its chunks, default 16384): every target, m and draw of S of that cube size and
+network reads its rejection posterior from it (:class:`Rejection`).
 
 Example:
     >>> from counting.experiments.base.config import read_toml
     >>> exp = from_dict(read_toml(DEMO), "demo")
     >>> exp.n_inputs, [m_values(exp, n) for n in exp.n_inputs], exp.posterior.particles
     ((3,), [(0, 4, 8)], 64)
+    >>> exp.rejection
+    Rejection(samples=65536, chunk_size=16384)
     >>> [hex(target_table(t, 3)) for t in exp.targets]
     ['0xaa', '0x96']
     >>> from_dict(read_toml(DEMO.replace('"parity"', '"xor"')), "x")
     Traceback (most recent call last):
     ...
     counting.spec.errors.SpecError: target[1].function: expected one of ['dictator', 'and', 'or', 'majority', 'parity', 'threshold', 'random'], got 'xor'
+    >>> from_dict(read_toml(DEMO.replace("samples = 65536", "samples = -1")), "x")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: rejection.samples: expected an integer >= 0, got -1
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ from counting.experiments.base.config import (MAX_CHUNKS, config_digest, experim
                                               parse_part_estimator, table_list, unique)
 from counting.models import supporting
 from counting.spec.errors import SpecError, check_keys, choice, integer, option_value, section
-from counting.spec.estimator import ReadoutSMCSettings, replace_settings
+from counting.spec.estimator import MAX_CHUNK, ReadoutSMCSettings, replace_settings
 from counting.spec.model import parse_model
 from counting.spec.prior import parse_prior
 from counting.spec.training import parse_training
@@ -50,6 +59,8 @@ from counting.spec.training import parse_training
 KIND = "generalization"
 FUNCTIONS = ("dictator", "and", "or", "majority", "parity", "threshold", "random")
 MAX_INPUTS = 7  # the readout's orthants (counting.estimators.readout.MAX_INPUTS)
+REJECTION_SAMPLES = 2**20
+REJECTION_CHUNK = 16384
 
 DEMO = """
 [experiment]
@@ -76,6 +87,8 @@ n_qmc = 64
 name = "adam"
 learning_rate = 0.05
 max_steps = 200
+[rejection]
+samples = 65536
 """
 
 
@@ -86,6 +99,15 @@ class TargetFunction:
     name: str
     function: str
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """``[rejection]``: one plain prior census of ``samples`` networks (in chunks of ``chunk_size``)
+    per cube size and network; ``samples = 0``: none."""
+
+    samples: int = REJECTION_SAMPLES
+    chunk_size: int = REJECTION_CHUNK
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,7 @@ class Experiment:
     targets: tuple[TargetFunction, ...]
     posterior: ReadoutSMCSettings
     optimizers: tuple[dict, ...]
+    rejection: Rejection = Rejection()
     kind: ClassVar[str] = KIND
 
     def to_dict(self) -> dict:
@@ -160,9 +183,17 @@ def _fractions(v) -> tuple[float, ...]:
     return tuple(float(x) for x in v)
 
 
+def _rejection(v) -> Rejection:
+    r = section(v, "rejection")
+    check_keys(r, {"samples", "chunk_size"}, "rejection")
+    chunk = integer(r.get("chunk_size", REJECTION_CHUNK), "rejection.chunk_size", 1, MAX_CHUNK)
+    return Rejection(integer(r.get("samples", REJECTION_SAMPLES), "rejection.samples", 0, chunk * MAX_CHUNKS), chunk)
+
+
 def from_dict(d: dict, name: str = KIND) -> Experiment:
     """Validate a parsed experiment document (one-line :class:`SpecError` on bad input)."""
-    check_keys(d, {"experiment", "prior", "architecture", "target", "posterior", "optimizer"}, "experiment file")
+    check_keys(d, {"experiment", "prior", "architecture", "target", "posterior", "optimizer", "rejection"},
+               "experiment file")
     h = parse_header(d, KIND, name, extra={"n_inputs", "fractions", "draws", "train_seed", "samples", "readouts"})
     e = experiment_table(d)
     ns = e.get("n_inputs", [5])
@@ -198,13 +229,16 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
                 raise SpecError(f"optimizer[{i}].{k}", "no training set in an [[optimizer]] (the experiment gives S)")
         parse_training({**{k: v for k, v in o.items() if k != "name"}, "m": 0}, ns[0], f"optimizer[{i}]")
     unique([o["name"] for o in opts], "optimizer.name")
+    rejection = _rejection(d.get("rejection", {}))
     return Experiment(h.name, ns, fractions, draws, train_seed, samples, readouts, h.chunk_size, h.seed, dict(prior),
-                      tuple(map(dict, archs)), targets, post, tuple(map(dict, opts)))
+                      tuple(map(dict, archs)), targets, post, tuple(map(dict, opts)), rejection)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
-    """``exp`` with ``samples`` trained networks per setting and ``samples`` posterior networks per
-    replicate (``--samples``)."""
+    """``exp`` with ``samples`` trained networks per setting, ``samples`` posterior networks per
+    replicate and ``samples`` networks in each rejection census (``--samples``; a census that is off
+    stays off)."""
     samples = option_value(integer, samples, "samples", 2)
     post = replace_settings(exp.posterior, "posterior", particles=samples)
-    return dataclasses.replace(exp, samples=samples if exp.samples else 0, posterior=post)
+    rejection = dataclasses.replace(exp.rejection, samples=samples if exp.rejection.samples else 0)
+    return dataclasses.replace(exp, samples=samples if exp.samples else 0, posterior=post, rejection=rejection)

@@ -3,11 +3,13 @@
 Per cube size ``n``, one panel per network and target (at most three a row):
 
 * ``accuracy_n<n>.png``: the expected accuracy off S against m / N for each count: the function
-  count (flat at 1/2), the parameter count (the prior conditioned on S) and training; one marker per
-  draw of S with its 95% interval, a line through the means over draws.
+  count (flat at 1/2), the parameter count (the prior conditioned on S), rejection (the same
+  posterior by hit-or-miss, where it kept draws) and training; one marker per draw of S with its
+  95% interval, a line through the means over draws.
 * ``probability_n<n>.png``: log10 P(f* | S) (filled markers, solid lines) and log10 P(f_T | S) (open
   markers, dashed lines) against m / N: the function count (a straight line, both the same), the
-  parameter count and training (only where a trained run ended on the function).
+  parameter count, rejection and training (these two only where a kept draw or trained run ended
+  on the function).
 
 Example:
     >>> import tempfile, pathlib
@@ -32,7 +34,7 @@ from matplotlib.lines import Line2D
 
 from counting.io.figures import legend_below, panels, prior_text, save, series, styled, title
 
-METHOD_ORDER = ("functions", "parameters")
+METHOD_ORDER = ("functions", "parameters", "rejection")
 
 
 def methods(t: pd.DataFrame) -> list[str]:
@@ -42,7 +44,8 @@ def methods(t: pd.DataFrame) -> list[str]:
 
 
 def label(method: str) -> str:
-    return {"functions": "function count", "parameters": "parameter count (P_B, prior given S)"}.get(method, method)
+    return {"functions": "function count", "parameters": "parameter count (P_B, prior given S)",
+            "rejection": "rejection (prior draws that fit S)"}.get(method, method)
 
 
 def setting_text(t: pd.DataFrame, spec: dict | None) -> str:
@@ -53,6 +56,8 @@ def setting_text(t: pd.DataFrame, spec: dict | None) -> str:
     if post:
         bits.append(f"posterior: {post.get('replicates')} replicates of {post.get('particles')} networks "
                     f"x {e.get('readouts')} readouts (tempered SMC over the hidden layers)")
+    if (e.get("rejection") or {}).get("samples"):
+        bits.append(f"rejection: one census of {e['rejection']['samples']:,} prior networks per network")
     if e.get("samples"):
         bits.append(f"training: {e.get('samples')} runs per setting from prior initialisations")
     bits.append(f"{int(t['draw'].max()) + 1} draw(s) of S per m")
@@ -90,7 +95,7 @@ def accuracy_figure(t: pd.DataFrame, path: Path, spec: dict | None) -> str:
     handles = [Line2D([], [], **{k: v for k, v in series(i).items()}) for i in range(len(ms))]
     legend_below(fig, handles, [label(m) for m in ms], ncol=len(ms))
     n = int(t["n_inputs"].iloc[0])
-    title(fig, f"Expected accuracy off the training set S on {n} bits (N = {2**n}): the three counts, "
+    title(fig, f"Expected accuracy off the training set S on {n} bits (N = {2**n}): each count, "
                "95% intervals", setting_text(t, spec))
     return save(fig, path)
 

@@ -1,6 +1,6 @@
-"""The generalization experiment's tables: the three counts side by side, with intervals.
+"""The generalization experiment's tables: the counts side by side, with intervals.
 
-Per setting (cube size, network, target, m, draw of S), three methods:
+Per setting (cube size, network, target, m, draw of S), four methods:
 
 * ``functions`` (the function count): every function that fits S equally likely, so
   ``P(f* | S) = P(f_T | S) = 2^-(N - m)`` and each point off S is wrong with probability 1/2 (the
@@ -18,11 +18,21 @@ Per setting (cube size, network, target, m, draw of S), three methods:
   S)``, the top functions', the error histogram's) with Clopper-Pearson intervals; the mean error
   with a Student-t interval; quantiles with the distribution-free order-statistic interval (the
   ranks a Binomial(runs, q) puts 95% between, widened to contain the estimate).
+* ``rejection``: the prior census of the setting's cube size and network restricted to the
+  functions that agree with f* on S (:func:`rejection_row`): the posterior P_B(f | S) by plain
+  rejection. ``kept`` draws; ``P_rej(f* | S)`` and ``P_rej(f_T | S)`` as hits / kept with
+  Clopper-Pearson intervals (one-sided upper bound with no hit, so a lower end of ``-inf`` in
+  log10); the error off S as the mean over the kept draws with a Student-t interval over draws
+  (:func:`weighted_mean_interval`: with fewer than 30 draws, or all alike, the binomial interval of a
+  mean of values in [0, 1]), its quantiles as training's. With no draw kept every number is NaN.
 
-Tables: ``posterior`` and ``training`` (one row per pass), ``errors`` (the error histogram off S
-per setting and method), ``top_functions`` (each method's most frequent functions) and
-``comparison`` (the long table the figures read: per setting and method the expected accuracy off
-S and ``log10 P(f* | S)``, ``log10 P(f_T | S)``, each with its interval).
+Tables: ``posterior`` and ``training`` (one row per pass), ``rejection`` (one row per setting),
+``errors`` (the error histogram off S per setting and method, for the function count, the
+parameter count and training), ``top_functions`` (the parameter count's and training's most
+frequent functions), ``comparison`` (the long table the figures read: per setting and method the
+expected accuracy off S and ``log10 P(f* | S)``, ``log10 P(f_T | S)``, each with its interval) and
+``identity`` (:func:`identity`: the parameter count against rejection, where rejection is well
+sampled).
 
 Example:
     >>> order_interval(np.array([0.0, 0.1, 0.1, 0.2, 0.5]), 0.5)
@@ -38,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from counting.boolean.tables import to_bits, to_hex, treacherous
+from counting.boolean.tables import full_table, int_to_words, rows_to_hex, to_bits, to_hex, treacherous
 from counting.engine.run import PassFacts
 from counting.rare.conditional import t_interval
 from counting.rare.readout_posterior import PosteriorRun, function_shares, ratio_interval, weighted_quantile
@@ -48,6 +58,8 @@ from counting.stats import clopper_pearson, clopper_pearson_many
 from counting.tails import khat_threshold
 
 QUANTILES = (0.1, 0.5, 0.9)
+WELL_SAMPLED_KEPT = 100  # identity: rejection kept at least this many draws ...
+WELL_SAMPLED_HITS = 10   # ... and saw the function compared at least this many times
 TOP = 10
 LOG10_2 = math.log10(2)
 SETTING = ["n_inputs", "architecture", "network", "prior", "target", "function", "target_table", "m", "N", "draw",
@@ -203,6 +215,106 @@ def training_tables(about: dict, result: Any, facts: PassFacts) -> dict[str, pd.
     return {"training": pd.DataFrame([row]), "errors": pd.DataFrame(err_rows), "top_functions": pd.DataFrame(top_rows)}
 
 
+# ----------------------------------------------------------------------------- rejection
+def agreeing(tables: np.ndarray, tt: int, points: Sequence[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For packed truth tables ``[K, words]``: which agree with ``tt`` on ``points`` (S), and each
+    one's number of points off S where it differs from ``tt``.
+
+    >>> agreeing(np.array([[0b1000], [0b1110], [0b0111]], np.uint32), 0b1000, [0, 3], 2)
+    (array([ True,  True, False]), array([0, 2, 2]))
+    """
+    s_bits = sum(1 << int(p) for p in points)
+    diff = np.asarray(tables, np.uint32).reshape(-1, int_to_words(0, n).size) ^ int_to_words(tt, n)
+    keep = ~np.any(diff & int_to_words(s_bits, n), axis=1)
+    errors = np.bitwise_count(diff & int_to_words(full_table(n) & ~s_bits, n)).sum(axis=1, dtype=np.int64)
+    return keep, errors
+
+
+def count_share(k: int, kept: int) -> tuple[float, float, float]:
+    """``k / kept`` with its Clopper-Pearson interval; NaN with no draw kept."""
+    if kept == 0:
+        return math.nan, math.nan, math.nan
+    lo, hi = clopper_pearson(int(k), kept)
+    return k / kept, lo, hi
+
+
+def log10_share(p: tuple[float, float, float]) -> tuple[float, float, float]:
+    """A share and its interval in log10 (0 as ``-inf``, NaN kept)."""
+    return tuple(math.log10(x) if x > 0 else (math.nan if math.isnan(x) else -math.inf) for x in p)
+
+
+T_MIN_DRAWS = 30  # below this many draws (or with every draw alike) the mean error gets the binomial interval
+
+
+def bounded_mean_interval(mean: float, k: int, conf: float = 0.95) -> tuple[float, float]:
+    """A ``conf`` interval for the mean of ``k`` draws of values in [0, 1]: Clopper-Pearson's for
+    ``k * mean`` hits out of ``k`` (the beta quantiles at non-integer hits; one-sided with none).
+    Draws in [0, 1] of a given mean spread at most as much as Bernoulli draws, so it is the wider.
+
+    >>> [round(x, 3) for x in bounded_mean_interval(0.0, 2)]
+    [0.0, 0.776]
+    """
+    x, alpha = k * mean, 1 - conf
+    if x <= 0:
+        return 0.0, -math.expm1(math.log(alpha) / k)
+    lo = float(stats.beta.ppf(alpha / 2, x, k - x + 1))
+    hi = 1.0 if x >= k else float(stats.beta.ppf(1 - alpha / 2, x + 1, k - x))
+    return lo, hi
+
+
+def weighted_mean_interval(values: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
+    """The mean of ``values`` (in [0, 1]) each seen ``counts`` times, with a 95% interval over the
+    draws: Student-t (clipped to [0, 1]) from :data:`T_MIN_DRAWS` draws on while they differ, else
+    :func:`bounded_mean_interval` (a t-interval is zero-wide when the few draws agree); all NaN with
+    no draw. The interval always holds the mean."""
+    k = int(counts.sum())
+    if k == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(np.dot(counts, values) / k)
+    sd = math.sqrt(float(np.dot(counts, (values - mean) ** 2)) / (k - 1)) if k > 1 else 0.0
+    if k < T_MIN_DRAWS or sd == 0:
+        lo, hi = bounded_mean_interval(mean, k)
+    else:
+        half = float(stats.t.ppf(0.975, k - 1)) * sd / math.sqrt(k)
+        lo, hi = mean - half, mean + half
+    return mean, min(max(lo, 0.0), mean), max(min(hi, 1.0), mean)
+
+
+def rejection_row(about: dict, tables: np.ndarray, counts: np.ndarray, drawn: int) -> dict:
+    """The ``rejection`` row of one setting from a prior census of ``drawn`` networks (packed
+    ``tables`` seen ``counts`` times): the census restricted to the functions that agree with f* on S."""
+    s = setting_columns(about)
+    n, off = s["n_inputs"], s["N"] - s["m"]
+    keep, errors = agreeing(tables, about["target_table"], about["S"], n)
+    c, e, t = np.asarray(counts, np.int64)[keep], errors[keep], np.asarray(tables)[keep]
+    kept = int(c.sum())
+    row: dict[str, Any] = {**s, "method": about["method"], "samples": int(drawn), "kept": kept}
+    with_interval(row, "log10_v_set", log10_share(count_share(kept, int(drawn))))
+    for name, k in (("target", int(c[e == 0].sum())), ("treacherous", int(c[e == off].sum()))):
+        row[f"hits_{name}"] = k
+        p = count_share(k, kept)
+        with_interval(row, f"share_{name}", p)
+        with_interval(row, f"log10_p_{name}", log10_share(p))
+    frac = error_fraction(e, off)
+    exact = off == 0 and kept > 0  # S is the whole cube: no point off S, no error
+    with_interval(row, "error", (0.0, 0.0, 0.0) if exact else weighted_mean_interval(frac, c))
+    per_draw = np.repeat(frac, c)
+    for q in QUANTILES:
+        with_interval(row, f"error_q{int(100 * q)}", order_interval(per_draw, q))
+    order = np.lexsort((np.arange(len(c)), -c))[:TOP]
+    row["distinct_functions"] = int(len(c))
+    row["top_function"] = rows_to_hex(t[order[:1]], n)[0] if len(order) else None
+    with_interval(row, "top1_share", count_share(c[order[0]] if len(order) else 0, kept))
+    with_interval(row, "top10_share", count_share(c[order].sum() if len(order) else 0, kept))
+    return row
+
+
+def rejection_tables(abouts: Sequence[dict], census: Any, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The ``rejection`` rows of every setting of one cube size and network, from its prior census."""
+    rows = [rejection_row(a, census.tables, census.counts, census.samples) for a in abouts]
+    return {"rejection": pd.DataFrame([{**r, "seconds": facts.seconds} for r in rows])}
+
+
 # ----------------------------------------------------------------------------- the three side by side
 def function_count_rows(posterior: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The function count's ``comparison`` and ``errors`` rows for every setting of ``posterior``."""
@@ -227,7 +339,7 @@ def comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     fc, _ = function_count_rows(post)
     parts = [fc]
     cols = [f"log10_p_{k}{e}" for k in ("target", "treacherous") for e in ("", "_lo", "_hi")]
-    for name in ("posterior", "training"):
+    for name in ("posterior", "training", "rejection"):
         if name not in tables or tables[name].empty:
             continue
         t = tables[name]
@@ -236,3 +348,61 @@ def comparison(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         parts.append(d)
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["n_inputs", "architecture", "target", "m", "draw"], kind="stable", ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- the identity
+IDENTITY_KEYS = ["n_inputs", "architecture", "target", "m", "draw"]
+QUANTITIES = (("P(f*|S)", "log10", "log10_p_target", "hits_target"),
+              ("P(f_T|S)", "log10", "log10_p_treacherous", "hits_treacherous"),
+              ("share of draws on f*", "linear", "share_target", "hits_target"),
+              ("accuracy off S", "linear", "accuracy", "kept"))
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> Any:
+    """Whether two intervals meet (``pd.NA`` where an end is unknown)."""
+    if any(math.isnan(x) for x in (*a, *b)):
+        return pd.NA
+    return bool(max(a[0], b[0]) <= min(a[1], b[1]))
+
+
+def identity(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The parameter count against rejection, per setting and quantity: P(f* | S) and P(f_T | S)
+    (log10; the parameter count's Rao-Blackwellised ratio), the share of the posterior's draws on f*
+    and the expected accuracy off S (linear), each method's estimate and interval, ``difference``
+    (parameter count minus rejection: decades for log10, else absolute) and ``overlap``.
+    ``well_sampled``: rejection kept at least :data:`WELL_SAMPLED_KEPT` draws, saw the function
+    compared at least :data:`WELL_SAMPLED_HITS` times (the accuracy: the kept draws) and S is not
+    the whole cube (where both are 1 by construction)."""
+    post, rej = tables.get("posterior"), tables.get("rejection")
+    if post is None or rej is None or post.empty or rej.empty:
+        return pd.DataFrame()
+    post = post.assign(accuracy=1 - post["error"], accuracy_lo=1 - post["error_hi"], accuracy_hi=1 - post["error_lo"])
+    rej = rej.assign(accuracy=1 - rej["error"], accuracy_lo=1 - rej["error_hi"], accuracy_hi=1 - rej["error_lo"])
+    by = {tuple(r[k] for k in IDENTITY_KEYS): r for _, r in rej.iterrows()}
+    rows = []
+    for _, p in post.iterrows():
+        r = by.get(tuple(p[k] for k in IDENTITY_KEYS))
+        if r is None:
+            continue
+        for quantity, scale, col, hits_col in QUANTITIES:
+            pv, rv = (float(x[col]) for x in (p, r))
+            pi, ri = ((float(x[f"{col}_lo"]), float(x[f"{col}_hi"])) for x in (p, r))
+            well = bool(r["kept"] >= WELL_SAMPLED_KEPT and r[hits_col] >= WELL_SAMPLED_HITS and p["m"] < p["N"])
+            rel = p.get(f"reliable_{col.removeprefix('log10_p_')}", pd.NA) if scale == "log10" else pd.NA
+            rows.append({**{c: p[c] for c in SETTING}, "quantity": quantity, "scale": scale,
+                         "parameters": pv, "parameters_lo": pi[0], "parameters_hi": pi[1],
+                         "rejection": rv, "rejection_lo": ri[0], "rejection_hi": ri[1],
+                         "kept": int(r["kept"]), "hits": int(r[hits_col]), "well_sampled": well,
+                         "parameters_reliable": rel, "difference": pv - rv, "overlap": overlap(pi, ri)})
+    out = pd.DataFrame(rows)
+    for c in ("parameters_reliable", "overlap"):
+        out[c] = out[c].astype("boolean")
+    return out
+
+
+def identity_counts(ident: pd.DataFrame) -> pd.DataFrame:
+    """Per quantity: the well-sampled settings and how many of them overlap."""
+    w = ident[ident["well_sampled"] & ident["overlap"].notna()]
+    g = w.groupby("quantity", sort=False)["overlap"]
+    out = pd.DataFrame({"well_sampled": g.size(), "overlap": g.sum().astype(int)})
+    return out.reindex([q[0] for q in QUANTITIES]).dropna().astype(int)
