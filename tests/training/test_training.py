@@ -667,7 +667,7 @@ def test_rare_routes_by_the_readout_are_one_readout_pass():
     assert [p.name.split(":")[1] for p in ps] == ["prior", "prior-readout", "adam", "adam"]
     s = ps[1].spec.estimator
     assert ps[1].job is not None and (s.kind, s.samples, s.seed) == ("readout", 4096, exp.seed)
-    assert ps[1].spec.model.kind == "resmlp" and ps[1].about["estimator"] == "readout"
+    assert type(ps[1].spec.model).__name__ == "ResMLPSpec" and ps[1].about["estimator"] == "readout"
     assert with_samples(exp, 16).mechanisms.routes.estimator.samples == 1024  # scaled by 16/64
     for edit, field in [(("samples = 4096", "samples = 4096\nparticles = 8"), "mechanisms.routes.estimator.particles"),
                         (("[mechanisms]\n", "[prior]\nkind = \"uniform\"\n[mechanisms]\n"),
