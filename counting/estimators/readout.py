@@ -337,14 +337,16 @@ def restricted_share(sums: ChunkSums, part: int, whole: int) -> ShareSummary:
     pass's sums give the delta-method variance of the ratio of means,
     ``var(R) = sum (a_i - R b_i)^2 / ((n - 1) n mean(b)^2)``, ``R = sum a / sum b``. The interval
     is the normal one, ``R +- 1.96 se``, clipped to ``[0, 1]``; it is as good as the normal
-    intervals of the means (read both targets' k-hat). Where no network has ``a_i > 0`` the share
-    is 0 and the upper end is the one-sided 95% bound of hit-or-miss over the effective sample
-    size of ``whole``'s terms, ``1 - 0.05^(1 / ess)``.
+    intervals of the means (read both targets' k-hat). Where the delta method has no width because
+    every network with ``b_i > 0`` is on one side (the tally's zero counts say so exactly): none has
+    ``a_i > 0``, the share is 0 and the upper end is the one-sided 95% bound of hit-or-miss over
+    the effective sample size of ``whole``'s terms, ``1 - 0.05^(1 / ess)``; all have ``a_i = b_i``,
+    the share is 1 and the lower end ``0.05^(1 / ess)``.
 
-    >>> lp = np.log(np.array([[0.5, 0.5], [0.25, -0.0], [0.25, 0.25]]))   # p = 0.5, 0.25, 0.25; a = 0.5, 0, 0.25
+    >>> lp = np.log(np.array([[0.5, 0.5], [0.25, 1.0], [0.25, 0.25]]))   # p = 0.5, 0.25, 0.25; a = 0.5, 0, 0.25
     >>> lp[1, 1] = -np.inf
     >>> sums = ChunkSums(logsumexp(lp, axis=0)[None], logsumexp(2 * lp, axis=0)[None], np.array([3]),
-    ...                  np.zeros((1, 2)), lp, np.zeros_like(lp))
+    ...                  np.array([[0, 1]]), lp, np.zeros_like(lp))
     >>> r = restricted_share(sums, 1, 0)
     >>> round(r.share, 3), round(r.se, 3)      # 0.75; sum (a - R b)^2 = 0.0546875, over 2 * 3 * (1/3)^2
     (0.75, 0.286)
@@ -354,9 +356,11 @@ def restricted_share(sums: ChunkSums, part: int, whole: int) -> ShareSummary:
     la2, lb2 = float(logsumexp(sums.log_sum_sq[:, part])), float(logsumexp(sums.log_sum_sq[:, whole]))
     if not math.isfinite(lb):
         return ShareSummary(math.nan, math.nan, math.nan, math.nan, n)
+    ess = math.exp(2 * lb - lb2)
     if not math.isfinite(la):
-        ess = math.exp(2 * lb - lb2)
         return ShareSummary(0.0, 0.0, 0.0, -math.expm1(math.log(0.05) / ess), n)
+    if int(np.asarray(sums.zeros)[:, part].sum()) == int(np.asarray(sums.zeros)[:, whole].sum()):  # a_i = b_i for all i
+        return ShareSummary(1.0, 0.0, math.exp(math.log(0.05) / ess), 1.0, n)
     r = math.exp(la - lb)
     # sum (a - R b)^2 / (sum b)^2 = sum a^2 (1 - 2R) / (sum b)^2 + R^2 sum b^2 / (sum b)^2
     ss = max(math.exp(la2 - 2 * lb) * (1 - 2 * r) + r * r * math.exp(lb2 - 2 * lb), 0.0)

@@ -193,6 +193,10 @@ def test_restricted_share_is_the_paired_delta_method():
         z = restricted_share(sums_of(np.log(np.stack([p, 0 * p], 1))), 1, 0)
     ess = p.sum() ** 2 / (p**2).sum()
     assert (z.share, z.lo) == (0.0, 0.0) and z.hi == pytest.approx(1 - 0.05 ** (1 / ess))
+    # every term restricted: share 1, its lower end the same bound from the other side
+    with np.errstate(divide="ignore"):
+        one = restricted_share(sums_of(np.log(np.stack([p, p], 1))), 1, 0)
+    assert (one.share, one.hi) == (1.0, 1.0) and one.lo == pytest.approx(0.05 ** (1 / ess))
 
 
 def test_restricted_share_covers():
