@@ -12,7 +12,7 @@ section (continuous: tempered SMC moves Gaussian coordinates). ``[[target]]`` is
 measured, the ``widths`` at which it is (default: every width), ``prior_widths`` at which "the layer
 holds it" is also measured without the target (default none), and ``share`` (default false): also
 read its share among the last populations of V(f)'s SMC (a second reading of its cost, for a llama
-cheap enough to appear there).
+cheap enough to appear there; at SMC widths only: at a readout width the readout cost is that share).
 
 ``[[width]]`` lists the hidden widths W, in the order they run: ``width``, ``mc_samples`` (default
 0: none), the networks of one hit-or-miss pass at that width counting every condition measured
