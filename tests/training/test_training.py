@@ -678,7 +678,7 @@ def test_rare_routes_by_the_readout_are_one_readout_pass():
         assert "\n" not in str(e.value)
 
 
-@pytest.mark.slow  # a readout pass of 8,192 networks, 2^18 hit-or-miss networks, training passes: about 9 min on 2 busy cores
+@pytest.mark.slow  # a readout pass of 8,192 networks, 2^18 hit-or-miss networks, training passes: about 5 min on 2 busy cores
 def test_rare_route_prior_shares_by_the_readout_agree_with_hit_or_miss(tmp_path):
     """and4 on a residual MLP of width 4 and depth 2 (volume about 10^-2.5): the readout's prior
     route shares (one pass of 8,192 networks, paired delta-method intervals) against the shares
