@@ -91,7 +91,7 @@ from counting.spec.estimator import ReadoutSettings
 from counting.spec.job import Spec
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
-from counting.tails import MeanSummary, summary_from_sums, tail_size
+from counting.tails import Z95, MeanSummary, summary_from_sums, tail_size
 
 MAX_INPUTS = 7  # 2**n points, at most 251 dimensions in the lattice rule (counting.analytic.orthant_batched)
 KIND = "volume-readout"
@@ -294,12 +294,9 @@ def one_cpu_device(options: RunOptions) -> tuple | None:
     return tuple(devices[:1]) if devices and devices[0].platform == "cpu" else options.devices
 
 
-def estimate_many(problem: Problem, targets: Sequence[int | ReadoutTarget], settings: ReadoutSettings,
-                  options: RunOptions = RunOptions()) -> list[Estimate]:
-    """The volumes of several targets (truth tables, or :class:`ReadoutTarget` with a hidden-layer
-    condition or a subset of points) from one pass over the same hidden draws (``problem``'s own
-    target, if any, is not among them unless listed); a value depends on its target's place in the
-    list (:class:`ReadoutTally`: the QMC shifts)."""
+def estimate_sums(problem: Problem, targets: Sequence[int | ReadoutTarget], settings: ReadoutSettings,
+                  options: RunOptions = RunOptions()) -> tuple[list[Estimate], ChunkSums]:
+    """:func:`estimate_many`'s estimates with the pass's :class:`ChunkSums` (for :func:`restricted_share`)."""
     check_readout(problem, settings, need_target=False)
     spec = Spec(problem.model, problem.prior, problem.target, settings)
     tally = ReadoutTally(problem.model, problem.prior, tuple(targets), settings)
@@ -309,7 +306,66 @@ def estimate_many(problem: Problem, targets: Sequence[int | ReadoutTarget], sett
             "resumed_from_chunk": facts.resumed_from_chunk}
     sums = tally.finalize()
     return [readout_estimate(sums, t, seconds=facts.seconds, seed=settings.seed, diagnostics=diag)
-            for t in range(len(targets))]
+            for t in range(len(targets))], sums
+
+
+def estimate_many(problem: Problem, targets: Sequence[int | ReadoutTarget], settings: ReadoutSettings,
+                  options: RunOptions = RunOptions()) -> list[Estimate]:
+    """The volumes of several targets (truth tables, or :class:`ReadoutTarget` with a hidden-layer
+    condition or a subset of points) from one pass over the same hidden draws (``problem``'s own
+    target, if any, is not among them unless listed); a value depends on its target's place in the
+    list (:class:`ReadoutTally`: the QMC shifts)."""
+    return estimate_sums(problem, targets, settings, options)[0]
+
+
+class ShareSummary(NamedTuple):
+    """A share ``V(part) / V(whole)`` of one readout pass (:func:`restricted_share`): its value,
+    its delta-method standard error and 95% interval (clipped to ``[0, 1]``), and the networks."""
+
+    share: float
+    se: float
+    lo: float
+    hi: float
+    n: int
+
+
+def restricted_share(sums: ChunkSums, part: int, whole: int) -> ShareSummary:
+    """The share ``E[a] / E[b]`` of target ``part`` in target ``whole`` of one pass, with a paired
+    interval: both means are over the same networks, ``a_i = 1{where_i} p_i`` and ``b_i = p_i``
+    (``part`` a :class:`ReadoutTarget` with the same function and points as ``whole``, ``whole``
+    without ``where``: the tally computes one ``p_i`` for both), so ``a_i b_i = a_i^2`` and the
+    pass's sums give the delta-method variance of the ratio of means,
+    ``var(R) = sum (a_i - R b_i)^2 / ((n - 1) n mean(b)^2)``, ``R = sum a / sum b``. The interval
+    is the normal one, ``R +- 1.96 se``, clipped to ``[0, 1]``; it is as good as the normal
+    intervals of the means (read both targets' k-hat). Where the delta method has no width because
+    every network with ``b_i > 0`` is on one side (the tally's zero counts say so exactly): none has
+    ``a_i > 0``, the share is 0 and the upper end is the one-sided 95% bound of hit-or-miss over
+    the effective sample size of ``whole``'s terms, ``1 - 0.05^(1 / ess)``; all have ``a_i = b_i``,
+    the share is 1 and the lower end ``0.05^(1 / ess)``.
+
+    >>> lp = np.log(np.array([[0.5, 0.5], [0.25, 1.0], [0.25, 0.25]]))   # p = 0.5, 0.25, 0.25; a = 0.5, 0, 0.25
+    >>> lp[1, 1] = -np.inf
+    >>> sums = ChunkSums(logsumexp(lp, axis=0)[None], logsumexp(2 * lp, axis=0)[None], np.array([3]),
+    ...                  np.array([[0, 1]]), lp, np.zeros_like(lp))
+    >>> r = restricted_share(sums, 1, 0)
+    >>> round(r.share, 3), round(r.se, 3)      # 0.75; sum (a - R b)^2 = 0.0546875, over 2 * 3 * (1/3)^2
+    (0.75, 0.286)
+    """
+    n = int(sums.networks.sum())
+    la, lb = float(logsumexp(sums.log_sum[:, part])), float(logsumexp(sums.log_sum[:, whole]))
+    la2, lb2 = float(logsumexp(sums.log_sum_sq[:, part])), float(logsumexp(sums.log_sum_sq[:, whole]))
+    if not math.isfinite(lb):
+        return ShareSummary(math.nan, math.nan, math.nan, math.nan, n)
+    ess = math.exp(2 * lb - lb2)
+    if not math.isfinite(la):
+        return ShareSummary(0.0, 0.0, 0.0, -math.expm1(math.log(0.05) / ess), n)
+    if int(np.asarray(sums.zeros)[:, part].sum()) == int(np.asarray(sums.zeros)[:, whole].sum()):  # a_i = b_i for all i
+        return ShareSummary(1.0, 0.0, math.exp(math.log(0.05) / ess), 1.0, n)
+    r = math.exp(la - lb)
+    # sum (a - R b)^2 / (sum b)^2 = sum a^2 (1 - 2R) / (sum b)^2 + R^2 sum b^2 / (sum b)^2
+    ss = max(math.exp(la2 - 2 * lb) * (1 - 2 * r) + r * r * math.exp(lb2 - 2 * lb), 0.0)
+    se = math.sqrt(ss * n / (n - 1)) if n > 1 else math.nan
+    return ShareSummary(r, se, max(r - Z95 * se, 0.0), min(r + Z95 * se, 1.0), n)
 
 
 def estimate(problem: Problem, settings: ReadoutSettings, options: RunOptions = RunOptions()) -> Estimate:

@@ -652,3 +652,75 @@ def test_agreement_null_is_calibrated_and_has_power():
         n_s, n_b = rng.multinomial(400, probs[::-1]), rng.multinomial(3000, probs)
         null = null_statistics(rng, n_s, n_b, 200)
         assert null_position(statistics(n_s, n_b)[0], null[:, 0])[1] < 0.05
+
+
+MECHANISMS_READOUT = MECHANISMS_ALONE.replace('kind = "smc"\nparticles = 64\nsteps = 2\nreplicates = 3\n',
+                                              'kind = "readout"\nsamples = 4096\n')
+
+
+def test_rare_routes_by_the_readout_are_one_readout_pass():
+    from counting.experiments import parse_experiment
+    from counting.experiments.training import passes, with_samples
+
+    exp = parse_experiment(MECHANISMS_READOUT)
+    ps = passes(exp)
+    assert [p.name.split(":")[1] for p in ps] == ["prior", "prior-readout", "adam", "adam"]
+    s = ps[1].spec.estimator
+    assert ps[1].job is not None and (s.kind, s.samples, s.seed) == ("readout", 4096, exp.seed)
+    assert type(ps[1].spec.model).__name__ == "ResMLPSpec" and ps[1].about["estimator"] == "readout"
+    assert with_samples(exp, 16).mechanisms.routes.estimator.samples == 1024  # scaled by 16/64
+    for edit, field in [(("samples = 4096", "samples = 4096\nparticles = 8"), "mechanisms.routes.estimator.particles"),
+                        (("[mechanisms]\n", "[prior]\nkind = \"uniform\"\n[mechanisms]\n"),
+                         "mechanisms.routes.estimator.kind"),
+                        (("samples = 4096", "samples = 0"), "mechanisms.routes.estimator.samples")]:
+        with pytest.raises(SpecError, match="^" + re.escape(field) + ": expected") as e:
+            parse_experiment(MECHANISMS_READOUT.replace(*edit))
+        assert "\n" not in str(e.value)
+
+
+@pytest.mark.slow  # a readout pass of 8,192 networks, 2^18 hit-or-miss networks, training passes: about 5 min on 2 busy cores
+def test_rare_route_prior_shares_by_the_readout_agree_with_hit_or_miss(tmp_path):
+    """and4 on a residual MLP of width 4 and depth 2 (volume about 10^-2.5): the readout's prior
+    route shares (one pass of 8,192 networks, paired delta-method intervals) against the shares
+    among the solutions of 2^18 hit-or-miss networks (Clopper-Pearson) and its V(f) against theirs.
+    The two passes draw independent networks (seeds 0 and 11). Each of the seven comparisons asks
+    two 95% intervals to overlap, which two correct independent intervals fail to do with
+    probability about 0.6%, so about 4% for the test over random seeds (the comparisons are not
+    independent: the six shares sum in pairs); the seeds are fixed, so it passes or fails the same
+    way every time."""
+    from counting.engine.run import run_pass
+    from counting.experiments import parse_experiment, run_experiment
+    from counting.experiments.llama_rare.tally import MultiHits
+    from counting.experiments.training import passes
+    from counting.experiments.training.readout import ROUTE_MECHANISMS, route_wheres
+    from counting.mechanisms.predicates import computes
+    from counting.mechanisms.routes import DECOMPOSITIONS
+    from counting.spec.estimator import MCSettings
+    from counting.spec.job import Spec
+    from counting.stats import clopper_pearson
+
+    exp = parse_experiment(MECHANISMS_READOUT.replace("samples = 4096", "samples = 8192")
+                           .replace("samples = 256", "samples = 32"))  # few trained networks: not what is tested
+    t = run_experiment(exp, out=tmp_path / "out", progress=False)
+    m = t["mechanisms"].set_index(["target", "mechanism"]).loc["and4"]
+    assert (m["prior_estimator"] == "readout").all() and (m["prior_interval"] == "readout: paired delta").all()
+    assert {"prior_khat", "prior_reliable"} <= set(m.columns) and (m["prior_solutions"] == 8192).all()
+    run = t["runs"].set_index("method").loc["mechanisms:prior-readout"]
+    spec = passes(exp)[1].spec
+    d = DECOMPOSITIONS["and4"]
+    f = computes(d.target, d.n)
+    wheres = route_wheres(d, spec.model)
+    conds = [f] + [lambda fwd, w=wheres[k]: f(fwd) & w(fwd) for k in ROUTE_MECHANISMS]
+    tally = MultiHits(conds)
+    n = 2**18
+    run_pass(Spec(spec.model, spec.prior, None, MCSettings(samples=n, seed=11, chunk_size=16384)), tally,
+             QUIET)
+    hits = tally.finalize()
+    assert hits[0] > 300
+    lo, hi = clopper_pearson(int(hits[0]), n)
+    assert run.log10_volume_lo <= np.log10(hi) and np.log10(lo) <= run.log10_volume_hi
+    for k, name in enumerate(ROUTE_MECHANISMS, start=1):
+        slo, shi = clopper_pearson(int(hits[k]), int(hits[0]))
+        r = m.loc[name]
+        assert r.prior_share_lo <= shi and slo <= r.prior_share_hi, (name, r.prior_share_lo, r.prior_share_hi, slo, shi)
+    assert m.loc["chain", "prior_share"] == pytest.approx(m.loc["both", "prior_share"] + m.loc["chain only", "prior_share"])

@@ -26,16 +26,30 @@ marked ``share``: the share holding it is a second SMC reading of its cost (``me
 smc-share``; 95% t-interval over replicates). Each width with ``mc_samples`` has one hit-or-miss
 pass (seed: the experiment's).
 
+A width whose ``[width.estimator]`` has ``kind = "readout"`` measures its volumes that include the
+target otherwise: one pass of the readout estimator (:mod:`counting.estimators.readout`, a job
+named ``readout:w<W>``, seeded by the experiment's seed + 1 + the place of that width's V(f) in the
+plan) gives V(f) and every V(f and layer l holds g) at that width over the same hidden draws
+(:func:`~counting.estimators.readout.estimate_sums` of ``ReadoutTarget(f, where=holds(...))``),
+each with its reliability diagnostics (Pareto k-hat, largest network's share); each cost is the
+share V(f and g) / V(f) of that one pass with a paired delta-method interval
+(:func:`~counting.estimators.readout.restricted_share`: the two means are over the same networks,
+so joining their intervals end to end would be needlessly wide). ``share`` does not apply there
+(the readout cost is itself that share, read without tempering). The hidden-only volumes at that
+width ("layer l holds g" without the target: no readout to integrate out) keep tempered SMC with
+``[width.prior_estimator]``'s settings and the seeds they had.
+
 Modules: :mod:`~counting.experiments.llama_rare.config` (the config), ``plan`` (the volumes, in
 order, and their conditions), ``tally`` (:class:`MultiHits`), ``tables`` (rows, the two tables,
 the markdown); this one holds the passes and the entry points :mod:`counting.experiments` calls.
 ``counting run experiments/llama_rare.toml --out results/llama-rare`` writes ``volumes.parquet``,
 ``costs.parquet``, ``llama_rare.md``, ``counts.npz`` (each replicate's log10 volume, the classified
-networks' counts, the hit-or-miss counts) and ``manifest.json``.
+networks' counts, the hit-or-miss counts, a readout pass's per-chunk sums) and ``manifest.json``;
+``experiments/llama_rare_readout.toml`` is the same experiment with the readout at both widths.
 
 Example:
     >>> from counting.experiments import parse_experiment
-    >>> exp = parse_experiment('''
+    >>> text = '''
     ... [experiment]
     ... kind = "llama-rare"
     ... n_inputs = 3
@@ -53,11 +67,15 @@ Example:
     ... [width.estimator]
     ... particles = 32
     ... replicates = 2
-    ... ''')
+    ... '''
+    >>> exp = parse_experiment(text)
     >>> [p.name for p in passes(exp)]
     ['smc:w4:f', 'smc:w4:f_and_layer1_holds_x2', 'mc:w4']
     >>> [p.spec.estimator.seed for p in passes(exp)]
     [1, 2, 0]
+    >>> ro = parse_experiment(text.replace("particles = 32\\nreplicates = 2", "kind = 'readout'\\nsamples = 2048"))
+    >>> [(p.name, p.spec.estimator.kind, p.spec.estimator.seed) for p in passes(ro)]
+    [('readout:w4', 'readout', 1), ('mc:w4', 'mc', 0)]
 """
 
 from __future__ import annotations
@@ -71,18 +89,20 @@ import pandas as pd
 
 from counting.engine.run import PassFacts, RunOptions
 from counting.estimators.problem import Problem
+from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_sums, restricted_share
 from counting.estimators.replicated import Classifier, replicate_runs, summarize_runs
 from counting.estimators.result import Estimate
 from counting.experiments.base.run import Kind, Pass
 from counting.experiments.llama_rare import tables
 from counting.experiments.llama_rare.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.llama_rare.plan import Measure, condition, model, plan, shared
+from counting.mechanisms.sites import holds
 from counting.experiments.llama_rare.tally import MultiHits
 from counting.io.files import atomic_write_bytes
 from counting.rare.conditional import share_summary
 from counting.rare.coordinates import GaussianProblem
 from counting.rare.replicates import Replicates
-from counting.spec.estimator import MCSettings, SMCSettings, replace_settings
+from counting.spec.estimator import MCSettings, ReadoutSettings, SMCSettings, replace_settings
 from counting.spec.job import Spec
 
 __all__ = ["EXPERIMENT", "KIND", "Experiment", "chunk_sizes", "combine", "from_dict", "passes", "summary",
@@ -161,17 +181,70 @@ def hits_counts(name: str, hits: np.ndarray) -> dict[str, np.ndarray]:
     return {f"{name}|hits": np.asarray(hits)}
 
 
+def readout_targets(exp: Experiment, measures: list[Measure]) -> list[ReadoutTarget]:
+    """The readout pass's targets: "computes f", then f with each measure's "site holds g" as ``where``."""
+    tt, n = exp.target.truth_table, exp.n_inputs
+    return [ReadoutTarget(tt, where=None if m.llama is None else holds(m.site, m.llama[1], n)) for m in measures]
+
+
+def readout_job(problem: Problem, targets: list[ReadoutTarget], settings: ReadoutSettings):
+    """A width's readout pass as a job (checkpointed in the pass's folder like a counting pass): its
+    estimates, one per target, and the pass's sums."""
+
+    def job(options: RunOptions) -> tuple[tuple[list[Estimate], ChunkSums], PassFacts]:
+        est, sums = estimate_sums(problem, targets, settings, options)
+        d = est[0].diagnostics
+        facts = PassFacts(est[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
+                          int(d["resumed_from_chunk"]), est[0].seconds, float(d["networks_per_second"]))
+        return (est, sums), facts
+
+    return job
+
+
+def readout_tables(exp: Experiment, measures: list[Measure], result: tuple[list[Estimate], ChunkSums],
+                   facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A readout pass's volume rows (``measures[0]`` is V(f)) and a ``readout`` cost row per llama."""
+    est, sums = result
+    n = exp.n_inputs
+    costs = [tables.readout_cost_row(m, n, restricted_share(sums, k, 0), est[0], est[k])
+             for k, m in enumerate(measures) if k]
+    return {"volumes": pd.DataFrame([tables.readout_row(m, n, e) for m, e in zip(measures, est)]),
+            **({"readout_costs": pd.DataFrame(costs)} if costs else {})}
+
+
+def readout_counts(name: str, result: tuple[list[Estimate], ChunkSums]) -> dict[str, np.ndarray]:
+    """A readout pass's per-chunk sums (columns: its targets, in order) and largest terms."""
+    return {f"{name}|{k}": np.asarray(v) for k, v in result[1]._asdict().items()}
+
+
 def pass_name(m: Measure) -> str:
     return f"smc:w{m.width}:{m.label.replace(' ', '_')}"
 
 
+def readout_pass(exp: Experiment, width: int, measures: list[Measure], settings: ReadoutSettings) -> Pass:
+    """The readout pass of ``width``: every volume of ``measures`` (V(f) first) over the same hidden draws."""
+    spec = Spec(model(exp, width), exp.prior, exp.target, settings)
+    problem = Problem(spec.model, spec.prior, condition(exp, measures[0]), exp.target)
+    name = f"readout:w{width}"
+    return Pass(name, spec, None, about={"width": width, "conditions": [m.label for m in measures]},
+                job=readout_job(problem, readout_targets(exp, measures), settings),
+                tables=partial(readout_tables, exp, measures), counts=partial(readout_counts, name))
+
+
 def passes(exp: Experiment) -> tuple[Pass, ...]:
-    """One job per SMC volume, in :func:`plan`'s order, then one hit-or-miss pass per width that has one."""
+    """One job per SMC volume, in :func:`plan`'s order (a readout width's volumes with the target: one
+    readout job, in the place of its V(f)), then one hit-or-miss pass per width that has one."""
     measures = plan(exp)
     by_width = {w.width: w for w in exp.widths}
     out = []
     for i, m in enumerate(measures):
-        settings = replace_settings(by_width[m.width].estimator, seed=exp.seed + 1 + i)
+        w = by_width[m.width]
+        if w.readout and m.and_f:
+            if m.llama is None:  # V(f): the width's readout pass, seeded by V(f)'s place
+                here = [q for q in measures if q.width == m.width and q.and_f]
+                out.append(readout_pass(exp, m.width, here, replace_settings(w.estimator, seed=exp.seed + 1 + i)))
+            continue
+        settings = replace_settings(w.smc, seed=exp.seed + 1 + i)
         llamas = shared(exp, measures, m.width) if m.llama is None else []
         classifier = share_classifier(exp, m.width, llamas) if llamas else None
         spec = Spec(model(exp, m.width), exp.prior, exp.target, settings)
@@ -197,7 +270,7 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
 def combine(exp: Experiment, parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The ``volumes`` and ``costs`` tables from the passes' rows (:func:`tables.combine`)."""
     volumes, costs = tables.combine(parts["volumes"], parts.get("share_costs"), parts.get("mc_costs"),
-                                    [w.width for w in exp.widths])
+                                    [w.width for w in exp.widths], parts.get("readout_costs"))
     return {"volumes": volumes, "costs": costs}
 
 

@@ -12,15 +12,26 @@ section (continuous: tempered SMC moves Gaussian coordinates). ``[[target]]`` is
 measured, the ``widths`` at which it is (default: every width), ``prior_widths`` at which "the layer
 holds it" is also measured without the target (default none), and ``share`` (default false): also
 read its share among the last populations of V(f)'s SMC (a second reading of its cost, for a llama
-cheap enough to appear there).
+cheap enough to appear there; at SMC widths only: at a readout width the readout cost is that share).
 
 ``[[width]]`` lists the hidden widths W, in the order they run: ``width``, ``mc_samples`` (default
 0: none), the networks of one hit-or-miss pass at that width counting every condition measured
-there, and ``[width.estimator]``, the tempered SMC of every volume at that width: a job's
-``[estimator]`` table of ``kind = "smc"`` (``particles``, ``replicates``, ``steps``, ``kernel``,
-...: the spec's fields, bounds and defaults; :func:`counting.experiments.base.config.parse_part_estimator`),
-without a seed: SMC volume ``i`` (in the order of :func:`counting.experiments.llama_rare.plan.plan`)
-is seeded by ``seed + 1 + i``, the hit-or-miss passes by ``seed``. Bad input is a one-line
+there, and ``[width.estimator]``, the estimator of every volume at that width: a job's
+``[estimator]`` table (the spec's fields, bounds and defaults;
+:func:`counting.experiments.base.config.parse_part_estimator`) without a seed, of
+
+* ``kind = "smc"`` (the default; ``particles``, ``replicates``, ``steps``, ``kernel``, ...): tempered
+  SMC, one job per volume; SMC volume ``i`` (in the order of
+  :func:`counting.experiments.llama_rare.plan.plan`) is seeded by ``seed + 1 + i``;
+* or ``kind = "readout"`` (``samples``, ``chunk_size``, ``n_qmc``, ``shifts``, ...; a Gaussian prior
+  only): the readout integrated out (:mod:`counting.estimators.readout`), every volume that includes
+  the target from one pass over the same hidden draws, seeded by ``seed + 1 + i`` with ``i`` the place
+  of that width's V(f) in the plan. A hidden-only volume ("layer l holds g" without the target, for
+  ``prior_widths``) has no readout to integrate out: it keeps tempered SMC, with the settings of
+  ``[width.prior_estimator]`` (``kind = "smc"``; required there, and refused with an SMC
+  ``[width.estimator]``, whose settings such volumes use), seeded by ``seed + 1 + i`` as before.
+
+The hit-or-miss passes are seeded by ``seed``. Bad input is a one-line
 :class:`~counting.spec.errors.SpecError`.
 
 Example:
@@ -52,19 +63,25 @@ Example:
     counting.spec.errors.SpecError: llama[0].layers[0]: expected an integer <= 2, got 3
     >>> with_samples(exp, 1024).widths[0].mc_samples
     1024
+    >>> from_dict(read_toml(doc + "[width.prior_estimator]\\nparticles = 10\\n"), "demo")
+    Traceback (most recent call last):
+    ...
+    counting.spec.errors.SpecError: width[0].prior_estimator: expected no table here with an SMC [width.estimator] (its settings serve the hidden-only volumes too), got {'particles': 10}
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import ClassVar
 
-from counting.experiments.base.config import (MAX_CHUNKS, config_digest, distinct_ints, experiment_table, parse_header,
+from counting.experiments.base.config import (MAX_CHUNKS, distinct_ints, experiment_table, parse_header,
                                               parse_part_estimator, parse_targets, table_list, unique)
 from counting.experiments.llamaizer.config import hidden_layers
 from counting.spec.errors import SpecError, check_keys, flag, integer, section, option_value
-from counting.spec.estimator import SMCSettings
+from counting.spec.estimator import ReadoutSettings, SMCSettings
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target, parse_truth_table
 
@@ -89,12 +106,24 @@ class Llama:
 
 @dataclass(frozen=True)
 class Width:
-    """One hidden width: its SMC settings (``[width.estimator]``, seeded per volume) and the
-    networks of its hit-or-miss pass (0: none)."""
+    """One hidden width: its estimator (``[width.estimator]``: SMC seeded per volume, or one readout
+    pass), the networks of its hit-or-miss pass (0: none) and, with a readout estimator, the SMC
+    settings of its hidden-only volumes (``[width.prior_estimator]``; ``None``: none, or an SMC
+    ``estimator`` serves them)."""
 
     width: int
-    estimator: SMCSettings
+    estimator: SMCSettings | ReadoutSettings
     mc_samples: int = 0
+    prior_estimator: SMCSettings | None = None
+
+    @property
+    def readout(self) -> bool:
+        return self.estimator.kind == "readout"
+
+    @property
+    def smc(self) -> SMCSettings:
+        """The SMC settings of this width's SMC volumes."""
+        return self.prior_estimator if self.readout else self.estimator
 
 
 @dataclass(frozen=True)
@@ -115,25 +144,51 @@ class Experiment:
     widths: tuple[Width, ...]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The config as a dict; a width's ``prior_estimator`` only where it has one (so an SMC
+        config's dict, manifest and digest are those it had before the readout option)."""
+        d = dataclasses.asdict(self)
+        for w in d["widths"]:
+            if w["prior_estimator"] is None:
+                del w["prior_estimator"]
+        return d
 
     def digest(self) -> str:
-        """A short hash of the whole config: part of each pass's checkpoint identity."""
-        return config_digest(self)
+        """A short hash of the whole config (:meth:`to_dict`): part of each pass's checkpoint identity."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _widths(tables: list[dict], chunk: int, seed: int) -> tuple[Width, ...]:
     out = []
     for i, t in enumerate(tables):
         where = f"width[{i}]"
-        check_keys(t, {"width", "mc_samples", "estimator"}, where)
+        check_keys(t, {"width", "mc_samples", "estimator", "prior_estimator"}, where)
         if "width" not in t:
             raise SpecError(f"{where}.width", "a hidden width")
-        out.append(Width(integer(t["width"], f"{where}.width", 1, MAX_WIDTH),
-                         parse_part_estimator(t.get("estimator", {}), f"{where}.estimator", ("smc",), seed),
-                         integer(t.get("mc_samples", 0), f"{where}.mc_samples", 0, chunk * MAX_CHUNKS)))
+        est = parse_part_estimator(t.get("estimator", {}), f"{where}.estimator", ("smc", "readout"), seed)
+        prior_est = None
+        if "prior_estimator" in t:
+            if est.kind != "readout":
+                raise SpecError(f"{where}.prior_estimator", "no table here with an SMC [width.estimator] (its "
+                                "settings serve the hidden-only volumes too)", t["prior_estimator"])
+            prior_est = parse_part_estimator(t["prior_estimator"], f"{where}.prior_estimator", ("smc",), seed)
+        out.append(Width(integer(t["width"], f"{where}.width", 1, MAX_WIDTH), est,
+                         integer(t.get("mc_samples", 0), f"{where}.mc_samples", 0, chunk * MAX_CHUNKS), prior_est))
     unique([str(w.width) for w in out], "width.width")
     return tuple(out)
+
+
+def _check_readout(widths: tuple[Width, ...], llamas: tuple[Llama, ...], prior: PriorSpec) -> None:
+    """A readout width needs a Gaussian prior, and ``[width.prior_estimator]`` where hidden-only volumes are measured."""
+    for i, w in enumerate(widths):
+        if not w.readout:
+            continue
+        if prior.kind != "gaussian":
+            raise SpecError(f"width[{i}].estimator.kind", "'smc' with a non-Gaussian prior (the readout is "
+                            f"integrated out as a Gaussian; prior.kind is {prior.kind!r})", w.estimator.kind)
+        wanted = [g.name for g in llamas if w.width in g.prior_widths]
+        if wanted and w.prior_estimator is None:
+            raise SpecError(f"width[{i}].prior_estimator", "an SMC table (kind = \"smc\") for the hidden-only "
+                            f"volumes of {wanted} at this readout width (prior_widths)")
 
 
 def _subset(v, where: str, widths: tuple[int, ...], empty: bool) -> tuple[int, ...]:
@@ -182,11 +237,12 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
     llamas = tuple(_llama(t, i, n, depth, tuple(w.width for w in widths))
                    for i, t in enumerate(d.get("llama", []) and table_list(d, "llama")))
     unique([g.name for g in llamas], "llama.name")
+    _check_readout(widths, llamas, prior)
     return Experiment(h.name, n, h.seed, h.chunk_size, depth, activation, prior, targets[0], llamas, widths)
 
 
 def with_samples(exp: Experiment, samples: int) -> Experiment:
-    """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC runs are
+    """``exp`` with ``samples`` networks in every hit-or-miss pass (``--samples``; SMC and readout runs are
     unchanged, and a width without hit-or-miss, ``mc_samples = 0``, stays without)."""
     samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     return dataclasses.replace(exp, widths=tuple(dataclasses.replace(w, mc_samples=samples if w.mc_samples else 0)

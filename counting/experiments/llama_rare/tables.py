@@ -4,18 +4,26 @@
   Student-t interval over replicates, each replicate's log10, their spread, the settings, the
   mean number of stages, ``log10_bound``, network evaluations in ``cost``) and, where the width has
   a hit-or-miss pass, its estimate (``method = mc``: Clopper-Pearson 95%, zero hits the one-sided
-  upper bound, ``hits``).
+  upper bound, ``hits``). At a width whose estimator is the readout, the volumes that include the
+  target are ``method = readout`` rows (:func:`readout_row`: the normal 95% interval of the mean of
+  ``P(f | hidden)``, networks in ``cost``, and the diagnostics ``khat``, ``khat_threshold``,
+  ``reliable``, ``max_share``, ``ess``, ``zero_networks``, ``warning``).
 * ``costs``: per width, llama and layer, the cost in bits ``-log2 V(f and g) / V(f)``, three ways:
   ``smc-share``, the share of V(f)'s last SMC populations (networks computing f, drawn as the
   prior restricted to f as far as the moves mix) holding the llama, with a t-interval over
   replicates; ``smc``, from the two independent SMC volumes, its interval joining theirs end to
   end (:func:`counting.experiments.base.shares.volumes_cost`: it covers whenever both do);
-  ``mc``, the share ``n_f_and_g / n_f`` of the hit-or-miss pass with its Clopper-Pearson interval.
+  ``mc``, the share ``n_f_and_g / n_f`` of the hit-or-miss pass with its Clopper-Pearson interval;
+  at a readout width, ``readout``: the share ``V(f and g) / V(f)`` of one readout pass, both means
+  over the same networks, with the paired delta-method interval
+  (:func:`counting.estimators.readout.restricted_share`; ``ci_method = "paired delta"``) and both
+  volumes' diagnostics (``khat_f``, ``khat_f_and_g``, ``max_share_f_and_g``; ``reliable`` when both are).
   Costs are :func:`counting.experiments.base.shares.cost_bits` of the shares (``inf`` for a share
   of 0, NaN where no network computed f).
 
 Each pass gives its rows; :func:`combine` puts them in order (per width: the ``smc-share`` rows,
-then the ``smc`` ones; then the ``mc`` ones) and :func:`markdown` prints both tables.
+then the ``smc`` ones, then the ``readout`` ones; then the ``mc`` ones) and :func:`markdown` prints
+both tables.
 
 Example:
     >>> from counting.experiments.llama_rare.plan import Measure
@@ -33,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from counting.boolean.tables import to_hex
+from counting.estimators.readout import ShareSummary
 from counting.estimators.result import Estimate, binomial_estimate
 from counting.experiments.base.shares import cost_bits, volumes_cost
 from counting.experiments.llama_rare.plan import Measure
@@ -78,6 +87,16 @@ def mc_row(m: Measure, n: int, hits: int, samples: int, seed: int, seconds: floa
     return estimate_row(m, n, e, hits=e.hits)
 
 
+READOUT_DIAGNOSTICS = ("khat", "khat_threshold", "reliable", "max_share", "ess", "zero_networks")
+
+
+def readout_row(m: Measure, n: int, e: Estimate) -> dict:
+    """A volume row from a readout estimate, with its reliability diagnostics (``warning``: ``None``
+    where it is reliable)."""
+    d = e.diagnostics
+    return estimate_row(m, n, e, **{k: d[k] for k in READOUT_DIAGNOSTICS}, warning=d.get("warning"))
+
+
 def cost_row(m: Measure, n: int, method: str, bits: float, lo: float, hi: float, **extra) -> dict:
     return {"width": m.width, "llama": m.llama[0], "llama_table": to_hex(m.llama[1], n), "site": m.site,
             "method": method, "cost_bits": bits, "ci95_lo": lo, "ci95_hi": hi, **extra}
@@ -111,6 +130,17 @@ def mc_cost_row(m: Measure, k_f: int, k_fg: int, seed: int, n: int) -> dict:
                     share_lo=lo, share_hi=hi)
 
 
+def readout_cost_row(m: Measure, n: int, share: ShareSummary, f: Estimate, fg: Estimate) -> dict:
+    """The cost from one readout pass: the share ``V(f and g) / V(f)`` with its paired delta-method
+    interval (:func:`counting.estimators.readout.restricted_share`), reliable where both volumes are."""
+    bits, blo, bhi = share_costs(share.share, share.lo, share.hi)
+    df, dg = f.diagnostics, fg.diagnostics
+    return cost_row(m, n, "readout", bits, blo, bhi, seed=f.seed, share=share.share, share_lo=share.lo,
+                    share_hi=share.hi, share_se=share.se, ci_method="paired delta", networks=share.n,
+                    khat_f=df["khat"], khat_f_and_g=dg["khat"], max_share_f_and_g=dg["max_share"],
+                    reliable=bool(df["reliable"] and dg["reliable"]))
+
+
 def smc_cost_row(f_row: dict, fg_row: dict) -> dict:
     """The cost from two independent SMC volume rows (:func:`volumes_cost`)."""
     bits, lo, hi = volumes_cost((f_row["log10_volume"], f_row["ci95_lo"], f_row["ci95_hi"]),
@@ -126,19 +156,20 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 
 
 def combine(volume_parts: pd.DataFrame, share_parts: pd.DataFrame | None, mc_parts: pd.DataFrame | None,
-            widths: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+            widths: list[int], readout_parts: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``volumes`` and ``costs`` tables from the passes' rows: volumes in pass order; costs per
     width (in ``widths``' order) the ``smc-share`` rows then one ``smc`` row per SMC volume of "f and
-    a layer holds g" (with that width's V(f)), then the ``mc`` rows. Each table is made from its
+    a layer holds g" (with that width's V(f)), then the ``readout`` rows; then the ``mc`` rows. Each table is made from its
     rows as dicts, so a column's type is that of its values, whichever pass they came from."""
     vrows = records(volume_parts)
     f_rows = {r["width"]: r for r in vrows if r["method"] == "smc" and r["llama"] is None}
     crows = []
-    shares = records(share_parts)
+    shares, readouts = records(share_parts), records(readout_parts)
     for w in widths:
         crows += [r for r in shares if r["width"] == w]
         crows += [smc_cost_row(f_rows[w], r) for r in vrows
                   if r["width"] == w and r["method"] == "smc" and r["and_f"] and r["llama"] is not None]
+        crows += [r for r in readouts if r["width"] == w]
     crows += records(mc_parts)
     volumes, costs = pd.DataFrame(vrows), pd.DataFrame(crows)
     for col in VOLUME_EXTRA:
@@ -150,12 +181,15 @@ def combine(volume_parts: pd.DataFrame, share_parts: pd.DataFrame | None, mc_par
 
 
 def markdown(volumes: pd.DataFrame, costs: pd.DataFrame) -> str:
-    """Both tables as text, 3 decimals (what ``counting run`` prints, and ``llama_rare.md``)."""
+    """Both tables as text, 3 decimals (what ``counting run`` prints, and ``llama_rare.md``); with
+    readout rows, their ``khat`` and ``reliable`` columns too."""
+    readout = ["khat", "reliable"] if "khat" in volumes else []
     v = volumes[["width", "condition", "method", "log10_volume", "ci95_lo", "ci95_hi", "reached", "replicates",
-                 "replicate_sd_log10", "replicate_range_log10", "hits", "seconds"]]
+                 "replicate_sd_log10", "replicate_range_log10", "hits", "seconds"] + readout]
     fmt = lambda d: d.to_string(index=False, float_format=lambda x: f"{x:.3f}")  # noqa: E731
     text = f"# Volumes (log10, 95% intervals)\n\n{fmt(v)}\n"
     if len(costs):
-        c = costs[["width", "llama", "site", "method", "cost_bits", "ci95_lo", "ci95_hi", "share"]]
+        c = costs[["width", "llama", "site", "method", "cost_bits", "ci95_lo", "ci95_hi", "share"]
+                  + (["reliable"] if "reliable" in costs else [])]
         text += f"\n# Costs (bits, 95% intervals)\n\n{fmt(c)}\n"
     return text

@@ -25,10 +25,13 @@ the target's whole orbit, as the llamaizer does, default true; trained runs coun
 when they compute the target itself) and ``[mechanisms.routes]`` (residual MLPs of
 block ``width`` and ``depth`` on 4 bits, ``decompositions`` of
 :data:`counting.mechanisms.routes.DECOMPOSITIONS`, chain against tree; ``rare``: those of them too
-rare for the prior's hit-or-miss, whose prior side comes from tempered SMC instead, with the
-settings of ``[mechanisms.routes.estimator]``, a job's ``[estimator]`` table of ``kind = "smc"``
-seeded by the experiment's seed, as the depth experiment's ``[routes.estimator]``; those settings
-were once keys of ``[mechanisms.routes]``, and such a file is refused in one line naming the table).
+rare for the prior's hit-or-miss, whose prior side comes from another estimator instead, with the
+settings of ``[mechanisms.routes.estimator]``, a job's ``[estimator]`` table seeded by the
+experiment's seed: ``kind = "smc"`` (the default), tempered SMC as the depth experiment's
+``[routes.estimator]``, or ``kind = "readout"`` (a Gaussian prior only), the readout integrated
+out, each route's prior share E[1{route} P(f | hidden)] / V(f) from one readout pass
+(:mod:`counting.experiments.training.readout`); the SMC settings were once keys of
+``[mechanisms.routes]``, and such a file is refused in one line naming the table).
 
 An optional ``[ratios]`` table (:class:`Ratios`) sets the function-level ratios P_SGD(f | S) /
 P_B(f | S) (table ``ratios``): ``top`` (each census's most frequent functions, besides the target
@@ -110,7 +113,7 @@ class RouteSetting:
     depth: int = 3
     activation: str = "relu"
     rare: tuple[str, ...] = ()  # of decompositions: the prior side by SMC (counting.experiments.depth.rare)
-    estimator: SMCSettings = SMCSettings()  # [mechanisms.routes.estimator], seeded by the experiment's seed
+    estimator: SMCSettings | ReadoutSettings = SMCSettings()  # [mechanisms.routes.estimator], seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def _routes(t: dict, seed: int) -> RouteSetting:
                         integer(t.get("depth", d.depth), f"{where}.depth", 1, 12),
                         choice(t.get("activation", d.activation), f"{where}.activation", ACTIVATIONS),
                         name_list(t.get("rare", list(d.rare)), f"{where}.rare", decs, empty=True),
-                        parse_part_estimator(t.get("estimator", {}), f"{where}.estimator", ("smc",), seed))
+                        parse_part_estimator(t.get("estimator", {}), f"{where}.estimator", ("smc", "readout"), seed))
 
 
 def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict], chunk_size: int,
@@ -218,6 +221,9 @@ def mechanisms_from_dict(t: dict, n: int, prior: dict, optimizers: list[dict], c
     if routes is not None and routes.rare and parse_prior(prior).kind not in CONTINUOUS_PRIORS:
         raise SpecError("mechanisms.routes.rare", f"no rare routes with a discrete prior (SMC needs one of "
                         f"{list(CONTINUOUS_PRIORS)})", list(routes.rare))
+    if routes is not None and routes.rare and routes.estimator.kind == "readout" and parse_prior(prior).kind != "gaussian":
+        raise SpecError("mechanisms.routes.estimator.kind", "'smc' with a non-Gaussian prior (the readout is "
+                        "integrated out as a Gaussian)", routes.estimator.kind)
     return Mechanisms(opt, samples, prior_samples, chunk, llamas, routes)
 
 
@@ -276,8 +282,8 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
 def with_samples(exp: Experiment, samples: int) -> Experiment:
     """``exp`` with ``samples`` trained networks per setting (``--samples``) and the posterior's
     draws scaled by the same factor (at least ``samples``), so a small run is small throughout
-    (the mechanisms' trained and prior draws too, and their SMC replicates, at least 2; the ratios'
-    readout networks, at least 2)."""
+    (the mechanisms' trained and prior draws too, and their SMC replicates or readout networks, at least
+    2; the ratios' readout networks, at least 2)."""
     samples = option_value(integer, samples, "samples", 1, exp.chunk_size * MAX_CHUNKS)
     post = max(samples, min(exp.chunk_size * MAX_CHUNKS, exp.posterior_samples * samples // exp.samples))
     mech = exp.mechanisms
@@ -286,8 +292,11 @@ def with_samples(exp: Experiment, samples: int) -> Experiment:
                                    prior_samples=max(1, mech.prior_samples * samples // exp.samples))
         if mech.routes is not None:
             s = mech.routes.estimator
-            reps = max(2, min(s.replicates, s.replicates * samples // exp.samples))
-            s = dataclasses.replace(s, replicates=reps, batch_replicates=min(s.batch_replicates, reps))
+            if s.kind == "readout":  # the same factor for the readout's networks, at least 2
+                s = dataclasses.replace(s, samples=max(2, s.samples * samples // exp.samples))
+            else:
+                reps = max(2, min(s.replicates, s.replicates * samples // exp.samples))
+                s = dataclasses.replace(s, replicates=reps, batch_replicates=min(s.batch_replicates, reps))
             mech = dataclasses.replace(mech, routes=dataclasses.replace(mech.routes, estimator=s))
     ratios = exp.ratios
     if ratios.readout is not None:  # the same factor for the readout's networks, at least 2

@@ -114,6 +114,31 @@ def smc_mechanism_tables(about: dict, result: Replicates, facts: PassFacts, *, m
     return {"mechanism_counts": rows, "runs": pd.DataFrame([row])}
 
 
+def readout_mechanism_tables(about: dict, result: tuple, facts: PassFacts, *, mechanisms: Sequence[str]
+                             ) -> dict[str, pd.DataFrame]:
+    """A rare route's readout prior pass: its ``mechanism_counts`` (:func:`tb.readout_route_counts`)
+    and ``runs`` row (``drawn``: networks, ``kept``: those with a positive P(f | hidden), with V(f)
+    and its reliability)."""
+    est, sums = result
+    d = DECOMPOSITIONS[about["target"]]
+    rows = tb.readout_route_counts({k: about[k] for k in ("setting", "model", "method", "estimator")}, d,
+                                   mechanisms, est, sums)
+    f = est[0]
+    kept = f.samples - int(f.diagnostics["zero_networks"])
+    row = tb.run_row({"architecture": about["setting"], "model": about["model"], "target": d.name,
+                      "m": 2 ** d.n, "method": "mechanisms:prior-readout"}, f.samples, kept, None)
+    lo, hi = f.ci95
+    row.update({"kept_share": np.nan, "replicates": 0, "log10_volume": f.log10_volume,
+                "log10_volume_lo": lo, "log10_volume_hi": hi, "khat": f.diagnostics["khat"],
+                "reliable": f.diagnostics["reliable"], "max_share": f.diagnostics["max_share"]})
+    return {"mechanism_counts": rows, "runs": pd.DataFrame([row])}
+
+
+def readout_route_counts(name: str, result: tuple) -> dict[str, np.ndarray]:
+    """A readout route job's per-chunk sums for ``counts.npz`` (columns: V(f), then the mechanisms)."""
+    return {f"{name}|{k}": np.asarray(v) for k, v in result[1]._asdict().items()}
+
+
 def readout_tables(about: dict, result: pd.DataFrame, facts: PassFacts) -> dict[str, pd.DataFrame]:
     """A readout job's ``readout`` rows, with the setting's columns first."""
     out = result.copy()

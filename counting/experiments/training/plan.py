@@ -76,7 +76,8 @@ from counting.experiments.training.config import KIND, Experiment, target_table
 from counting.experiments.training.tables import treacherous
 from counting.mechanisms.routes import DECOMPOSITIONS, Decomposition
 from counting.models import describe_model
-from counting.spec.estimator import SMCSettings
+from counting.spec.estimator import ReadoutSettings, SMCSettings
+from counting.spec.target import Target
 from counting.spec.job import Spec, spec_from_dict
 from counting.spec.prior import describe_prior
 from counting.training.data import agrees_on_set, training_points
@@ -161,21 +162,36 @@ def mechanism_pass(exp: Experiment, setting: str, model: dict, n: int, target: t
                 tables=partial(tables, about), counts=partial(counts, name))
 
 
-def smc_settings(exp: Experiment) -> SMCSettings:
-    """The SMC of the ``rare`` routes' prior side (seeded by the experiment's seed, as the depth
-    experiment's, so the same settings give the depth experiment's replicates)."""
+def smc_settings(exp: Experiment) -> SMCSettings | ReadoutSettings:
+    """The estimator of the ``rare`` routes' prior side (seeded by the experiment's seed, as the depth
+    experiment's, so the same SMC settings give the depth experiment's replicates)."""
     return exp.mechanisms.routes.estimator  # [mechanisms.routes.estimator]
 
 
 def rare_prior_pass(exp: Experiment, setting: str, prior_spec: Spec, d: Decomposition) -> Pass:
     """The prior side of ``d`` by tempered SMC (``prior_spec``: the prior pass's spec, for its model
-    and prior): a job of ``replicates`` runs, each last population's solutions classified by route."""
+    and prior): a job of ``replicates`` runs, each last population's solutions classified by route;
+    or, with ``kind = "readout"``, one readout pass (:func:`readout_prior_pass`)."""
     s, model, prior = smc_settings(exp), prior_spec.model, prior_spec.prior
+    if s.kind == "readout":
+        return readout_prior_pass(setting, model, prior, d, s)
     about = {"part": "mechanisms", "setting": setting, "model": describe_model(model), "n_inputs": d.n,
              "target": d.name, "method": "prior", "estimator": "smc"}
     name = f"mechanisms:prior-smc:{setting}:{d.name}"
     return Pass(name, Spec(model, prior, None, s), None, None, about, route_job(model, prior, d, s),
                 tables=partial(pt.smc_mechanism_tables, about, model=model), counts=partial(route_record_counts, name))
+
+
+def readout_prior_pass(setting: str, model, prior, d: Decomposition, s: ReadoutSettings) -> Pass:
+    """The prior side of ``d`` with the readout integrated out: one pass giving V(f) and each route
+    mechanism's E[1{mechanism} P(f | hidden)] (:func:`counting.experiments.training.readout.route_readout_job`)."""
+    about = {"part": "mechanisms", "setting": setting, "model": describe_model(model), "n_inputs": d.n,
+             "target": d.name, "method": "prior", "estimator": "readout"}
+    name = f"mechanisms:prior-readout:{setting}:{d.name}"
+    return Pass(name, Spec(model, prior, Target(d.target, d.n), s), None, None, about,
+                rd.route_readout_job(model, prior, d, s),
+                tables=partial(pt.readout_mechanism_tables, about, mechanisms=rd.ROUTE_MECHANISMS),
+                counts=partial(pt.readout_route_counts, name))
 
 
 def mechanism_passes(exp: Experiment) -> tuple[Pass, ...]:

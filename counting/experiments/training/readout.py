@@ -13,6 +13,12 @@ with the target on S) and V(f) for each of them. The ``ratios`` table divides th
 Seeds: each setting's readout pass is seeded by :func:`readout_seed` (a hash of the experiment's
 seed and the setting), so no two settings share hidden draws.
 
+The mechanisms part's rare routes (``[mechanisms.routes.estimator] kind = "readout"``) use the
+readout too (:func:`route_readout_job`): the prior share of each route mechanism of a decomposition
+is E[1{mechanism} P(f | hidden)] / V(f), both means over the same hidden draws of one pass, with the
+paired delta-method interval (:func:`counting.estimators.readout.restricted_share`); the pass is
+seeded by the experiment's seed, as the SMC it replaces.
+
 Example:
     >>> readout_seed(0, "a0", "majority", 16) == readout_seed(0, "a0", "majority", 16) != readout_seed(0, "a1", "majority", 16)
     True
@@ -28,11 +34,17 @@ import pandas as pd
 from counting.boolean.tables import to_hex
 from counting.engine.run import PassFacts, RunOptions
 from counting.estimators.problem import Problem
-from counting.estimators.readout import ReadoutTarget, estimate_many
+from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_many, estimate_sums
+from counting.estimators.result import Estimate
 import counting.experiments.training.tables as tb
 from counting.experiments.simplicity.jobs import derived_seed
+from counting.mechanisms.predicates import Predicate, computes
+from counting.mechanisms.routes import Decomposition, route_condition
 from counting.spec.estimator import ReadoutSettings
 from counting.spec.job import Spec
+from counting.spec.model import ModelSpec
+from counting.spec.prior import PriorSpec
+from counting.spec.target import Target
 from counting.training.data import training_points
 
 
@@ -80,6 +92,38 @@ def readout_job(spec: Spec, settings: ReadoutSettings, censuses: Mapping[str, Ca
         facts = PassFacts(est[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
                           int(d["resumed_from_chunk"]), est[0].seconds, float(d["networks_per_second"]))
         return rows, facts
+
+    return job
+
+
+ROUTE_MECHANISMS = ("chain", "tree", "both", "chain only", "tree only", "neither")
+
+
+def route_wheres(d: Decomposition, model: ModelSpec) -> dict[str, Predicate]:
+    """Each route mechanism of ``d`` as a predicate of the hidden sites (``chain``, ``tree``: taken,
+    whatever else, :func:`counting.mechanisms.routes.route_condition`; then the four classes)."""
+    c, t = (route_condition(d, r, model) for r in d.routes)
+    return {"chain": c, "tree": t, "both": lambda fwd: c(fwd) & t(fwd), "chain only": lambda fwd: c(fwd) & ~t(fwd),
+            "tree only": lambda fwd: ~c(fwd) & t(fwd), "neither": lambda fwd: ~c(fwd) & ~t(fwd)}
+
+
+def route_readout_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, settings: ReadoutSettings
+                      ) -> Callable[[RunOptions], tuple[tuple[list[Estimate], ChunkSums], PassFacts]]:
+    """The prior side of a rare decomposition ``d`` with the readout integrated out, as a job: one
+    readout pass (:func:`counting.estimators.readout.estimate_sums`) of V(f) then
+    E[1{mechanism} P(f | hidden)] for each of :data:`ROUTE_MECHANISMS`, over the same hidden draws
+    (one orthant probability per network serves all seven); its result is the estimates and the
+    pass's sums, whose shares :func:`counting.estimators.readout.restricted_share` reads."""
+    wheres = route_wheres(d, model)
+    targets = [ReadoutTarget(d.target)] + [ReadoutTarget(d.target, where=wheres[k]) for k in ROUTE_MECHANISMS]
+    problem = Problem(model, prior, computes(d.target, d.n), Target(d.target, d.n))
+
+    def job(options: RunOptions):
+        est, sums = estimate_sums(problem, targets, settings, options)
+        g = est[0].diagnostics
+        facts = PassFacts(est[0].samples, int(g["chunks"]), settings.chunk_size, settings.block_size, 1,
+                          int(g["resumed_from_chunk"]), est[0].seconds, float(g["networks_per_second"]))
+        return (est, sums), facts
 
     return job
 

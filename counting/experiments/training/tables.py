@@ -35,6 +35,10 @@
   replicates (the networks of one population are correlated MCMC draws; replicates are
   independent). Where every replicate's share is the same (all 0, say) the t interval has no
   width, so the interval is a bound that holds for any share in [0, 1] (:func:`replicate_interval`).
+  With the readout (``[mechanisms.routes.estimator] kind = "readout"``), ``readout``: the share
+  E[1{mechanism} P(f | hidden)] / V(f) of one pass over the same hidden draws, with the paired
+  delta-method interval (``prior_interval = "readout: paired delta"``) and ``prior_khat``,
+  ``prior_reliable`` (:func:`readout_route_counts`).
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -453,10 +457,34 @@ def smc_route_counts(about: dict, d: Decomposition, joints: Sequence[np.ndarray]
     return _with_about(about, rows)
 
 
+def readout_route_counts(about: dict, d: Decomposition, mechanisms: Sequence[str], est: Sequence,
+                         sums) -> pd.DataFrame:
+    """A rare route's prior ``mechanism_counts`` from one readout pass (``est``: V(f) then
+    E[1{mechanism} P(f | hidden)] for each of ``mechanisms``, over the same networks; ``sums``: the
+    pass's sums): per mechanism the share of V(f) with its paired delta-method interval
+    (:func:`counting.estimators.readout.restricted_share`), ``solutions`` the networks of the pass,
+    ``count`` those with a positive term (hidden layers taking the mechanism and a readout that can
+    compute f), ``replicates`` 0, and each term's reliability (``khat``, ``reliable``, ``max_share``;
+    ``reliable`` only where V(f)'s mean is reliable too)."""
+    from counting.estimators.readout import restricted_share
+    n = int(np.asarray(sums.networks).sum())
+    f_ok = bool(est[0].diagnostics["reliable"])
+    rows = []
+    for k, name in enumerate(mechanisms, start=1):
+        r, g = restricted_share(sums, k, 0), est[k].diagnostics
+        rows.append({"target": d.name, "mechanism": name, "layer": "", "solutions": n,
+                     "count": n - int(np.asarray(sums.zeros)[:, k].sum()), "share": r.share, "share_lo": r.lo,
+                     "share_hi": r.hi, "interval": "readout: paired delta", "replicates": 0,
+                     "khat": float(g["khat"]), "reliable": bool(f_ok and g["reliable"]),
+                     "max_share": float(g["max_share"])})
+    return _with_about(about, rows)
+
+
 def _with_about(about: dict, rows: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["target", "mechanism", "layer", "solutions", "count",
                                       *(["share", "share_lo", "share_hi", "interval", "replicates"]
-                                        if rows and "share" in rows[0] else [])])
+                                        if rows and "share" in rows[0] else []),
+                                      *(["khat", "reliable", "max_share"] if rows and "khat" in rows[0] else [])])
     out.insert(0, "estimator", about.get("estimator", "hit-or-miss"))
     for k in ("method", "model", "setting"):
         out.insert(0, k, about[k])
@@ -482,8 +510,11 @@ def _prior_about(prior: pd.DataFrame) -> dict:
     if not len(prior):
         return {"prior_estimator": "", "prior_interval": "", "prior_replicates": 0}
     if "interval" in prior and prior["interval"].notna().any():
-        return {"prior_estimator": prior["estimator"].to_numpy(), "prior_interval": prior["interval"].to_numpy(),
-                "prior_replicates": prior["replicates"].to_numpy().astype(np.int64)}
+        out = {"prior_estimator": prior["estimator"].to_numpy(), "prior_interval": prior["interval"].to_numpy(),
+               "prior_replicates": prior["replicates"].to_numpy().astype(np.int64)}
+        if "reliable" in prior and prior["reliable"].notna().any():  # a readout prior side: its k-hat diagnostic
+            out |= {"prior_khat": prior["khat"].to_numpy(np.float64), "prior_reliable": prior["reliable"].to_numpy()}
+        return out
     return {"prior_estimator": prior["estimator"].iloc[0], "prior_interval": "clopper-pearson",
             "prior_replicates": 0}
 
