@@ -6,6 +6,14 @@
   with a Student-t interval (:func:`counting.rare.replicates.summarize_replicates`), how many
   replicates reached the target, their spread, the network evaluations spent, and ``log10_bound``:
   the largest last-stage ``log10 Z_b``, an upper bound on the volume as far as the moves mixed.
+  ``readout`` rows (the same targets with ``[bias.estimator] kind = "readout"``): the mean of
+  ``P(f | hidden)`` over ``samples`` hidden draws with its normal interval, and whether to trust
+  it: the Pareto ``khat`` of its largest terms against ``khat_threshold`` (``reliable``), the
+  largest network's share of the sum ``max_share``, the effective sample size ``ess``, the
+  networks whose readout cannot reach f (``zero_networks``) and a one-line ``warning`` where not
+  reliable; where no network reaches f, no volume and ``ci95_hi`` the one-sided 95% bound.
+  ``readout_smc`` rows: the replicates' columns of ``smc`` rows (``evaluations``: orthant
+  probabilities) with that method's diagnostics (:func:`bias_estimate_row`).
 * ``lesions``: per residual depth and group (``all`` networks, or a target's solutions) the
   histogram of (used blocks, longest used path); ``lesion_summary``: their means and the total
   variation distance of the longest-used-path distribution from the binomial ``(depth, 1/2)`` of
@@ -103,6 +111,31 @@ def bias_smc_row(about: dict, target: str, truth_table: int, runs: Sequence) -> 
             "replicate_min_log10": min(finite) if finite else math.nan,
             "replicate_max_log10": max(finite) if finite else math.nan,
             "replicate_sd_log10": d["replicate_sd_log10"], **method_diagnostics("smc", runs)}
+
+
+READOUT_COLUMNS = ("khat", "khat_threshold", "reliable", "max_share", "ess", "zero_networks", "warning")
+"""The diagnostics a ``readout`` row of ``bias`` carries (:mod:`counting.estimators.readout`)."""
+READOUT_SMC_COLUMNS = ("replicates", "reached", "replicate_sd_log10", "log10_bound", "mean_stages", "acceptance",
+                       "worst_log10_correction", "worst_correction_ess")
+"""The diagnostics a ``readout_smc`` row of ``bias`` carries (:mod:`counting.estimators.readout_smc`)."""
+
+
+def bias_estimate_row(about: dict, target: str, truth_table: int, e: Estimate) -> dict:
+    """One row of ``bias`` from an estimator's :class:`~counting.estimators.result.Estimate` (a rare
+    target by ``readout`` or ``readout_smc``): the volume columns of ``smc`` rows, the method's
+    cost (``samples``: hidden draws for ``readout``; ``evaluations``: orthant probabilities for
+    ``readout_smc``) and its diagnostics (:data:`READOUT_COLUMNS`, :data:`READOUT_SMC_COLUMNS`;
+    ``warning`` is ``None`` where the estimate is reliable)."""
+    d = e.diagnostics
+    row = {**about, "target": target, "truth_table": to_hex(truth_table, 4), "method": e.estimator,
+           **e.columns(names=VOLUME_COLUMNS)}
+    if e.estimator == "readout":
+        row["samples"] = e.samples
+        row.update({k: d.get(k) for k in READOUT_COLUMNS})
+    else:
+        row["evaluations"] = e.samples
+        row.update({k: d.get(k) for k in READOUT_SMC_COLUMNS})
+    return row
 
 
 def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
