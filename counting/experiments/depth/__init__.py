@@ -10,7 +10,8 @@ An experiment kind (:class:`counting.experiments.base.run.Kind`) with three opti
   for each target's solutions (hit-or-miss over the prior, every block and edge lesioned).
 * ``routes:<model>``: how the solutions of each decomposition take its routes (in any order and
   under the ordered readings) and where their intermediates sit (hit-or-miss), and ``rare:<decomposition>:<model>``: the same from tempered
-  SMC populations for targets too rare to hit, with their volume.
+  SMC populations for targets too rare to hit, with their volume, or (``[routes.estimator] kind =
+  "readout"``) the volume and the unordered route shares with the readout integrated out.
 
 Example:
     >>> from counting.experiments import parse_experiment, run_experiment
@@ -46,8 +47,8 @@ from counting.experiments.base.run import Kind, Pass
 from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.depth.figures import write_figures
 from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
-from counting.experiments.depth.rare import (estimator_volume_job, readout_volumes_job, route_job, route_record_counts,
-                                             smc_volume_job)
+from counting.experiments.depth.rare import (estimator_volume_job, readout_volumes_job, route_job, route_readout_targets,
+                                             route_record_counts, smc_volume_job)
 from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
@@ -138,6 +139,14 @@ def rare_route_tables(model, about: dict, result, facts: PassFacts) -> dict[str,
             "placement_rules": pd.DataFrame(tb.placement_rule_rows(d, row))}
 
 
+def readout_route_tables(about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A readout route pass: its decomposition's ``routes`` row and ``placement_rules`` from the
+    estimates of the volume and of each route class (no ``placements``: no solutions are drawn)."""
+    d = DECOMPOSITIONS[about["decomposition"]]
+    row = tb.route_readout_row(d, row_about(about), result)
+    return {"routes": pd.DataFrame([row]), "placement_rules": pd.DataFrame(tb.placement_rule_rows(d, row))}
+
+
 def route_counts(name: str, result) -> dict[str, np.ndarray]:
     """A hit-or-miss route pass's counts for ``counts.npz``: ``<pass>|hist`` and ``<pass>|order``."""
     return {f"{name}|hist": np.asarray(result["hist"]), f"{name}|order": np.asarray(result["order"])}
@@ -208,6 +217,12 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     m = square_model("resmlp", n, L, w, r.activation)
                     s = r.estimator  # [routes.estimator], likewise
                     about, name = {"part": "rare", "decomposition": dname, **_about(m)}, f"rare:{dname}:{model_name(m)}"
+                    if s.kind == "readout":
+                        d = DECOMPOSITIONS[dname]
+                        out.append(Pass(name, Spec(m, exp.prior, Target(d.target, d.n), s), None, None, about,
+                                        readout_volumes_job(m, exp.prior, route_readout_targets(m, d), s),
+                                        tables=partial(readout_route_tables, about)))
+                        continue
                     out.append(Pass(name, Spec(m, exp.prior, None, s), None, None, about,
                                     route_job(m, exp.prior, DECOMPOSITIONS[dname], s),
                                     tables=partial(rare_route_tables, m, about), counts=partial(route_record_counts, name)))
@@ -235,9 +250,9 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
                                       "binomial_mean_path", "tv_from_binomial"]]
         parts.append("lesions\n" + s.round(3).to_string(index=False))
     if "routes" in result:
-        r = result["routes"][["decomposition", "width", "depth", "method", "solutions", "log10_volume", "takes_chain",
+        r = result["routes"].reindex(columns=["decomposition", "width", "depth", "method", "solutions", "log10_volume", "takes_chain",
                               "takes_tree", "ratio_tree_chain", "ratio_lo", "ratio_hi", "takes_chain_ordered",
-                              "ratio_tree_chain_ordered", "placement_ratio"]]
+                              "ratio_tree_chain_ordered", "placement_ratio"])
         parts.append("routes\n" + r.round(3).to_string(index=False))
     return "\n\n".join(parts)
 

@@ -22,9 +22,10 @@ least one present:
 * ``[routes]``: for residual MLPs of block width ``widths`` (inner width the same) and ``depths``
   blocks, how the solutions of each of ``decompositions``
   (:data:`counting.mechanisms.routes.DECOMPOSITIONS`) compute it: ``samples`` networks by
-  hit-or-miss, and for the decompositions in ``rare`` (too rare for hit-or-miss) tempered SMC with
-  the settings of ``[routes.estimator]`` (as ``[bias.estimator]``), whose last populations are
-  classified.
+  hit-or-miss, and for the decompositions in ``rare`` (too rare for hit-or-miss) the settings of
+  ``[routes.estimator]`` (as ``[bias.estimator]``): tempered SMC (``kind = "smc"``), whose last
+  populations are classified, or the readout integrated out (``kind = "readout"``), the volume of
+  each route class ``E[1{class} P(f | hidden)]`` with the class read from the hidden layers.
 
 The SMC settings were once keys of ``[bias]`` and ``[routes]`` themselves (``particles``,
 ``steps``, ``replicates``); such a file is refused in one line naming ``[bias.estimator]``.
@@ -83,6 +84,7 @@ MODELS = ("mlp", "resmlp")
 MAX_DEPTH = 12
 SMC_KEYS = ("particles", "steps", "replicates")  # once keys of [bias] and [routes]: now [<part>.estimator]
 BIAS_KINDS = ("smc", "readout", "readout_smc")  # [bias.estimator] kind, the first the default
+ROUTE_KINDS = ("smc", "readout")  # [routes.estimator] kind
 READOUT_KINDS = ("readout", "readout_smc")  # the readout integrated out: the gaussian prior only
 
 
@@ -121,7 +123,7 @@ class Routes:
     rare: tuple[str, ...] = ()
     rare_widths: tuple[int, ...] = ()  # () : the same as widths
     rare_depths: tuple[int, ...] = ()  # () : the same as depths
-    estimator: SMCSettings = SMCSettings()  # [routes.estimator], seeded by the experiment's seed
+    estimator: EstimatorSettings = SMCSettings()  # [routes.estimator] (ROUTE_KINDS), seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ def _routes(t: dict, chunk: int, seed: int) -> Routes:
                   rare,
                   distinct_ints(t["rare_widths"], "routes.rare_widths", 1, 256) if "rare_widths" in t else (),
                   distinct_ints(t["rare_depths"], "routes.rare_depths", 1, MAX_DEPTH) if "rare_depths" in t else (),
-                  parse_part_estimator(t.get("estimator", {}), "routes.estimator", ("smc",), seed))
+                  parse_part_estimator(t.get("estimator", {}), "routes.estimator", ROUTE_KINDS, seed))
 
 
 def from_dict(d: dict, name: str = KIND) -> Experiment:
@@ -204,9 +206,10 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
     bias = _bias(parts["bias"], chunk, tuple(t.name for t in targets), seed) if "bias" in parts else None
     lesions = _lesions(parts["lesions"], chunk) if "lesions" in parts else None
     routes = _routes(parts["routes"], chunk, seed) if "routes" in parts else None
-    if bias is not None and bias.estimator.kind in READOUT_KINDS and prior.kind != "gaussian":
-        raise SpecError("bias.estimator.kind", f"'smc' with a {prior.kind} prior (the readout is integrated out as "
-                        "a Gaussian)", bias.estimator.kind)
+    for part, where in ((bias, "bias"), (routes, "routes")):
+        if part is not None and part.estimator.kind in READOUT_KINDS and prior.kind != "gaussian":
+            raise SpecError(f"{where}.estimator.kind", f"'smc' with a {prior.kind} prior (the readout is integrated "
+                            "out as a Gaussian)", part.estimator.kind)
     return Experiment(h.name, n, seed, chunk, prior, targets, bias, lesions, routes)
 
 

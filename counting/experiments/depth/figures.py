@@ -222,8 +222,8 @@ def routes_figure(routes: pd.DataFrame, spec=None):
     n = len(decs) * len(widths)
     cols = min(len(widths) if len(widths) > 1 else n, 3)  # a row per decomposition, or side by side
     fig, axes = panels(n, cols=cols, width=10.5 if n > 1 else 6.0, height=3.4)
-    methods = [m for m in ("mc", "smc") if (routes["method"] == m).any()]
-    mstyle = {"mc": series(0), "smc": series(1)}
+    methods = [m for m in ("mc", "smc", "readout") if (routes["method"] == m).any()]
+    mstyle = {"mc": series(0), "smc": series(1), "readout": series(2)}
     infinite, drawn = False, set()
     for i, (dname, w) in enumerate((d, w) for d in decs for w in widths):
         ax = axes[i]
@@ -297,6 +297,10 @@ def routes_figure(routes: pd.DataFrame, spec=None):
         reps = routes.loc[routes["method"] == "smc", "replicates"].dropna()
         sizes.append(_smc_words(part, int(reps.max()) if len(reps) else None)
                      + " per point (95% Student-t intervals over replicates)")
+    if "readout" in methods:
+        ro = routes.loc[routes["method"] == "readout", "samples"]
+        sizes.append(f"readout integrated out over {count_text(ro.iloc[0]) if ro.nunique() == 1 else 'several'} "
+                     "hidden draws per point (95% delta-method intervals)")
     n = _experiment(spec).get("n_inputs", 4)
     title(fig, "Tree against chain: V(f and tree) / V(f and chain) against depth, next to the placement counts",
           f"{n}-input {part.get('activation', 'relu')} residual MLPs (width in each panel), "

@@ -12,6 +12,11 @@ integrated out, from one pass over the same hidden draws
 (:func:`counting.estimators.readout.estimate_many`: one compile, one forward per network), a list
 of estimates.
 
+:func:`route_readout_targets`: with the readout integrated out instead, a decomposition's volume
+and the volume of each of its four route classes, ``E[1{class} P(f | hidden)]`` with the class read
+from the hidden layers (:func:`counting.mechanisms.routes.route_condition`), for
+:func:`readout_volumes_job`: the route shares are their ratios.
+
 :func:`route_job`: the same replicates with a classifier: each run's volume estimate and the
 networks of its last population that compute the target (distributed, up to the MCMC's mixing, as
 the prior restricted to the solutions), classified exactly as the hit-or-miss solutions are
@@ -45,7 +50,7 @@ from counting.engine.priors import unflatten
 from counting.engine.run import PassFacts, RunOptions
 from counting.experiments.depth.tally import joint_size, route_codes
 from counting.mechanisms.predicates import computes
-from counting.mechanisms.routes import LEVELS, Decomposition
+from counting.mechanisms.routes import LEVELS, Decomposition, route_condition
 from counting.models import forward, model_inputs
 from counting.estimators import ESTIMATORS, Estimate
 from counting.estimators.problem import Problem
@@ -149,6 +154,23 @@ def readout_volumes_job(model: ModelSpec, prior: PriorSpec, targets: Sequence[in
                              int(d["resumed_from_chunk"]), es[0].seconds, float(d["networks_per_second"]))
 
     return job
+
+
+ROUTE_CLASSES = ("both", "chain only", "tree only", "neither")
+"""The four route classes of :func:`route_readout_targets` (route 0 the chain, route 1 the tree), in
+the order of :data:`counting.experiments.depth.tables.CLASS_NAMES`."""
+
+
+def route_readout_targets(model: ModelSpec, d: Decomposition) -> list[ReadoutTarget]:
+    """"Computes ``d.target``", then "computes it and takes both routes", "the chain only", "the
+    tree only", "neither" (:data:`ROUTE_CLASSES`): the readout's targets whose volumes give a
+    decomposition's route shares, each class read from the hidden layers by
+    :func:`counting.mechanisms.routes.route_condition` (intermediates held at any stage, in any
+    order: the unordered reading)."""
+    chain, tree = (route_condition(d, r, model) for r in d.routes)
+    where = {"both": lambda f: chain(f) & tree(f), "chain only": lambda f: chain(f) & ~tree(f),
+             "tree only": lambda f: ~chain(f) & tree(f), "neither": lambda f: ~(chain(f) | tree(f))}
+    return [ReadoutTarget(d.target)] + [ReadoutTarget(d.target, where=where[c]) for c in ROUTE_CLASSES]
 
 
 def route_classifier(model: ModelSpec, prior: PriorSpec, d: Decomposition) -> Classifier:
