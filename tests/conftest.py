@@ -85,7 +85,8 @@ def hit_or_miss(spec, condition=None):
 # weighted draws): the default run leaves them out, and tests/test_examples.py runs them in the
 # slow step, whose files CI runs one per process.
 SLOW_EXAMPLES = ("counting.estimators.readout_smc", "counting.rare.readout_smc", "counting.rare.readout_posterior",
-                 "counting.analytic.orthant_batched.orthant_draws_keys")
+                 "counting.analytic.orthant_batched.orthant_draws_keys",
+                 "counting.experiments.depth.rare.readout_volumes_job")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -280,10 +280,12 @@ def readout_estimate(sums: ChunkSums, target: int = 0, *, seconds: float = 0.0, 
         bound = -math.expm1(math.log(0.05) / s.n)
         return Estimate(None, (None, math.log10(bound)), 0.0, "readout", s.n, "networks", None, seconds, seed,
                         True, diag)
-    ln10 = math.log(10)
-    lo = math.log10(s.lo) if s.lo > 0 else None
-    return Estimate(s.log_mean / ln10, (lo, math.log10(s.hi)), s.mean, "readout", s.n, "networks", None, seconds,
-                    seed, False, diag)
+    ln10, z = math.log(10), Z95 * s.rel_se
+    # the interval's ends in logs where the linear ones underflow (a mean below about 1e-308: the
+    # nearly infeasible orthants of narrow deep networks); no lower end where the interval reaches 0
+    lo = math.log10(s.lo) if s.lo > 0 else (s.log_mean + math.log1p(-z)) / ln10 if z < 1 else None
+    hi = math.log10(s.hi) if s.hi > 0 else (s.log_mean + math.log1p(z)) / ln10
+    return Estimate(s.log_mean / ln10, (lo, hi), s.mean, "readout", s.n, "networks", None, seconds, seed, False, diag)
 
 
 def one_cpu_device(options: RunOptions) -> tuple | None:

@@ -147,6 +147,26 @@ def test_diagnostics_flag_a_heavy_tail():
     assert mean_summary(light).reliable
 
 
+def test_a_mean_below_the_smallest_double_keeps_its_interval_in_logs():
+    """Terms near ``1e-350`` (a nearly infeasible orthant: narrow deep networks, parity) underflow
+    as doubles; the estimate and its interval are those of the same terms scaled up by ``1e100``,
+    shifted down by 100 decades."""
+    rng = np.random.default_rng(2)
+    lp = np.log(rng.uniform(size=400))
+
+    def estimate_of(shift):
+        x = lp + shift
+        top = np.sort(x)[::-1][:41][:, None]
+        sums = readout.ChunkSums(np.array([[np.logaddexp.reduce(x)]]), np.array([[np.logaddexp.reduce(2 * x)]]),
+                                 np.array([len(x)]), np.zeros((1, 1), np.int64), top, np.zeros_like(top))
+        return readout.readout_estimate(sums)
+
+    low, high = estimate_of(-350 * math.log(10)), estimate_of(-250 * math.log(10))
+    assert low.volume == 0.0 and high.volume > 0
+    assert low.log10_volume == pytest.approx(high.log10_volume - 100, abs=1e-9)
+    assert low.ci95 == pytest.approx((high.ci95[0] - 100, high.ci95[1] - 100), abs=1e-9)
+
+
 def test_refusals():
     """Another prior, a block that does not divide the chunk, or a model with no named readout: one line each."""
     spec = parse_spec(spec_text("n_inputs = 2\nwidths = [3]") + '[prior]\nkind = "uniform"\n')

@@ -4,12 +4,14 @@ An experiment kind (:class:`counting.experiments.base.run.Kind`) with three opti
 (:mod:`~counting.experiments.depth.config`), each cut into passes:
 
 * ``bias:<model>`` : P(f) of each target at each depth, equal parameter count (hit-or-miss), and
-  ``rare-bias:<target>:<model>``: the same by tempered SMC for the targets too rare to hit.
+  ``rare-bias:<target>:<model>``: the same for the targets too rare to hit, by tempered SMC or
+  (``[bias.estimator] kind = "readout"`` or ``"readout_smc"``) with the readout integrated out.
 * ``lesions:<model>``: used blocks and longest used path of residual MLPs, for all networks and
   for each target's solutions (hit-or-miss over the prior, every block and edge lesioned).
 * ``routes:<model>``: how the solutions of each decomposition take its routes (in any order and
   under the ordered readings) and where their intermediates sit (hit-or-miss), and ``rare:<decomposition>:<model>``: the same from tempered
-  SMC populations for targets too rare to hit, with their volume.
+  SMC populations for targets too rare to hit, with their volume, or (``[routes.estimator] kind =
+  "readout"``) the volume and the unordered route shares with the readout integrated out.
 
 Example:
     >>> from counting.experiments import parse_experiment, run_experiment
@@ -45,7 +47,8 @@ from counting.experiments.base.run import Kind, Pass
 from counting.experiments.depth.config import KIND, Experiment, from_dict, with_samples
 from counting.experiments.depth.figures import write_figures
 from counting.experiments.depth.plan import equal_params_model, model_depth, model_name, model_width, square_model
-from counting.experiments.depth.rare import route_job, route_record_counts, smc_volume_job
+from counting.experiments.depth.rare import (estimator_volume_job, readout_volumes_job, route_job, route_readout_targets,
+                                             route_record_counts, smc_volume_job)
 from counting.experiments.depth import tables as tb
 from counting.experiments.depth.tally import LesionTally, RouteTally, TargetHits
 from counting.mechanisms.routes import DECOMPOSITIONS, never
@@ -67,7 +70,7 @@ def chunk_sizes(exp: Experiment) -> dict[str, int]:
 
 def row_about(about: dict) -> dict:
     """What a pass's rows carry of its ``about`` (the network's columns)."""
-    return {k: v for k, v in about.items() if k not in ("part", "decomposition", "target")}
+    return {k: v for k, v in about.items() if k not in ("part", "decomposition", "target", "targets")}
 
 
 def bias_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
@@ -81,6 +84,16 @@ def rare_bias_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> 
     """An SMC bias pass: its target's ``bias`` row from the replicates."""
     t = next(t for t in exp.targets if t.name == about["target"])
     return {"bias": pd.DataFrame([tb.bias_smc_row(row_about(about), t.name, t.truth_table, result.runs)])}
+
+
+def estimate_bias_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A ``readout_smc`` bias pass: its target's ``bias`` row from the estimate; a ``readout`` pass
+    (``about["targets"]``, ``result`` a list of estimates): one row per rare target."""
+    names = about.get("targets") or [about["target"]]
+    es = result if isinstance(result, list) else [result]
+    by_name = {t.name: t for t in exp.targets}
+    return {"bias": pd.DataFrame([tb.bias_estimate_row(row_about(about), t, by_name[t].truth_table, e)
+                                  for t, e in zip(names, es)])}
 
 
 def lesion_pass_tables(exp: Experiment, about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
@@ -126,6 +139,14 @@ def rare_route_tables(model, about: dict, result, facts: PassFacts) -> dict[str,
             "placement_rules": pd.DataFrame(tb.placement_rule_rows(d, row))}
 
 
+def readout_route_tables(about: dict, result, facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """A readout route pass: its decomposition's ``routes`` row and ``placement_rules`` from the
+    estimates of the volume and of each route class (no ``placements``: no solutions are drawn)."""
+    d = DECOMPOSITIONS[about["decomposition"]]
+    row = tb.route_readout_row(d, row_about(about), result)
+    return {"routes": pd.DataFrame([row]), "placement_rules": pd.DataFrame(tb.placement_rule_rows(d, row))}
+
+
 def route_counts(name: str, result) -> dict[str, np.ndarray]:
     """A hit-or-miss route pass's counts for ``counts.npz``: ``<pass>|hist`` and ``<pass>|order``."""
     return {f"{name}|hist": np.asarray(result["hist"]), f"{name}|order": np.asarray(result["order"])}
@@ -142,7 +163,7 @@ def record_counts(name: str, result) -> dict[str, np.ndarray]:
 
 
 def passes(exp: Experiment) -> tuple[Pass, ...]:
-    """Every pass, in order: bias (hit-or-miss, then SMC), lesions, routes (hit-or-miss, then SMC)."""
+    """Every pass, in order: bias (hit-or-miss, then SMC or readout), lesions, routes (hit-or-miss, then SMC)."""
     out: list[Pass] = []
     n, tag, targets = exp.n_inputs, exp.digest(), [t.truth_table for t in exp.targets]
     if exp.bias is not None:
@@ -155,12 +176,22 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                             tables=partial(bias_tables, exp, about), counts=partial(tally_counts, name, "hits")))
         rare = [t for t in exp.targets if t.name in b.rare]
         s = b.estimator  # [bias.estimator], seeded by the experiment's seed
-        for m in models:
+        for m in models if s.kind == "readout" and rare else ():  # every rare target in one pass per network
+            about, name = {"part": "rare-bias", "targets": [t.name for t in rare], **_about(m)}, f"rare-bias:{model_name(m)}"
+            out.append(Pass(name, Spec(m, exp.prior, None, s), None, None, about,
+                            readout_volumes_job(m, exp.prior, [t.truth_table for t in rare], s),
+                            tables=partial(estimate_bias_tables, exp, about)))
+        for m in models if s.kind != "readout" else ():
             for t in rare:
                 about, name = {"part": "rare-bias", "target": t.name, **_about(m)}, f"rare-bias:{t.name}:{model_name(m)}"
-                out.append(Pass(name, Spec(m, exp.prior, Target(t.truth_table, n), s), None, None, about,
-                                smc_volume_job(m, exp.prior, t.truth_table, n, s),
-                                tables=partial(rare_bias_tables, exp, about), counts=partial(record_counts, name)))
+                spec = Spec(m, exp.prior, Target(t.truth_table, n), s)
+                if s.kind == "smc":
+                    out.append(Pass(name, spec, None, None, about, smc_volume_job(m, exp.prior, t.truth_table, n, s),
+                                    tables=partial(rare_bias_tables, exp, about), counts=partial(record_counts, name)))
+                else:  # readout_smc: the estimate itself
+                    out.append(Pass(name, spec, None, None, about,
+                                    estimator_volume_job(m, exp.prior, t.truth_table, n, s),
+                                    tables=partial(estimate_bias_tables, exp, about)))
     if exp.lesions is not None:
         les = exp.lesions
         for L in les.depths:
@@ -186,6 +217,12 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                     m = square_model("resmlp", n, L, w, r.activation)
                     s = r.estimator  # [routes.estimator], likewise
                     about, name = {"part": "rare", "decomposition": dname, **_about(m)}, f"rare:{dname}:{model_name(m)}"
+                    if s.kind == "readout":
+                        d = DECOMPOSITIONS[dname]
+                        out.append(Pass(name, Spec(m, exp.prior, Target(d.target, d.n), s), None, None, about,
+                                        readout_volumes_job(m, exp.prior, route_readout_targets(m, d), s),
+                                        tables=partial(readout_route_tables, about)))
+                        continue
                     out.append(Pass(name, Spec(m, exp.prior, None, s), None, None, about,
                                     route_job(m, exp.prior, DECOMPOSITIONS[dname], s),
                                     tables=partial(rare_route_tables, m, about), counts=partial(route_record_counts, name)))
@@ -202,14 +239,20 @@ def summary(exp: Experiment, result: dict[str, pd.DataFrame]) -> str:
                           sort=False).reindex(columns=list(dict.fromkeys(b["column"])))
         parts.append("log10 P(f) (blank: no hit or no SMC replicate reached it; see bias.parquet for the "
                      "upper bound)\n" + t.round(2).to_string(na_rep=""))
+        if "reliable" in b:  # readout rows: where the Pareto k-hat says the mean is carried by a few networks
+            r = b[(b["method"] == "readout") & (b["reliable"] != True)]  # noqa: E712 (NaN, None: not reliable)
+            if len(r):
+                parts.append("readout not reliable (Pareto k-hat at or above its threshold)\n"
+                             + r[["model", "depth", "target", "khat", "khat_threshold", "max_share", "samples"]]
+                             .round(2).to_string(index=False))
     if "lesion_summary" in result:
         s = result["lesion_summary"][["depth", "group", "n", "mean_used_blocks", "mean_longest_path",
                                       "binomial_mean_path", "tv_from_binomial"]]
         parts.append("lesions\n" + s.round(3).to_string(index=False))
     if "routes" in result:
-        r = result["routes"][["decomposition", "width", "depth", "method", "solutions", "log10_volume", "takes_chain",
+        r = result["routes"].reindex(columns=["decomposition", "width", "depth", "method", "solutions", "log10_volume", "takes_chain",
                               "takes_tree", "ratio_tree_chain", "ratio_lo", "ratio_hi", "takes_chain_ordered",
-                              "ratio_tree_chain_ordered", "placement_ratio"]]
+                              "ratio_tree_chain_ordered", "placement_ratio"])
         parts.append("routes\n" + r.round(3).to_string(index=False))
     return "\n\n".join(parts)
 

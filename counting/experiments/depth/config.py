@@ -10,18 +10,22 @@ least one present:
   (``"mlp"``, ``"resmlp"``) and depth in ``depths``, the square network (all hidden widths equal)
   whose parameter count is nearest ``params``; ``samples`` networks each by hit-or-miss (0: none).
   The targets named in ``rare`` (too rare for hit-or-miss) are measured at every model and depth by
-  tempered SMC as well, with the settings of ``[bias.estimator]``: a job's ``[estimator]`` table of
-  ``kind = "smc"`` (``particles``, ``steps``, ``replicates``, ...: the spec's fields and defaults),
-  seeded by the experiment's seed.
+  a rare-event estimator as well, with the settings of ``[bias.estimator]``: a job's ``[estimator]``
+  table (the spec's fields and defaults), seeded by the experiment's seed, of ``kind = "smc"``
+  (the default: tempered SMC, ``particles``, ``steps``, ``replicates``, ...), ``"readout"`` (the
+  Gaussian readout integrated out over ``samples`` hidden draws, with its Pareto k-hat:
+  :mod:`counting.estimators.readout`) or ``"readout_smc"`` (the same tempered over the hidden
+  layers: :mod:`counting.estimators.readout_smc`). The two readout kinds need the gaussian prior.
 * ``[lesions]``: for residual MLPs of the same sizes (``depths``), ``samples`` networks each with
   every block and every edge lesioned: the number of used blocks and the longest used path, among
   all networks and among the solutions of each target.
 * ``[routes]``: for residual MLPs of block width ``widths`` (inner width the same) and ``depths``
   blocks, how the solutions of each of ``decompositions``
   (:data:`counting.mechanisms.routes.DECOMPOSITIONS`) compute it: ``samples`` networks by
-  hit-or-miss, and for the decompositions in ``rare`` (too rare for hit-or-miss) tempered SMC with
-  the settings of ``[routes.estimator]`` (as ``[bias.estimator]``), whose last populations are
-  classified.
+  hit-or-miss, and for the decompositions in ``rare`` (too rare for hit-or-miss) the settings of
+  ``[routes.estimator]`` (as ``[bias.estimator]``): tempered SMC (``kind = "smc"``), whose last
+  populations are classified, or the readout integrated out (``kind = "readout"``), the volume of
+  each route class ``E[1{class} P(f | hidden)]`` with the class read from the hidden layers.
 
 The SMC settings were once keys of ``[bias]`` and ``[routes]`` themselves (``particles``,
 ``steps``, ``replicates``); such a file is refused in one line naming ``[bias.estimator]``.
@@ -48,6 +52,8 @@ Example:
     counting.spec.errors.SpecError: bias.samples: expected at least 1 (0 only with targets in bias.rare), got 0
     >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]\\n[bias.estimator]\\nreplicates = 4'), "x").bias.estimator
     SMCSettings(particles=1000, kernel='hmc', steps=10, leapfrog=8, replicates=4, max_stages=200, ess_target=0.5, stop_fraction=0.5, seed=0, key_impl='threefry2x32', batch_replicates=0, kind='smc')
+    >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]\\n[bias.estimator]\\nkind = "readout"\\nsamples = 4096'), "x").bias.estimator
+    ReadoutSettings(samples=4096, seed=0, chunk_size=1024, block_size=256, key_impl='threefry2x32', n_qmc=256, shifts=4, tilt=True, kind='readout')
     >>> from_dict(read_toml(doc + 'samples = 0\\nrare = ["a"]\\nparticles = 500'), "x")
     Traceback (most recent call last):
     ...
@@ -68,7 +74,7 @@ from counting.experiments.base.config import (MAX_CHUNKS, check_moved, config_di
                                               parse_header, parse_part_estimator, parse_targets, table_list)
 from counting.mechanisms.routes import DECOMPOSITIONS
 from counting.spec.errors import SpecError, check_keys, choice, integer, option_value, section
-from counting.spec.estimator import SMCSettings
+from counting.spec.estimator import EstimatorSettings, SMCSettings
 from counting.spec.model import ACTIVATIONS
 from counting.spec.prior import PriorSpec, parse_prior
 from counting.spec.target import Target
@@ -77,6 +83,9 @@ KIND = "depth"
 MODELS = ("mlp", "resmlp")
 MAX_DEPTH = 12
 SMC_KEYS = ("particles", "steps", "replicates")  # once keys of [bias] and [routes]: now [<part>.estimator]
+BIAS_KINDS = ("smc", "readout", "readout_smc")  # [bias.estimator] kind, the first the default
+ROUTE_KINDS = ("smc", "readout")  # [routes.estimator] kind
+READOUT_KINDS = ("readout", "readout_smc")  # the readout integrated out: the gaussian prior only
 
 
 @dataclass(frozen=True)
@@ -88,8 +97,8 @@ class Bias:
     params: int = 600
     activation: str = "relu"
     samples: int = 1_048_576  # 0: no hit-or-miss pass
-    rare: tuple[str, ...] = ()  # target names, also measured by SMC
-    estimator: SMCSettings = SMCSettings()  # [bias.estimator], seeded by the experiment's seed
+    rare: tuple[str, ...] = ()  # target names, also measured by a rare-event estimator
+    estimator: EstimatorSettings = SMCSettings()  # [bias.estimator] (BIAS_KINDS), seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class Routes:
     rare: tuple[str, ...] = ()
     rare_widths: tuple[int, ...] = ()  # () : the same as widths
     rare_depths: tuple[int, ...] = ()  # () : the same as depths
-    estimator: SMCSettings = SMCSettings()  # [routes.estimator], seeded by the experiment's seed
+    estimator: EstimatorSettings = SMCSettings()  # [routes.estimator] (ROUTE_KINDS), seeded by the experiment's seed
 
 
 @dataclass(frozen=True)
@@ -153,7 +162,7 @@ def _bias(t: dict, chunk: int, targets: tuple[str, ...], seed: int) -> Bias:
                 distinct_ints(t.get("depths", list(d.depths)), "bias.depths", 1, MAX_DEPTH),
                 integer(t.get("params", d.params), "bias.params", 50, 10**6),
                 choice(t.get("activation", d.activation), "bias.activation", ACTIVATIONS),
-                samples, rare, parse_part_estimator(t.get("estimator", {}), "bias.estimator", ("smc",), seed))
+                samples, rare, parse_part_estimator(t.get("estimator", {}), "bias.estimator", BIAS_KINDS, seed))
 
 
 def _lesions(t: dict, chunk: int) -> Lesions:
@@ -179,7 +188,7 @@ def _routes(t: dict, chunk: int, seed: int) -> Routes:
                   rare,
                   distinct_ints(t["rare_widths"], "routes.rare_widths", 1, 256) if "rare_widths" in t else (),
                   distinct_ints(t["rare_depths"], "routes.rare_depths", 1, MAX_DEPTH) if "rare_depths" in t else (),
-                  parse_part_estimator(t.get("estimator", {}), "routes.estimator", ("smc",), seed))
+                  parse_part_estimator(t.get("estimator", {}), "routes.estimator", ROUTE_KINDS, seed))
 
 
 def from_dict(d: dict, name: str = KIND) -> Experiment:
@@ -197,6 +206,10 @@ def from_dict(d: dict, name: str = KIND) -> Experiment:
     bias = _bias(parts["bias"], chunk, tuple(t.name for t in targets), seed) if "bias" in parts else None
     lesions = _lesions(parts["lesions"], chunk) if "lesions" in parts else None
     routes = _routes(parts["routes"], chunk, seed) if "routes" in parts else None
+    for part, where in ((bias, "bias"), (routes, "routes")):
+        if part is not None and part.estimator.kind in READOUT_KINDS and prior.kind != "gaussian":
+            raise SpecError(f"{where}.estimator.kind", f"'smc' with a {prior.kind} prior (the readout is integrated "
+                            "out as a Gaussian)", part.estimator.kind)
     return Experiment(h.name, n, seed, chunk, prior, targets, bias, lesions, routes)
 
 

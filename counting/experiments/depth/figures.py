@@ -5,8 +5,9 @@ settings as the manifest records them (``spec``: the prior, the input size, the 
   (the width of each depth under its tick), one series per target and method, each with its own
   colour, marker and line style, spread sideways a little so that equal volumes (and4 and or4)
   stay visible; 95% intervals as bars. A target with no hit is its own marker, open, at the 95%
-  upper bound (hit-or-miss) or at ``log10_bound`` (tempered SMC, no replicate reached it); a line
-  breaks where its target has no point.
+  upper bound (hit-or-miss, or the readout when no network's readout reaches it) or at
+  ``log10_bound`` (tempered SMC, no replicate reached it); a line breaks where its target has no
+  point. A readout point whose Pareto k-hat says the mean is not yet reliable is drawn faded.
 * ``lesions.png``: per residual depth, the distribution of the longest used path among all
   networks and among each target's solutions, against the binomial ``(depth, 1/2)`` of an
   unweighted ensemble of paths.
@@ -45,7 +46,9 @@ from counting.io.figures import (count_text, dodge, legend_below, panels, plt, p
 from counting.mechanisms.lesions import path_length_pmf
 
 MODEL_NAMES = {"mlp": "MLP (hidden layers)", "resmlp": "residual MLP (blocks)"}
-METHOD_NAMES = {"mc": "hit-or-miss", "smc": "tempered SMC"}
+METHOD_NAMES = {"mc": "hit-or-miss", "smc": "tempered SMC", "readout": "readout integrated out",
+                "readout_smc": "readout integrated out, tempered"}
+FADED = 0.35  # alpha of a readout point its k-hat calls not reliable
 
 
 def _experiment(spec) -> dict:
@@ -91,7 +94,7 @@ def bias_figure(bias: pd.DataFrame, spec=None):
     both = bias["method"].nunique() > 1
     fig, axes = panels(len(models), cols=2, height=4.0, sharey=True)
     step = min(0.12, 0.75 / max(len(keys), 1))  # wide enough for each marker to show beside the next
-    bound_col = {"mc": "ci95_hi", "smc": "log10_bound"}
+    bound_col = {"mc": "ci95_hi", "smc": "log10_bound", "readout": "ci95_hi", "readout_smc": "log10_bound"}
     for ax, model in zip(axes, models):
         df = bias[bias["model"] == model]
         depths = sorted(set(df["depth"]))
@@ -106,9 +109,14 @@ def bias_figure(bias: pd.DataFrame, spec=None):
             ax.plot(x, y, ls=st["ls"], color=st["color"], lw=1.3)
             err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])  # no lower end: no lower bar
             ok = np.isfinite(y)
-            ax.errorbar(x[ok], y[ok], yerr=err[:, ok], fmt=st["marker"], ms=5, capsize=2, lw=1, color=st["color"],
-                        mec="black", mew=0.4, zorder=3)
-            if bound_col[method] in d:
+            weak = np.zeros_like(ok)
+            if method == "readout" and "reliable" in d:
+                weak = ok & ~d["reliable"].map(lambda v: v is True or v is np.True_).to_numpy(bool)
+            for sel, alpha in ((ok & ~weak, 1.0), (weak, FADED)):
+                if sel.any():
+                    ax.errorbar(x[sel], y[sel], yerr=err[:, sel], fmt=st["marker"], ms=5, capsize=2, lw=1,
+                                color=st["color"], mec="black", mew=0.4, zorder=3, alpha=alpha)
+            if bound_col.get(method) in d:
                 b = pd.to_numeric(d[bound_col[method]], errors="coerce").to_numpy(np.float64)
                 miss = d["log10_volume"].isna().to_numpy() & np.isfinite(b)
                 if miss.any():
@@ -125,8 +133,11 @@ def bias_figure(bias: pd.DataFrame, spec=None):
                for k, (t, m) in enumerate(keys)]
     methods = list(dict.fromkeys(bias["method"]))
     words = {"mc": "open marker: no hit, drawn at the 95% upper bound",
-             "smc": "open marker: no SMC replicate reached f, drawn at the bound log10_bound"}
+             "smc": "open marker: no SMC replicate reached f, drawn at the bound log10_bound",
+             "readout": "faded: readout k-hat says not yet reliable"}
     handles += [Line2D([], [], ls="none", marker="o", mfc="white", mec="0.3", mew=1.4, ms=7, label=words[m])
+                if m != "readout" else
+                Line2D([], [], ls="none", marker="o", color="0.3", mec="black", mew=0.4, ms=6, alpha=FADED, label=words[m])
                 for m in methods if m in words]
     legend_below(fig, handles, [h.get_label() for h in handles], ncol=4)
     params = int(np.round(np.median(bias["params"]), -2)) if "params" in bias else 600
@@ -142,6 +153,14 @@ def bias_figure(bias: pd.DataFrame, spec=None):
         reps = bias.loc[bias["method"] == "smc", "replicates"] if "replicates" in bias else pd.Series(dtype=float)
         parts.append(_smc_words(_part(spec, "bias"), int(reps.max()) if len(reps.dropna()) else None)
                      + " per point, bars: 95% Student-t interval over replicates")
+    if "readout" in methods:
+        n = bias.loc[bias["method"] == "readout", "samples"]
+        count = count_text(n.iloc[0]) if n.nunique() == 1 else "several"
+        parts.append(f"readout integrated out over {count} hidden draws per point, bars: 95% normal interval")
+    if "readout_smc" in methods:
+        reps = bias.loc[bias["method"] == "readout_smc", "replicates"]
+        parts.append(f"readout integrated out, tempered over the hidden layers, {count_text(int(reps.max()))} "
+                     "replicates per point, bars: 95% Student-t interval over replicates")
     targets = set(bias["target"])
     same = " and4 and or4 have the same volume under this prior, so their points sit side by side." \
         if {"and4", "or4"} <= targets else ""
@@ -203,8 +222,8 @@ def routes_figure(routes: pd.DataFrame, spec=None):
     n = len(decs) * len(widths)
     cols = min(len(widths) if len(widths) > 1 else n, 3)  # a row per decomposition, or side by side
     fig, axes = panels(n, cols=cols, width=10.5 if n > 1 else 6.0, height=3.4)
-    methods = [m for m in ("mc", "smc") if (routes["method"] == m).any()]
-    mstyle = {"mc": series(0), "smc": series(1)}
+    methods = [m for m in ("mc", "smc", "readout") if (routes["method"] == m).any()]
+    mstyle = {"mc": series(0), "smc": series(1), "readout": series(2)}
     infinite, drawn = False, set()
     for i, (dname, w) in enumerate((d, w) for d in decs for w in widths):
         ax = axes[i]
@@ -278,6 +297,10 @@ def routes_figure(routes: pd.DataFrame, spec=None):
         reps = routes.loc[routes["method"] == "smc", "replicates"].dropna()
         sizes.append(_smc_words(part, int(reps.max()) if len(reps) else None)
                      + " per point (95% Student-t intervals over replicates)")
+    if "readout" in methods:
+        ro = routes.loc[routes["method"] == "readout", "samples"]
+        sizes.append(f"readout integrated out over {count_text(ro.iloc[0]) if ro.nunique() == 1 else 'several'} "
+                     "hidden draws per point (95% delta-method intervals)")
     n = _experiment(spec).get("n_inputs", 4)
     title(fig, "Tree against chain: V(f and tree) / V(f and chain) against depth, next to the placement counts",
           f"{n}-input {part.get('activation', 'relu')} residual MLPs (width in each panel), "

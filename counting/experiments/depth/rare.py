@@ -1,8 +1,21 @@
-"""Targets too rare for hit-or-miss: their volume by tempered SMC, and their routes from its last populations.
+"""Targets too rare for hit-or-miss: their volume by tempered SMC or with the readout integrated
+out, and their routes from SMC's last populations.
 
 :func:`smc_volume_job` (the depth-bias sweep's rare targets): the SMC estimator's replicates
 (:func:`counting.estimators.replicated.replicate_runs`) for "computes the target", each record an
 :class:`~counting.rare.smc.SMCRun` (log volume, evaluations, stages, last ``log Z_b`` and ``b``).
+:func:`estimator_volume_job`: the same volume by any estimator of the registry
+(:data:`counting.estimators.ESTIMATORS`: ``readout_smc``, say), its result the
+:class:`~counting.estimators.result.Estimate` itself, checkpointed in the pass's work folder.
+:func:`readout_volumes_job`: the volumes of several targets on one network with the readout
+integrated out, from one pass over the same hidden draws
+(:func:`counting.estimators.readout.estimate_many`: one compile, one forward per network), a list
+of estimates.
+
+:func:`route_readout_targets`: with the readout integrated out instead, a decomposition's volume
+and the volume of each of its four route classes, ``E[1{class} P(f | hidden)]`` with the class read
+from the hidden layers (:func:`counting.mechanisms.routes.route_condition`), for
+:func:`readout_volumes_job`: the route shares are their ratios.
 
 :func:`route_job`: the same replicates with a classifier: each run's volume estimate and the
 networks of its last population that compute the target (distributed, up to the MCMC's mixing, as
@@ -14,7 +27,7 @@ stopped job resumes at the next replicate with identical numbers.
 Example:
     >>> from counting.mechanisms.routes import DECOMPOSITIONS
     >>> from counting.spec import ResMLPSpec, ScaledPrior
-    >>> from counting.spec.estimator import SMCSettings
+    >>> from counting.spec.estimator import EstimatorSettings, ReadoutSettings, SMCSettings
     >>> m = ResMLPSpec(n_inputs=4, width=4, depth=2, hidden=4)
     >>> s = SMCSettings(particles=32, steps=1, replicates=2, max_stages=6)
     >>> res, facts = route_job(m, ScaledPrior(), DECOMPOSITIONS["and4"], s)(RunOptions(progress=False))
@@ -28,7 +41,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -37,13 +50,15 @@ from counting.engine.priors import unflatten
 from counting.engine.run import PassFacts, RunOptions
 from counting.experiments.depth.tally import joint_size, route_codes
 from counting.mechanisms.predicates import computes
-from counting.mechanisms.routes import LEVELS, Decomposition
+from counting.mechanisms.routes import LEVELS, Decomposition, route_condition
 from counting.models import forward, model_inputs
+from counting.estimators import ESTIMATORS, Estimate
 from counting.estimators.problem import Problem
+from counting.estimators.readout import ReadoutTarget, estimate_many
 from counting.estimators.replicated import Classifier, replicate_runs
 from counting.rare.coordinates import gaussian_to_params
 from counting.rare.replicates import Replicates
-from counting.spec.estimator import SMCSettings
+from counting.spec.estimator import EstimatorSettings, ReadoutSettings, SMCSettings
 from counting.spec.model import ModelSpec
 from counting.spec.prior import PriorSpec
 from counting.spec.target import Target
@@ -93,6 +108,69 @@ def smc_volume_job(model: ModelSpec, prior: PriorSpec, target: int, n: int, sett
         return reps, _facts(reps, settings)
 
     return job
+
+
+def estimator_volume_job(model: ModelSpec, prior: PriorSpec, target: int, n: int, settings: EstimatorSettings
+                         ) -> Callable[[RunOptions], tuple[Estimate, PassFacts]]:
+    """The volume of "computes ``target``" (an ``n``-bit truth table) on one network by the
+    estimator ``settings.kind`` (:data:`counting.estimators.ESTIMATORS`), as a
+    :class:`~counting.experiments.base.run.Pass` job checkpointed in the pass's work folder; its
+    facts count the estimate's cost (``samples``: networks for ``readout``, orthant probabilities
+    for ``readout_smc``)."""
+    problem = Problem(model, prior, computes(target, n), Target(target, n))
+
+    def job(options: RunOptions) -> tuple[Estimate, PassFacts]:
+        e = ESTIMATORS[settings.kind](problem, settings, options)
+        rate = e.samples / e.seconds if e.seconds > 0 else math.nan
+        return e, PassFacts(e.samples, int(e.diagnostics.get("chunks", 1)), 1, 1, 1,
+                            int(e.diagnostics.get("resumed_from_chunk", 0)), e.seconds, rate)
+
+    return job
+
+
+def readout_volumes_job(model: ModelSpec, prior: PriorSpec, targets: Sequence[int | ReadoutTarget],
+                        settings: ReadoutSettings) -> Callable[[RunOptions], tuple[list[Estimate], PassFacts]]:
+    """The volumes of ``targets`` (truth tables, or :class:`~counting.estimators.readout.ReadoutTarget`
+    with a hidden-layer condition) on one network with the readout integrated out, from one pass over
+    ``settings.samples`` hidden draws (:func:`counting.estimators.readout.estimate_many`; a target's
+    QMC shifts depend on its place in the list), as a :class:`~counting.experiments.base.run.Pass`
+    job checkpointed in the pass's work folder.
+
+    Example (compile-heavy: run in the slow step):
+        >>> from counting.spec import ResMLPSpec, ScaledPrior
+        >>> from counting.spec.estimator import ReadoutSettings
+        >>> m = ResMLPSpec(n_inputs=4, width=4, depth=2, hidden=4)
+        >>> job = readout_volumes_job(m, ScaledPrior(), [0x8000, 0x6996], ReadoutSettings(samples=512, chunk_size=256))
+        >>> es, facts = job(RunOptions(progress=False))
+        >>> [(e.estimator, e.samples) for e in es], facts.samples, facts.chunks, -3.5 < es[0].log10_volume < -2
+        ([('readout', 512), ('readout', 512)], 512, 2, True)
+    """
+    problem = Problem(model, prior, None, None)
+
+    def job(options: RunOptions) -> tuple[list[Estimate], PassFacts]:
+        es = estimate_many(problem, list(targets), settings, options)
+        d = es[0].diagnostics
+        return es, PassFacts(es[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
+                             int(d["resumed_from_chunk"]), es[0].seconds, float(d["networks_per_second"]))
+
+    return job
+
+
+ROUTE_CLASSES = ("both", "chain only", "tree only", "neither")
+"""The four route classes of :func:`route_readout_targets` (route 0 the chain, route 1 the tree), in
+the order of :data:`counting.experiments.depth.tables.CLASS_NAMES`."""
+
+
+def route_readout_targets(model: ModelSpec, d: Decomposition) -> list[ReadoutTarget]:
+    """"Computes ``d.target``", then "computes it and takes both routes", "the chain only", "the
+    tree only", "neither" (:data:`ROUTE_CLASSES`): the readout's targets whose volumes give a
+    decomposition's route shares, each class read from the hidden layers by
+    :func:`counting.mechanisms.routes.route_condition` (intermediates held at any stage, in any
+    order: the unordered reading)."""
+    chain, tree = (route_condition(d, r, model) for r in d.routes)
+    where = {"both": lambda f: chain(f) & tree(f), "chain only": lambda f: chain(f) & ~tree(f),
+             "tree only": lambda f: ~chain(f) & tree(f), "neither": lambda f: ~(chain(f) | tree(f))}
+    return [ReadoutTarget(d.target)] + [ReadoutTarget(d.target, where=where[c]) for c in ROUTE_CLASSES]
 
 
 def route_classifier(model: ModelSpec, prior: PriorSpec, d: Decomposition) -> Classifier:

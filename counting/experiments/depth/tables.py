@@ -6,6 +6,14 @@
   with a Student-t interval (:func:`counting.rare.replicates.summarize_replicates`), how many
   replicates reached the target, their spread, the network evaluations spent, and ``log10_bound``:
   the largest last-stage ``log10 Z_b``, an upper bound on the volume as far as the moves mixed.
+  ``readout`` rows (the same targets with ``[bias.estimator] kind = "readout"``): the mean of
+  ``P(f | hidden)`` over ``samples`` hidden draws with its normal interval, and whether to trust
+  it: the Pareto ``khat`` of its largest terms against ``khat_threshold`` (``reliable``), the
+  largest network's share of the sum ``max_share``, the effective sample size ``ess``, the
+  networks whose readout cannot reach f (``zero_networks``) and a one-line ``warning`` where not
+  reliable; where no network reaches f, no volume and ``ci95_hi`` the one-sided 95% bound.
+  ``readout_smc`` rows: the replicates' columns of ``smc`` rows (``evaluations``: orthant
+  probabilities) with that method's diagnostics (:func:`bias_estimate_row`).
 * ``lesions``: per residual depth and group (``all`` networks, or a target's solutions) the
   histogram of (used blocks, longest used path); ``lesion_summary``: their means and the total
   variation distance of the longest-used-path distribution from the binomial ``(depth, 1/2)`` of
@@ -20,6 +28,11 @@
   ``takes_chain_ordered``, ``ratio_tree_chain_ordered`` with ``ratio_ordered_lo`` / ``_hi``, and
   the same for ``_strict`` and ``_weak``), and how the chain's solutions split by order
   (:data:`LEVEL_NAMES`).
+  ``readout`` rows (``[routes.estimator] kind = "readout"``): the decomposition's volume with the
+  readout integrated out and each class's volume ``E[1{class} P(f | hidden)]``; the shares are
+  their ratios to the volume, with delta-method intervals for a ratio of means over the same
+  networks (:func:`route_readout_row`), and the readout's diagnostics for the volume and each class
+  (``<class>_khat``); no ordered readings, placements or solution counts.
 * ``placements``: among the solutions taking a route, the share at each (first stage, last stage)
   of its two intermediates, and the volume of the target computed with the route at that placement.
 * ``placement_rules``: per ``routes`` row and placement rule
@@ -103,6 +116,31 @@ def bias_smc_row(about: dict, target: str, truth_table: int, runs: Sequence) -> 
             "replicate_min_log10": min(finite) if finite else math.nan,
             "replicate_max_log10": max(finite) if finite else math.nan,
             "replicate_sd_log10": d["replicate_sd_log10"], **method_diagnostics("smc", runs)}
+
+
+READOUT_COLUMNS = ("khat", "khat_threshold", "reliable", "max_share", "ess", "zero_networks", "warning")
+"""The diagnostics a ``readout`` row of ``bias`` carries (:mod:`counting.estimators.readout`)."""
+READOUT_SMC_COLUMNS = ("replicates", "reached", "replicate_sd_log10", "log10_bound", "mean_stages", "acceptance",
+                       "worst_log10_correction", "worst_correction_ess")
+"""The diagnostics a ``readout_smc`` row of ``bias`` carries (:mod:`counting.estimators.readout_smc`)."""
+
+
+def bias_estimate_row(about: dict, target: str, truth_table: int, e: Estimate) -> dict:
+    """One row of ``bias`` from an estimator's :class:`~counting.estimators.result.Estimate` (a rare
+    target by ``readout`` or ``readout_smc``): the volume columns of ``smc`` rows, the method's
+    cost (``samples``: hidden draws for ``readout``; ``evaluations``: orthant probabilities for
+    ``readout_smc``) and its diagnostics (:data:`READOUT_COLUMNS`, :data:`READOUT_SMC_COLUMNS`;
+    ``warning`` is ``None`` where the estimate is reliable)."""
+    d = e.diagnostics
+    row = {**about, "target": target, "truth_table": to_hex(truth_table, 4), "method": e.estimator,
+           **e.columns(names=VOLUME_COLUMNS)}
+    if e.estimator == "readout":
+        row["samples"] = e.samples
+        row.update({k: d.get(k) for k in READOUT_COLUMNS})
+    else:
+        row["evaluations"] = e.samples
+        row.update({k: d.get(k) for k in READOUT_SMC_COLUMNS})
+    return row
 
 
 def lesion_tables(about: dict, groups: Sequence[str], hist: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -249,6 +287,63 @@ def route_rows(d: Decomposition, about: dict, never: int, method: str, class_cou
                 per = np.array([_shares(classes_from_order(o, reading)) for o in per_replicate_order])
             row.update(_reading_columns(np.array([c[k] for k in CLASS_NAMES], np.int64), per, f"_{suffix}"))
         row.update(chain_level_shares(order))
+    return row
+
+
+Z95 = 1.959963984540054
+
+
+def readout_sums(e: Estimate) -> tuple[float, float]:
+    """``sum p`` and ``sum p^2`` over a readout estimate's networks, from its mean, its network count
+    and its effective sample size ``(sum p)^2 / sum p^2`` (0 and 0 where no network reaches f)."""
+    s1 = e.volume * e.samples
+    ess = e.diagnostics.get("ess")
+    return (s1, s1**2 / ess) if s1 > 0 and ess and ess > 0 else (0.0, 0.0)
+
+
+def _ratio_of_means(a: tuple[float, float], b: tuple[float, float], ab: float) -> tuple[float, float, float]:
+    """``sum A / sum B`` over the same networks with its 95% delta-method interval, from
+    ``(sum A, sum A^2)``, ``(sum B, sum B^2)`` and ``sum A B`` (NaN without B; ``inf`` with A and no
+    B; the lower end clipped at 0)."""
+    if b[0] <= 0:
+        return (math.inf if a[0] > 0 else math.nan), math.nan, math.nan
+    r = a[0] / b[0]
+    var = max(a[1] - 2 * r * ab + r * r * b[1], 0.0) / b[0] ** 2  # sum (A_i - r B_i)^2 / (sum B)^2
+    half = Z95 * math.sqrt(var)
+    return r, max(r - half, 0.0), r + half
+
+
+def route_readout_row(d: Decomposition, about: dict, estimates: Sequence[Estimate]) -> dict:
+    """One ``readout`` row of ``routes`` from the readout's estimates of "computes f" and of each
+    route class (:func:`counting.experiments.depth.rare.route_readout_targets`, in the order of
+    :data:`CLASS_NAMES`). With ``p_i = P(f | hidden_i)`` and ``c_i`` a network's class, a class's
+    share of the volume is ``sum 1{c_i in U} p_i / sum p_i`` over the same networks, its interval
+    the delta method's: the variance of the residuals ``(1{c_i in U} - share) p_i``, which needs
+    only each class's ``sum p`` and ``sum p^2`` (the classes are disjoint); likewise the ratio
+    tree / chain, whose cross term is the class ``both``'s. Columns: the volume's as an SMC row's,
+    the readout's diagnostics, the four class shares and ``takes_chain``, ``takes_tree``,
+    ``ratio_tree_chain`` with their ``_lo`` / ``_hi``, each class's ``khat`` and the placement
+    ratios."""
+    v, cls = estimates[0], dict(zip(CLASS_NAMES, estimates[1:]))
+    sums = {c: readout_sums(e) for c, e in cls.items()}
+    total = readout_sums(v)
+
+    def union(*cs: str) -> tuple[float, float]:
+        return sum(sums[c][0] for c in cs), sum(sums[c][1] for c in cs)
+
+    row = {"decomposition": d.name, **about, "method": "readout", "samples": v.samples, "solutions": math.nan,
+           **v.columns(names=VOLUME_COLUMNS), **{k: v.diagnostics.get(k) for k in READOUT_COLUMNS}}
+    for c in CLASS_NAMES:
+        r, lo, hi = _ratio_of_means(sums[c], total, sums[c][1])
+        row.update({c: r, f"{c}_lo": lo, f"{c}_hi": hi})
+    chain, tree = union("both", "chain only"), union("both", "tree only")
+    for name, u in (("chain", chain), ("tree", tree)):
+        r, lo, hi = _ratio_of_means(u, total, u[1])
+        row.update({f"takes_{name}": r, f"takes_{name}_lo": lo, f"takes_{name}_hi": hi})
+    r, lo, hi = _ratio_of_means(tree, chain, sums["both"][1])
+    row.update({"ratio_tree_chain": r, "ratio_lo": lo, "ratio_hi": hi})
+    row.update({f"{c}_khat": cls[c].diagnostics.get("khat") for c in CLASS_NAMES})
+    row.update(placement_columns(d, about["depth"]))
     return row
 
 
