@@ -33,6 +33,7 @@ ESTIMATES = {
     ("depth-crosscheck/routes.parquet", "ratio_lo"): "ratio_tree_chain",
     ("llama-rare/costs.parquet", "ci95_lo"): "cost_bits",
     ("llama-rare/mala-check/costs.parquet", "ci95_lo"): "cost_bits",
+    ("llama-rare-readout/costs.parquet", "ci95_lo"): "cost_bits",
     ("simplicity/correlations.parquet", "ci95_lo"): "spearman",
     ("simplicity/partial.parquet", "ci95_lo"): "partial_spearman",
     ("simplicity/volume_checks.parquet", "sum_lo"): "sum_volume",
