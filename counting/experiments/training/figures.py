@@ -226,6 +226,8 @@ def _prior_label(d: pd.DataFrame) -> str:
     if est == "smc":
         r = int(d["prior_replicates"].max())
         return f"prior, SMC ({r} replicates, {n} solutions; Student-t, or all 0 / all 1: Clopper-Pearson of {r})"
+    if est == "readout":
+        return f"prior, readout integrated out ({n:,} hidden draws; paired delta method, or none held: 1 - 0.05^(1/ESS))"
     return f"prior, hit-or-miss ({n} solutions; Clopper-Pearson)"
 
 
