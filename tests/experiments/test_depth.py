@@ -258,7 +258,7 @@ BAD = [
      "routes.decompositions[0]: expected"),
     (lambda s: s.replace("replicates = 3", "replicates = 1", 1), "routes.estimator.replicates: expected"),
     (lambda s: s.replace('kind = "smc"\nparticles = 100', 'kind = "subset"\nparticles = 100', 1),
-     "routes.estimator.kind: expected one of ['smc']"),
+     "routes.estimator.kind: expected one of ['smc', 'readout']"),
     (lambda s: s.replace("replicates = 3", "replicates = 3\nseed = 4", 1), "routes.estimator.seed: expected no seed"),
     (lambda s: s.replace("[routes.estimator]", "[routes.estimators]", 1), "routes.estimators: expected"),
     (lambda s: s.replace("[experiment]", "[experiment]\nname = 'a/b'", 1), "experiment.name: expected"),
