@@ -81,7 +81,7 @@ from counting.analytic.orthant_batched import log_orthant_keys
 from counting.boolean.tables import signs_of
 from counting.engine.protocols import Facts, Reducer
 from counting.engine.readouts import HiddenDraws
-from counting.engine.run import RunOptions, run_pass
+from counting.engine.run import PassFacts, RunOptions, run_pass
 from counting.mechanisms.predicates import Predicate
 from counting.estimators.problem import Problem
 from counting.estimators.result import Estimate
@@ -309,6 +309,15 @@ def estimate_sums(problem: Problem, targets: Sequence[int | ReadoutTarget], sett
     sums = tally.finalize()
     return [readout_estimate(sums, t, seconds=facts.seconds, seed=settings.seed, diagnostics=diag)
             for t in range(len(targets))], sums
+
+
+def pass_facts(estimates: Sequence[Estimate], settings: ReadoutSettings) -> PassFacts:
+    """The facts of the one pass behind ``estimates`` (those of :func:`estimate_many` or
+    :func:`estimate_sums`), for an experiment that runs that pass as a job."""
+    e = estimates[0]
+    d = e.diagnostics
+    return PassFacts(e.samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
+                     int(d["resumed_from_chunk"]), e.seconds, float(d["networks_per_second"]))
 
 
 def estimate_many(problem: Problem, targets: Sequence[int | ReadoutTarget], settings: ReadoutSettings,

@@ -54,7 +54,7 @@ from counting.mechanisms.routes import LEVELS, Decomposition, route_condition
 from counting.models import forward, model_inputs
 from counting.estimators import ESTIMATORS, Estimate
 from counting.estimators.problem import Problem
-from counting.estimators.readout import ReadoutTarget, estimate_many
+from counting.estimators.readout import ReadoutTarget, estimate_many, pass_facts
 from counting.estimators.replicated import Classifier, replicate_runs
 from counting.rare.coordinates import gaussian_to_params
 from counting.rare.replicates import Replicates
@@ -149,9 +149,7 @@ def readout_volumes_job(model: ModelSpec, prior: PriorSpec, targets: Sequence[in
 
     def job(options: RunOptions) -> tuple[list[Estimate], PassFacts]:
         es = estimate_many(problem, list(targets), settings, options)
-        d = es[0].diagnostics
-        return es, PassFacts(es[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
-                             int(d["resumed_from_chunk"]), es[0].seconds, float(d["networks_per_second"]))
+        return es, pass_facts(es, settings)
 
     return job
 

@@ -89,7 +89,7 @@ import pandas as pd
 
 from counting.engine.run import PassFacts, RunOptions
 from counting.estimators.problem import Problem
-from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_sums, restricted_share
+from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_sums, pass_facts, restricted_share
 from counting.estimators.replicated import Classifier, replicate_runs, summarize_runs
 from counting.estimators.result import Estimate
 from counting.experiments.base.run import Kind, Pass
@@ -193,10 +193,7 @@ def readout_job(problem: Problem, targets: list[ReadoutTarget], settings: Readou
 
     def job(options: RunOptions) -> tuple[tuple[list[Estimate], ChunkSums], PassFacts]:
         est, sums = estimate_sums(problem, targets, settings, options)
-        d = est[0].diagnostics
-        facts = PassFacts(est[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
-                          int(d["resumed_from_chunk"]), est[0].seconds, float(d["networks_per_second"]))
-        return (est, sums), facts
+        return (est, sums), pass_facts(est, settings)
 
     return job
 

@@ -34,7 +34,7 @@ import pandas as pd
 from counting.boolean.tables import to_hex
 from counting.engine.run import PassFacts, RunOptions
 from counting.estimators.problem import Problem
-from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_many, estimate_sums
+from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_many, estimate_sums, pass_facts
 from counting.estimators.result import Estimate
 import counting.experiments.training.tables as tb
 from counting.experiments.simplicity.jobs import derived_seed
@@ -88,10 +88,7 @@ def readout_job(spec: Spec, settings: ReadoutSettings, censuses: Mapping[str, Ca
         chosen = list(tb.chosen_functions(counts, to_hex(tt, n), to_hex(tb.treacherous(tt, points, n), n), top))
         est = estimate_many(Problem.of(spec), readout_targets(spec, chosen), settings, options)
         rows = tb.readout_rows({}, [to_hex(tt, n)] + chosen, ["S"] + ["all"] * len(chosen), est)
-        d = est[0].diagnostics
-        facts = PassFacts(est[0].samples, int(d["chunks"]), settings.chunk_size, settings.block_size, 1,
-                          int(d["resumed_from_chunk"]), est[0].seconds, float(d["networks_per_second"]))
-        return rows, facts
+        return rows, pass_facts(est, settings)
 
     return job
 
@@ -120,10 +117,7 @@ def route_readout_job(model: ModelSpec, prior: PriorSpec, d: Decomposition, sett
 
     def job(options: RunOptions):
         est, sums = estimate_sums(problem, targets, settings, options)
-        g = est[0].diagnostics
-        facts = PassFacts(est[0].samples, int(g["chunks"]), settings.chunk_size, settings.block_size, 1,
-                          int(g["resumed_from_chunk"]), est[0].seconds, float(g["networks_per_second"]))
-        return (est, sums), facts
+        return (est, sums), pass_facts(est, settings)
 
     return job
 
