@@ -52,8 +52,10 @@ RareSettings = SubsetSettings | SMCSettings
 
 class Classifier(NamedTuple):
     """Counts properties of a condition's solutions: ``count(coords) -> int array [len(columns)]``,
-    how many of the networks (Gaussian coordinates ``[m, n_params]``) have each property. ``name``
-    enters the checkpoint's identity, so a classified job never resumes an unclassified one."""
+    how many of the networks (Gaussian coordinates ``[m, n_params]``) have each property; or, where
+    ``count`` returns floats, the sum over the networks of a quantity per network (kept as float64,
+    e.g. each network's ``P(f | hidden)``, :mod:`counting.estimators.hidden_event`). ``name`` enters
+    the checkpoint's identity, so a classified job never resumes an unclassified one."""
 
     name: str
     columns: tuple[str, ...]
@@ -88,11 +90,12 @@ def classify_samples(samples: list, classifier: Classifier) -> list:
     out = []
     for s in samples:
         coords = np.asarray(s.coords)
-        counts = (np.asarray(classifier.count(coords), np.int64) if len(coords)
-                  else np.zeros(len(classifier.columns), np.int64))
+        counts = np.asarray(classifier.count(coords)) if len(coords) else np.zeros(len(classifier.columns), np.int64)
         if counts.shape != (len(classifier.columns),):
             raise ValueError(f"{classifier.name}: expected {len(classifier.columns)} counts, got shape {counts.shape}")
-        out.append(classified_record(type(s.run))(*s.run, len(coords), tuple(int(c) for c in counts)))
+        sums = np.issubdtype(counts.dtype, np.floating)
+        values = tuple(float(c) for c in counts.astype(np.float64)) if sums else tuple(int(c) for c in counts.astype(np.int64))
+        out.append(classified_record(type(s.run))(*s.run, len(coords), values))
     return out
 
 

@@ -15,6 +15,7 @@ from counting.boolean.measures import is_threshold
 from counting.estimators import mc, smc
 from counting.estimators.problem import Problem
 from counting.estimators.readout import ChunkSums, restricted_share
+from counting.estimators.replicated import replicated_estimate
 from counting.experiments import load_experiment, parse_experiment, run_experiment, with_samples
 from counting.experiments.base.shares import volumes_cost
 from counting.experiments.llama_rare import passes
@@ -334,3 +335,33 @@ def test_readout_volumes_and_costs_agree_with_hit_or_miss(tmp_path):
         assert r.ci_method == "paired delta" and r.ci95_lo < r.cost_bits < r.ci95_hi
     with np.load(tmp_path / "out" / "counts.npz") as z:
         assert z["readout:w4|log_sum"].shape == (8, 4) and z["readout:w4|networks"].sum() == 8192
+
+
+EVENT_SMALL = READOUT_SMALL.replace('layers = [2]\n[[width]]', 'layers = [2]\nprior_widths = [4]\n[[width]]').replace(
+    "samples = 8192\n", "samples = 1024\n[width.prior_estimator]\nparticles = 64\nreplicates = 3\nsteps = 2\n"
+    "kernel = \"hmc\"\nleapfrog = 4\n").replace("mc_samples = 262144", "mc_samples = 16384")
+
+
+@pytest.mark.slow  # a readout pass of 1,024 networks, 3 SMC replicates of 64 particles: about 1 min
+def test_hidden_only_volume_at_a_readout_width_gives_the_hidden_event_cost(tmp_path):
+    exp = parse_experiment(EVENT_SMALL)
+    res = run_experiment(exp, out=tmp_path / "out", work=tmp_path / "work", progress=False)
+    v, c = res["volumes"], res["costs"]
+    ev = v[v["method"] == "hidden-event"]
+    assert len(ev) == 1 and ev.iloc[0].condition == "f and layer2 holds x0 xor x2"
+    # the hidden-only volume's row is the unclassified SMC job's, replicate for replicate
+    smc_row = v[(v["method"] == "smc")].iloc[0]
+    p = [q for q in passes(exp) if q.name == "smc:w4:layer2_holds_x0_xor_x2"][0]
+    alone = replicated_estimate(Problem(p.spec.model, p.spec.prior, condition(exp, plan(exp)[-1]), exp.target),
+                                p.spec.estimator)
+    assert list(smc_row.replicates_log10) == alone.diagnostics["replicates_log10"]
+    # each replicate's V(f and g) is its V(g) times its conditional mean of P(f | hidden)
+    e = ev.iloc[0]
+    assert np.allclose(e.replicates_log10, np.asarray(smc_row.replicates_log10) + np.asarray(e.conditional_mean_log10))
+    assert e.ci95_lo <= e.log10_volume <= e.ci95_hi and 0 < e.max_network_share <= 1
+    # its cost: against the readout pass's V(f), the two intervals joined end to end
+    f = v[(v["method"] == "readout") & (v["condition"] == "f")].iloc[0]
+    cost = c[c["method"] == "hidden-event"].iloc[0]
+    assert cost.cost_bits == pytest.approx(math.log2(10) * (f.log10_volume - e.log10_volume))
+    assert cost.ci95_lo == pytest.approx(math.log2(10) * (f.ci95_lo - e.ci95_hi))
+    assert cost.ci95_hi == pytest.approx(math.log2(10) * (f.ci95_hi - e.ci95_lo))

@@ -37,7 +37,11 @@ share V(f and g) / V(f) of that one pass with a paired delta-method interval
 so joining their intervals end to end would be needlessly wide). ``share`` does not apply there
 (the readout cost is itself that share, read without tempering). The hidden-only volumes at that
 width ("layer l holds g" without the target: no readout to integrate out) keep tempered SMC with
-``[width.prior_estimator]``'s settings and the seeds they had.
+``[width.prior_estimator]``'s settings and the seeds they had; their last populations are also
+classified by the target's ``P(f | hidden)``, which gives ``V(f and layer l holds g)`` by the
+hidden event (:mod:`counting.estimators.hidden_event`: ``V(g) * E[P(f | hidden) | g]``, a
+``hidden-event`` volume row and cost row), reaching the llamas that are themselves too rare in the
+hidden layers for the readout pass to see (:func:`event_pass`).
 
 Modules: :mod:`~counting.experiments.llama_rare.config` (the config), ``plan`` (the volumes, in
 order, and their conditions), ``tally`` (:class:`MultiHits`), ``tables`` (rows, the two tables,
@@ -89,6 +93,7 @@ import pandas as pd
 
 from counting.engine.run import PassFacts, RunOptions
 from counting.estimators.problem import Problem
+from counting.estimators.hidden_event import joint_estimate, readout_classifier
 from counting.estimators.readout import ChunkSums, ReadoutTarget, estimate_sums, pass_facts, restricted_share
 from counting.estimators.replicated import Classifier, replicate_runs, summarize_runs
 from counting.estimators.result import Estimate
@@ -141,6 +146,39 @@ def volume_job(problem: Problem, settings: SMCSettings, classifier: Classifier |
         return summarize_runs(settings, reps, classifier), job_facts(reps, settings)
 
     return job
+
+
+def event_job(problem: Problem, settings: SMCSettings, classifier: Classifier):
+    """A hidden-only SMC volume at a readout width as a pass job: the replicates classified by the
+    target's ``P(f | hidden)`` (:func:`counting.estimators.hidden_event.readout_classifier`), giving
+    the volume of the hidden condition (the replicates' own estimates, as an unclassified job's)
+    and ``V(f and condition)`` (:func:`counting.estimators.hidden_event.joint_estimate`)."""
+
+    def job(options: RunOptions) -> tuple[tuple[Estimate, Estimate], PassFacts]:
+        reps = replicate_runs(problem, settings, options, classifier)
+        return (summarize_runs(settings, reps), joint_estimate(reps, settings.kind, settings.seed)), \
+            job_facts(reps, settings)
+
+    return job
+
+
+def event_tables(exp: Experiment, m: Measure, settings: SMCSettings, result: tuple[Estimate, Estimate],
+                 facts: PassFacts) -> dict[str, pd.DataFrame]:
+    """The hidden-only volume's SMC row and the ``hidden-event`` row of ``V(f and condition)``."""
+    n, (event, joint) = exp.n_inputs, result
+    return {"volumes": pd.DataFrame([tables.smc_row(m, n, event, settings),
+                                     tables.event_row(m._replace(and_f=True), n, joint, settings)])}
+
+
+def event_counts(name: str, result: tuple[Estimate, Estimate]) -> dict[str, np.ndarray]:
+    """Each replicate's log10 volume of the condition, of the conditional mean of ``P(f | hidden)``
+    and of ``V(f and condition)``, and its networks holding the condition."""
+    event, joint = result
+    d = joint.diagnostics
+    return {f"{name}|replicates_log10": np.asarray(event.diagnostics["replicates_log10"], np.float64),
+            f"{name}|conditional_mean_log10": np.asarray(d["conditional_mean_log10"], np.float64),
+            f"{name}|joint_replicates_log10": np.asarray(d["replicates_log10"], np.float64),
+            f"{name}|solutions": np.asarray(d["solutions"], np.int64)}
 
 
 def volume_tables(exp: Experiment, m: Measure, settings: SMCSettings, llamas: list[Measure], est: Estimate,
@@ -228,6 +266,18 @@ def readout_pass(exp: Experiment, width: int, measures: list[Measure], settings:
                 tables=partial(readout_tables, exp, measures), counts=partial(readout_counts, name))
 
 
+def event_pass(exp: Experiment, m: Measure, settings: SMCSettings, readout: ReadoutSettings) -> Pass:
+    """The SMC pass of a hidden-only volume at a readout width, its last populations classified
+    by the target's ``P(f | hidden)`` (:func:`event_job`)."""
+    spec = Spec(model(exp, m.width), exp.prior, exp.target, settings)
+    classifier = readout_classifier(spec.model, spec.prior, exp.target.truth_table, readout, settings.seed)
+    problem = Problem(spec.model, spec.prior, condition(exp, m), exp.target)
+    name = pass_name(m)
+    return Pass(name, spec, None, about={"width": m.width, "condition": m.label},
+                job=event_job(problem, settings, classifier), tables=partial(event_tables, exp, m, settings),
+                counts=partial(event_counts, name))
+
+
 def passes(exp: Experiment) -> tuple[Pass, ...]:
     """One job per SMC volume, in :func:`plan`'s order (a readout width's volumes with the target: one
     readout job, in the place of its V(f)), then one hit-or-miss pass per width that has one."""
@@ -242,6 +292,9 @@ def passes(exp: Experiment) -> tuple[Pass, ...]:
                 out.append(readout_pass(exp, m.width, here, replace_settings(w.estimator, seed=exp.seed + 1 + i)))
             continue
         settings = replace_settings(w.smc, seed=exp.seed + 1 + i)
+        if w.readout:  # a hidden-only volume at a readout width: also V(f and it), the readout integrated out
+            out.append(event_pass(exp, m, settings, w.estimator))
+            continue
         llamas = shared(exp, measures, m.width) if m.llama is None else []
         classifier = share_classifier(exp, m.width, llamas) if llamas else None
         spec = Spec(model(exp, m.width), exp.prior, exp.target, settings)

@@ -17,12 +17,17 @@
   at a readout width, ``readout``: the share ``V(f and g) / V(f)`` of one readout pass, both means
   over the same networks, with the paired delta-method interval
   (:func:`counting.estimators.readout.restricted_share`; ``ci_method = "paired delta"``) and both
-  volumes' diagnostics (``khat_f``, ``khat_f_and_g``, ``max_share_f_and_g``; ``reliable`` when both are).
+  volumes' diagnostics (``khat_f``, ``khat_f_and_g``, ``max_share_f_and_g``; ``reliable`` when both are);
+  and, where a readout width measures a hidden-only volume by SMC, ``hidden-event``: ``V(f and
+  g)`` from that SMC's last populations with the readout integrated out
+  (:mod:`counting.estimators.hidden_event`; its volume row has ``method = hidden-event``, the
+  replicates' columns, ``conditional_mean_log10`` and ``max_network_share``) against the readout
+  pass's ``V(f)``, the two intervals joined end to end.
   Costs are :func:`counting.experiments.base.shares.cost_bits` of the shares (``inf`` for a share
   of 0, NaN where no network computed f).
 
 Each pass gives its rows; :func:`combine` puts them in order (per width: the ``smc-share`` rows,
-then the ``smc`` ones, then the ``readout`` ones; then the ``mc`` ones) and :func:`markdown` prints
+then the ``smc`` ones, then the ``readout`` ones, then the ``hidden-event`` ones; then the ``mc`` ones) and :func:`markdown` prints
 both tables.
 
 Example:
@@ -79,6 +84,23 @@ def smc_row(m: Measure, n: int, e: Estimate, settings: SMCSettings) -> dict:
                         replicate_range_log10=float(max(finite) - min(finite)) if finite else math.nan,
                         particles=settings.particles, steps=settings.steps, kernel=settings.kernel,
                         mean_stages=d.get("mean_stages"), log10_bound=d.get("log10_bound"))
+
+
+def event_row(m: Measure, n: int, e: Estimate, settings: SMCSettings) -> dict:
+    """The row of a ``hidden-event`` estimate of ``V(f and condition)``
+    (:func:`counting.estimators.hidden_event.joint_estimate`): the replicates as an SMC row's, each
+    replicate's conditional mean of ``P(f | hidden)`` (log10) and the largest share one network has
+    of a replicate's sum (the largest over replicates)."""
+    d = e.diagnostics
+    reps = d["replicates_log10"]
+    finite = [x for x in reps if math.isfinite(x)]
+    shares = [x for x in d["max_network_share"] if math.isfinite(x)]
+    return estimate_row(m, n, e, replicates=len(reps), reached=len(finite), replicates_log10=list(map(float, reps)),
+                        replicate_sd_log10=float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
+                        replicate_range_log10=float(max(finite) - min(finite)) if finite else math.nan,
+                        particles=settings.particles, steps=settings.steps, kernel=settings.kernel,
+                        conditional_mean_log10=list(map(float, d["conditional_mean_log10"])),
+                        max_network_share=max(shares) if shares else math.nan)
 
 
 def mc_row(m: Measure, n: int, hits: int, samples: int, seed: int, seconds: float) -> dict:
@@ -141,12 +163,13 @@ def readout_cost_row(m: Measure, n: int, share: ShareSummary, f: Estimate, fg: E
                     reliable=bool(df["reliable"] and dg["reliable"]))
 
 
-def smc_cost_row(f_row: dict, fg_row: dict) -> dict:
-    """The cost from two independent SMC volume rows (:func:`volumes_cost`)."""
+def smc_cost_row(f_row: dict, fg_row: dict, method: str = "smc") -> dict:
+    """The cost from two independent volume rows (:func:`volumes_cost`): two SMC rows, or (``method
+    = "hidden-event"``) a ``hidden-event`` row of ``V(f and g)`` and the width's readout row of ``V(f)``."""
     bits, lo, hi = volumes_cost((f_row["log10_volume"], f_row["ci95_lo"], f_row["ci95_hi"]),
                                 (fg_row["log10_volume"], fg_row["ci95_lo"], fg_row["ci95_hi"]))
     return {"width": fg_row["width"], "llama": fg_row["llama"], "llama_table": fg_row["llama_table"],
-            "site": fg_row["site"], "method": "smc", "cost_bits": bits, "ci95_lo": lo, "ci95_hi": hi,
+            "site": fg_row["site"], "method": method, "cost_bits": bits, "ci95_lo": lo, "ci95_hi": hi,
             "seed_f": f_row["seed"], "seed_f_and_g": fg_row["seed"]}
 
 
@@ -163,6 +186,8 @@ def combine(volume_parts: pd.DataFrame, share_parts: pd.DataFrame | None, mc_par
     rows as dicts, so a column's type is that of its values, whichever pass they came from."""
     vrows = records(volume_parts)
     f_rows = {r["width"]: r for r in vrows if r["method"] == "smc" and r["llama"] is None}
+    # a readout pass's table has V(f) beside llama rows, so its missing llama reads back as NaN
+    f_readout = {r["width"]: r for r in vrows if r["method"] == "readout" and not isinstance(r["llama"], str)}
     crows = []
     shares, readouts = records(share_parts), records(readout_parts)
     for w in widths:
@@ -170,6 +195,8 @@ def combine(volume_parts: pd.DataFrame, share_parts: pd.DataFrame | None, mc_par
         crows += [smc_cost_row(f_rows[w], r) for r in vrows
                   if r["width"] == w and r["method"] == "smc" and r["and_f"] and r["llama"] is not None]
         crows += [r for r in readouts if r["width"] == w]
+        crows += [smc_cost_row(f_readout[w], r, "hidden-event") for r in vrows
+                  if r["width"] == w and r["method"] == "hidden-event"]
     crows += records(mc_parts)
     volumes, costs = pd.DataFrame(vrows), pd.DataFrame(crows)
     for col in VOLUME_EXTRA:
