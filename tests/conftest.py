@@ -86,7 +86,7 @@ def hit_or_miss(spec, condition=None):
 # slow step, whose files CI runs one per process.
 SLOW_EXAMPLES = ("counting.estimators.readout_smc", "counting.rare.readout_smc", "counting.rare.readout_posterior",
                  "counting.analytic.orthant_batched.orthant_draws_keys",
-                 "counting.experiments.depth.rare.readout_volumes_job")
+                 "counting.experiments.depth.rare.readout_volumes_job", "counting.estimators.hidden_event")
 
 
 @pytest.hookimpl(tryfirst=True)
