@@ -15,10 +15,10 @@ that hold ``L`` (``P_hat(L) = Z_b * fraction holding``: :mod:`counting.rare.smc`
 the target's readout, is exact given the hidden layers, and the tempering only climbs to ``L``.
 
 **How.** The SMC job of ``L`` classifies its last populations with :func:`readout_classifier`: the
-sum of each holding network's ``P(f | hidden)`` (an unbiased randomised-QMC estimate,
-:func:`counting.rare.readout_smc.readout_log_p`, ``n_qmc`` points and ``shifts`` shifts of the
-readout settings, evaluated ``BLOCK`` networks at a time), kept in the replicate's checkpoint like
-any classifier's counts. :func:`joint_estimate` turns the classified replicates into an
+sum of each holding network's ``P(f | hidden)`` (an unbiased randomised-QMC estimate: the compiled
+``log_p`` of :func:`counting.rare.readout_smc.readout_problem`, with the readout settings' ``n_qmc``
+points and ``shifts`` shifts, evaluated ``BLOCK`` networks at a time), kept in the replicate's
+checkpoint like any classifier's counts. :func:`joint_estimate` turns the classified replicates into an
 :class:`~counting.estimators.result.Estimate` of ``V(f and L)``: the mean of the replicates'
 products with its 95% Student-t interval over replicates
 (:func:`counting.estimators.replicated.replicates_estimate`), as every replicated estimate.
@@ -64,7 +64,7 @@ from counting.estimators.replicated import Classifier, method_diagnostics
 from counting.estimators.replicated import replicates_estimate
 from counting.estimators.result import Estimate
 from counting.models import supporting
-from counting.rare.readout_smc import readout_log_p
+from counting.rare.readout_smc import readout_problem
 from counting.rare.replicates import Replicates
 from counting.spec.estimator import ReadoutSettings
 from counting.spec.model import ModelSpec
@@ -83,7 +83,7 @@ def readout_classifier(model: ModelSpec, prior: PriorSpec, truth_table: int, set
     supporting(model, "readout_features", "a linear readout of named features to integrate out")
     if prior.kind != "gaussian":
         raise ValueError(f"prior.kind: expected 'gaussian' to integrate the readout out, got {prior.kind!r}")
-    log_p = jax.jit(readout_log_p(model, prior, truth_table, None, settings.n_qmc, settings.shifts, settings.tilt))
+    log_p = readout_problem(model, prior, truth_table, None, settings.n_qmc, settings.shifts, settings.tilt).log_p
     base = jax.random.fold_in(jax.random.key(seed, impl=settings.key_impl), STREAM)
 
     def count(coords: np.ndarray) -> np.ndarray:

@@ -74,16 +74,22 @@ def estimate_row(m: Measure, n: int, e: Estimate, **extra) -> dict:
                       cost=c["samples"], cost_unit=c["cost_unit"], seconds=c["seconds"])
 
 
+def replicate_columns(e: Estimate, settings: SMCSettings) -> dict:
+    """A replicated estimate's columns: replicates, how many reached, each one's log10, their sd and
+    range, and the SMC settings."""
+    reps = e.diagnostics["replicates_log10"]
+    finite = [x for x in reps if math.isfinite(x)]
+    return {"replicates": len(reps), "reached": len(finite), "replicates_log10": list(map(float, reps)),
+            "replicate_sd_log10": float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
+            "replicate_range_log10": float(max(finite) - min(finite)) if finite else math.nan,
+            "particles": settings.particles, "steps": settings.steps, "kernel": settings.kernel}
+
+
 def smc_row(m: Measure, n: int, e: Estimate, settings: SMCSettings) -> dict:
     """The row of an SMC estimate: :func:`estimate_row` with its replicates, their spread and the settings."""
     d = e.diagnostics
-    reps = d["replicates_log10"]
-    finite = [x for x in reps if math.isfinite(x)]
-    return estimate_row(m, n, e, replicates=len(reps), reached=len(finite), replicates_log10=list(map(float, reps)),
-                        replicate_sd_log10=float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
-                        replicate_range_log10=float(max(finite) - min(finite)) if finite else math.nan,
-                        particles=settings.particles, steps=settings.steps, kernel=settings.kernel,
-                        mean_stages=d.get("mean_stages"), log10_bound=d.get("log10_bound"))
+    return estimate_row(m, n, e, **replicate_columns(e, settings), mean_stages=d.get("mean_stages"),
+                        log10_bound=d.get("log10_bound"))
 
 
 def event_row(m: Measure, n: int, e: Estimate, settings: SMCSettings) -> dict:
@@ -92,13 +98,8 @@ def event_row(m: Measure, n: int, e: Estimate, settings: SMCSettings) -> dict:
     replicate's conditional mean of ``P(f | hidden)`` (log10) and the largest share one network has
     of a replicate's sum (the largest over replicates)."""
     d = e.diagnostics
-    reps = d["replicates_log10"]
-    finite = [x for x in reps if math.isfinite(x)]
     shares = [x for x in d["max_network_share"] if math.isfinite(x)]
-    return estimate_row(m, n, e, replicates=len(reps), reached=len(finite), replicates_log10=list(map(float, reps)),
-                        replicate_sd_log10=float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
-                        replicate_range_log10=float(max(finite) - min(finite)) if finite else math.nan,
-                        particles=settings.particles, steps=settings.steps, kernel=settings.kernel,
+    return estimate_row(m, n, e, **replicate_columns(e, settings),
                         conditional_mean_log10=list(map(float, d["conditional_mean_log10"])),
                         max_network_share=max(shares) if shares else math.nan)
 
